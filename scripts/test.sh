@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: builds .venv from scratch when needed, installs the project with its test
+# extras, then runs ruff, mypy and pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+fi
+"$VENV/bin/pip" install -q -e ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$PWD/.airflow-home}"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+"$VENV/bin/ruff" check wandb_provider tests bench dags_examples
+"$VENV/bin/mypy"
+"$VENV/bin/python" -m pytest "$@"

@@ -1,0 +1,275 @@
+"""Fault injection and request counting, as an ASGI middleware in front of the emulator.
+
+Rules (``--faults`` JSON or ``POST /_admin/faults``)::
+
+    {"seed": 7, "rules": [{"route": "files", "rate": 0.2, "kind": "status", "status": 503,
+                           "retry_after": 1}, ...]}
+
+``route`` is ``graphql``, ``files`` or ``uploads``; ``kind`` is ``status`` (answer ``status``,
+with ``Retry-After`` when ``retry_after`` is set), ``reset`` (drop the connection without an
+answer), ``delay`` (wait ``seconds`` first), ``truncate`` (send half the body, then drop the
+connection) or ``corrupt`` (flip bytes, same length). Optional ``path`` limits a rule to URLs
+containing that text, and ``times`` to that many injections. Randomness is seeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import socket
+import struct
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from .graphql_api import operation_name
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ROUTES = ("graphql", "files", "uploads")
+KINDS = ("status", "reset", "delay", "truncate", "corrupt")
+
+
+@dataclass
+class Rule:
+    route: str
+    kind: str
+    rate: float = 1.0
+    status: int = 503
+    retry_after: float | None = None
+    seconds: float = 1.0
+    path: str | None = None
+    times: int | None = None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Rule:
+        rule = cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
+        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown fault rule keys {unknown}; allowed: {sorted(cls.__dataclass_fields__)}")
+        if rule.route not in ROUTES:
+            raise ValueError(f"fault rule route {rule.route!r} is not one of {ROUTES}")
+        if rule.kind not in KINDS:
+            raise ValueError(f"fault rule kind {rule.kind!r} is not one of {KINDS}")
+        if not 0 <= rule.rate <= 1:
+            raise ValueError(f"fault rule rate {rule.rate} must be between 0 and 1")
+        return rule
+
+
+def classify(method: str, path: str) -> str | None:
+    """Which counted route a request belongs to (None: not counted, never faulted)."""
+    if path == "/graphql":
+        return "graphql"
+    if method in ("GET", "HEAD") and (path.startswith(("/storage/blobs/", "/artifactsV2/", "/artifacts/"))):
+        return "files"
+    if method == "PUT" and path.startswith("/storage/"):
+        return "uploads"
+    return None
+
+
+class FaultState:
+    """The active rules, their seeded random source and the request counters."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rules: list[Rule] = []
+        self._random = random.Random(0)
+        self.reset_stats()
+
+    def configure(self, spec: dict[str, Any] | list[Any] | None) -> None:
+        if spec is None:
+            spec = {}
+        if isinstance(spec, list):
+            spec = {"rules": spec}
+        rules = [Rule.parse(r) for r in spec.get("rules", [])]
+        with self._lock:
+            self.rules = rules
+            self._random = random.Random(spec.get("seed", 0))
+
+    def describe(self) -> dict[str, Any]:
+        return {"rules": [rule.__dict__ for rule in self.rules]}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.graphql_total = 0
+            self.operations: Counter[str] = Counter()
+            self.files = 0
+            self.uploads = 0
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "graphql": {"total": self.graphql_total, "operations": dict(self.operations)},
+                "files": self.files,
+                "uploads": self.uploads,
+            }
+
+    def count(self, route: str, operation: str | None) -> None:
+        with self._lock:
+            if route == "graphql":
+                self.graphql_total += 1
+                self.operations[operation or "anonymous"] += 1
+            elif route == "files":
+                self.files += 1
+            else:
+                self.uploads += 1
+
+    def pick(self, route: str, path: str) -> Rule | None:
+        """The rule to apply to this request, if any fires."""
+        with self._lock:
+            for rule in self.rules:
+                if rule.route != route or (rule.path and rule.path not in path):
+                    continue
+                if rule.times is not None and rule.times <= 0:
+                    continue
+                if self._random.random() < rule.rate:
+                    if rule.times is not None:
+                        rule.times -= 1
+                    return rule
+        return None
+
+
+def abort_connection(send: Send) -> bool:
+    """Drop the client's TCP connection at once (RST), without an HTTP answer.
+
+    uvicorn's ``send`` is a bound method of its request cycle, which holds the transport.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
+    return True
+
+
+class _Dropped(Exception):
+    """The middleware dropped the connection on purpose."""
+
+
+class FaultMiddleware:
+    """Counts requests by route and applies the configured faults before the real app answers."""
+
+    def __init__(self, app: ASGIApp, state: FaultState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = classify(scope["method"], scope["path"])
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        if route == "graphql":
+            body = await _read_body(receive)
+            receive = _replay(body)
+            self.state.count(route, _operation_of(body))
+        else:
+            self.state.count(route, None)
+        rule = self.state.pick(route, scope["path"])
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        if rule.kind == "delay":
+            await asyncio.sleep(rule.seconds)
+            await self.app(scope, receive, send)
+        elif rule.kind == "status":
+            await _send_status(send, rule)
+        elif rule.kind == "reset":
+            if abort_connection(send):
+                await asyncio.sleep(0)
+                return
+            raise _Dropped("connection reset by fault rule")
+        else:
+            try:
+                await self.app(scope, receive, _damaging_send(send, rule.kind))
+            except _Dropped:
+                await asyncio.sleep(0)
+
+
+async def _send_status(send: Send, rule: Rule) -> None:
+    body = json.dumps({"errors": [{"message": f"injected fault: HTTP {rule.status}"}]}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if rule.retry_after is not None:
+        headers.append((b"retry-after", _seconds_text(rule.retry_after).encode()))
+    await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _seconds_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _damaging_send(send: Send, kind: str) -> Send:
+    """Wrap ``send`` to corrupt the body, or cut it off halfway and drop the connection."""
+    state = {"length": 0, "sent": 0}
+
+    async def damaged(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            for name, value in message.get("headers", []):
+                if name.lower() == b"content-length":
+                    state["length"] = int(value)
+            await send(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunk = bytes(message.get("body", b""))
+        if kind == "corrupt" and chunk:
+            chunk = bytes(b ^ 0xFF for b in chunk[:16]) + chunk[16:]
+            await send({**message, "body": chunk})
+            return
+        half = max(1, state["length"] // 2)
+        room = half - state["sent"]
+        if len(chunk) < room:
+            state["sent"] += len(chunk)
+            await send(message)
+            return
+        await send({"type": "http.response.body", "body": chunk[:room], "more_body": True})
+        abort_connection(send)
+        raise _Dropped("response truncated by fault rule")
+
+    return damaged
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # the app asked for more: wait for a disconnect
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _operation_of(body: bytes) -> str:
+    try:
+        payload = json.loads(body)
+        return operation_name(str(payload.get("query") or ""), payload.get("operationName"))
+    except (ValueError, AttributeError):
+        return "anonymous"

@@ -1,0 +1,116 @@
+"""Viewer, entities, organizations and the server feature probe (wandb-protocol.md §3, §5.1, §5.7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from .. import ids
+from ..store.records import Entity, Organization, User
+from ._common import Resolver, attr, ctx, gid
+
+# Features the SDK checks; advertising them makes 0.31 send its modern documents (§3, §13.5).
+ENABLED_FEATURES = (
+    "LARGE_FILENAMES",
+    "ARTIFACT_TAGS",
+    "CLIENT_IDS",
+    "ARTIFACT_COLLECTION_MEMBERSHIP_FILES",
+    "ARTIFACT_COLLECTION_MEMBERSHIP_FILE_DOWNLOAD_HANDLER",
+    "USE_ARTIFACT_WITH_ENTITY_AND_PROJECT_INFORMATION",
+    "PROJECT_ARTIFACT_COLLECTION_MEMBERSHIP",
+    "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE",
+    "TOTAL_COUNT_IN_FILE_CONNECTION",
+    "ARTIFACT_COLLECTIONS_FILTERING_SORTING",
+    "ARTIFACT_V2_DOWNLOAD_HANDLER_SUPPORTS_ARTIFACT_ID",
+    "ARTIFACT_DIGEST_ALGORITHM",
+)
+DISABLED_FEATURES = ("FILESTREAM_GZIP", "MARK_RUN_FILES_UPLOADED", "ARTIFACT_REGISTRY_SEARCH")
+SERVER_VERSION = "0.71.0"
+
+
+def resolve_viewer(_: Any, info: GraphQLResolveInfo) -> User:
+    return ctx(info).user
+
+
+def resolve_server_info(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
+    features = [{"name": n, "isEnabled": True} for n in ENABLED_FEATURES]
+    features += [{"name": n, "isEnabled": False} for n in DISABLED_FEATURES]
+    return {
+        "features": features,
+        "cliVersionInfo": "{}",
+        "latestLocalVersionInfo": {
+            "outOfDate": False,
+            "latestVersionString": SERVER_VERSION,
+            "versionOnThisInstanceString": SERVER_VERSION,
+        },
+    }
+
+
+def resolve_entity(_: Any, info: GraphQLResolveInfo, name: str | None = None) -> Entity | None:
+    store = ctx(info).store
+    entity = store.entity_by_name(name)
+    return entity if entity and store.can_read(ctx(info).user, entity) else None
+
+
+def resolve_organization(_: Any, info: GraphQLResolveInfo, name: str | None = None) -> Organization | None:
+    store = ctx(info).store
+    org = store.organization_by_name(name)
+    if org is None or org not in store.organizations_of(ctx(info).user):
+        return None
+    return org
+
+
+def _user_entity(user: User, info: GraphQLResolveInfo) -> str:
+    return ctx(info).store.personal_entity(user).name
+
+
+def _teams(user: User, info: GraphQLResolveInfo) -> dict[str, Any]:
+    return {"edges": [{"node": team} for team in ctx(info).store.teams_of(user)]}
+
+
+def _entity_org(entity: Entity, info: GraphQLResolveInfo) -> Organization | None:
+    return ctx(info).store.organization(entity.org_id) if entity.org_id else None
+
+
+def _entity_user(entity: Entity, info: GraphQLResolveInfo) -> User | None:
+    return ctx(info).store.user(entity.user_id) if entity.kind == "user" and entity.user_id else None
+
+
+RESOLVERS: dict[str, dict[str, Resolver]] = {
+    "Query": {
+        "viewer": resolve_viewer,
+        "serverInfo": resolve_server_info,
+        "entity": resolve_entity,
+        "organization": resolve_organization,
+    },
+    "User": {
+        "id": gid("User"),
+        "name": attr("username"),
+        "username": attr("username"),
+        "email": attr("email"),
+        "admin": lambda u, info: False,
+        "flags": lambda u, info: "{}",
+        "entity": _user_entity,
+        "deletedAt": lambda u, info: None,
+        "apiKeys": lambda u, info: {"edges": []},
+        "teams": _teams,
+        "organizations": lambda u, info: ctx(info).store.organizations_of(u),
+    },
+    "Entity": {
+        "id": gid("Entity"),
+        "name": attr("name"),
+        "isTeam": lambda e, info: e.kind != "user",
+        "organization": _entity_org,
+        "user": _entity_user,
+        # Always false: the SDK then re-hashes XXH128 artifacts with MD5 before logging (§12.1).
+        "xxhashDigestsEnabled": lambda e, info: False,
+    },
+    "Organization": {
+        "id": gid("Organization"),
+        "name": attr("name"),
+        "orgEntity": lambda o, info: ctx(info).store.entity(o.entity_id),
+        "featureFlags": lambda o, info, rampIDType: [],
+    },
+    "ClientIDMappingResult": {"serverID": lambda v, info: ids.encode("Artifact", v.id)},
+}

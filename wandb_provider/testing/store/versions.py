@@ -1,0 +1,311 @@
+"""Artifact versions: the logging sequence (create, manifest, files, commit) and later edits.
+
+Logging follows wandb-protocol.md §12: ``createArtifact`` (PENDING, or the existing version when
+the digest is already in the sequence), ``createArtifactManifest`` twice (an upsert),
+``createArtifactFiles`` (upload URLs only for content the server lacks), PUTs, then
+``commitArtifact``, which checks the manifest against the stored files and the artifact digest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .. import ids
+from ..blobs import BlobStore, b64_to_hex
+from ..errors import Conflict, InvalidInput, NotFound
+from ._db import Database
+from ._util import check_alias, check_name, check_tag, now, parse_metadata
+from .collections import CollectionsMixin, dumps
+from .manifests import artifact_digest, parse_manifest
+from .records import FileEntry, Project, Tag, User, Version, from_row
+
+
+@dataclass(frozen=True)
+class FileSlot:
+    """The answer to one ``createArtifactFiles`` spec: where to PUT, or nothing when stored already."""
+
+    file: FileEntry
+    needs_upload: bool
+
+
+class VersionsMixin(CollectionsMixin):
+    db: Database
+    blobs: BlobStore
+
+    # --- lookups --------------------------------------------------------------------------
+
+    def find_version(self, artifact_id: int) -> Version | None:
+        row = self.db.one("SELECT * FROM artifacts WHERE id = ?", (artifact_id,))
+        return from_row(Version, row) if row else None
+
+    def live_version(self, artifact_id: int) -> Version:
+        version = self.find_version(artifact_id)
+        if version is None or version.state == "DELETED":
+            raise NotFound(f"artifact {ids.encode('Artifact', artifact_id)} not found")
+        return version
+
+    def visible_version(self, user: User, artifact_id: int) -> Version | None:
+        """The version if it exists, is not deleted and the user can see its project."""
+        version = self.find_version(artifact_id)
+        if version is None or version.state == "DELETED":
+            return None
+        project = self.project(self.collection(version.sequence_id).project_id)
+        return version if self.can_read(user, self.entity(project.entity_id)) else None
+
+    def version_project(self, version: Version) -> Project:
+        return self.project(self.collection(version.sequence_id).project_id)
+
+    def version_tags(self, artifact_id: int) -> list[Tag]:
+        rows = self.db.all("SELECT id, name FROM artifact_tags WHERE artifact_id = ? ORDER BY name", (artifact_id,))
+        return [Tag(id=r["id"], name=r["name"]) for r in rows]
+
+    def files_of(self, artifact_id: int, names: list[str] | None = None) -> list[FileEntry]:
+        rows = self.db.all("SELECT * FROM artifact_files WHERE artifact_id = ? ORDER BY name", (artifact_id,))
+        files = [from_row(FileEntry, r) for r in rows]
+        if names is not None:
+            wanted = set(names)
+            files = [f for f in files if f.name in wanted]
+        return files
+
+    def version_by_client_id(self, client_id: str) -> Version | None:
+        row = self.db.one("SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ?",
+                          (client_id, client_id))
+        return from_row(Version, row) if row else None
+
+    # --- logging --------------------------------------------------------------------------
+
+    def create_artifact(self, user: User, spec: dict[str, Any]) -> Version:
+        """``createArtifact``: a PENDING version, or the existing one with the same digest."""
+        project = self.ensure_project(user, spec["entityName"], spec["projectName"])
+        names = spec.get("artifactCollectionNames") or [spec.get("artifactCollectionName")]
+        name = check_name("artifact", names[0] if names else None)
+        type_name = check_name("artifact type", spec["artifactTypeName"])
+        aliases = [check_alias(a["alias"]) if a["alias"] != "latest" else "latest" for a in spec.get("aliases") or []]
+        metadata = parse_metadata(spec.get("metadata"))
+        tags = [check_tag(t["tagName"]) for t in spec.get("tags") or []]
+        client_id = spec.get("clientID")
+        if client_id:
+            retried = self.version_by_client_id(client_id)
+            if retried is not None and retried.state != "DELETED":
+                return retried  # the same request again (a client retry): no second version
+        sequence = self.collection_by_name(project.id, name)
+        if sequence is None:
+            artifact_type = self.ensure_type(project.id, type_name)
+            sequence = self._insert_collection(project, artifact_type.id, name, "SEQUENCE")
+            self.db.execute(
+                "UPDATE collections SET digest_algorithm = ? WHERE id = ?",
+                (spec.get("digestAlgorithm") or "MANIFEST_MD5", sequence.id),
+            )
+        else:
+            existing_type = self.artifact_type(sequence.type_id).name
+            if sequence.kind != "SEQUENCE":
+                raise InvalidInput(
+                    f"{name!r} is a link collection (portfolio) in {project.entity_name}/{project.name}; "
+                    "log the artifact under another name and link it instead"
+                )
+            if existing_type != type_name:
+                raise InvalidInput(
+                    f"Artifact {name} already exists with type '{existing_type}'; cannot create another "
+                    f"with type '{type_name}'"
+                )
+        if spec.get("enableDigestDeduplication"):
+            row = self.db.one(
+                "SELECT * FROM artifacts WHERE sequence_id = ? AND digest = ? AND state = 'COMMITTED' "
+                "ORDER BY version_index DESC LIMIT 1",
+                (sequence.id, spec["digest"]),
+            )
+            if row is not None:
+                existing = from_row(Version, row)
+                # Same content already logged: no new version; the requested aliases other than
+                # `latest` go on the existing version (latest stays on the newest version).
+                for alias in aliases:
+                    if alias != "latest":
+                        self._assign_alias(sequence, alias, existing.id)
+                return existing
+        run_id = None
+        if spec.get("runName"):
+            run_id = self.db.scalar(
+                "SELECT id FROM runs WHERE project_id = ? AND name = ?", (project.id, spec["runName"])
+            )
+        stamp = now()
+        index = self._take_index(sequence)
+        artifact_id = self.db.execute(
+            "INSERT INTO artifacts (sequence_id, version_index, digest, digest_algorithm, state, description, "
+            "metadata, ttl_seconds, history_step, storage_region, pending_aliases, client_id, "
+            "sequence_client_id, run_id, user_id, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sequence.id, index, spec["digest"], spec.get("digestAlgorithm") or "MANIFEST_MD5",
+                spec.get("description"), metadata,
+                spec["ttlDurationSeconds"] if spec.get("ttlDurationSeconds") is not None else -1,
+                spec.get("historyStep"), spec.get("storageRegion"), dumps(aliases), client_id,
+                spec.get("sequenceClientID"), run_id, user.id, stamp, stamp,
+            ),
+        )
+        for tag in tags:
+            self.db.execute("INSERT OR IGNORE INTO artifact_tags (artifact_id, name) VALUES (?, ?)", (artifact_id, tag))
+        self.db.execute(
+            "INSERT INTO memberships (collection_id, artifact_id, version_index, created_at) VALUES (?, ?, ?, ?)",
+            (sequence.id, artifact_id, index, stamp),
+        )
+        return self.live_version(artifact_id)
+
+    def _pending(self, user: User, artifact_id: int) -> Version:
+        version = self.live_version(artifact_id)
+        self.require_write(user, self.version_project(version), "log artifacts")
+        if version.state != "PENDING":
+            raise Conflict(f"artifact {ids.encode('Artifact', artifact_id)} is already {version.state}")
+        return version
+
+    def upsert_manifest(self, user: User, artifact_id: int, digest: str | None, manifest_type: str | None) -> Version:
+        """``createArtifactManifest`` / ``updateArtifactManifest``: one manifest per version, upserted."""
+        version = self.live_version(artifact_id)
+        self.require_write(user, self.version_project(version), "log artifacts")
+        self.db.execute(
+            "UPDATE artifacts SET manifest_expected = ?, manifest_type = ?, updated_at = ? WHERE id = ?",
+            (digest or None, manifest_type or version.manifest_type, now(), artifact_id),
+        )
+        return self.live_version(artifact_id)
+
+    def create_files(self, user: User, specs: list[dict[str, Any]]) -> list[FileSlot]:
+        """``createArtifactFiles``: one slot per spec, in request order (wandb-protocol.md §5.10)."""
+        slots = []
+        for spec in specs:
+            artifact_id = ids.decode(spec["artifactID"], "Artifact")
+            if artifact_id is None:
+                raise NotFound(f"artifact {spec['artifactID']!r} not found")
+            self._pending(user, artifact_id)
+            md5 = spec.get("md5") or ""
+            if not md5:
+                raise InvalidInput(f"file {spec['name']!r}: multipart uploads are not supported by this server")
+            try:
+                md5_hex = b64_to_hex(md5)
+            except ValueError:
+                raise InvalidInput(f"file {spec['name']!r}: md5 {md5!r} is not base64") from None
+            stored = self.blobs.has(md5_hex)
+            birth = artifact_id
+            if stored:
+                first = self.db.scalar(
+                    "SELECT birth_artifact_id FROM artifact_files WHERE md5 = ? AND birth_artifact_id IS NOT NULL "
+                    "ORDER BY id LIMIT 1",
+                    (md5,),
+                )
+                birth = first or artifact_id
+            size = self.blobs.size(md5_hex) if stored else 0
+            self.db.execute(
+                "INSERT INTO artifact_files (artifact_id, name, md5, digest, size, birth_artifact_id) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (artifact_id, name) DO UPDATE SET md5 = excluded.md5, "
+                "digest = excluded.digest, birth_artifact_id = excluded.birth_artifact_id",
+                (artifact_id, spec["name"], md5, spec.get("digest") or md5, size, birth),
+            )
+            row = self.db.one(
+                "SELECT * FROM artifact_files WHERE artifact_id = ? AND name = ?", (artifact_id, spec["name"])
+            )
+            assert row is not None
+            slots.append(FileSlot(file=from_row(FileEntry, row), needs_upload=not stored))
+        return slots
+
+    def store_manifest_upload(self, artifact_id: int, md5_hex: str, md5_b64: str) -> None:
+        version = self.find_version(artifact_id)
+        if version is None or version.state != "PENDING":
+            raise NotFound(f"no pending artifact {artifact_id} expects a manifest upload")
+        if version.manifest_expected and version.manifest_expected != md5_b64:
+            raise InvalidInput(
+                f"manifest upload has MD5 {md5_b64}, but createArtifactManifest declared {version.manifest_expected}"
+            )
+        self.db.execute("UPDATE artifacts SET manifest_md5 = ? WHERE id = ?", (md5_hex, artifact_id))
+
+    def commit(self, user: User, artifact_id: int) -> Version:
+        """``commitArtifact``: verify manifest and files, then publish the version and its aliases."""
+        version = self.live_version(artifact_id)
+        if version.state == "COMMITTED":
+            return version  # a retried commit
+        self._pending(user, artifact_id)
+        if not version.manifest_md5 or not self.blobs.has(version.manifest_md5):
+            raise InvalidInput(f"artifact {ids.encode('Artifact', artifact_id)} has no uploaded manifest; "
+                               "upload wandb_manifest.json before committing")
+        entries = parse_manifest(self.blobs.path(version.manifest_md5).read_bytes())
+        expected = artifact_digest(entries, version.digest_algorithm)
+        if expected is not None and expected != version.digest:
+            raise InvalidInput(
+                f"artifact digest {version.digest} does not match its manifest (computed {expected})"
+            )
+        declared = {f.name: f for f in self.files_of(artifact_id)}
+        self.db.execute("DELETE FROM artifact_files WHERE artifact_id = ?", (artifact_id,))
+        for entry in entries:
+            md5 = None
+            birth: int | None = None
+            if entry.ref is None:
+                slot = declared.get(entry.path)
+                md5 = slot.md5 if slot else (entry.digest if entry.alg is None else None)
+                if md5 is None or not self.blobs.has(b64_to_hex(md5)):
+                    raise InvalidInput(f"file {entry.path!r} of the manifest was never uploaded")
+                birth = slot.birth_artifact_id if slot else ids.decode(entry.birth_artifact_id or "", "Artifact")
+            self.db.execute(
+                "INSERT INTO artifact_files (artifact_id, name, md5, digest, size, ref, birth_artifact_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (artifact_id, entry.path, md5, entry.digest, entry.size, entry.ref, birth or artifact_id),
+            )
+        self.db.execute(
+            "UPDATE artifacts SET state = 'COMMITTED', size = ?, file_count = ?, updated_at = ? WHERE id = ?",
+            (sum(e.size for e in entries), len(entries), now(), artifact_id),
+        )
+        sequence = self.collection(version.sequence_id)
+        for alias in json.loads(version.pending_aliases):
+            if alias != "latest":
+                self._assign_alias(sequence, alias, artifact_id)
+        self._repoint_latest(sequence)
+        return self.live_version(artifact_id)
+
+    # --- edits ----------------------------------------------------------------------------
+
+    def update_version(self, user: User, artifact_id: int, changes: dict[str, Any]) -> Version:
+        """``updateArtifact``: description, metadata, tags and TTL of one version."""
+        version = self.live_version(artifact_id)
+        self.require_write(user, self.version_project(version), "update artifacts")
+        if "description" in changes and changes["description"] is not None:
+            self.db.execute("UPDATE artifacts SET description = ? WHERE id = ?", (changes["description"], artifact_id))
+        if changes.get("metadata") is not None:
+            self.db.execute(
+                "UPDATE artifacts SET metadata = ? WHERE id = ?", (parse_metadata(changes["metadata"]), artifact_id)
+            )
+        if changes.get("ttlDurationSeconds") is not None:
+            self.db.execute(
+                "UPDATE artifacts SET ttl_seconds = ? WHERE id = ?", (int(changes["ttlDurationSeconds"]), artifact_id)
+            )
+        for tag in changes.get("tagsToAdd") or []:
+            self.db.execute(
+                "INSERT OR IGNORE INTO artifact_tags (artifact_id, name) VALUES (?, ?)",
+                (artifact_id, check_tag(tag["tagName"])),
+            )
+        for tag in changes.get("tagsToDelete") or []:
+            self.db.execute("DELETE FROM artifact_tags WHERE artifact_id = ? AND name = ?", (artifact_id, tag["tagName"]))
+        self.db.execute("UPDATE artifacts SET updated_at = ? WHERE id = ?", (now(), artifact_id))
+        return self.live_version(artifact_id)
+
+    def delete_version(self, user: User, artifact_id: int, delete_aliases: bool) -> Version:
+        """``deleteArtifact``: soft delete; a version holding aliases needs ``deleteAliases: true``."""
+        version = self.live_version(artifact_id)
+        self.require_write(user, self.version_project(version), "delete artifacts")
+        held = self.all_aliases_of(artifact_id)
+        for alias in held:
+            collection = self.collection(alias.collection_id)
+            self._refuse_protected(user, self.project(collection.project_id), [alias.alias], "delete this version")
+        if held and not delete_aliases:
+            names = sorted({a.alias for a in held})
+            raise Conflict(
+                f"cannot delete artifact {ids.encode('Artifact', artifact_id)}: it still has aliases {names}; "
+                "remove them first or delete with deleteAliases: true"
+            )
+        self._soft_delete(artifact_id)
+        return self.find_version(artifact_id)  # type: ignore[return-value]
+
+    def _soft_delete(self, artifact_id: int) -> None:
+        # Deletion is soft (state DELETED, no longer resolvable); `latest` moves to the newest
+        # remaining committed version of each collection it was in (wandb-protocol.md §11.5).
+        self.db.execute("DELETE FROM aliases WHERE artifact_id = ?", (artifact_id,))
+        self.db.execute("UPDATE artifacts SET state = 'DELETED', updated_at = ? WHERE id = ?", (now(), artifact_id))
+        for membership in self.memberships_of(artifact_id):
+            self._repoint_latest(self.collection(membership.collection_id))
