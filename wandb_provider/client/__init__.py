@@ -1,0 +1,51 @@
+"""W&B artifacts client: ``requests`` + ``tenacity``, framework-free (never imports Airflow).
+
+>>> from wandb_provider.client import WandbClient
+>>> client = WandbClient.from_env()
+>>> client.artifact("acme/churn/churn-model:production").version
+"""
+
+from __future__ import annotations
+
+from .client import WandbClient
+from .config import ClientConfig
+from .errors import (
+    AliasConflictError,
+    ArtifactIntegrityError,
+    ArtifactNotFoundError,
+    AuthenticationError,
+    BadRequestError,
+    InvalidArtifactPathError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProtectedAliasError,
+    ServerError,
+    UnsafePathError,
+    WandbError,
+)
+from .manifest import Manifest, ManifestEntry
+from .models import ArtifactVersion, FileUrl, Viewer
+from .paths import ArtifactPath
+
+__all__ = [
+    "AliasConflictError",
+    "ArtifactIntegrityError",
+    "ArtifactNotFoundError",
+    "ArtifactPath",
+    "ArtifactVersion",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientConfig",
+    "FileUrl",
+    "InvalidArtifactPathError",
+    "Manifest",
+    "ManifestEntry",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtectedAliasError",
+    "ServerError",
+    "UnsafePathError",
+    "Viewer",
+    "WandbClient",
+    "WandbError",
+]

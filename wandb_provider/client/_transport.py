@@ -1,0 +1,155 @@
+"""One pooled ``requests.Session`` for every call: auth, User-Agent, timeouts, retries, error mapping.
+
+The only module that catches ``requests`` exceptions; everything above it sees ``WandbError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+
+from ._retry import RETRY_STATUSES, RetryableStatus, TransientTransportError, parse_retry_after, retrying
+from .config import USER_AGENT, ClientConfig
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+    WandbError,
+)
+
+
+@contextmanager
+def map_transport_errors(operation: str, url: str) -> Iterator[None]:
+    """Turn ``requests`` failures into retryable or permanent client errors."""
+    try:
+        yield
+    except requests.exceptions.SSLError as exc:
+        raise WandbError(
+            f"{operation}: TLS verification of {url} failed ({type(exc).__name__}).",
+            operation=operation,
+            hint="Fix the server certificate or set the connection's verify_ssl to a CA bundle path.",
+        ) from exc
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema) as exc:
+        raise WandbError(
+            f"{operation}: {url!r} is not a usable URL ({exc}).",
+            operation=operation,
+            hint="Check the W&B base URL (e.g. https://api.wandb.ai).",
+        ) from exc
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        raise TransientTransportError(f"{type(exc).__name__} talking to {url}") from exc
+
+
+def error_message(response: requests.Response) -> str:
+    """The server's own words from an error body (GraphQL ``errors`` or W&B's ``error``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300].strip()
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message", error))
+        if error:
+            return str(error)
+    return response.text[:300].strip()
+
+
+def raise_for_status(response: requests.Response, operation: str, what: str) -> None:
+    """Map a final non-2xx answer to the typed error for it."""
+    status = response.status_code
+    if status < 400:
+        return
+    detail = error_message(response)
+    if status == 401:
+        raise AuthenticationError(
+            f"{what}: W&B rejected the API key (HTTP 401: {detail}).",
+            operation=operation, status=status,
+            hint="Check the connection's password (API key) or WANDB_API_KEY, and the base URL.",
+        )
+    if status == 403:
+        raise PermissionDeniedError(
+            f"{what}: permission denied (HTTP 403: {detail}).", operation=operation, status=status,
+            hint="Ask an admin of the entity for access, or use a key that has it.",
+        )
+    if status == 404:
+        raise NotFoundError(f"{what}: not found (HTTP 404: {detail}).", operation=operation, status=status)
+    raise BadRequestError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
+                          operation=operation, status=status)
+
+
+class Transport:
+    """HTTP to one W&B deployment, with the retry policy of ``_retry``."""
+
+    def __init__(self, config: ClientConfig, pool_size: int = 32) -> None:
+        self.config = config
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.verify = config.verify
+        self._authorization = "Basic " + base64.b64encode(f"api:{config.api_key}".encode()).decode()
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.config.base_url!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        authenticated: bool = True,
+        json: Any = None,
+        stream: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """Send with retries; return the first non-retryable answer (the caller checks its status)."""
+        deadline = time.monotonic() + self.config.deadline
+        request_headers = dict(headers or {})
+        if authenticated:
+            request_headers["Authorization"] = self._authorization
+
+        def attempt() -> requests.Response:
+            read_timeout = max(0.05, min(self.config.timeout, deadline - time.monotonic()))
+            with map_transport_errors(operation, url):
+                response = self.session.request(
+                    method, url, json=json, stream=stream, headers=request_headers,
+                    timeout=(self.config.connect_timeout, read_timeout),
+                )
+            if response.status_code in RETRY_STATUSES:
+                detail = error_message(response)
+                response.close()
+                raise RetryableStatus(response.status_code, parse_retry_after(response.headers.get("Retry-After")),
+                                      detail)
+            return response
+
+        try:
+            result: requests.Response = retrying(self.config)(attempt)
+            return result
+        except tenacity.RetryError as exc:
+            last = exc.last_attempt.exception()
+            status = last.status if isinstance(last, RetryableStatus) else None
+            raise ServerError(
+                f"{operation}: W&B at {self.config.base_url} kept failing ({last}) after "
+                f"{exc.last_attempt.attempt_number} attempts.",
+                operation=operation, attempts=exc.last_attempt.attempt_number, last_status=status,
+                hint="This is usually temporary: try again later (Airflow retries the task).",
+            ) from last

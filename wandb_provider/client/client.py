@@ -1,0 +1,261 @@
+"""``WandbClient``: the façade the Airflow layer (and anyone else) calls. Framework-free."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import _queries as q
+from .config import DEFAULT_BASE_URL, ClientConfig
+from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError
+from .manifest import Manifest
+from .models import ArtifactVersion, FileUrl, Viewer
+from .paths import ArtifactPath
+
+if TYPE_CHECKING:
+    from ._graphql import GraphQLClient
+    from ._transport import Transport
+
+ArtifactRef = ArtifactVersion | str
+PAGE_SIZE = 100
+FILE_PAGE_SIZE = 5000
+
+
+class WandbClient:
+    """A client for W&B artifacts over W&B's GraphQL API and storage URLs.
+
+    :param base_url: The W&B API root, e.g. ``https://api.wandb.ai`` or a dedicated instance.
+    :param api_key: The API key (sent as HTTP Basic ``api:<key>``; never logged).
+    :param entity: Default entity for paths that name none.
+    :param project: Default project for paths that name none.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str = "",
+        *,
+        entity: str | None = None,
+        project: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 8,
+        verify: bool | str = True,
+        config: ClientConfig | None = None,
+        **options: Any,
+    ) -> None:
+        self.config = config or ClientConfig(
+            base_url=base_url, api_key=api_key, entity=entity, project=project, timeout=timeout,
+            max_retries=max_retries, verify=verify, **options,
+        )
+        # requests, urllib3 and tenacity load here, not at import: DAG files import us at parse time.
+        from ._graphql import GraphQLClient
+        from ._transport import Transport
+
+        self._transport: Transport = Transport(self.config)
+        self._graphql: GraphQLClient = GraphQLClient(self._transport)
+        self._lock = threading.Lock()
+        self._default_entity: str | None = self.config.entity
+        self._org_entities: dict[str | None, str] = {}
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> WandbClient:
+        """Build from ``WANDB_API_KEY``, ``WANDB_BASE_URL``, ``WANDB_ENTITY``, ``WANDB_PROJECT``."""
+        return cls(config=ClientConfig.from_env(**overrides))
+
+    def __repr__(self) -> str:
+        return f"WandbClient(base_url={self.config.base_url!r}, entity={self.config.entity!r})"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> WandbClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- identity ---------------------------------------------------------------------------
+
+    def viewer(self) -> Viewer:
+        """Who the API key belongs to (one request)."""
+        data = self._graphql.execute(q.VIEWER, what="look up the API key's user")
+        node = data.get("viewer")
+        if not node:
+            from .errors import AuthenticationError
+
+            raise AuthenticationError(
+                "look up the API key's user: W&B did not recognise the API key.",
+                operation=q.VIEWER.name, hint="Check the connection's API key or WANDB_API_KEY.",
+            )
+        teams = tuple(e["node"]["name"] for e in (node.get("teams") or {}).get("edges", []) if e.get("node"))
+        return Viewer(id=node["id"], username=node.get("username") or "", entity=node.get("entity") or "",
+                      email=node.get("email"), teams=teams)
+
+    def default_entity(self) -> str:
+        """The configured entity, else the key's own entity (looked up once)."""
+        with self._lock:
+            if self._default_entity:
+                return self._default_entity
+        entity = self.viewer().entity
+        with self._lock:
+            self._default_entity = entity
+        return entity
+
+    # --- paths ------------------------------------------------------------------------------
+
+    def parse_path(self, path: str | ArtifactPath) -> ArtifactPath:
+        """Parse with this client's defaults (no request)."""
+        if isinstance(path, ArtifactPath):
+            return path
+        return ArtifactPath.parse(path, default_entity=self.config.entity, default_project=self.config.project)
+
+    def resolve_path(self, path: str | ArtifactPath) -> ArtifactPath:
+        """Parse and fill the entity: the default, or the organization's entity for registries."""
+        parsed = self.parse_path(path)
+        if parsed.is_registry:
+            return parsed.with_entity(self._registry_entity(parsed.entity))
+        if parsed.entity is None:
+            return parsed.with_entity(self.default_entity())
+        return parsed
+
+    def _registry_entity(self, org: str | None) -> str:
+        """The org entity that owns registries, from an org name, org entity name or None."""
+        with self._lock:
+            if org in self._org_entities:
+                return self._org_entities[org]
+        data = self._graphql.execute(q.ORGANIZATION_OF_ENTITY, {"entity": self.default_entity()},
+                                     what="find the organization that owns W&B registries")
+        node = data.get("entity") or {}
+        orgs = [node["organization"]] if node.get("organization") else []
+        orgs += (node.get("user") or {}).get("organizations") or []
+        matches = [o for o in orgs if org is None or org in (o["name"], (o.get("orgEntity") or {}).get("name"))]
+        if org is None and len({o["name"] for o in matches}) > 1:
+            raise BadRequestError(
+                f"registry paths need an organization: this key belongs to {sorted({o['name'] for o in orgs})}.",
+                hint="Write the path as 'ORG/wandb-registry-NAME/COLLECTION'.",
+            )
+        if not matches or not (matches[0].get("orgEntity") or {}).get("name"):
+            raise NotFoundError(
+                f"no organization {org!r} is visible to this API key, so its registries cannot be reached.",
+                hint="Check the organization name in the registry path.",
+            )
+        entity = str(matches[0]["orgEntity"]["name"])
+        with self._lock:
+            self._org_entities[org] = entity
+        return entity
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def artifact(self, path: str | ArtifactPath) -> ArtifactVersion:
+        """Resolve ``[entity/][project/]name[:alias|:vN]`` (default alias ``latest``) in one request."""
+        target = self.resolve_path(path)
+        what = f"resolve artifact {str(target)!r}"
+        data = self._graphql.execute(
+            q.ARTIFACT_BY_NAME,
+            {"entity": target.entity, "project": target.project, "name": target.membership_name},
+            what=what,
+        )
+        project = data.get("project")
+        if project is None:
+            raise NotFoundError(
+                f"{what}: project {target.entity}/{target.project} does not exist or this API key cannot see it.",
+                operation=q.ARTIFACT_BY_NAME.name, hint="Check the entity and project names.",
+            )
+        membership = project.get("artifactCollectionMembership")
+        if membership is None or membership.get("artifact") is None:
+            raise ArtifactNotFoundError(
+                f"{what}: no version of {target.name!r} in {target.entity}/{target.project} "
+                f"has alias or version {target.alias or 'latest'!r}.",
+                operation=q.ARTIFACT_BY_NAME.name,
+                hint="Check the collection name and alias; client.versions() lists what exists.",
+            )
+        return ArtifactVersion.from_graphql(
+            membership["artifact"], base_url=self.config.base_url, collection=membership["artifactCollection"],
+            version_index=membership["versionIndex"], aliases=membership["aliases"],
+        )
+
+    def artifact_by_id(self, artifact_id: str) -> ArtifactVersion:
+        """Fetch a version by its W&B id, as seen through the sequence it was logged into."""
+        what = f"fetch artifact id {artifact_id!r}"
+        data = self._graphql.execute(q.ARTIFACT_BY_ID, {"id": artifact_id}, what=what)
+        node = data.get("artifact")
+        if node is None:
+            raise ArtifactNotFoundError(f"{what}: no such artifact is visible to this API key.",
+                                        operation=q.ARTIFACT_BY_ID.name)
+        return ArtifactVersion.from_graphql(node, base_url=self.config.base_url)
+
+    def versions(self, collection: str | ArtifactPath, *, type: str | None = None) -> Iterator[ArtifactVersion]:
+        """Iterate over every version of a collection (all pages), newest first."""
+        target = self.resolve_path(collection)
+        what = f"list versions of {target.entity}/{target.project}/{target.name}"
+        cursor: str | None = None
+        while True:
+            data = self._graphql.execute(
+                q.COLLECTION_VERSIONS,
+                {"entity": target.entity, "project": target.project, "collection": target.name,
+                 "cursor": cursor, "perPage": PAGE_SIZE},
+                what=what,
+            )
+            node = (data.get("project") or {}).get("artifactCollection")
+            if node is None:
+                raise NotFoundError(f"{what}: the collection does not exist or this API key cannot see it.",
+                                    operation=q.COLLECTION_VERSIONS.name)
+            if type is not None and node["defaultArtifactType"]["name"] != type:
+                raise ArtifactNotFoundError(
+                    f"{what}: the collection holds type {node['defaultArtifactType']['name']!r}, not {type!r}.",
+                    operation=q.COLLECTION_VERSIONS.name,
+                )
+            page = node["artifacts"]
+            for edge in page["edges"]:
+                yield ArtifactVersion.from_graphql(
+                    edge["node"], base_url=self.config.base_url, collection=node,
+                    version_index=int(edge["version"][1:]),
+                )
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            cursor = page["pageInfo"]["endCursor"]
+
+    def _version(self, artifact: ArtifactRef) -> ArtifactVersion:
+        return artifact if isinstance(artifact, ArtifactVersion) else self.artifact(artifact)
+
+    def manifest(self, artifact: ArtifactRef) -> Manifest:
+        """Fetch and parse a version's manifest; unsafe entry paths raise ``UnsafePathError``."""
+        version = self._version(artifact)
+        what = f"fetch the manifest of {version.qualified_name}"
+        data = self._graphql.execute(q.MANIFEST_URL, {"id": version.id}, what=what)
+        url = (((data.get("artifact") or {}).get("currentManifest") or {}).get("file") or {}).get("directUrl")
+        if not url:
+            raise NotFoundError(f"{what}: the version has no manifest (is it still PENDING?).",
+                                operation=q.MANIFEST_URL.name)
+        from ._transport import raise_for_status
+
+        # Signed storage URLs are fetched without credentials (wandb-protocol.md §1.3).
+        response = self._transport.send("GET", url, operation="GetManifest", authenticated=False)
+        with response:
+            raise_for_status(response, "GetManifest", what)
+            return Manifest.from_json(response.content)
+
+    def file_urls(self, artifact: ArtifactRef) -> list[FileUrl]:
+        """Signed download URLs of every file of a version (all pages)."""
+        version = self._version(artifact)
+        what = f"list the files of {version.qualified_name}"
+        urls: list[FileUrl] = []
+        cursor: str | None = None
+        while True:
+            data = self._graphql.execute(
+                q.FILE_URLS,
+                {"entity": version.entity, "project": version.project, "collection": version.name,
+                 "version": version.version, "cursor": cursor, "perPage": FILE_PAGE_SIZE},
+                what=what,
+            )
+            membership = ((data.get("project") or {}).get("artifactCollection") or {}).get("artifactMembership")
+            if membership is None:
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.", operation=q.FILE_URLS.name)
+            page = membership["files"]
+            urls += [FileUrl(e["node"]["name"], e["node"]["directUrl"]) for e in page["edges"] if e.get("node")]
+            if not page["pageInfo"]["hasNextPage"]:
+                return urls
+            cursor = page["pageInfo"]["endCursor"]

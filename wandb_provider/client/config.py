@@ -1,0 +1,57 @@
+"""Client configuration: one frozen value built from arguments, the environment or a connection."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .. import __version__
+
+DEFAULT_BASE_URL = "https://api.wandb.ai"
+USER_AGENT = f"airflow-provider-wandb/{__version__}"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How to reach W&B. Timeouts are in seconds and never infinite.
+
+    :param timeout: Read timeout of one request.
+    :param connect_timeout: Connect timeout of one request.
+    :param max_retries: Retries of a retryable failure (so at most ``max_retries + 1`` attempts).
+    :param deadline: Total time one call may take across its retries.
+    :param retry_after_cap: Longest ``Retry-After`` honoured.
+    :param verify: TLS verification: a bool or the path of a CA bundle.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str = field(default="", repr=False)
+    entity: str | None = None
+    project: str | None = None
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    max_retries: int = 8
+    deadline: float = 300.0
+    retry_after_cap: float = 60.0
+    backoff_min: float = 0.5
+    backoff_max: float = 30.0
+    verify: bool | str = True
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", (self.base_url or DEFAULT_BASE_URL).rstrip("/"))
+        if self.timeout <= 0 or self.connect_timeout <= 0 or self.deadline <= 0:
+            raise ValueError("timeouts and the deadline must be positive numbers of seconds")
+        if self.max_retries < 0:
+            raise ValueError("max_retries must not be negative")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ClientConfig:
+        """Read ``WANDB_API_KEY``, ``WANDB_BASE_URL``, ``WANDB_ENTITY`` and ``WANDB_PROJECT`` now."""
+        values: dict[str, object] = {
+            "base_url": os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL,
+            "api_key": os.environ.get("WANDB_API_KEY", ""),
+            "entity": os.environ.get("WANDB_ENTITY") or None,
+            "project": os.environ.get("WANDB_PROJECT") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

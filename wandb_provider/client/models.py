@@ -1,0 +1,182 @@
+"""What the client returns: frozen dataclasses built from GraphQL nodes, JSON-safe via ``to_dict()``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .paths import is_version
+
+if TYPE_CHECKING:
+    import pendulum
+
+
+def _timestamp(value: str | None) -> pendulum.DateTime | None:
+    if not value:
+        return None
+    import pendulum  # loaded on first use: it costs ~20 ms at import time
+
+    parsed = pendulum.parse(value)
+    assert isinstance(parsed, pendulum.DateTime)
+    return parsed
+
+
+def _metadata(value: Any) -> dict[str, Any]:
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return value
+    loaded = json.loads(value)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def web_url(base_url: str, entity: str, project: str, type_name: str, name: str, version: str) -> str:
+    """The W&B web page of a version (``api.`` hosts serve the app without that prefix)."""
+    app = base_url.replace("://api.", "://", 1)
+    return f"{app}/{quote(entity)}/{quote(project)}/artifacts/{quote(type_name)}/{quote(name)}/{quote(version)}"
+
+
+@dataclass(frozen=True)
+class ArtifactVersion:
+    """One artifact version as seen through one collection (its sequence or a linked portfolio).
+
+    ``name`` is the collection, ``version`` the index there (``vN``) and ``source_version`` the
+    index in the sequence it was logged into. ``aliases`` are this collection's aliases, ``latest``
+    included and ``vN`` excluded.
+    """
+
+    id: str
+    entity: str
+    project: str
+    name: str
+    type: str
+    version: str
+    source_version: str
+    aliases: tuple[str, ...]
+    digest: str
+    state: str
+    size: int
+    file_count: int
+    description: str | None
+    metadata: dict[str, Any] = field(hash=False)
+    tags: tuple[str, ...]
+    created_at: pendulum.DateTime | None
+    updated_at: pendulum.DateTime | None
+    collection_kind: str  # "sequence" or "portfolio"
+    url: str
+    source_entity: str = ""
+    source_project: str = ""
+    source_name: str = ""
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.entity}/{self.project}/{self.name}:{self.version}"
+
+    @property
+    def version_index(self) -> int:
+        return int(self.version[1:])
+
+    @property
+    def is_link(self) -> bool:
+        return self.collection_kind == "portfolio"
+
+    @classmethod
+    def from_graphql(
+        cls,
+        artifact: dict[str, Any],
+        *,
+        base_url: str,
+        collection: dict[str, Any] | None = None,
+        version_index: int | None = None,
+        aliases: list[dict[str, Any]] | None = None,
+    ) -> ArtifactVersion:
+        """Build from an ``Artifact`` node, seen through ``collection`` (default: its sequence)."""
+        sequence = artifact["artifactSequence"]
+        seen = collection or sequence
+        project = seen["project"]
+        source_index = artifact["versionIndex"]
+        index = source_index if version_index is None else version_index
+        if aliases is None:
+            aliases = [
+                a for a in artifact.get("aliases") or []
+                if (a.get("artifactCollection") or {}).get("name") == seen["name"]
+                and ((a.get("artifactCollection") or {}).get("project") or {}).get("name") == project["name"]
+            ]
+        names = tuple(sorted({a["alias"] for a in aliases if not is_version(a["alias"])}))
+        entity = project["entity"]["name"]
+        type_name = artifact["artifactType"]["name"]
+        version = f"v{index}"
+        return cls(
+            id=artifact["id"],
+            entity=entity,
+            project=project["name"],
+            name=seen["name"],
+            type=type_name,
+            version=version,
+            source_version=f"v{source_index}",
+            aliases=names,
+            digest=artifact["digest"],
+            state=artifact["state"],
+            size=int(artifact.get("size") or 0),
+            file_count=int(artifact.get("fileCount") or 0),
+            description=artifact.get("description"),
+            metadata=_metadata(artifact.get("metadata")),
+            tags=tuple(sorted(t["name"] for t in artifact.get("tags") or [])),
+            created_at=_timestamp(artifact.get("createdAt")),
+            updated_at=_timestamp(artifact.get("updatedAt")),
+            collection_kind="portfolio" if seen.get("__typename") == "ArtifactPortfolio" else "sequence",
+            url=web_url(base_url, entity, project["name"], type_name, seen["name"], version),
+            source_entity=sequence["project"]["entity"]["name"],
+            source_project=sequence["project"]["name"],
+            source_name=sequence["name"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (for XCom): ISO timestamps, lists instead of tuples."""
+        return {
+            "id": self.id,
+            "entity": self.entity,
+            "project": self.project,
+            "name": self.name,
+            "type": self.type,
+            "version": self.version,
+            "source_version": self.source_version,
+            "qualified_name": self.qualified_name,
+            "aliases": list(self.aliases),
+            "digest": self.digest,
+            "state": self.state,
+            "size": self.size,
+            "file_count": self.file_count,
+            "description": self.description,
+            "metadata": json.loads(json.dumps(self.metadata)),
+            "tags": list(self.tags),
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "collection_kind": self.collection_kind,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who the API key belongs to."""
+
+    id: str
+    username: str
+    entity: str
+    email: str | None
+    teams: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "entity": self.entity, "email": self.email,
+                "teams": list(self.teams)}
+
+
+@dataclass(frozen=True)
+class FileUrl:
+    """Where to download one stored file of a version (a signed URL, fetched without auth)."""
+
+    name: str
+    url: str
