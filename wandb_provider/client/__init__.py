@@ -21,10 +21,11 @@ from .errors import (
     ProtectedAliasError,
     ServerError,
     UnsafePathError,
+    UnsupportedReferenceError,
     WandbError,
 )
 from .manifest import Manifest, ManifestEntry
-from .models import ArtifactVersion, FileUrl, Viewer
+from .models import ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
 from .paths import ArtifactPath
 
 __all__ = [
@@ -36,15 +37,19 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientConfig",
+    "DownloadResult",
     "FileUrl",
     "InvalidArtifactPathError",
     "Manifest",
     "ManifestEntry",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProgressUpdate",
     "ProtectedAliasError",
     "ServerError",
     "UnsafePathError",
+    "UnsupportedReferenceError",
+    "VerifyReport",
     "Viewer",
     "WandbClient",
     "WandbError",

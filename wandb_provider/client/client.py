@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
 from .config import DEFAULT_BASE_URL, ClientConfig
 from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError
-from .manifest import Manifest
-from .models import ArtifactVersion, FileUrl, Viewer
+from .manifest import Manifest, check_entry_path
+from .models import ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
 from .paths import ArtifactPath
 
 if TYPE_CHECKING:
@@ -223,20 +225,24 @@ class WandbClient:
 
     def manifest(self, artifact: ArtifactRef) -> Manifest:
         """Fetch and parse a version's manifest; unsafe entry paths raise ``UnsafePathError``."""
-        version = self._version(artifact)
-        what = f"fetch the manifest of {version.qualified_name}"
-        data = self._graphql.execute(q.MANIFEST_URL, {"id": version.id}, what=what)
-        url = (((data.get("artifact") or {}).get("currentManifest") or {}).get("file") or {}).get("directUrl")
-        if not url:
-            raise NotFoundError(f"{what}: the version has no manifest (is it still PENDING?).",
-                                operation=q.MANIFEST_URL.name)
         from ._transport import raise_for_status
 
-        # Signed storage URLs are fetched without credentials (wandb-protocol.md §1.3).
-        response = self._transport.send("GET", url, operation="GetManifest", authenticated=False)
-        with response:
-            raise_for_status(response, "GetManifest", what)
-            return Manifest.from_json(response.content)
+        version = self._version(artifact)
+        what = f"fetch the manifest of {version.qualified_name}"
+        for attempt in range(2):
+            data = self._graphql.execute(q.MANIFEST_URL, {"id": version.id}, what=what)
+            url = (((data.get("artifact") or {}).get("currentManifest") or {}).get("file") or {}).get("directUrl")
+            if not url:
+                raise NotFoundError(f"{what}: the version has no manifest (is it still PENDING?).",
+                                    operation=q.MANIFEST_URL.name)
+            # Signed storage URLs are fetched without credentials (wandb-protocol.md §1.3).
+            response = self._transport.send("GET", url, operation="GetManifest", authenticated=False)
+            with response:
+                if response.status_code in (401, 403) and attempt == 0:
+                    continue  # an expired signed URL: ask for a fresh one
+                raise_for_status(response, "GetManifest", what)
+                return Manifest.from_json(response.content)
+        raise AssertionError("unreachable")
 
     def file_urls(self, artifact: ArtifactRef) -> list[FileUrl]:
         """Signed download URLs of every file of a version (all pages)."""
@@ -259,3 +265,82 @@ class WandbClient:
             if not page["pageInfo"]["hasNextPage"]:
                 return urls
             cursor = page["pageInfo"]["endCursor"]
+
+    # --- downloads --------------------------------------------------------------------------
+
+    def download(
+        self,
+        artifact: ArtifactRef,
+        root: str | os.PathLike[str],
+        *,
+        include: Sequence[str] | str | None = None,
+        exclude: Sequence[str] | str | None = None,
+        mode: str = "merge",
+        verify: bool = True,
+        cache: bool = True,
+        max_workers: int | None = None,
+        progress: Callable[[ProgressUpdate], None] | None = None,
+    ) -> DownloadResult:
+        """Download a version (or the entries matching ``include``/``exclude``) into ``root``.
+
+        Files are fetched in parallel, hashed while streaming and checked against the manifest,
+        then moved into ``root`` together; on any failure ``root`` gets nothing new. Files already
+        in ``root`` with the right digest are not fetched again.
+
+        :param mode: ``"merge"`` leaves unrelated files alone; ``"checkout"`` also deletes files
+            under ``root`` that are not in the artifact.
+        :param verify: Re-check the selected files in ``root`` after publishing.
+        :param cache: Use the content-addressed cache (``cache_dir``, ``WANDB_PROVIDER_CACHE_DIR``).
+        :raises ArtifactIntegrityError: A file kept arriving with the wrong digest.
+        :raises UnsafePathError: The manifest has a path that would escape ``root``.
+        """
+        from ._cache import BlobCache
+        from ._download import Downloader, select, verify_root
+
+        if mode not in ("merge", "checkout"):
+            raise ValueError(f"mode must be 'merge' or 'checkout', not {mode!r}")
+        version = self._version(artifact)
+        manifest = self.manifest(version)
+        entries = select(manifest, include, exclude)
+        blob_cache = BlobCache(self.config.cache_dir, self.config.cache_max_bytes) if cache else None
+        downloader = Downloader(
+            self._transport,
+            lambda: {u.name: u.url for u in self.file_urls(version)},
+            blob_cache,
+            max_workers or self.config.max_workers,
+            self.config.max_retries + 1,
+            progress,
+        )
+        result = downloader.run(manifest, entries, Path(root), mode)
+        if verify:
+            subset = Manifest({e.path: e for e in entries}, manifest.storage_layout)
+            report = verify_root(subset, Path(root))
+            if not report.ok:
+                from .errors import ArtifactIntegrityError
+
+                raise ArtifactIntegrityError(
+                    f"after downloading {version.qualified_name} into {root}: missing {list(report.missing)}, "
+                    f"mismatched {list(report.mismatched)}.",
+                    hint="Another process may be writing to the same folder; download again.",
+                )
+        if blob_cache is not None:
+            blob_cache.evict()
+        return result
+
+    def download_file(self, artifact: ArtifactRef, path: str, root: str | os.PathLike[str], **options: Any) -> Path:
+        """Download one entry of a version into ``root`` and return its local path."""
+        check_entry_path(path)
+        version = self._version(artifact)
+        result = self.download(version, root, include=[path], **options)
+        if path not in result.files:
+            from .errors import NotFoundError
+
+            raise NotFoundError(f"{version.qualified_name} has no file {path!r}.",
+                                hint="client.manifest(version).entries lists its files.")
+        return Path(root) / path
+
+    def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str]) -> VerifyReport:
+        """Compare a folder with a version: missing, unexpected and mismatched files."""
+        from ._download import verify_root
+
+        return verify_root(self.manifest(self._version(artifact)), Path(root))

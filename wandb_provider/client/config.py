@@ -36,6 +36,8 @@ class ClientConfig:
     backoff_max: float = 30.0
     verify: bool | str = True
     cache_dir: str | None = None
+    cache_max_bytes: int | None = None
+    max_workers: int = 16
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", (self.base_url or DEFAULT_BASE_URL).rstrip("/"))

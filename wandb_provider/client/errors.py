@@ -6,6 +6,7 @@
     ├── InvalidArtifactPathError    also ValueError; raised before any request
     ├── UnsafePathError             also ValueError; a manifest path that would escape the root
     ├── BadRequestError             also ValueError; W&B refused the request's values (400/422)
+    ├── UnsupportedReferenceError   also ValueError; a reference scheme this client cannot fetch
     ├── AuthenticationError         401: missing or unknown API key
     ├── PermissionDeniedError       403 or a permission error from GraphQL
     │   └── ProtectedAliasError     a protected registry alias, for registry admins only
@@ -67,6 +68,10 @@ class UnsafePathError(WandbError, ValueError):
 
 class BadRequestError(WandbError, ValueError):
     """W&B refused the request's values."""
+
+
+class UnsupportedReferenceError(WandbError, ValueError):
+    """A manifest reference (e.g. ``s3://``) this client cannot materialise."""
 
 
 class AuthenticationError(WandbError):

@@ -180,3 +180,52 @@ class FileUrl:
 
     name: str
     url: str
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """What ``download()`` did: the files it covers, and where their bytes came from."""
+
+    root: str
+    files: tuple[str, ...]
+    bytes_downloaded: int
+    bytes_from_cache: int
+    skipped_existing: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, without the file list (it can be long; XCom is not for file lists)."""
+        return {"root": self.root, "file_count": len(self.files), "bytes_downloaded": self.bytes_downloaded,
+                "bytes_from_cache": self.bytes_from_cache, "skipped_existing": self.skipped_existing,
+                "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """How a folder differs from a version's manifest."""
+
+    root: str
+    checked: int
+    missing: tuple[str, ...]
+    mismatched: tuple[str, ...]
+    unexpected: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every manifest file is present and intact (unexpected files are allowed)."""
+        return not self.missing and not self.mismatched
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    mb_per_second: float
+    eta_seconds: float | None
+
+    def describe(self) -> str:
+        eta = f"{self.eta_seconds:.0f}s" if self.eta_seconds is not None else "?"
+        return (f"downloaded {self.files_done}/{self.files_total} files, {self.bytes_done / 1e6:.1f}/"
+                f"{self.bytes_total / 1e6:.1f} MB at {self.mb_per_second:.1f} MB/s, ETA {eta}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_API_KEY, DEFAULT_USER, OrgSpec, ServerConfig, TeamSpec, UserSpec
+from .store import SeedFile
 
 if TYPE_CHECKING:
     from .server import LocalWandbServer
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_USER",
     "LocalWandbServer",
     "OrgSpec",
+    "SeedFile",
     "ServerConfig",
     "TeamSpec",
     "UserSpec",

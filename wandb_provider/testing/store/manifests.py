@@ -21,6 +21,7 @@ class Entry:
     ref: str | None
     birth_artifact_id: str | None
     alg: str | None  # "XXH128" when the entry digest is XXH128, else MD5
+    extra: dict[str, Any] | None = None  # e.g. {"etag": ...} of an http reference
 
 
 def parse_manifest(data: bytes) -> list[Entry]:
@@ -80,6 +81,8 @@ def build_manifest(entries: list[Entry]) -> bytes:
         item["size"] = entry.size
         if entry.birth_artifact_id is not None:
             item["birthArtifactID"] = entry.birth_artifact_id
+        if entry.extra:
+            item["extra"] = entry.extra
         contents[entry.path] = item
     doc = {
         "version": 1,
