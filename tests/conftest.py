@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 # Airflow reads AIRFLOW_HOME at import time: set it before anything imports airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parent / "airflow" / "dags")
 
 _LEAKY_PREFIXES = ("WANDB_", "AIRFLOW_CONN_", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
@@ -23,3 +26,24 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(name)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     yield
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated metadata DB in this session's AIRFLOW_HOME (needed by ``dag.test()``)."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@pytest.fixture
+def run_dag(airflow_db: None) -> Any:
+    """Run a DAG from ``tests/airflow/dags`` with ``dag.test()`` and return the DagRun."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    def run(dag_id: str, **kwargs: Any) -> Any:
+        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+        assert not bag.import_errors, bag.import_errors
+        return bag.get_dag(dag_id).test(**kwargs)
+
+    return run

@@ -1,0 +1,41 @@
+"""UseArtifactOperator in real DAG runs (dag.test()) against the local server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.wandb_server(seed="demo")
+
+
+@pytest.fixture
+def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
+    monkeypatch.setenv("WANDB_PROVIDER_DOWNLOAD_ROOT", str(tmp_path / "downloads"))
+    monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "xcom.json"
+
+
+def test_download_xcom_reaches_downstream(wandb_env, run_dag, out: Path) -> None:
+    run = run_dag("use_artifact_ok")
+    assert run.state == "success"
+    result = json.loads(out.read_text())
+    assert result["qualified_name"] == "acme/churn/churn-dataset:v2"
+    assert result["aliases"] == ["latest", "training"]
+    assert result["type"] == "dataset" and result["metadata"] == {"rows": 200, "snapshot": 2}
+    assert set(result) == {"path", "entity", "project", "name", "version", "qualified_name", "id", "type", "digest",
+                           "aliases", "metadata", "size", "file_count", "url", "bytes_downloaded", "bytes_from_cache"}
+    root = Path(result["path"])
+    assert root.is_relative_to(out.parent / "downloads") and "use_artifact_ok" in root.parts
+    assert sorted(p.name for p in root.iterdir()) == ["test.csv", "train.csv"]
+    assert result["bytes_downloaded"] == sum(p.stat().st_size for p in root.iterdir())
+
+
+def test_wrong_expected_type_fails_fast_without_retries(wandb_env, run_dag, out: Path) -> None:
+    wandb_env.reset_stats()
+    run = run_dag("use_artifact_wrong_type")
+    assert run.state == "failed"
+    assert wandb_env.stats()["graphql"]["operations"].get("ArtifactByName") == 1  # one try, not four
+    assert not (out.parent / "downloads").exists()
