@@ -59,7 +59,7 @@ def has_content_digest(entry: ManifestEntry) -> bool:
     return False  # http(s)/cloud references carry an ETag or the URL, not a content hash
 
 
-def matches_on_disk(entry: ManifestEntry, path: Path, *, strict: bool = True) -> bool:
+def matches_on_disk(entry: ManifestEntry, path: Path, *, strict: bool = True, check_digest: bool = True) -> bool:
     """True when ``path`` holds the entry's bytes (size first, then digest).
 
     Entries without a content digest match on size alone unless ``strict`` (then never, so
@@ -72,6 +72,8 @@ def matches_on_disk(entry: ManifestEntry, path: Path, *, strict: bool = True) ->
         return False
     if not has_content_digest(entry):
         return not strict
+    if not check_digest:
+        return True
     try:
         return file_digest(path, entry.algorithm) == entry.digest
     except WandbError:
@@ -119,7 +121,8 @@ class Downloader:
     """Downloads one version's selected entries into ``root`` (one instance per call)."""
 
     def __init__(self, transport: Transport, urls: UrlSource, cache: BlobCache | None, max_workers: int,
-                 max_attempts: int, progress: ProgressCallback | None, progress_interval: float = 5.0) -> None:
+                 max_attempts: int, progress: ProgressCallback | None, progress_interval: float = 5.0,
+                 verify: bool = True) -> None:
         self.transport = transport
         self._url_source = urls
         self._urls: dict[str, str] | None = None
@@ -130,6 +133,7 @@ class Downloader:
         self.max_attempts = max_attempts
         self.progress_callback = progress
         self.progress_interval = progress_interval
+        self.verify = verify
         self._counter_lock = threading.Lock()
         self.bytes_downloaded = 0
         self.bytes_from_cache = 0
@@ -190,7 +194,7 @@ class Downloader:
             except TransientTransportError as exc:
                 last_error = exc
                 continue
-            if digest == entry.digest and (entry.size is None or size == entry.size):
+            if (digest == entry.digest or not self.verify) and (entry.size is None or size == entry.size):
                 self._count(downloaded=size)
                 progress.advance(1)
                 return
@@ -258,7 +262,7 @@ class Downloader:
         started = time.monotonic()
         root = root.absolute()
         remove_stale_staging(root)
-        todo = [e for e in entries if not matches_on_disk(e, root / e.path)]
+        todo = [e for e in entries if not matches_on_disk(e, root / e.path, check_digest=self.verify)]
         skipped = len(entries) - len(todo)
         progress = _Progress(len(todo), sum(e.size or 0 for e in todo), self.progress_callback,
                              self.progress_interval)

@@ -289,13 +289,14 @@ class WandbClient:
 
         :param mode: ``"merge"`` leaves unrelated files alone; ``"checkout"`` also deletes files
             under ``root`` that are not in the artifact.
-        :param verify: Re-check the selected files in ``root`` after publishing.
+        :param verify: Check every file's digest (while streaming, and for files already in ``root``);
+            with ``False`` only sizes are compared.
         :param cache: Use the content-addressed cache (``cache_dir``, ``WANDB_PROVIDER_CACHE_DIR``).
         :raises ArtifactIntegrityError: A file kept arriving with the wrong digest.
         :raises UnsafePathError: The manifest has a path that would escape ``root``.
         """
         from ._cache import BlobCache
-        from ._download import Downloader, select, verify_root
+        from ._download import Downloader, select
 
         if mode not in ("merge", "checkout"):
             raise ValueError(f"mode must be 'merge' or 'checkout', not {mode!r}")
@@ -310,19 +311,9 @@ class WandbClient:
             max_workers or self.config.max_workers,
             self.config.max_retries + 1,
             progress,
+            verify=verify,
         )
         result = downloader.run(manifest, entries, Path(root), mode)
-        if verify:
-            subset = Manifest({e.path: e for e in entries}, manifest.storage_layout)
-            report = verify_root(subset, Path(root))
-            if not report.ok:
-                from .errors import ArtifactIntegrityError
-
-                raise ArtifactIntegrityError(
-                    f"after downloading {version.qualified_name} into {root}: missing {list(report.missing)}, "
-                    f"mismatched {list(report.mismatched)}.",
-                    hint="Another process may be writing to the same folder; download again.",
-                )
         if blob_cache is not None:
             blob_cache.evict()
         return result

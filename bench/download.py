@@ -1,0 +1,171 @@
+"""How fast does our client download artifacts, next to the official SDK and the raw limit?
+
+One local W&B server (its own process, data on disk) serves three cases, each client in a fresh
+process:
+  (a) 5,000 files x 16 KiB, cold caches;      goal: ours >= 3x faster than ``Artifact.download()``
+  (b) 2 files x 256 MiB, cold caches;          goal: ours >= the SDK and >= 80% of the raw limit;
+                                               our peak RSS <= 150 MiB
+  (c) case (a) again into a new folder with our warm cache; goal: no file bytes over the network and
+      <= 20% of (a)'s cold time
+The raw limit is parallel plain GETs of the same signed URLs to disk: no hashing, no verification.
+Wall times cover resolve + download (not interpreter start-up). The SDK's GraphQL goes through its
+``wandb-core`` sidecar, whose memory is not in the SDK's RSS column.
+
+Usage: python bench/download.py [--quick] [--workers 16] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _harness import API_KEY, environment, reset_stats, run_child, server_process, stats
+
+ENTITY, PROJECT = "demo", "bench"
+
+OURS = """
+from wandb_provider.client import WandbClient
+base_url, key, path, root, cache, workers = sys.argv[1:7]
+client = WandbClient(base_url, key, cache_dir=cache, max_workers=int(workers))
+t = time.perf_counter()
+result = client.download(path, root)
+report(time.perf_counter() - t, bytes_downloaded=result.bytes_downloaded, bytes_from_cache=result.bytes_from_cache)
+"""
+
+SDK = """
+import os, wandb
+base_url, key, path, root = sys.argv[1:5]
+api = wandb.Api(api_key=key, overrides={"base_url": base_url})
+t = time.perf_counter()
+artifact = api.artifact(path)
+artifact.download(root=root)
+report(time.perf_counter() - t)
+"""
+
+RAW = """
+import requests
+from concurrent.futures import ThreadPoolExecutor
+from wandb_provider.client import WandbClient
+base_url, key, path, root, workers = sys.argv[1:6]
+client = WandbClient(base_url, key)
+urls = client.file_urls(client.artifact(path))
+import os, threading
+local = threading.local()
+def get(item):
+    session = getattr(local, "session", None) or requests.Session()
+    local.session = session
+    target = os.path.join(root, item.name)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with session.get(item.url, stream=True) as r, open(target, "wb") as out:
+        for chunk in r.iter_content(1 << 20):
+            out.write(chunk)
+t = time.perf_counter()
+with ThreadPoolExecutor(int(workers)) as pool:
+    list(pool.map(get, urls))
+report(time.perf_counter() - t)
+"""
+
+
+def seed(data_dir: Path, small: int, big_mib: int) -> None:
+    from wandb_provider.testing.config import DEFAULT_USER
+    from wandb_provider.testing.store import SeedFile, Store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(str(data_dir / "wandb.sqlite3"), data_dir / "blobs")
+    user = store.add_user(DEFAULT_USER, API_KEY)
+    block = os.urandom(1 << 20)
+    small_files = [SeedFile(f"shard-{i // 500:02d}/item-{i:05d}.bin", os.urandom(16 * 1024)) for i in range(small)]
+    store.seed_artifact(user, ENTITY, PROJECT, "small-files", "dataset", small_files)
+    big_files = [SeedFile(f"big-{n}.bin", bytes([n]) + block * big_mib) for n in range(2)]
+    store.seed_artifact(user, ENTITY, PROJECT, "big-files", "model", big_files)
+    store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="500 small files and 2 x 32 MiB")
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    small, big_mib = (500, 32) if args.quick else (5000, 256)
+    work = Path(tempfile.mkdtemp(prefix="bench-download-"))
+    results: dict[str, Any] = {"environment": environment(), "small_files": small, "big_mib": big_mib}
+    try:
+        seed(work / "data", small, big_mib)
+        with server_process(work / "data") as base_url:
+            small_path, big_path = f"{ENTITY}/{PROJECT}/small-files:v0", f"{ENTITY}/{PROJECT}/big-files:v0"
+            w = str(args.workers)
+
+            def ours(path: str, name: str, cache: str) -> dict[str, Any]:
+                root = work / name
+                reset_stats(base_url)
+                out = run_child_args(OURS, [base_url, API_KEY, path,
+                                                     str(root), cache, w])
+                out["files_requests"] = stats(base_url)["files"]
+                shutil.rmtree(root, ignore_errors=True)
+                return out
+
+            def sdk(path: str, name: str) -> dict[str, Any]:
+                root = work / name
+                env = {"WANDB_CACHE_DIR": str(work / f"sdk-cache-{name}"), "WANDB_DATA_DIR": str(work / "sdk-data"),
+                       "WANDB_SILENT": "true", "WANDB_CONFIG_DIR": str(work / "sdk-config")}
+                out = run_child_args(SDK, [base_url, API_KEY, path, str(root)], env)
+                shutil.rmtree(root, ignore_errors=True)
+                shutil.rmtree(work / f"sdk-cache-{name}", ignore_errors=True)
+                return out
+
+            def raw(path: str, name: str) -> dict[str, Any]:
+                root = work / name
+                out = run_child_args(RAW, [base_url, API_KEY, path, str(root), w])
+                shutil.rmtree(root, ignore_errors=True)
+                return out
+
+            cache = str(work / "our-cache")
+            results["a_small_cold"] = {"ours": ours(small_path, "a-ours", cache), "sdk": sdk(small_path, "a-sdk"),
+                                       "raw": raw(small_path, "a-raw")}
+            results["c_small_warm"] = {"ours": ours(small_path, "c-ours", cache)}
+            shutil.rmtree(cache, ignore_errors=True)
+            results["b_big_cold"] = {"ours": ours(big_path, "b-ours", str(work / "our-cache-b")),
+                                     "sdk": sdk(big_path, "b-sdk"), "raw": raw(big_path, "b-raw")}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def run_child_args(code: str, argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    return run_child(f"import sys\nsys.argv[1:] = {argv!r}\n" + code, env)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"environment: {results['environment']}")
+    print(f"{'case':28} {'client':6} {'wall s':>8} {'peak RSS MiB':>13} {'notes'}")
+    for case in ("a_small_cold", "b_big_cold", "c_small_warm"):
+        for client, row in results.get(case, {}).items():
+            notes = ""
+            if client == "ours":
+                notes = f"bytes_downloaded={row.get('bytes_downloaded')} from_cache={row.get('bytes_from_cache')} " \
+                        f"file_requests={row.get('files_requests')}"
+            print(f"{case:28} {client:6} {row['seconds']:8.2f} {row['peak_rss_mib']:13.1f} {notes}")
+    a, b, c = results.get("a_small_cold", {}), results.get("b_big_cold", {}), results.get("c_small_warm", {})
+    if a and b and c:
+        print(f"(a) SDK / ours = {a['sdk']['seconds'] / a['ours']['seconds']:.2f}x (goal >= 3)")
+        print(f"(b) SDK / ours = {b['sdk']['seconds'] / b['ours']['seconds']:.2f}x (goal >= 1); "
+              f"ours / raw speed = {b['raw']['seconds'] / b['ours']['seconds']:.0%} (goal >= 80%); "
+              f"our peak RSS {b['ours']['peak_rss_mib']:.0f} MiB (goal <= 150)")
+        print(f"(c) warm / cold = {c['ours']['seconds'] / a['ours']['seconds']:.0%} (goal <= 20%); "
+              f"file requests {c['ours']['files_requests']} (the manifest only = 1)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
