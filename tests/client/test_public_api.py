@@ -13,10 +13,11 @@ from wandb_provider.client import ArtifactNotFoundError, NotFoundError, ServerEr
 def test_exported_names_are_pinned() -> None:
     assert client_module.__all__ == sorted(client_module.__all__)
     assert set(client_module.__all__) == {
-        "AliasConflictError", "ArtifactIntegrityError", "ArtifactNotFoundError", "ArtifactPath",
-        "ArtifactVersion", "AuthenticationError", "BadRequestError", "ClientConfig", "FileUrl",
-        "InvalidArtifactPathError", "Manifest", "ManifestEntry", "NotFoundError", "PermissionDeniedError",
-        "ProtectedAliasError", "ServerError", "UnsafePathError", "Viewer", "WandbClient", "WandbError",
+        "AliasChange", "AliasConflictError", "ArtifactIntegrityError", "ArtifactNotFoundError", "ArtifactPath",
+        "ArtifactVersion", "AuthenticationError", "BadRequestError", "ClientConfig", "DownloadResult", "FileUrl",
+        "GateResult", "InvalidArtifactPathError", "Manifest", "ManifestEntry", "NotFoundError",
+        "PermissionDeniedError", "ProgressUpdate", "ProtectedAliasError", "ServerError", "UnsafePathError",
+        "UnsupportedReferenceError", "VerifyReport", "Viewer", "WandbClient", "WandbError", "evaluate_gate",
     }
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from graphql import parse, validate
 
-from wandb_provider.client._queries import ALL_OPERATIONS
+from wandb_provider.client._queries import ALL_OPERATIONS, all_documents
 from wandb_provider.testing.graphql_api import load_schema
 
 SCHEMA = load_schema()
 
 
-@pytest.mark.parametrize("operation", ALL_OPERATIONS, ids=lambda op: op.name)
+@pytest.mark.parametrize("operation", all_documents(), ids=lambda op: f"{op.name}-{len(op.document)}")
 def test_document_validates(operation) -> None:
     document = parse(operation.document)
     assert validate(SCHEMA, document) == []

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from .client import WandbClient
+from .conditions import GateResult, evaluate_gate
 from .config import ClientConfig
 from .errors import (
     AliasConflictError,
@@ -25,10 +26,11 @@ from .errors import (
     WandbError,
 )
 from .manifest import Manifest, ManifestEntry
-from .models import ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
+from .models import AliasChange, ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
 from .paths import ArtifactPath
 
 __all__ = [
+    "AliasChange",
     "AliasConflictError",
     "ArtifactIntegrityError",
     "ArtifactNotFoundError",
@@ -39,6 +41,7 @@ __all__ = [
     "ClientConfig",
     "DownloadResult",
     "FileUrl",
+    "GateResult",
     "InvalidArtifactPathError",
     "Manifest",
     "ManifestEntry",
@@ -53,4 +56,5 @@ __all__ = [
     "Viewer",
     "WandbClient",
     "WandbError",
+    "evaluate_gate",
 ]

@@ -24,6 +24,7 @@ fragment ProjectRef on Project {
 _COLLECTION_REF = """
 fragment CollectionRef on ArtifactCollection {
   __typename
+  id
   name
   project { ...ProjectRef }
 }
@@ -138,6 +139,126 @@ query OrganizationOfEntity($entity: String!) {
 }
 """)
 
+ADD_ALIASES = Operation("AddAliases", """
+mutation AddAliases($input: AddAliasesInput!) {
+  addAliases(input: $input) { success }
+}
+""")
+
+DELETE_ALIASES = Operation("DeleteAliases", """
+mutation DeleteAliases($input: DeleteAliasesInput!) {
+  deleteAliases(input: $input) { success }
+}
+""")
+
+UPDATE_ARTIFACT = Operation("UpdateArtifact", """
+mutation UpdateArtifact($input: UpdateArtifactInput!) {
+  updateArtifact(input: $input) {
+    artifact { ...VersionFields }
+  }
+}
+""" + _PROJECT_REF + _VERSION_FIELDS)
+
+LINK_ARTIFACT = Operation("LinkArtifact", """
+mutation LinkArtifact($input: LinkArtifactInput!) {
+  linkArtifact(input: $input) {
+    versionIndex
+    artifactMembership {
+      versionIndex
+      aliases { alias }
+      artifactCollection { ...CollectionRef }
+      artifact { ...VersionFields }
+    }
+  }
+}
+""" + _FRAGMENTS)
+
+UNLINK_ARTIFACT = Operation("UnlinkArtifact", """
+mutation UnlinkArtifact($input: UnlinkArtifactInput!) {
+  unlinkArtifact(input: $input) { success }
+}
+""")
+
+DELETE_ARTIFACT = Operation("DeleteArtifact", """
+mutation DeleteArtifact($input: DeleteArtifactInput!) {
+  deleteArtifact(input: $input) { artifact { id state } }
+}
+""")
+
+COLLECTION = Operation("CollectionByName", """
+query CollectionByName($entity: String!, $project: String!, $collection: String!) {
+  project(entityName: $entity, name: $project) {
+    artifactCollection(name: $collection) {
+      ...CollectionRef
+      description
+      defaultArtifactType { name }
+      tags { edges { node { name } } }
+    }
+  }
+}
+""" + _PROJECT_REF + _COLLECTION_REF)
+
+_COLLECTION_RESULT = """
+    artifactCollection {
+      ...CollectionRef
+      description
+      defaultArtifactType { name }
+      tags { edges { node { name } } }
+    }
+"""
+
+UPDATE_SEQUENCE = Operation("UpdateArtifactSequence", """
+mutation UpdateArtifactSequence($input: UpdateArtifactSequenceInput!) {
+  updateArtifactSequence(input: $input) {""" + _COLLECTION_RESULT + """  }
+}
+""" + _PROJECT_REF + _COLLECTION_REF)
+
+UPDATE_PORTFOLIO = Operation("UpdateArtifactPortfolio", """
+mutation UpdateArtifactPortfolio($input: UpdateArtifactPortfolioInput!) {
+  updateArtifactPortfolio(input: $input) {""" + _COLLECTION_RESULT + """  }
+}
+""" + _PROJECT_REF + _COLLECTION_REF)
+
+ADD_COLLECTION_TAGS = Operation("AddCollectionTags", """
+mutation AddCollectionTags($input: CreateArtifactCollectionTagAssignmentsInput!) {
+  createArtifactCollectionTagAssignments(input: $input) { tags { name } }
+}
+""")
+
+DELETE_COLLECTION_TAGS = Operation("DeleteCollectionTags", """
+mutation DeleteCollectionTags($input: DeleteArtifactCollectionTagAssignmentsInput!) {
+  deleteArtifactCollectionTagAssignments(input: $input) { success }
+}
+""")
+
+
+def artifact_with_alias_holders(count: int) -> Operation:
+    """Resolve a version and, in the same request, who holds ``count`` aliases of its collection.
+
+    One field alias per alias name (``h0``, ``h1``, ...), so a guarded promotion costs one read.
+    """
+    slots = "".join(f", $h{i}: String!" for i in range(count))
+    holders = "".join(
+        f"      h{i}: artifactMembership(aliasName: $h{i}) {{ versionIndex artifact {{ id }} }}\n"
+        for i in range(count)
+    )
+    return Operation("ArtifactWithAliasHolders", f"""
+query ArtifactWithAliasHolders($entity: String!, $project: String!, $name: String!, $collection: String!{slots}) {{
+  project(entityName: $entity, name: $project) {{
+    artifactCollectionMembership(name: $name) {{
+      versionIndex
+      aliases {{ alias }}
+      artifactCollection {{ ...CollectionRef }}
+      artifact {{ ...VersionFields }}
+    }}
+    artifactCollection(name: $collection) {{
+      __typename
+{holders}    }}
+  }}
+}}
+""" + _FRAGMENTS)
+
+
 ALL_OPERATIONS: tuple[Operation, ...] = (
     VIEWER,
     ARTIFACT_BY_NAME,
@@ -146,4 +267,20 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     MANIFEST_URL,
     FILE_URLS,
     ORGANIZATION_OF_ENTITY,
+    ADD_ALIASES,
+    DELETE_ALIASES,
+    UPDATE_ARTIFACT,
+    LINK_ARTIFACT,
+    UNLINK_ARTIFACT,
+    DELETE_ARTIFACT,
+    COLLECTION,
+    UPDATE_SEQUENCE,
+    UPDATE_PORTFOLIO,
+    ADD_COLLECTION_TAGS,
+    DELETE_COLLECTION_TAGS,
 )
+
+
+def all_documents() -> tuple[Operation, ...]:
+    """Every document the client can send: the constants and the built ones (1-4 alias holders)."""
+    return ALL_OPERATIONS + tuple(artifact_with_alias_holders(n) for n in range(1, 5))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -13,8 +14,8 @@ from . import _queries as q
 from .config import DEFAULT_BASE_URL, ClientConfig
 from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError
 from .manifest import Manifest, check_entry_path
-from .models import ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
-from .paths import ArtifactPath
+from .models import AliasChange, ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
+from .paths import ArtifactPath, check_alias, is_version
 
 if TYPE_CHECKING:
     from ._graphql import GraphQLClient
@@ -335,3 +336,261 @@ class WandbClient:
         from ._download import verify_root
 
         return verify_root(self.manifest(self._version(artifact)), Path(root))
+
+    # --- aliases ----------------------------------------------------------------------------
+
+    def update_aliases(
+        self,
+        artifact: ArtifactRef,
+        *,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        only_if_current: dict[str, str | None] | None = None,
+    ) -> AliasChange:
+        """Add and remove aliases on one version, optionally guarded (compare-and-set).
+
+        One request reads the version and who holds each alias; one request adds, one removes.
+        Nothing is sent when the version already has the requested aliases, so re-runs are free.
+
+        :param only_if_current: ``{"production": "v11"}``: each alias must sit on that version
+            (``None``: on no version) or already on this one; otherwise ``AliasConflictError`` is
+            raised and nothing changes. W&B has no server-side compare-and-set: the check and the
+            write are two requests.
+        :raises ProtectedAliasError: A protected registry alias and a caller who is not a registry admin.
+        """
+        from .errors import AliasConflictError, BadRequestError
+
+        add, remove = tuple(dict.fromkeys(add)), tuple(dict.fromkeys(remove))
+        guard = dict(only_if_current or {})
+        for alias in (*add, *remove, *guard):
+            check_alias(alias, allow_version=False)
+        for expected in guard.values():
+            if expected is not None and not is_version(expected):
+                raise BadRequestError(f"only_if_current values are versions like 'v3' or None, not {expected!r}.")
+        if set(add) & set(remove):
+            raise BadRequestError(f"aliases {sorted(set(add) & set(remove))} are both added and removed.")
+        watched = tuple(dict.fromkeys((*add, *remove, *guard)))
+        version, holders = self._version_and_holders(artifact, watched)
+        conflicts = {
+            alias: holders[alias] for alias, expected in guard.items()
+            if holders[alias] != expected and holders[alias] != version.version
+        }
+        if conflicts:
+            raise AliasConflictError(
+                f"not moving aliases on {version.qualified_name}: "
+                + ", ".join(f"{a!r} is on {conflicts[a] or 'no version'}, expected {guard[a] or 'no version'}"
+                            for a in conflicts) + ".",
+                hint="Another run moved it first; re-resolve and decide again.",
+            )
+        to_add = tuple(a for a in add if holders[a] != version.version)
+        to_remove = tuple(a for a in remove if holders[a] == version.version)
+        target = {"artifactCollectionName": version.name, "entityName": version.entity,
+                  "projectName": version.project}
+        what = f"change aliases of {version.qualified_name}"
+        if to_add:
+            self._graphql.execute(q.ADD_ALIASES, {"input": {"artifactID": version.id, "aliases": [
+                {"alias": a, **target} for a in to_add]}}, what=what)
+        if to_remove:
+            self._graphql.execute(q.DELETE_ALIASES, {"input": {"artifactID": version.id, "aliases": [
+                {"alias": a, **target} for a in to_remove]}}, what=what)
+        after = dict(holders)
+        after.update({a: version.version for a in add})
+        after.update({a: None for a in remove})
+        aliases = (set(version.aliases) | set(add)) - set(remove)
+        import dataclasses
+
+        updated = dataclasses.replace(version, aliases=tuple(sorted(aliases)))
+        return AliasChange(artifact=updated, added=to_add, removed=to_remove, before=holders, after=after,
+                           changed=bool(to_add or to_remove))
+
+    def _version_and_holders(
+        self, artifact: ArtifactRef, aliases: Sequence[str]
+    ) -> tuple[ArtifactVersion, dict[str, str | None]]:
+        """Resolve a version and which version of its collection holds each alias, in one request."""
+        if isinstance(artifact, ArtifactVersion):
+            target = ArtifactPath(artifact.entity, artifact.project, artifact.name, artifact.version)
+        else:
+            target = self.resolve_path(artifact)
+        operation = q.artifact_with_alias_holders(len(aliases))
+        variables: dict[str, Any] = {"entity": target.entity, "project": target.project,
+                                     "name": target.membership_name, "collection": target.name}
+        variables.update({f"h{i}": alias for i, alias in enumerate(aliases)})
+        what = f"resolve artifact {str(target)!r}"
+        data = self._graphql.execute(operation, variables, what=what)
+        project = data.get("project")
+        membership = (project or {}).get("artifactCollectionMembership")
+        if membership is None or membership.get("artifact") is None:
+            raise ArtifactNotFoundError(
+                f"{what}: no version of {target.name!r} in {target.entity}/{target.project} has alias or "
+                f"version {target.alias or 'latest'!r}.", operation=operation.name,
+                hint="Check the collection name and alias; client.versions() lists what exists.",
+            )
+        version = ArtifactVersion.from_graphql(
+            membership["artifact"], base_url=self.config.base_url, collection=membership["artifactCollection"],
+            version_index=membership["versionIndex"], aliases=membership["aliases"],
+        )
+        slots = (project or {}).get("artifactCollection") or {}
+        holders: dict[str, str | None] = {}
+        for i, alias in enumerate(aliases):
+            holder = slots.get(f"h{i}")
+            holders[alias] = f"v{holder['versionIndex']}" if holder else None
+        return version, holders
+
+    # --- edits ------------------------------------------------------------------------------
+
+    def update(
+        self,
+        artifact: ArtifactRef,
+        *,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        metadata_mode: str = "merge",
+        tags_add: Sequence[str] = (),
+        tags_remove: Sequence[str] = (),
+    ) -> ArtifactVersion:
+        """Update a version's description, metadata (``"merge"`` the given keys or ``"replace"``) and tags.
+
+        Values are validated before any request; nothing is sent when nothing would change.
+        """
+        from ._metadata import check_metadata, check_tags
+        from .errors import BadRequestError
+
+        if metadata_mode not in ("merge", "replace"):
+            raise BadRequestError(f"metadata_mode must be 'merge' or 'replace', not {metadata_mode!r}.")
+        wanted = check_metadata(metadata) if metadata is not None else None
+        tags_add, tags_remove = check_tags(tags_add), check_tags(tags_remove)
+        version = self._version(artifact)
+        changes: dict[str, Any] = {}
+        if description is not None and description != version.description:
+            changes["description"] = description
+        if wanted is not None:
+            merged = {**version.metadata, **wanted} if metadata_mode == "merge" else wanted
+            check_metadata(merged)
+            if merged != version.metadata:
+                changes["metadata"] = json.dumps(merged, separators=(",", ":"), sort_keys=True)
+        if new_tags := [t for t in tags_add if t not in version.tags]:
+            changes["tagsToAdd"] = [{"tagName": t} for t in new_tags]
+        if old_tags := [t for t in tags_remove if t in version.tags]:
+            changes["tagsToDelete"] = [{"tagName": t} for t in old_tags]
+        if not changes:
+            return version
+        data = self._graphql.execute(q.UPDATE_ARTIFACT, {"input": {"artifactID": version.id, **changes}},
+                                     what=f"update {version.qualified_name}")
+        node = data["updateArtifact"]["artifact"]
+        import dataclasses
+
+        fresh = ArtifactVersion.from_graphql(node, base_url=self.config.base_url, aliases=[])
+        return dataclasses.replace(version, description=fresh.description, metadata=fresh.metadata,
+                                   tags=fresh.tags, updated_at=fresh.updated_at)
+
+    def delete(self, artifact: ArtifactRef, *, delete_aliases: bool = False) -> None:
+        """Delete a version (soft, as W&B does). A version with aliases needs ``delete_aliases=True``."""
+        version = self._version(artifact)
+        self._graphql.execute(q.DELETE_ARTIFACT, {"input": {"artifactID": version.id,
+                                                            "deleteAliases": delete_aliases}},
+                              what=f"delete {version.qualified_name}")
+
+    # --- links ------------------------------------------------------------------------------
+
+    def link(self, artifact: ArtifactRef, target: str, *, aliases: Sequence[str] = ()) -> ArtifactVersion:
+        """Link a version into a collection (created on first link): ``[entity/]project/collection``
+        or a registry path ``[org/]wandb-registry-<name>/<collection>``.
+
+        Linking a version that is already there adds no second membership (only the aliases).
+        :return: The version as seen in the target collection (its index there).
+        """
+        from .errors import BadRequestError
+
+        for alias in aliases:
+            check_alias(alias, allow_version=False)
+        destination = self.resolve_path(target if ":" not in target else _no_alias(target))
+        version = self._version(artifact)
+        data = self._graphql.execute(q.LINK_ARTIFACT, {"input": {
+            "artifactID": version.id, "artifactPortfolioName": destination.name,
+            "entityName": destination.entity, "projectName": destination.project,
+            "aliases": [{"alias": a, "artifactCollectionName": destination.name} for a in aliases],
+        }}, what=f"link {version.qualified_name} into {destination}")
+        membership = data["linkArtifact"].get("artifactMembership")
+        if membership is None:
+            raise BadRequestError("W&B did not return the linked membership.")
+        return ArtifactVersion.from_graphql(
+            membership["artifact"], base_url=self.config.base_url, collection=membership["artifactCollection"],
+            version_index=membership["versionIndex"], aliases=membership["aliases"],
+        )
+
+    def unlink(self, artifact: ArtifactRef) -> None:
+        """Remove a linked version from the portfolio it was resolved through."""
+        from .errors import BadRequestError
+
+        version = self._version(artifact)
+        if not version.is_link:
+            raise BadRequestError(
+                f"{version.qualified_name} is in the collection it was logged into, not a link.",
+                hint="Resolve it through the linked collection (e.g. the registry path), or use delete().",
+            )
+        collection = self._collection(ArtifactPath(version.entity, version.project, version.name))
+        self._graphql.execute(q.UNLINK_ARTIFACT, {"input": {"artifactID": version.id,
+                                                            "artifactPortfolioID": collection["id"]}},
+                              what=f"unlink {version.qualified_name}")
+
+    # --- collections ------------------------------------------------------------------------
+
+    def _collection(self, path: ArtifactPath) -> dict[str, Any]:
+        what = f"find collection {path.entity}/{path.project}/{path.name}"
+        data = self._graphql.execute(q.COLLECTION, {"entity": path.entity, "project": path.project,
+                                                    "collection": path.name}, what=what)
+        node = (data.get("project") or {}).get("artifactCollection")
+        if node is None:
+            raise NotFoundError(f"{what}: it does not exist or this API key cannot see it.",
+                                operation=q.COLLECTION.name)
+        return dict(node)
+
+    def update_collection(
+        self,
+        path: str | ArtifactPath,
+        *,
+        description: str | None = None,
+        new_name: str | None = None,
+        tags_add: Sequence[str] = (),
+        tags_remove: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Update a collection's description, name and tags; returns its new state as a dict."""
+        from ._metadata import check_tags
+        from .paths import check_name
+
+        if new_name is not None:
+            check_name("collection", new_name)
+        tags_add, tags_remove = check_tags(tags_add), check_tags(tags_remove)
+        target = self.resolve_path(path)
+        node = self._collection(target)
+        current_tags = {e["node"]["name"] for e in node["tags"]["edges"]}
+        name = node["name"]
+        if (description is not None and description != node.get("description")) or (new_name and new_name != name):
+            sequence = node["__typename"] == "ArtifactSequence"
+            operation = q.UPDATE_SEQUENCE if sequence else q.UPDATE_PORTFOLIO
+            id_key = "artifactSequenceID" if sequence else "artifactPortfolioID"
+            data = self._graphql.execute(operation, {"input": {
+                id_key: node["id"], "name": new_name or name,
+                "description": description if description is not None else node.get("description"),
+            }}, what=f"update collection {target}")
+            node = next(iter(data.values()))["artifactCollection"]
+            name = node["name"]
+        where = {"entityName": target.entity, "projectName": target.project, "artifactCollectionName": name}
+        if new_tags := [t for t in tags_add if t not in current_tags]:
+            self._graphql.execute(q.ADD_COLLECTION_TAGS, {"input": {**where, "tags": [
+                {"tagName": t} for t in new_tags]}}, what=f"tag collection {target}")
+        if old_tags := [t for t in tags_remove if t in current_tags]:
+            self._graphql.execute(q.DELETE_COLLECTION_TAGS, {"input": {**where, "tags": [
+                {"tagName": t} for t in old_tags]}}, what=f"untag collection {target}")
+        tags = (current_tags | set(tags_add)) - set(tags_remove)
+        return {"entity": target.entity, "project": target.project, "name": name, "kind": node["__typename"],
+                "description": node.get("description"), "tags": sorted(tags)}
+
+
+def _no_alias(path: str) -> str:
+    from .errors import InvalidArtifactPathError
+
+    raise InvalidArtifactPathError(
+        f"link target {path!r} names an alias; a target is a collection: '[entity/]project/collection'.",
+        hint="Pass aliases with aliases=[...].",
+    )

@@ -229,3 +229,19 @@ class ProgressUpdate:
         eta = f"{self.eta_seconds:.0f}s" if self.eta_seconds is not None else "?"
         return (f"downloaded {self.files_done}/{self.files_total} files, {self.bytes_done / 1e6:.1f}/"
                 f"{self.bytes_total / 1e6:.1f} MB at {self.mb_per_second:.1f} MB/s, ETA {eta}")
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """What ``update_aliases`` found and did: each alias's holder before and after (``vN`` or None)."""
+
+    artifact: ArtifactVersion
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    before: dict[str, str | None] = field(hash=False)
+    after: dict[str, str | None] = field(hash=False)
+    changed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"artifact": self.artifact.to_dict(), "added": list(self.added), "removed": list(self.removed),
+                "before": dict(self.before), "after": dict(self.after), "changed": self.changed}

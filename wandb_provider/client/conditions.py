@@ -1,0 +1,94 @@
+"""Declarative conditions on a version: the metadata gate (``require=``) and freshness checks.
+
+Pure functions, shared by ``UpdateArtifactAliasesOperator``, ``ArtifactVersionSensor`` and its
+trigger, so all three decide the same way. A gate looks like::
+
+    {"accuracy": {">=": 0.9}, "eval.split": {"==": "test"}, "framework": {"in": ["torch", "jax"]}}
+
+Dotted keys reach nested metadata; every condition must hold.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import BadRequestError
+
+_MISSING = object()
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "in": lambda value, options: value in options,
+}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    failures: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "all conditions hold" if self.passed else "; ".join(self.failures)
+
+
+def validate_gate(require: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Check a gate's shape before anything is asked of W&B; return it normalised."""
+    if require is None:
+        return {}
+    if not isinstance(require, Mapping):
+        raise BadRequestError(f"require must be a dict of key -> {{operator: value}}, not {type(require).__name__}.")
+    gate: dict[str, dict[str, Any]] = {}
+    for key, conditions in require.items():
+        if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+            raise BadRequestError(f"require: {key!r} is not a metadata key (use dotted keys like 'eval.acc').")
+        if not isinstance(conditions, Mapping) or not conditions:
+            raise BadRequestError(
+                f"require[{key!r}] must be a dict like {{'>=': 0.9}}; operators: {sorted(OPERATORS)}."
+            )
+        for op, expected in conditions.items():
+            if op not in OPERATORS:
+                raise BadRequestError(f"require[{key!r}]: unknown operator {op!r}; use one of {sorted(OPERATORS)}.")
+            if op == "in" and not isinstance(expected, (list, tuple, set, frozenset)):
+                raise BadRequestError(f"require[{key!r}]: 'in' needs a list of allowed values.")
+        gate[key] = dict(conditions)
+    return gate
+
+
+def lookup(metadata: Mapping[str, Any], dotted: str) -> Any:
+    """``metadata["a"]["b"]`` for ``"a.b"`` (a literal key with dots wins), or a missing marker."""
+    if dotted in metadata:
+        return metadata[dotted]
+    value: Any = metadata
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None) -> GateResult:
+    """Check every condition of ``require`` against ``metadata``; name each one that fails."""
+    failures = []
+    for key, conditions in validate_gate(require).items():
+        value = lookup(metadata, key)
+        for op, expected in conditions.items():
+            if value is _MISSING:
+                failures.append(f"metadata has no {key!r} (required {op} {expected!r})")
+                continue
+            try:
+                ok = OPERATORS[op](value, expected)
+                if isinstance(value, float) and math.isnan(value):
+                    ok = False
+            except TypeError:
+                ok = False
+            if not ok:
+                failures.append(f"{key} = {value!r} does not satisfy {op} {expected!r}")
+    return GateResult(passed=not failures, failures=tuple(failures))
