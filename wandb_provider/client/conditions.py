@@ -74,6 +74,19 @@ def lookup(metadata: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+def _like(value: Any, expected: Any) -> Any:
+    """Read a templated number (Jinja renders ``{{ params.x }}`` as text) as a number for numeric values."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if numeric and isinstance(expected, str):
+        try:
+            return float(expected)
+        except ValueError:
+            return expected
+    if numeric and isinstance(expected, (list, tuple, set, frozenset)):
+        return [_like(value, item) for item in expected]
+    return expected
+
+
 def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None) -> GateResult:
     """Check every condition of ``require`` against ``metadata``; name each one that fails."""
     failures = []
@@ -84,7 +97,7 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None
                 failures.append(f"metadata has no {key!r} (required {op} {expected!r})")
                 continue
             try:
-                ok = OPERATORS[op](value, expected)
+                ok = OPERATORS[op](value, _like(value, expected))
                 if isinstance(value, float) and math.isnan(value):
                     ok = False
             except TypeError:

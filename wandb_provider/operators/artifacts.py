@@ -87,3 +87,173 @@ class UseArtifactOperator(BaseOperator):
                       result.bytes_downloaded, result.bytes_from_cache, result.skipped_existing, result.seconds)
         return {"path": result.root, **version_xcom(version), "bytes_downloaded": result.bytes_downloaded,
                 "bytes_from_cache": result.bytes_from_cache}
+
+
+class UpdateArtifactAliasesOperator(BaseOperator):
+    """
+    Move aliases onto one artifact version, guarded by an optional metadata gate and compare-and-set.
+
+    :param artifact: Version to promote, e.g. ``"acme/churn/churn-model:candidate"``. (templated)
+    :param add: Aliases to put on the version; each leaves the version that held it. (templated)
+    :param remove: Aliases to take off the version. (templated)
+    :param only_if_current: ``{"production": "v11"}``: proceed only if each alias sits on that
+        version (``None``: on none) or already on this one; else fail. (templated)
+    :param require: Conditions on the version's metadata, e.g. ``{"accuracy": {">=": 0.9}}``
+        (operators ``> >= < <= == != in``; dotted keys reach nested metadata). (templated)
+    :param on_gate_failure: ``"skip"`` (default) skips the task when a condition fails; ``"fail"`` fails it.
+    :return: JSON-safe dict: the version, ``added``/``removed``, each alias's holder ``before`` and
+        ``after``, and ``changed`` (False on an idempotent re-run).
+    """
+
+    template_fields: Sequence[str] = ("artifact", "add", "remove", "only_if_current", "require")
+    template_fields_renderers = {"only_if_current": "json", "require": "json"}
+    operator_extra_links = (WandbArtifactLink(),)
+    ui_color = "#ffcc33"
+
+    def __init__(
+        self,
+        *,
+        artifact: str,
+        add: Sequence[str] = (),
+        remove: Sequence[str] = (),
+        only_if_current: dict[str, str | None] | None = None,
+        require: dict[str, Any] | None = None,
+        on_gate_failure: str = "skip",
+        wandb_conn_id: str = "wandb_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.artifact = artifact
+        self.add = add
+        self.remove = remove
+        self.only_if_current = only_if_current
+        self.require = require
+        self.on_gate_failure = on_gate_failure
+        self.wandb_conn_id = wandb_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from ..client.conditions import evaluate_gate, validate_gate
+        from ..hooks.wandb import WandbHook
+
+        if self.on_gate_failure not in ("skip", "fail"):
+            raise AirflowFailException(f"on_gate_failure must be 'skip' or 'fail', not {self.on_gate_failure!r}")
+        add, remove = _as_list(self.add), _as_list(self.remove)
+        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
+            target: Any = self.artifact
+            if self.require:
+                validate_gate(self.require)
+                target = client.artifact(self.artifact)
+                context["ti"].xcom_push(key=XCOM_URL_KEY, value=target.url)
+                gate = evaluate_gate(target.metadata, self.require)
+                if not gate.passed:
+                    message = f"Not promoting {target.qualified_name}: {gate.describe()}"
+                    self.log.warning("%s", message)
+                    if self.on_gate_failure == "fail":
+                        raise AirflowFailException(message)
+                    raise AirflowSkipException(message)
+                self.log.info("Gate passed for %s: %s", target.qualified_name, gate.describe())
+            change = client.update_aliases(target, add=add, remove=remove, only_if_current=self.only_if_current)
+        context["ti"].xcom_push(key=XCOM_URL_KEY, value=change.artifact.url)
+        for alias in change.added:
+            self.log.info("Moved %r from %s to %s", alias, change.before[alias] or "no version",
+                          change.artifact.qualified_name)
+        for alias in change.removed:
+            self.log.info("Removed %r from %s", alias, change.artifact.qualified_name)
+        if not change.changed:
+            self.log.info("Nothing to change: %s already has the requested aliases", change.artifact.qualified_name)
+        result = change.to_dict()
+        result["artifact"] = version_xcom(change.artifact)
+        return result
+
+
+class UpdateArtifactOperator(BaseOperator):
+    """
+    Update a version's description, metadata and tags.
+
+    :param artifact: The version, e.g. ``"acme/churn/churn-model:v3"``. (templated)
+    :param description: New description. (templated)
+    :param metadata: Keys to set (``metadata_mode="merge"``) or the whole new dict (``"replace"``). (templated)
+    :param tags_add: Tags to add. (templated)
+    :param tags_remove: Tags to remove. (templated)
+    :return: JSON-safe dict with the version ``before`` and ``after``.
+    """
+
+    template_fields: Sequence[str] = ("artifact", "description", "metadata", "tags_add", "tags_remove")
+    template_fields_renderers = {"metadata": "json"}
+    operator_extra_links = (WandbArtifactLink(),)
+
+    def __init__(
+        self,
+        *,
+        artifact: str,
+        description: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        metadata_mode: str = "merge",
+        tags_add: Sequence[str] = (),
+        tags_remove: Sequence[str] = (),
+        wandb_conn_id: str = "wandb_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.artifact = artifact
+        self.description = description
+        self.metadata = metadata
+        self.metadata_mode = metadata_mode
+        self.tags_add = tags_add
+        self.tags_remove = tags_remove
+        self.wandb_conn_id = wandb_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from ..hooks.wandb import WandbHook
+
+        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
+            before = client.artifact(self.artifact)
+            context["ti"].xcom_push(key=XCOM_URL_KEY, value=before.url)
+            after = client.update(before, description=self.description, metadata=self.metadata,
+                                  metadata_mode=self.metadata_mode, tags_add=_as_list(self.tags_add),
+                                  tags_remove=_as_list(self.tags_remove))
+        self.log.info("Updated %s%s", before.qualified_name, "" if after != before else " (nothing to change)")
+        return {"before": version_xcom(before), "after": version_xcom(after), "changed": after != before}
+
+
+class LinkArtifactOperator(BaseOperator):
+    """
+    Link a version into another collection, typically a registry: promotion across projects.
+
+    :param artifact: The version, e.g. ``"acme/churn/churn-model:production"``. (templated)
+    :param target: ``[entity/]project/collection`` or ``[org/]wandb-registry-<name>/<collection>``. (templated)
+    :param aliases: Aliases to give the version in the target collection. (templated)
+    :return: JSON-safe dict: the ``source`` version and the ``linked`` version (its index in the target).
+    """
+
+    template_fields: Sequence[str] = ("artifact", "target", "aliases")
+    operator_extra_links = (WandbArtifactLink(),)
+
+    def __init__(self, *, artifact: str, target: str, aliases: Sequence[str] = (),
+                 wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.artifact = artifact
+        self.target = target
+        self.aliases = aliases
+        self.wandb_conn_id = wandb_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from ..hooks.wandb import WandbHook
+
+        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
+            source = client.artifact(self.artifact)
+            linked = client.link(source, self.target, aliases=_as_list(self.aliases))
+        context["ti"].xcom_push(key=XCOM_URL_KEY, value=linked.url)
+        self.log.info("Linked %s as %s", source.qualified_name, linked.qualified_name)
+        return {"source": version_xcom(source), "linked": version_xcom(linked)}
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    """Templated list arguments may arrive as one string."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return list(value)
