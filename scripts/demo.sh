@@ -1,20 +1,54 @@
 #!/usr/bin/env bash
-# The main job. Builds .venv when needed, then starts the local W&B-compatible server with demo
-# data and prints how to point a client at it (Ctrl-C stops it). Later this runs the demo DAG.
+# The main job: runs dags_examples/model_promotion.py with `airflow dags test`.
+# Without WANDB_API_KEY it starts the local W&B server with demo data first; with WANDB_API_KEY
+# (and optionally WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT) it targets that W&B instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
+DEMO_DIR="${DEMO_DIR:-$PWD/.demo}"
+mkdir -p "$DEMO_DIR"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
 fi
-"$VENV/bin/pip" install -q -e ".[testing]" 2> >(grep -v "^WARNING: Location" >&2)
-PORT="${WANDB_PROVIDER_PORT:-8765}"
-cat >&2 <<MSG
-Starting the local W&B server with demo data (team 'acme', project 'churn').
-Point a client at it with:
-  export WANDB_BASE_URL=http://127.0.0.1:$PORT
-  export WANDB_API_KEY=local-0000000000000000000000000000000000000000
-  python -c 'import wandb; print(wandb.Api().artifact("acme/churn/churn-model:production").metadata)'
-MSG
-exec "$VENV/bin/wandb-provider-server" --port "$PORT" --seed demo "$@"
+stamp="$VENV/.airflow-provider-wandb-demo"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  "$VENV/bin/pip" install -q -e ".[testing]" > "$DEMO_DIR/pip.log" 2>&1 || { cat "$DEMO_DIR/pip.log"; exit 1; }
+  touch "$stamp"
+fi
+
+export AIRFLOW_HOME="$DEMO_DIR/airflow-home"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_FOLDER="$PWD/dags_examples"
+export WANDB_PROVIDER_DOWNLOAD_ROOT="$DEMO_DIR/downloads"
+export WANDB_PROVIDER_CACHE_DIR="$DEMO_DIR/cache"
+export WANDB_PROVIDER_DEMO_SUMMARY="$DEMO_DIR/summary.txt"
+rm -f "$WANDB_PROVIDER_DEMO_SUMMARY"
+"$VENV/bin/airflow" db migrate > "$DEMO_DIR/db-migrate.log" 2>&1 || { cat "$DEMO_DIR/db-migrate.log"; exit 1; }
+
+if [ -z "${WANDB_API_KEY:-}" ]; then
+  server_out="$DEMO_DIR/server.out"
+  "$VENV/bin/wandb-provider-server" --port 0 --seed demo > "$server_out" 2> "$DEMO_DIR/server.log" &
+  server_pid=$!
+  trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 200); do grep -q '^WANDB_BASE_URL=' "$server_out" && break; sleep 0.05; done
+  base_url="$(sed -n 's/^WANDB_BASE_URL=//p' "$server_out")"
+  [ -n "$base_url" ] || { echo "the local W&B server did not start:"; cat "$DEMO_DIR/server.log"; exit 1; }
+  api_key="local-0000000000000000000000000000000000000000"
+  echo "Local W&B server with demo data at $base_url" >&2
+else
+  base_url="${WANDB_BASE_URL:-https://api.wandb.ai}"
+  api_key="$WANDB_API_KEY"
+  echo "Using W&B at $base_url" >&2
+fi
+export AIRFLOW_CONN_WANDB_DEFAULT="$("$VENV/bin/python" -c 'import json, os, sys
+print(json.dumps({"conn_type": "wandb", "host": sys.argv[1], "password": sys.argv[2],
+                  "extra": {k: v for k, v in {"entity": os.environ.get("WANDB_ENTITY"),
+                                              "project": os.environ.get("WANDB_PROJECT")}.items() if v}}))' \
+  "$base_url" "$api_key")"
+
+"$VENV/bin/airflow" dags test model_promotion > "$DEMO_DIR/dags-test.log" 2>&1 || {
+  tail -n 60 "$DEMO_DIR/dags-test.log"; echo "model_promotion failed; full log: $DEMO_DIR/dags-test.log"; exit 1; }
+echo
+echo "model_promotion succeeded (log: $DEMO_DIR/dags-test.log)"
+cat "$WANDB_PROVIDER_DEMO_SUMMARY"

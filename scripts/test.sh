@@ -8,8 +8,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
 fi
-"$VENV/bin/pip" install -q -e ".[test]" 2> >(grep -v "^WARNING: Location" >&2)
-export AIRFLOW_HOME="${AIRFLOW_HOME:-$PWD/.airflow-home}"
+pip_log="$(mktemp)"
+"$VENV/bin/pip" install -q -e ".[test]" > "$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
+rm -f "$pip_log"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 "$VENV/bin/ruff" check wandb_provider tests bench dags_examples
 "$VENV/bin/mypy"
