@@ -21,6 +21,17 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.hooks.wandb"]}],
+        "operators": [
+            {
+                "integration-name": "Weights & Biases",
+                "python-modules": ["wandb_provider.operators.artifacts", "wandb_provider.operators.retention"],
+            }
+        ],
+        "sensors": [{"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.sensors.artifacts"]}],
+        "triggers": [
+            {"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.triggers.artifacts"]}
+        ],
+        "extra-links": ["wandb_provider.links.WandbArtifactLink"],
         "connection-types": [
             {
                 "connection-type": "wandb",

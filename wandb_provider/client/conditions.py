@@ -10,13 +10,18 @@ Dotted keys reach nested metadata; every condition must hold.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequestError
+
+if TYPE_CHECKING:
+    from .models import ArtifactVersion
 
 _MISSING = object()
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -105,3 +110,58 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None
             if not ok:
                 failures.append(f"{key} = {value!r} does not satisfy {op} {expected!r}")
     return GateResult(passed=not failures, failures=tuple(failures))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Is a resolved version what the caller waits for? ``reason`` says why not."""
+
+    ready: bool
+    reason: str
+
+
+_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+
+
+def newer_than_index(reference: str) -> int | None:
+    """The version index named by ``v7`` or ``entity/project/name:v7``; None for a digest."""
+    tail = reference.rsplit(":", 1)[-1]
+    match = re.fullmatch(r"v(\d+)", tail)
+    return int(match.group(1)) if match else None
+
+
+def validate_newer_than(reference: str | None) -> None:
+    if reference in (None, ""):
+        return
+    assert reference is not None
+    if newer_than_index(reference) is None and not _DIGEST.match(reference):
+        raise BadRequestError(
+            f"newer_than={reference!r} is neither a version ('v3', 'entity/project/name:v3') nor a digest."
+        )
+
+
+def evaluate_version(
+    version: ArtifactVersion | None,
+    *,
+    newer_than: str | None = None,
+    require: Mapping[str, Any] | None = None,
+    created_after: dt.datetime | None = None,
+) -> Verdict:
+    """Decide whether ``version`` (None: not found) is COMMITTED and meets every condition."""
+    if version is None:
+        return Verdict(False, "no such version yet")
+    if version.state != "COMMITTED":
+        return Verdict(False, f"{version.qualified_name} is {version.state}")
+    if newer_than:
+        index = newer_than_index(newer_than)
+        if index is not None and version.version_index <= index:
+            return Verdict(False, f"{version.qualified_name} is not newer than v{index}")
+        if index is None and version.digest == newer_than:
+            return Verdict(False, f"{version.qualified_name} still has digest {newer_than}")
+    if created_after is not None and version.created_at is not None and version.created_at <= created_after:
+        return Verdict(False, f"{version.qualified_name} was created at {version.created_at.isoformat()}, "
+                              f"not after {created_after.isoformat()}")
+    gate = evaluate_gate(version.metadata, require)
+    if not gate.passed:
+        return Verdict(False, f"{version.qualified_name}: {gate.describe()}")
+    return Verdict(True, f"{version.qualified_name} is ready")

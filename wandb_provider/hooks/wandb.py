@@ -47,7 +47,13 @@ class WandbHook(BaseHook):
 
     def get_config(self) -> ClientConfig:
         """Read the connection (its password is masked in task logs by Airflow) into a ClientConfig."""
-        conn = self.get_connection(self.wandb_conn_id)
+        return self.config_from_connection(self.get_connection(self.wandb_conn_id))
+
+    async def aget_config(self) -> ClientConfig:
+        """``get_config`` for async code (the triggerer): never blocks the event loop."""
+        return self.config_from_connection(await self.aget_connection(self.wandb_conn_id))
+
+    def config_from_connection(self, conn: Any) -> ClientConfig:
         extra = conn.extra_dejson
         unknown = sorted(set(extra) - KNOWN_EXTRAS)
         if unknown:
