@@ -33,7 +33,7 @@ def test_gate(require, passed: bool) -> None:
     result = evaluate_gate(METADATA, require)
     assert result.passed is passed
     if not passed:
-        assert result.failures and list(require)[0] in result.describe()
+        assert result.failures and next(iter(require)) in result.describe()
 
 
 @pytest.mark.parametrize(
