@@ -7,11 +7,17 @@ loopback-only ``/_admin`` control plane.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
 import json
+import math
 import mimetypes
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,11 +30,15 @@ from starlette.routing import Route
 from . import ids
 from .errors import EmulatorError, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from .faults import FaultMiddleware, FaultState
-from .graphql_api import GraphQLService
+from .graphql_api import GraphQLService, Outcome
 from .resolvers import Context
 from .store import Store
 from .store.records import User
 from .urls import UrlBuilder, UrlSigner
+
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
+# File reads get their own threads: GraphQL requests queued on the store must never hold up a download.
+_FILE_READS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="wandb-server-read")
 
 
 class ServerState:
@@ -53,7 +63,7 @@ def _api_key(request: Request) -> str | None:
     if scheme.lower() != "basic":
         return None
     try:
-        username, _, password = base64.b64decode(value).decode().partition(":")
+        _, _, password = base64.b64decode(value).decode().partition(":")
     except (binascii.Error, UnicodeError):
         return None
     return password or None
@@ -79,29 +89,37 @@ def _state(request: Request) -> ServerState:
 
 async def graphql(request: Request) -> Response:
     state = _state(request)
-    try:
+    body = await request.body()
+    urls = UrlBuilder(str(request.base_url), state.signer)
+
+    def execute() -> Outcome:
+        # Runs in a worker thread: the store's lock is never taken on the event loop, so file
+        # transfers keep flowing while a GraphQL request holds the database.
         user = _authenticate(state, request)
-        payload = json.loads(await request.body())
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise InvalidInput("the request body is not JSON") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
             raise InvalidInput("a GraphQL request is a JSON object with a string 'query'")
         variables = payload.get("variables")
         if variables is not None and not isinstance(variables, dict):
             raise InvalidInput("'variables' must be a JSON object")
-    except EmulatorError as exc:
-        return _error(exc)
-    except ValueError:
-        return _error(InvalidInput("the request body is not JSON"))
-    context = Context(store=state.store, user=user, urls=UrlBuilder(str(request.base_url), state.signer))
-
-    def execute() -> Any:
+        op_name = payload.get("operationName")
+        if op_name is not None and not isinstance(op_name, str):
+            raise InvalidInput("'operationName' must be a string")
+        context = Context(store=state.store, user=user, urls=urls)
         db = state.store.db
         with db.transaction():
-            outcome = state.graphql.run(payload["query"], variables, payload.get("operationName"), context)
+            outcome = state.graphql.run(payload["query"], variables, op_name, context)
             if outcome.failed:
                 db.rollback_current()  # a failed mutation changes nothing
             return outcome
 
-    outcome = await run_in_threadpool(execute)
+    try:
+        outcome = await run_in_threadpool(execute)
+    except EmulatorError as exc:
+        return _error(exc)
     return JSONResponse(outcome.body, status_code=outcome.status)
 
 
@@ -121,15 +139,72 @@ async def download_blob(request: Request) -> Response:
         _check_signature(state, request)
     except EmulatorError as exc:
         return _error(exc)
-    return _blob_response(state, request.path_params["md5"], request.path_params["name"])
+    return _blob_response(state, request, request.path_params["md5"], request.path_params["name"])
 
 
-def _blob_response(state: ServerState, md5_hex: str, name: str) -> Response:
-    if len(md5_hex) != 32 or not state.store.blobs.has(md5_hex):
+def _blob_response(state: ServerState, request: Request, md5_hex: str, name: str) -> Response:
+    path = state.store.blobs.path(md5_hex) if _MD5_HEX.fullmatch(md5_hex) else None
+    try:
+        size = os.stat(path).st_size if path else -1
+    except OSError:
+        size = -1
+    if path is None or size < 0:
         return _error(NotFound(f"no stored file has MD5 {md5_hex}"))
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return FileResponse(state.store.blobs.path(md5_hex), media_type=media_type,
-                        headers={"ETag": f'"{md5_hex}"'})
+    headers = {"ETag": f'"{md5_hex}"', "Accept-Ranges": "bytes"}
+    if "range" in request.headers:
+        return FileResponse(path, media_type=media_type, headers=headers)  # Starlette parses ranges
+    return BlobResponse(path, size, media_type, headers)
+
+
+class BlobResponse(Response):
+    """Stream a stored file from disk in 1 MiB chunks, never holding it whole in memory.
+
+    Small files are read on the event loop (one page-cache read is cheaper than the thread hops of
+    Starlette's ``FileResponse``); larger ones chunk by chunk in a reader thread, stopping early
+    when the client goes away.
+    """
+
+    chunk_size = 1 << 20
+    inline_limit = 256 << 10
+
+    def __init__(self, path: Path, size: int, media_type: str, headers: dict[str, str]) -> None:
+        self.path = path
+        self.size = size
+        self.status_code = 200
+        self.background = None
+        self.media_type = media_type
+        self.init_headers({**headers, "content-length": str(size)})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if scope["method"] == "HEAD" or self.size == 0:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if self.size <= self.inline_limit:
+            with open(self.path, "rb") as file:
+                await send({"type": "http.response.body", "body": file.read(self.size)})
+            return
+        loop = asyncio.get_running_loop()
+        gone = asyncio.Event()
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
+        try:
+            with open(self.path, "rb") as file:
+                remaining = self.size
+                while remaining > 0 and not gone.is_set():
+                    chunk = await loop.run_in_executor(_FILE_READS, file.read, min(self.chunk_size, remaining))
+                    if not chunk:
+                        break  # the file shrank under us: end the body, the client sees a short read
+                    remaining -= len(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+        finally:
+            watcher.cancel()
+
+
+async def _watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
 
 
 async def _receive_upload(request: Request) -> tuple[str, str, int]:
@@ -199,28 +274,40 @@ async def upload_run_file(request: Request) -> Response:
 async def artifact_file_fallback(request: Request) -> Response:
     """``{base}/artifactsV2/<region>/<entity>/.../<hexhash>/<basename>`` and ``/artifacts/<entity>/<hex>``."""
     state = _state(request)
-    try:
+    parts = request.url.path.strip("/").split("/")
+    if parts[0] == "artifactsV2" and len(parts) >= 7:
+        entity_name, md5_hex, name = parts[2], parts[-2], parts[-1]
+    elif parts[0] == "artifacts" and len(parts) == 3:
+        entity_name, md5_hex, name = parts[1], parts[2], parts[2]
+    else:
+        entity_name, md5_hex, name = "", "", ""
+
+    def check_access() -> None:
         user = _authenticate(state, request)
-        parts = request.url.path.strip("/").split("/")
-        if parts[0] == "artifactsV2" and len(parts) >= 7:
-            entity_name, md5_hex, name = parts[2], parts[-2], parts[-1]
-        elif parts[0] == "artifacts" and len(parts) == 3:
-            entity_name, md5_hex, name = parts[1], parts[2], parts[2]
-        else:
+        if not entity_name:
             raise NotFound(f"no artifact file at {request.url.path}")
         entity = state.store.entity_by_name(unquote(entity_name))
         if entity is None or not state.store.can_read(user, entity):
-            raise NotFound(f"entity {entity_name!r} not found")
+            raise NotFound(f"entity {unquote(entity_name)!r} not found")
         if state.store.role(user, entity) == "viewer":
-            raise PermissionDenied("view-only members cannot download artifact files")
+            raise PermissionDenied(
+                f"permission denied: {user.username!r} is a viewer of {entity.name!r}; view-only members "
+                "cannot download artifact files"
+            )
+        if not _MD5_HEX.fullmatch(md5_hex) or not state.store.entity_has_blob(entity.id, md5_hex):
+            raise NotFound(f"no artifact file with MD5 {md5_hex} in entity {entity.name!r}")
+
+    try:
+        await run_in_threadpool(check_access)
     except EmulatorError as exc:
         return _error(exc)
-    return _blob_response(state, md5_hex, name)
+    return _blob_response(state, request, md5_hex, name)
 
 
 async def file_stream(request: Request) -> Response:
+    state = _state(request)
     try:
-        _authenticate(_state(request), request)
+        await run_in_threadpool(_authenticate, state, request)
     except EmulatorError as exc:
         return _error(exc)
     await request.body()
@@ -241,14 +328,35 @@ async def healthz(request: Request) -> Response:
 def _loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return host == "localhost"
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return bool((mapped or address).is_loopback)
+
+
+def _admin_error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message}]}, status_code=status)
+
+
+async def _admin_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise ValueError(f"the body is not JSON ({exc})") from None
+
+
+def _ttl_seconds(body: Any) -> float:
+    value = body.get("ttl_seconds") if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError('expected {"ttl_seconds": <number of seconds, negative = already expired>}')
+    return float(value)
 
 
 async def admin(request: Request) -> Response:
     if not _loopback(request):
-        return JSONResponse({"errors": [{"message": "admin routes answer only on loopback"}]}, status_code=403)
+        return _admin_error("admin routes answer only on loopback", 403)
     state = _state(request)
     action = request.path_params["action"]
     try:
@@ -260,22 +368,22 @@ async def admin(request: Request) -> Response:
         if action == "faults" and request.method == "GET":
             return JSONResponse(state.faults.describe())
         if action == "faults" and request.method == "POST":
-            state.faults.configure(json.loads(await request.body() or b"{}"))
+            state.faults.configure(await _admin_body(request))
             return JSONResponse(state.faults.describe())
         if action == "signed-urls" and request.method == "POST":
-            state.signer.ttl_seconds = float(json.loads(await request.body())["ttl_seconds"])
+            state.signer.ttl_seconds = _ttl_seconds(await _admin_body(request))
             return JSONResponse({"ttl_seconds": state.signer.ttl_seconds})
         if action == "protected-aliases" and request.method == "POST":
-            body = json.loads(await request.body())
+            body = await _admin_body(request)
             await run_in_threadpool(
                 state.store.set_protected_aliases, body["entity"], body["project"], list(body["aliases"])
             )
             return JSONResponse({"ok": True})
     except (ValueError, KeyError, TypeError) as exc:
-        return JSONResponse({"errors": [{"message": f"bad admin request: {exc}"}]}, status_code=400)
+        return _admin_error(f"bad admin request {request.method} /_admin/{action}: {exc}")
     except EmulatorError as exc:
         return _error(exc)
-    return JSONResponse({"errors": [{"message": f"no admin action {request.method} {action}"}]}, status_code=404)
+    return _admin_error(f"no admin action {request.method} /_admin/{action}", 404)
 
 
 def create_app(state: ServerState) -> Any:

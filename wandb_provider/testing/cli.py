@@ -1,24 +1,33 @@
 """``wandb-provider-server``: run the local W&B-compatible server until SIGINT or SIGTERM.
 
 Prints exactly one line on stdout when ready: ``WANDB_BASE_URL=http://HOST:PORT``. Everything
-else (the API key to use, warnings) goes to stderr.
+else (the API key to use, warnings, errors) goes to stderr. Bad arguments exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from types import FrameType
 
 from .config import OrgSpec, ServerConfig, TeamSpec, UserSpec
+from .errors import EmulatorError
+from .faults import parse_spec
+
+PROG = "wandb-provider-server"
+# The SDK refuses keys whose secret (after an optional "<prefix>-") is not >= 40 chars of [\w-]
+# (wandb-protocol.md §1.3); JWTs (a.b.c) are exempt.
+_SDK_KEY = re.compile(r"(?:[^-]*-)?[\w-]{40,}|[\w-]+\.[\w-]+\.[\w-]+")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wandb-provider-server", description="Local W&B-compatible artifacts server (an emulator)."
+        prog=PROG, description="Local W&B-compatible artifacts server (an emulator)."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free port)")
@@ -29,26 +38,56 @@ def _parser() -> argparse.ArgumentParser:
                         help="a team entity and its members (roles admin, member, viewer)")
     parser.add_argument("--org", action="append", default=[], metavar="ORG:TEAM",
                         help="an organization owning TEAM; its org entity owns wandb-registry-* projects")
-    parser.add_argument("--seed", choices=["demo"], help="load demo data")
-    parser.add_argument("--faults", help="fault-injection rules as JSON (see wandb_provider.testing.faults)")
+    parser.add_argument("--seed", choices=["demo"], help="load demo data (once per --data-dir)")
+    parser.add_argument("--faults", metavar="JSON",
+                        help='fault-injection rules, e.g. \'{"seed": 1, "rules": [{"route": "files", '
+                             '"kind": "status", "status": 503, "rate": 0.2}]}\'')
     return parser
 
 
-def parse_config(argv: Sequence[str] | None = None) -> ServerConfig:
-    args = _parser().parse_args(argv)
+def _unique_users(users: tuple[UserSpec, ...]) -> tuple[UserSpec, ...]:
+    names = [u.name for u in users]
+    keys = [u.api_key for u in users]
+    for what, values in (("user name", names), ("API key", keys)):
+        repeated = sorted({v for v in values if values.count(v) > 1})
+        if repeated:
+            shown = repeated if what == "user name" else [f"{v[:6]}..." for v in repeated]
+            raise ValueError(f"--user: each {what} may be given once, repeated: {', '.join(shown)}")
+    return users
+
+
+def _faults(text: str | None) -> dict[str, object] | None:
+    if not text:
+        return None
     try:
+        spec = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--faults is not JSON: {exc}") from None
+    try:
+        parse_spec(spec)
+    except ValueError as exc:
+        raise ValueError(f"--faults: {exc}") from None
+    return spec if isinstance(spec, dict) else {"rules": spec or []}
+
+
+def parse_config(argv: Sequence[str] | None = None) -> ServerConfig:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if not 0 <= args.port <= 65535:
+            raise ValueError(f"--port {args.port}: expected 0-65535 (0 picks a free port)")
         return ServerConfig(
             host=args.host,
             port=args.port,
             data_dir=args.data_dir,
-            users=tuple(UserSpec.parse(u) for u in args.user),
+            users=_unique_users(tuple(UserSpec.parse(u) for u in args.user)),
             teams=tuple(TeamSpec.parse(t) for t in args.team),
             orgs=tuple(OrgSpec.parse(o) for o in args.org),
             seed=args.seed,
-            faults=json.loads(args.faults) if args.faults else None,
+            faults=_faults(args.faults),
         )
     except ValueError as exc:
-        _parser().error(str(exc))
+        parser.error(str(exc))
         raise  # unreachable: error() exits
 
 
@@ -56,17 +95,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .server import LocalWandbServer
 
     config = parse_config(argv)
-    server = LocalWandbServer(config).start()
+    for user in config.effective_users():
+        if not _SDK_KEY.fullmatch(user.api_key):
+            print(f"{PROG}: warning: the API key of user {user.name!r} is shorter than 40 characters of "
+                  "[A-Za-z0-9_-]; the wandb SDK will refuse it", file=sys.stderr)
+    # Handlers first: a signal during start-up still ends the process cleanly (and prints nothing).
+    stop_requested = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        server.request_stop()
+        stop_requested.set()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"WANDB_BASE_URL={server.base_url}", flush=True)
-    print(f"local W&B server ready; API key of user {server.username!r}: {server.api_key}", file=sys.stderr)
     try:
-        server.wait()
+        server = LocalWandbServer(config).start()
+    except EmulatorError as exc:
+        print(f"{PROG}: error: {exc.message}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if not stop_requested.is_set():
+            print(f"WANDB_BASE_URL={server.base_url}", flush=True)
+            print(f"local W&B server ready; API key of user {server.username!r}: {server.api_key}",
+                  file=sys.stderr)
+        while not stop_requested.wait(0.5):
+            if server.wait(0):
+                print(f"{PROG}: error: the server stopped unexpectedly", file=sys.stderr)
+                return 1
     finally:
         server.stop()
     return 0

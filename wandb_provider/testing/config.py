@@ -35,6 +35,8 @@ class TeamSpec:
         members = {}
         for item in rest.split(","):
             user, _, role = item.partition(":")
+            if not user:
+                raise ValueError(f"--team {text!r}: empty user name in {item!r}")
             role = role or "member"
             if role not in ("admin", "member", "viewer"):
                 raise ValueError(f"--team {text!r}: role {role!r} is not admin, member or viewer")

@@ -15,7 +15,9 @@ containing that text, and ``times`` to that many injections. Randomness is seede
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import random
 import socket
 import struct
@@ -49,18 +51,63 @@ class Rule:
     times: int | None = None
 
     @classmethod
-    def parse(cls, raw: dict[str, Any]) -> Rule:
-        rule = cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
-        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
+    def parse(cls, raw: Any) -> Rule:
+        """Check one rule from JSON; a ValueError names the offending key and the allowed values."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"a fault rule is a JSON object, got {raw!r}")
+        fields = cls.__dataclass_fields__
+        unknown = sorted(set(raw) - set(fields))
         if unknown:
-            raise ValueError(f"unknown fault rule keys {unknown}; allowed: {sorted(cls.__dataclass_fields__)}")
+            raise ValueError(f"unknown fault rule keys {unknown}; allowed: {sorted(fields)}")
+        missing = [key for key in ("route", "kind") if key not in raw]
+        if missing:
+            raise ValueError(f"fault rule {raw} lacks {missing}")
+        rule = cls(**raw)
         if rule.route not in ROUTES:
             raise ValueError(f"fault rule route {rule.route!r} is not one of {ROUTES}")
         if rule.kind not in KINDS:
             raise ValueError(f"fault rule kind {rule.kind!r} is not one of {KINDS}")
-        if not 0 <= rule.rate <= 1:
-            raise ValueError(f"fault rule rate {rule.rate} must be between 0 and 1")
+        if not _is_number(rule.rate) or not 0 <= rule.rate <= 1:
+            raise ValueError(f"fault rule rate {rule.rate!r} must be a number between 0 and 1")
+        if not _is_int(rule.status) or not 100 <= rule.status <= 599:
+            raise ValueError(f"fault rule status {rule.status!r} must be an HTTP status (100-599)")
+        if rule.retry_after is not None and (not _is_number(rule.retry_after) or rule.retry_after < 0):
+            raise ValueError(f"fault rule retry_after {rule.retry_after!r} must be a number of seconds >= 0")
+        if not _is_number(rule.seconds) or not 0 <= rule.seconds <= 3600:
+            raise ValueError(f"fault rule seconds {rule.seconds!r} must be a number of seconds (0-3600)")
+        if rule.path is not None and not isinstance(rule.path, str):
+            raise ValueError(f"fault rule path {rule.path!r} must be a string")
+        if rule.times is not None and (not _is_int(rule.times) or rule.times < 0):
+            raise ValueError(f"fault rule times {rule.times!r} must be a whole number >= 0")
         return rule
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_spec(spec: Any) -> tuple[list[Rule], int | str]:
+    """Check a ``--faults`` document: ``{"seed": ..., "rules": [...]}``, a list of rules, or null."""
+    if spec is None:
+        return [], 0
+    if isinstance(spec, list):
+        spec = {"rules": spec}
+    if not isinstance(spec, dict):
+        raise ValueError(f'faults must be {{"seed": N, "rules": [...]}} or a list of rules, got {spec!r}')
+    unknown = sorted(set(spec) - {"seed", "rules"})
+    if unknown:
+        raise ValueError(f"unknown faults keys {unknown}; allowed: ['rules', 'seed']")
+    seed = spec.get("seed", 0)
+    if not (_is_int(seed) or isinstance(seed, str)):
+        raise ValueError(f"faults seed {seed!r} must be an integer or a string")
+    rules = spec.get("rules", [])
+    if not isinstance(rules, list):
+        raise ValueError(f"faults rules must be a list, got {rules!r}")
+    return [Rule.parse(raw) for raw in rules], seed
 
 
 def classify(method: str, path: str) -> str | None:
@@ -80,21 +127,21 @@ class FaultState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.rules: list[Rule] = []
+        self.seed: int | str = 0
         self._random = random.Random(0)
         self.reset_stats()
 
-    def configure(self, spec: dict[str, Any] | list[Any] | None) -> None:
-        if spec is None:
-            spec = {}
-        if isinstance(spec, list):
-            spec = {"rules": spec}
-        rules = [Rule.parse(r) for r in spec.get("rules", [])]
+    def configure(self, spec: Any) -> None:
+        """Replace the rules (all or nothing: an invalid document keeps the current rules)."""
+        rules, seed = parse_spec(spec)
         with self._lock:
             self.rules = rules
-            self._random = random.Random(spec.get("seed", 0))
+            self.seed = seed
+            self._random = random.Random(seed)
 
     def describe(self) -> dict[str, Any]:
-        return {"rules": [rule.__dict__ for rule in self.rules]}
+        with self._lock:
+            return {"seed": self.seed, "rules": [dict(rule.__dict__) for rule in self.rules]}
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -146,10 +193,8 @@ def abort_connection(send: Send) -> bool:
         return False
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
     transport.abort()
     return True
 

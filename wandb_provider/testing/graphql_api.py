@@ -20,7 +20,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     build_schema,
-    execute,
+    execute_sync,
     parse,
     validate,
 )
@@ -99,24 +99,28 @@ class GraphQLService:
                 self._documents.move_to_end(query)
                 return cached
         try:
-            document: DocumentNode | list[GraphQLError] = parse(query)
+            parsed = parse(query)
         except GraphQLError as error:
-            document = [error]
-        else:
-            errors = validate(self.schema, document)
-            if errors:
-                document = list(errors)
+            return self._remember(query, [error])
+        errors = validate(self.schema, parsed)
+        return self._remember(query, list(errors) if errors else parsed)
+
+    def _remember(
+        self, query: str, document: DocumentNode | list[GraphQLError]
+    ) -> DocumentNode | list[GraphQLError]:
         with self._lock:
             self._documents[query] = document
             if len(self._documents) > 512:
                 self._documents.popitem(last=False)
         return document
 
-    def run(self, query: str, variables: dict[str, Any] | None, op_name: str | None, context: Context) -> Outcome:
+    def run(
+        self, query: str, variables: dict[str, Any] | None, op_name: str | None, context: Context
+    ) -> Outcome:
         document = self.document(query)
         if isinstance(document, list):
             return Outcome(400, {"errors": [e.formatted for e in document], "data": None}, True)
-        result = execute(self.schema, document, context_value=context, variable_values=variables or {},
+        result = execute_sync(self.schema, document, context_value=context, variable_values=variables or {},
                          operation_name=op_name or None)
         if result.errors:
             if result.data is None and all(not e.path for e in result.errors):

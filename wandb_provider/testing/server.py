@@ -55,10 +55,14 @@ class LocalWandbServer:
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
         self.store, self._scratch = _open_store(self.config)
-        self.faults = FaultState()
-        self.faults.configure(self.config.faults)  # type: ignore[arg-type]
-        self.signer = UrlSigner(_url_secret(self.store), self.config.signed_url_seconds)
-        self._setup_accounts()
+        try:
+            self.faults = FaultState()
+            self.faults.configure(self.config.faults)
+            self.signer = UrlSigner(_url_secret(self.store), self.config.signed_url_seconds)
+            self._setup_accounts()
+        except BaseException:
+            self._close_store()
+            raise
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -66,16 +70,22 @@ class LocalWandbServer:
     # --- accounts ---------------------------------------------------------------------------
 
     def _setup_accounts(self) -> None:
-        for user in self.config.effective_users():
-            self.store.add_user(user.name, user.api_key)
-        for team in self.config.teams:
-            self.store.add_team(team.name, team.members)
-        for org in self.config.orgs:
-            self.store.add_organization(org.name, org.team)
-        if self.config.seed == "demo":
-            seed_demo(self.store, self.username)
-        elif self.config.seed:
+        """Create the configured accounts and seed data, all or nothing."""
+        if self.config.seed not in (None, "demo"):
             raise ValueError(f"unknown seed {self.config.seed!r}; the only seed is 'demo'")
+        db = self.store.db
+        with db.transaction():
+            for user in self.config.effective_users():
+                self.store.add_user(user.name, user.api_key)
+            for team in self.config.teams:
+                self.store.add_team(team.name, team.members)
+            for org in self.config.orgs:
+                self.store.add_organization(org.name, org.team)
+            # A --data-dir is seeded once: seeding again on restart would move aliases the user has
+            # since changed back to their demo versions.
+            if self.config.seed and db.scalar("SELECT value FROM settings WHERE key = 'seeded'") is None:
+                seed_demo(self.store, self.username)
+                db.execute("INSERT INTO settings (key, value) VALUES ('seeded', ?)", (self.config.seed,))
 
     @property
     def username(self) -> str:
@@ -104,14 +114,19 @@ class LocalWandbServer:
 
         sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.config.host, self.config.port))
+        try:
+            sock.bind((self.config.host, self.config.port))
+        except OSError as exc:
+            sock.close()
+            where = f"{self.config.host}:{self.config.port}"
+            raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from exc
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
         state = ServerState(self.store, self.signer, self.faults)
         uv_config = uvicorn.Config(
             create_app(state), log_level="warning", lifespan="off", access_log=False,
-            timeout_keep_alive=30, backlog=2048,
+            timeout_keep_alive=30, backlog=2048, timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(uv_config)
         self._thread = threading.Thread(
@@ -129,15 +144,18 @@ class LocalWandbServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._close_store()
+
+    def _close_store(self) -> None:
         self.store.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
-    def wait(self) -> None:
-        """Block until the server stops (the CLI's main loop)."""
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server stops, or ``timeout`` seconds pass; True when it has stopped."""
         assert self._thread is not None
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def request_stop(self) -> None:
         if self._server is not None:
@@ -155,7 +173,7 @@ class LocalWandbServer:
     def seed_artifact(
         self,
         name: str,
-        files: dict[str, bytes | str | Path],
+        files: dict[str, bytes | str | Path | SeedFile],
         *,
         type: str = "dataset",
         project: str = "test-project",
@@ -165,9 +183,15 @@ class LocalWandbServer:
         description: str | None = None,
         user: str | None = None,
     ) -> Version:
-        """Log a version made of ``files`` ({artifact path: bytes, text or local file}) directly."""
+        """Log a version made of ``files`` directly.
+
+        ``files`` maps artifact paths to bytes, text, a local file, or a ``SeedFile`` (e.g. a reference).
+        """
         seeded = []
         for path, content in files.items():
+            if isinstance(content, SeedFile):
+                seeded.append(content)
+                continue
             if isinstance(content, Path):
                 content = content.read_bytes()
             elif isinstance(content, str):

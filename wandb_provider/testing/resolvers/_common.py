@@ -68,9 +68,9 @@ def connection(
     if size < 0:
         raise InvalidInput(f"invalid page size {size}: 'first' must not be negative")
     page = items[start : start + size]
-    edges = []
+    edges: list[dict[str, Any]] = []
     for position, item in enumerate(page, start):
-        entry = edge(item) if edge else {"node": item}
+        entry: dict[str, Any] = edge(item) if edge else {"node": item}
         entry["cursor"] = _cursor(position)
         edges.append(entry)
     return {

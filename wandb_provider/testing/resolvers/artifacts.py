@@ -21,7 +21,7 @@ from ..store.records import (
     User,
     Version,
 )
-from ._common import Resolver, attr, connection, ctx, decode_id, gid
+from ._common import Resolver, attr, connection, ctx, gid
 
 # --- root fields -----------------------------------------------------------------------------
 
@@ -151,7 +151,19 @@ def _membership_files(
 
 
 def _aliases_everywhere(version: Version, info: GraphQLResolveInfo) -> list[Alias]:
-    return ctx(info).store.all_aliases_of(version.id)
+    """The version's aliases in every collection, plus one ``vN`` alias per live membership.
+
+    The SDK takes an artifact's ``version`` from the single ``vN`` alias of the collection it
+    was fetched through, else from the *source* ``versionIndex`` (wandb-protocol.md §7, §11.1):
+    without the ``vN`` aliases, listing a portfolio (``ProjectArtifacts``) would report source
+    versions. Collection alias lists still exclude ``vN`` (§13.10).
+    """
+    store = ctx(info).store
+    aliases = store.all_aliases_of(version.id)
+    for member in store.live_memberships_of(version.id):
+        aliases.append(Alias(id=-member.id, collection_id=member.collection_id,
+                             alias=f"v{member.version_index}", artifact_id=version.id))
+    return aliases
 
 
 def _current_manifest(version: Version, info: GraphQLResolveInfo) -> ManifestRecord | None:
@@ -192,7 +204,7 @@ def _used_by(version: Version, info: GraphQLResolveInfo, after: str | None = Non
 def _artifact_memberships(
     version: Version, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
 ) -> Any:
-    return connection(ctx(info).store.memberships_of(version.id), after, first, default_page=500)
+    return connection(ctx(info).store.live_memberships_of(version.id), after, first, default_page=500)
 
 
 # --- Manifest and File -----------------------------------------------------------------------

@@ -56,7 +56,7 @@ def resolve_update_artifact_manifest(_: Any, info: GraphQLResolveInfo, input: di
 
 def resolve_create_artifact_files(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     slots = ctx(info).store.create_files(ctx(info).user, input["artifactFiles"])
-    edges = []
+    edges: list[dict[str, Any]] = []
     for slot in slots:
         md5_hex = b64_to_hex(slot.file.md5 or "")
         node = {
@@ -122,6 +122,9 @@ def resolve_link_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any
         version = found
     else:
         raise NotFound("linkArtifact needs artifactID or clientID")
+    if store.visible_version(ctx(info).user, version.id) is None:
+        # Only a version the caller can see may be linked (it would leak through the link).
+        raise NotFound(f"artifact {input.get('artifactID') or input.get('clientID')!r} not found")
     portfolio_id = None
     if input.get("artifactPortfolioID"):
         portfolio_id = decode_id(input["artifactPortfolioID"], "ArtifactPortfolio")

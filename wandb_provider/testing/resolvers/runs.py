@@ -22,6 +22,7 @@ def resolve_stop_run(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) ->
 def resolve_create_run_files(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     store = ctx(info).store
     project = store.get_project(ctx(info).user, input["entityName"], input["projectName"])
+    store.require_write(ctx(info).user, project, "upload run files")
     run = store.run_by_name(project.id, input["runName"])
     if run is None:
         from ..errors import NotFound

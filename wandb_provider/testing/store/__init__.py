@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,21 @@ class Store(RunsMixin):
     def close(self) -> None:
         self.db.close()
 
+    def entity_has_blob(self, entity_id: int, md5_hex: str) -> bool:
+        """Whether a live version in one of the entity's collections has this file (or manifest).
+
+        Guards the authenticated fallback download URLs: naming an entity one belongs to must not
+        open every blob of the deployment.
+        """
+        row = self.db.one(
+            "SELECT 1 FROM memberships m JOIN collections c ON c.id = m.collection_id "
+            "JOIN projects p ON p.id = c.project_id JOIN artifacts a ON a.id = m.artifact_id "
+            "WHERE p.entity_id = ? AND a.state != 'DELETED' AND (a.manifest_md5 = ? OR EXISTS "
+            "(SELECT 1 FROM artifact_files f WHERE f.artifact_id = a.id AND f.md5 = ?)) LIMIT 1",
+            (entity_id, md5_hex, hex_to_b64(md5_hex)),
+        )
+        return row is not None
+
     def seed_artifact(
         self,
         user: User,
@@ -65,7 +80,7 @@ class Store(RunsMixin):
                 else:
                     assert item.ref is not None
                     digest = item.digest or base64.b64encode(hashlib.md5(item.ref.encode()).digest()).decode()
-                    entries.append(Entry(item.path, digest, item.size or 0, item.ref, None, None))
+                    entries.append(Entry(item.path, digest, item.size or 0, item.ref, None, None, item.extra or None))
             spec = {
                 "entityName": entity, "projectName": project, "artifactCollectionName": name,
                 "artifactTypeName": type_name, "digest": artifact_digest(entries),
@@ -78,7 +93,8 @@ class Store(RunsMixin):
             if version.state == "COMMITTED":
                 return version
             birth = ids.encode("Artifact", version.id)
-            stored = [Entry(e.path, e.digest, e.size, e.ref, None if e.ref else birth, None) for e in entries]
+            stored = [Entry(e.path, e.digest, e.size, e.ref, None if e.ref else birth, None, e.extra)
+                      for e in entries]
             self.create_files(user, [
                 {"artifactID": birth, "name": e.path, "md5": e.digest} for e in stored if e.ref is None
             ])

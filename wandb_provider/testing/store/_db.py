@@ -73,6 +73,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS run_inputs (
     run_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, used_as TEXT,
     PRIMARY KEY (run_id, artifact_id));
+CREATE TABLE IF NOT EXISTS run_outputs (
+    run_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, PRIMARY KEY (run_id, artifact_id));
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 

@@ -188,6 +188,15 @@ class CollectionsMixin(AccountsMixin):
         rows = self.db.all("SELECT * FROM memberships WHERE artifact_id = ? ORDER BY id", (artifact_id,))
         return [from_row(Membership, r) for r in rows]
 
+    def live_memberships_of(self, artifact_id: int) -> list[Membership]:
+        """The version's memberships in collections that are not deleted (what clients see)."""
+        rows = self.db.all(
+            "SELECT m.* FROM memberships m JOIN collections c ON c.id = m.collection_id "
+            "WHERE m.artifact_id = ? AND c.state = 'READY' ORDER BY m.id",
+            (artifact_id,),
+        )
+        return [from_row(Membership, r) for r in rows]
+
     # --- aliases --------------------------------------------------------------------------
 
     def aliases_of(self, collection_id: int, artifact_id: int) -> list[Alias]:
@@ -229,10 +238,14 @@ class CollectionsMixin(AccountsMixin):
         if newest is not None:
             self._assign_alias(collection, "latest", newest["artifact_id"])
 
-    def _check_alias_change(self, user: User, collection: Collection, alias: str, artifact_id: int) -> None:
+    def _check_alias_change(
+        self, user: User, collection: Collection, alias: str, artifact_id: int, *, linking: bool = False
+    ) -> None:
         project = self.project(collection.project_id)
         self.require_write(user, project, "change aliases")
-        if project.is_legacy_model_registry and collection.kind == "PORTFOLIO":
+        # Linking with aliases is how Model Registry aliases are set, so the rule below binds
+        # only alias edits made through the linked artifact (addAliases / deleteAliases).
+        if project.is_legacy_model_registry and collection.kind == "PORTFOLIO" and not linking:
             # W&B docs (core/artifacts/update-an-artifact): the aliases of an artifact linked to
             # a model in the Model Registry cannot be updated through that artifact.
             raise InvalidInput(
@@ -268,7 +281,9 @@ class CollectionsMixin(AccountsMixin):
             self._check_alias_change(user, collection, alias, version.id)
             if add:
                 if version.state != "COMMITTED":
-                    raise InvalidInput(f"artifact {artifact_id} is {version.state}; only committed versions take aliases")
+                    raise InvalidInput(
+                        f"artifact {artifact_id} is {version.state}; only committed versions take aliases"
+                    )
                 self._assign_alias(collection, alias, version.id)
             else:
                 self.db.execute(
@@ -318,7 +333,7 @@ class CollectionsMixin(AccountsMixin):
                 f"{wanted_type!r}"
             )
         for item in aliases:
-            self._check_alias_change(user, portfolio, check_alias(item["alias"]), version.id)
+            self._check_alias_change(user, portfolio, check_alias(item["alias"]), version.id, linking=True)
         membership = self.membership(portfolio.id, version.id)
         if membership is None:
             # Linking the same version twice creates no second membership.

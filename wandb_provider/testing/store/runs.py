@@ -6,6 +6,7 @@ import secrets
 import string
 from typing import Any
 
+from .. import ids
 from ..errors import NotFound
 from ._db import Database
 from ._util import now
@@ -51,10 +52,13 @@ class RunsMixin(VersionsMixin):
                      artifact_id: int, used_as: str | None) -> Version:
         """``useArtifact``: record that a run consumed a version (W&B's lineage)."""
         project = self.get_project(user, entity, project_name)
+        self.require_write(user, project, "record artifact use")
         run = self.run_by_name(project.id, run_name)
         if run is None:
             raise NotFound(f"run {run_name!r} not found in {entity}/{project_name}")
-        version = self.live_version(artifact_id)
+        version = self.visible_version(user, artifact_id)
+        if version is None:
+            raise NotFound(f"artifact {ids.encode('Artifact', artifact_id)} not found")
         self.db.execute(
             "INSERT OR IGNORE INTO run_inputs (run_id, artifact_id, used_as) VALUES (?, ?, ?)",
             (run.id, artifact_id, used_as),
@@ -77,7 +81,10 @@ class RunsMixin(VersionsMixin):
         return [from_row(Version, r) for r in rows]
 
     def run_outputs(self, run_id: int) -> list[Version]:
+        """Versions the run logged, and existing versions it declared as outputs."""
         rows = self.db.all(
-            "SELECT * FROM artifacts WHERE run_id = ? AND state != 'DELETED' ORDER BY id", (run_id,)
+            "SELECT * FROM artifacts WHERE (run_id = ? OR id IN "
+            "(SELECT artifact_id FROM run_outputs WHERE run_id = ?)) AND state != 'DELETED' ORDER BY id",
+            (run_id, run_id),
         )
         return [from_row(Version, r) for r in rows]

@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import ids
 from ..blobs import BlobStore, b64_to_hex
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ._db import Database
 from ._util import check_alias, check_name, check_tag, now, parse_metadata
 from .collections import CollectionsMixin, dumps
@@ -110,6 +110,11 @@ class VersionsMixin(CollectionsMixin):
                     f"Artifact {name} already exists with type '{existing_type}'; cannot create another "
                     f"with type '{type_name}'"
                 )
+        run_id = None
+        if spec.get("runName"):
+            run_id = self.db.scalar(
+                "SELECT id FROM runs WHERE project_id = ? AND name = ?", (project.id, spec["runName"])
+            )
         if spec.get("enableDigestDeduplication"):
             row = self.db.one(
                 "SELECT * FROM artifacts WHERE sequence_id = ? AND digest = ? AND state = 'COMMITTED' "
@@ -123,12 +128,15 @@ class VersionsMixin(CollectionsMixin):
                 for alias in aliases:
                     if alias != "latest":
                         self._assign_alias(sequence, alias, existing.id)
+                if run_id is not None and run_id != existing.run_id:
+                    # The run declared the existing version as its output (the public API's
+                    # ``Run.log_artifact``, wandb-protocol.md §5.9): it is listed in
+                    # ``outputArtifacts``; ``createdBy`` stays the run that first logged it.
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO run_outputs (run_id, artifact_id) VALUES (?, ?)",
+                        (run_id, existing.id),
+                    )
                 return existing
-        run_id = None
-        if spec.get("runName"):
-            run_id = self.db.scalar(
-                "SELECT id FROM runs WHERE project_id = ? AND name = ?", (project.id, spec["runName"])
-            )
         stamp = now()
         index = self._take_index(sequence)
         artifact_id = self.db.execute(
@@ -281,7 +289,9 @@ class VersionsMixin(CollectionsMixin):
                 (artifact_id, check_tag(tag["tagName"])),
             )
         for tag in changes.get("tagsToDelete") or []:
-            self.db.execute("DELETE FROM artifact_tags WHERE artifact_id = ? AND name = ?", (artifact_id, tag["tagName"]))
+            self.db.execute(
+                "DELETE FROM artifact_tags WHERE artifact_id = ? AND name = ?", (artifact_id, tag["tagName"])
+            )
         self.db.execute("UPDATE artifacts SET updated_at = ? WHERE id = ?", (now(), artifact_id))
         return self.live_version(artifact_id)
 
@@ -292,7 +302,18 @@ class VersionsMixin(CollectionsMixin):
         held = self.all_aliases_of(artifact_id)
         for alias in held:
             collection = self.collection(alias.collection_id)
-            self._refuse_protected(user, self.project(collection.project_id), [alias.alias], "delete this version")
+            project = self.project(collection.project_id)
+            if (collection.kind == "PORTFOLIO" and project.is_registry
+                    and alias.alias in self.protected_aliases(project.id)):
+                # W&B docs (registry/aliases, wandb-protocol.md §11.3): a source artifact linked
+                # into a registry with a protected alias cannot be deleted by anyone, admins included.
+                where = f"{project.entity_name}/{project.name}/{collection.name}"
+                raise PermissionDenied(
+                    f"cannot delete artifact {ids.encode('Artifact', artifact_id)}: it holds the protected "
+                    f"alias {alias.alias!r} in registry {where}; a registry admin must remove that alias "
+                    "(or unlink the version) first"
+                )
+            self._refuse_protected(user, project, [alias.alias], "delete this version")
         if held and not delete_aliases:
             names = sorted({a.alias for a in held})
             raise Conflict(

@@ -1,0 +1,162 @@
+"""Plain-HTTP helpers for the emulator's own tests: GraphQL posts, file URLs, state snapshots."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import requests
+
+from wandb_provider.testing.store import Store
+
+TIMEOUT = 10
+
+# The SDK's download query (wandb-protocol.md §5.4), trimmed to what the tests read.
+FILE_URLS = """
+query GetArtifactMembershipFileUrls($entity: String!, $project: String!, $collection: String!,
+                                    $alias: String!, $cursor: String, $perPage: Int) {
+  project(name: $project, entityName: $entity) {
+    artifactCollection(name: $collection) {
+      artifactMembership(aliasName: $alias) {
+        files(after: $cursor, first: $perPage) { edges { node { name directUrl sizeBytes md5 } } }
+      }
+    }
+  }
+}
+"""
+
+ADD_ALIASES = "mutation AddAliases($input: AddAliasesInput!) { result: addAliases(input: $input) { success } }"
+
+MANIFEST_URL = """
+query FetchArtifactManifest($id: ID!) {
+  artifact(id: $id) { currentManifest { file { directUrl } } }
+}
+"""
+
+ARTIFACT = """
+query ProjectArtifact($entity: String!, $project: String!, $name: String!) {
+  project(name: $project, entityName: $entity) {
+    artifact(name: $name) { id versionIndex digest aliases { alias } }
+  }
+}
+"""
+
+
+def gql(
+    server: Any,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    operation_name: str | None = "",
+) -> requests.Response:
+    """POST one GraphQL document the way wandb 0.31 does (``operationName`` "" for Python documents)."""
+    body: dict[str, Any] = {"query": query, "operationName": operation_name}
+    if variables is not None:
+        body["variables"] = variables
+    return requests.post(
+        f"{server.base_url}/graphql", json=body, auth=("api", key or server.api_key), timeout=TIMEOUT
+    )
+
+
+def data(reply: requests.Response) -> dict[str, Any]:
+    """The ``data`` of a successful GraphQL reply (fails the test on errors)."""
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]
+    return result
+
+
+def artifact(server: Any, entity: str, project: str, name: str, key: str | None = None) -> dict[str, Any]:
+    found: dict[str, Any] = data(gql(server, ARTIFACT, {"entity": entity, "project": project, "name": name},
+                                     key=key))["project"]["artifact"]
+    return found
+
+
+def file_urls(
+    server: Any, entity: str, project: str, collection: str, alias: str, key: str | None = None
+) -> dict[str, str]:
+    """``{file name: signed directUrl}`` of one version, through the SDK's download query."""
+    variables = {"entity": entity, "project": project, "collection": collection, "alias": alias,
+                 "cursor": None, "perPage": 5000}
+    membership = data(gql(server, FILE_URLS, variables, key=key))["project"]["artifactCollection"][
+        "artifactMembership"
+    ]
+    return {edge["node"]["name"]: edge["node"]["directUrl"] for edge in membership["files"]["edges"]}
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table: two equal snapshots mean nothing changed."""
+    tables = [row[0] for row in store.db.all("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {table: [tuple(row) for row in store.db.all(f"SELECT * FROM {table} ORDER BY rowid")]
+            for table in sorted(tables)}
+
+
+def error_messages(reply: requests.Response) -> list[str]:
+    """The messages of a W&B-shaped error body: ``{"errors": [{"message": ...}, ...]}``."""
+    body = reply.json()
+    assert isinstance(body.get("errors"), list) and body["errors"], body
+    messages = []
+    for error in body["errors"]:
+        assert isinstance(error, dict) and isinstance(error.get("message"), str), body
+        messages.append(error["message"])
+    return messages
+
+
+def log_artifact(server: Any, entity: str, project: str, name: str, files: dict[str, bytes],
+                 type_name: str = "dataset") -> str:
+    """Log a version over HTTP as wandb-core does (wandb-protocol.md §12); returns its id."""
+    md5s = {path: base64.b64encode(hashlib.md5(body).digest()).decode() for path, body in files.items()}
+    digest = hashlib.md5(b"wandb-artifact-manifest-v1\n" + "".join(
+        f"{path}:{md5s[path]}\n" for path in sorted(files)).encode()).hexdigest()
+    created = data(gql(server, _CREATE, {"input": {
+        "entityName": entity, "projectName": project, "artifactCollectionName": name, "artifactTypeName": type_name,
+        "digest": digest, "digestAlgorithm": "MANIFEST_MD5", "enableDigestDeduplication": True,
+        "aliases": [{"alias": "latest", "artifactCollectionName": name}]}}))
+    artifact_id: str = created["createArtifact"]["artifact"]["id"]
+    manifest_vars = {"artifactID": artifact_id, "name": "wandb_manifest.json", "digest": "", "entityName": entity,
+                     "projectName": project, "runName": "", "includeUpload": False}
+    data(gql(server, _MANIFEST, manifest_vars))
+    slots = data(gql(server, _FILES, {"input": {"artifactFiles": [
+        {"artifactID": artifact_id, "name": path, "md5": md5s[path]} for path in files]}}))
+    contents = {}
+    for path, edge in zip(files, slots["createArtifactFiles"]["files"]["edges"], strict=True):
+        node = edge["node"]
+        if node["uploadUrl"]:
+            requests.put(node["uploadUrl"], data=files[path], headers=_headers(node["uploadHeaders"]),
+                         timeout=TIMEOUT).raise_for_status()
+        contents[path] = {"digest": md5s[path], "size": len(files[path]), "birthArtifactID": node["artifact"]["id"]}
+    manifest = json.dumps({"version": 1, "storagePolicy": "wandb-storage-policy-v1",
+                           "storagePolicyConfig": {"storageLayout": "V2"},
+                           "contents": dict(sorted(contents.items()))}, separators=(",", ":")).encode()
+    manifest_vars.update(digest=base64.b64encode(hashlib.md5(manifest).digest()).decode(), includeUpload=True)
+    upload = data(gql(server, _MANIFEST, manifest_vars))["createArtifactManifest"]["artifactManifest"]["file"]
+    requests.put(upload["uploadUrl"], data=manifest, headers=_headers(upload["uploadHeaders"]),
+                 timeout=TIMEOUT).raise_for_status()
+    committed = data(gql(server, _COMMIT, {"artifactID": artifact_id}))
+    assert committed["commitArtifact"]["artifact"]["state"] == "COMMITTED"
+    return artifact_id
+
+
+def _headers(pairs: list[str]) -> dict[str, str]:
+    return {name: value.strip() for name, _, value in (pair.partition(":") for pair in pairs)}
+
+
+_CREATE = """mutation CreateArtifact($input: CreateArtifactInput!) {
+  createArtifact(input: $input) { artifact { id state } } }"""
+_MANIFEST = """mutation CreateArtifactManifest($artifactID: ID!, $name: String!, $digest: String!,
+    $entityName: String!, $projectName: String!, $runName: String!, $includeUpload: Boolean!) {
+  createArtifactManifest(input: {artifactID: $artifactID, name: $name, digest: $digest, entityName: $entityName,
+      projectName: $projectName, runName: $runName, type: FULL, includeUpload: $includeUpload}) {
+    artifactManifest {
+      id file { id uploadUrl @include(if: $includeUpload) uploadHeaders @include(if: $includeUpload) }
+    }
+  }
+}"""
+_FILES = """mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
+  createArtifactFiles(input: $input) { files { edges { node { uploadUrl uploadHeaders artifact { id } } } } } }"""
+_COMMIT = """mutation CommitArtifact($artifactID: ID!) {
+  commitArtifact(input: {artifactID: $artifactID}) { artifact { id state digest } } }"""
