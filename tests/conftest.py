@@ -47,3 +47,15 @@ def run_dag(airflow_db: None) -> Any:
         return bag.get_dag(dag_id).test(**kwargs)
 
     return run
+
+
+@pytest.fixture(autouse=True, scope="module")
+def reset_wandb_sdk() -> Iterator[None]:
+    """The wandb SDK keeps process-wide settings (base URL, entity) from its first use: start each
+    module that uses it afresh, so no module sees another module's server."""
+    yield
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is not None:
+        wandb.teardown()

@@ -20,6 +20,12 @@ from wandb_provider.triggers.artifacts import ArtifactVersionTrigger
 pytestmark = pytest.mark.wandb_server(seed="demo")
 
 
+@pytest.fixture(autouse=True)
+def fresh_trigger_clients() -> None:
+    """Triggers share one client per connection for a minute; each test has its own server."""
+    ArtifactVersionTrigger._clients.clear()
+
+
 class RecordingTI:
     """Stands in for the task instance: records what the sensor pushes."""
 
@@ -161,11 +167,25 @@ def test_trigger_fails_fast_on_a_bad_key_and_times_out(wandb_env, monkeypatch: p
     assert asyncio.run(first_event(timed)).payload["status"] == "timeout"
     conn = {"conn_type": "wandb", "host": wandb_env.base_url, "password": "bad-" + "y" * 40}
     monkeypatch.setenv("AIRFLOW_CONN_WANDB_DEFAULT", json.dumps(conn))
-    ArtifactVersionTrigger._clients.clear()
+    ArtifactVersionTrigger._clients.clear()  # the connection changed within the cache's minute
     bad = ArtifactVersionTrigger(artifact="acme/churn/churn-model:production", poll_interval=0.1,
                                  end_time=time.time() + 30)
     event = asyncio.run(first_event(bad))
     assert event.payload["status"] == "error" and "API key" in event.payload["message"]
+
+
+def test_trigger_gives_up_at_the_deadline_even_if_w_and_b_hangs(wandb_env) -> None:
+    wandb_env.set_faults([{"route": "graphql", "kind": "delay", "seconds": 4}])
+    trigger = ArtifactVersionTrigger(artifact="acme/churn/churn-model:production", poll_interval=0.05,
+                                     end_time=time.time() + 1.0)
+
+    async def first_event_and_wait() -> tuple[Any, float]:
+        started = time.monotonic()
+        event = await asyncio.wait_for(trigger.run().__anext__(), timeout=10)
+        return event, time.monotonic() - started
+
+    event, waited = asyncio.run(first_event_and_wait())  # (asyncio.run then joins the hung thread)
+    assert event.payload["status"] == "timeout" and waited < 3
 
 
 def test_deferred_sensor_in_a_dag_run(wandb_env, run_dag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
