@@ -28,9 +28,27 @@ def default_cache_dir() -> Path:
     return Path(base) / "airflow-provider-wandb"
 
 
-def place(source: Path, target: Path) -> None:
+def ensure_dir(path: Path, made: set[str] | None = None) -> None:
+    """``mkdir -p``, remembered in ``made`` (one download's folders): many files share a few folders."""
+    key = str(path)
+    if made is None or key not in made:
+        path.mkdir(parents=True, exist_ok=True)
+        if made is not None:
+            made.add(key)
+
+
+def link_new(source: Path, target: Path, made: set[str] | None = None) -> None:
+    """Hard-link ``source`` to a ``target`` that does not exist yet (copy across filesystems)."""
+    ensure_dir(target.parent, made)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def place(source: Path, target: Path, made: set[str] | None = None) -> None:
     """Hard-link ``source`` to ``target`` (atomically replacing it); copy across filesystems."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(target.parent, made)
     tmp = target.parent / f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
     try:
         try:
@@ -47,6 +65,7 @@ class BlobCache:
     def __init__(self, root: Path | str | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root else default_cache_dir()
         self.max_bytes = max_bytes
+        self._made: set[str] = set()
 
     def path(self, md5_hex: str) -> Path:
         return self.root / "obj" / "md5" / md5_hex[:2] / md5_hex[2:]
@@ -65,9 +84,20 @@ class BlobCache:
         return path
 
     def put(self, md5_hex: str, source: Path) -> None:
-        """Add a verified file to the cache (hard link when possible)."""
-        with contextlib.suppress(OSError):
-            place(source, self.path(md5_hex))
+        """Add a verified file to the cache (hard link when possible).
+
+        Blobs are immutable and named by content, so a plain link (atomic; it fails if another
+        process already added the blob) is enough; ``get`` re-checks bytes before any use.
+        """
+        target = self.path(md5_hex)
+        try:
+            ensure_dir(target.parent, self._made)
+            os.link(source, target)
+        except FileExistsError:
+            return
+        except OSError:
+            with contextlib.suppress(OSError):
+                place(source, target)
 
     def evict(self) -> int:
         """Remove least recently used blobs until the cache fits ``max_bytes``; return bytes freed."""

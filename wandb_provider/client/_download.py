@@ -20,11 +20,11 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from ._cache import BlobCache, place, remove_stale_staging, scratch_dir
+from ._cache import BlobCache, ensure_dir, link_new, remove_stale_staging, scratch_dir
 from ._hashing import CHUNK, b64, file_digest
 from ._references import check_http_reference, copy_file_reference, refuse_reference
 from ._retry import TransientTransportError
-from ._transport import Transport, map_transport_errors, raise_for_status
+from ._storage import Storage, raise_for_storage_status
 from .errors import ArtifactIntegrityError, NotFoundError, ServerError, WandbError
 from .manifest import Manifest, ManifestEntry
 from .models import DownloadResult, ProgressUpdate, VerifyReport
@@ -120,10 +120,11 @@ class _Progress:
 class Downloader:
     """Downloads one version's selected entries into ``root`` (one instance per call)."""
 
-    def __init__(self, transport: Transport, urls: UrlSource, cache: BlobCache | None, max_workers: int,
+    def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, max_workers: int,
                  max_attempts: int, progress: ProgressCallback | None, progress_interval: float = 5.0,
                  verify: bool = True) -> None:
-        self.transport = transport
+        self.storage = storage
+        self._made: set[str] = set()
         self._url_source = urls
         self._urls: dict[str, str] | None = None
         self._url_generation = 0
@@ -173,7 +174,7 @@ class Downloader:
         if self.cache is not None and md5_hex is not None:
             blob = self.cache.get(md5_hex, entry.digest)
             if blob is not None:
-                place(blob, dest)
+                link_new(blob, dest, self._made)  # dest is new: it sits in a fresh staging folder
                 size = dest.stat().st_size
                 self._count(cached=size)
                 progress.advance(1, size)
@@ -212,16 +213,15 @@ class Downloader:
 
     def _stream(self, url: str, dest: Path, entry: ManifestEntry, progress: _Progress) -> tuple[int, str]:
         """GET ``url`` into ``dest``, hashing as it goes; return (size, digest)."""
-        response = self.transport.send("GET", url, operation="DownloadFile", authenticated=False, stream=True)
-        with response:
-            if response.status_code in (401, 403):
+        with self.storage.get(url, operation="DownloadFile") as response:
+            if response.status in (401, 403):
                 raise _UrlExpired()
-            raise_for_status(response, "DownloadFile", f"download {entry.path!r}")
+            raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
             hasher = _hasher(entry.algorithm)
             size = 0
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with map_transport_errors("DownloadFile", url.split("?", 1)[0]), open(dest, "wb") as out:
-                for chunk in response.iter_content(CHUNK):
+            ensure_dir(dest.parent, self._made)
+            with open(dest, "wb") as out:
+                for chunk in response.chunks(CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
@@ -243,17 +243,15 @@ class Downloader:
 
     def _fetch_http_reference(self, entry: ManifestEntry, dest: Path) -> int:
         assert entry.ref is not None
-        response = self.transport.send("GET", entry.ref, operation="DownloadReference", authenticated=False,
-                                       stream=True)
-        with response:
-            raise_for_status(response, "DownloadReference", f"download reference {entry.ref}")
-            dest.parent.mkdir(parents=True, exist_ok=True)
+        with self.storage.get(entry.ref, operation="DownloadReference") as response:
+            raise_for_storage_status(response, "DownloadReference", f"download reference {entry.ref}")
+            ensure_dir(dest.parent, self._made)
             size = 0
-            with map_transport_errors("DownloadReference", entry.ref), open(dest, "wb") as out:
-                for chunk in response.iter_content(CHUNK):
+            with open(dest, "wb") as out:
+                for chunk in response.chunks(CHUNK):
                     out.write(chunk)
                     size += len(chunk)
-            check_http_reference(entry, response.headers.get("ETag"), size)
+            check_http_reference(entry, response.header("ETag"), size)
         return size
 
     # --- the whole download -----------------------------------------------------------------
@@ -314,10 +312,11 @@ def _hasher(algorithm: str) -> Any:
 
 
 def _publish(entries: list[ManifestEntry], staging: Path, root: Path) -> None:
+    made: set[str] = set()
     """Move verified files into ``root``; each move is an atomic rename on the same filesystem."""
     for entry in entries:
         target = root / entry.path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(target.parent, made)
         if target.is_dir():
             shutil.rmtree(target)
         os.replace(staging / entry.path, target)

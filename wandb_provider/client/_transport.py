@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import tenacity
@@ -25,6 +25,8 @@ from .errors import (
     ServerError,
     WandbError,
 )
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -114,7 +116,7 @@ class Transport:
     def close(self) -> None:
         self.session.close()
 
-    def _proxies_for(self, url: str) -> dict[str, str]:
+    def proxies_for(self, url: str) -> dict[str, str]:
         """The environment's proxies for this URL's scheme and host (``NO_PROXY`` honoured), cached."""
         origin = url.split("/", 3)[:3]
         key = "/".join(origin)
@@ -140,7 +142,7 @@ class Transport:
         if authenticated:
             request_headers["Authorization"] = self._authorization
 
-        proxies = self._proxies_for(url)
+        proxies = self.proxies_for(url)
 
         def attempt() -> requests.Response:
             read_timeout = max(0.05, min(self.config.timeout, deadline - time.monotonic()))
@@ -156,9 +158,13 @@ class Transport:
                                       detail)
             return response
 
+        result: requests.Response = self.with_retries(operation, attempt)
+        return result
+
+    def with_retries(self, operation: str, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` under the retry policy; ``ServerError`` once the budget is spent."""
         try:
-            result: requests.Response = retrying(self.config)(attempt)
-            return result
+            return retrying(self.config)(attempt)
         except tenacity.RetryError as exc:
             last = exc.last_attempt.exception()
             status = last.status if isinstance(last, RetryableStatus) else None

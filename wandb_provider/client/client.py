@@ -19,6 +19,7 @@ from .paths import ArtifactPath, check_alias, is_version
 
 if TYPE_CHECKING:
     from ._graphql import GraphQLClient
+    from ._storage import Storage
     from ._transport import Transport
 
 ArtifactRef = ArtifactVersion | str
@@ -59,6 +60,7 @@ class WandbClient:
         self._transport: Transport = Transport(self.config)
         self._graphql: GraphQLClient = GraphQLClient(self._transport)
         self._lock = threading.Lock()
+        self._storage: Storage | None = None
         self._default_entity: str | None = self.config.entity
         self._org_entities: dict[str | None, str] = {}
 
@@ -72,6 +74,17 @@ class WandbClient:
 
     def close(self) -> None:
         self._transport.close()
+        if self._storage is not None:
+            self._storage.close()
+
+    def _file_storage(self) -> Storage:
+        """The pooled storage client for file transfers, made on first download."""
+        with self._lock:
+            if self._storage is None:
+                from ._storage import Storage
+
+                self._storage = Storage(self._transport, pool_size=max(32, self.config.max_workers))
+            return self._storage
 
     def __enter__(self) -> WandbClient:
         return self
@@ -306,7 +319,7 @@ class WandbClient:
         entries = select(manifest, include, exclude)
         blob_cache = BlobCache(self.config.cache_dir, self.config.cache_max_bytes) if cache else None
         downloader = Downloader(
-            self._transport,
+            self._file_storage(),
             lambda: {u.name: u.url for u in self.file_urls(version)},
             blob_cache,
             max_workers or self.config.max_workers,
