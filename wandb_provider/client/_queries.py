@@ -50,6 +50,16 @@ fragment VersionFields on Artifact {
 
 _FRAGMENTS = _PROJECT_REF + _COLLECTION_REF + _VERSION_FIELDS
 
+# A version as seen through one collection: its index and aliases there (ArtifactVersion.from_membership).
+_MEMBERSHIP_FRAGMENTS = _FRAGMENTS + """
+fragment MembershipFields on ArtifactCollectionMembership {
+  versionIndex
+  aliases { alias }
+  artifactCollection { ...CollectionRef }
+  artifact { ...VersionFields }
+}
+"""
+
 VIEWER = Operation("Viewer", """
 query Viewer {
   viewer {
@@ -65,15 +75,10 @@ query Viewer {
 ARTIFACT_BY_NAME = Operation("ArtifactByName", """
 query ArtifactByName($entity: String!, $project: String!, $name: String!) {
   project(entityName: $entity, name: $project) {
-    artifactCollectionMembership(name: $name) {
-      versionIndex
-      aliases { alias }
-      artifactCollection { ...CollectionRef }
-      artifact { ...VersionFields }
-    }
+    artifactCollectionMembership(name: $name) { ...MembershipFields }
   }
 }
-""" + _FRAGMENTS)
+""" + _MEMBERSHIP_FRAGMENTS)
 
 ARTIFACT_BY_ID = Operation("ArtifactByID", """
 query ArtifactByID($id: ID!) {
@@ -163,15 +168,10 @@ LINK_ARTIFACT = Operation("LinkArtifact", """
 mutation LinkArtifact($input: LinkArtifactInput!) {
   linkArtifact(input: $input) {
     versionIndex
-    artifactMembership {
-      versionIndex
-      aliases { alias }
-      artifactCollection { ...CollectionRef }
-      artifact { ...VersionFields }
-    }
+    artifactMembership { ...MembershipFields }
   }
 }
-""" + _FRAGMENTS)
+""" + _MEMBERSHIP_FRAGMENTS)
 
 UNLINK_ARTIFACT = Operation("UnlinkArtifact", """
 mutation UnlinkArtifact($input: UnlinkArtifactInput!) {
@@ -245,18 +245,13 @@ def artifact_with_alias_holders(count: int) -> Operation:
     return Operation("ArtifactWithAliasHolders", f"""
 query ArtifactWithAliasHolders($entity: String!, $project: String!, $name: String!, $collection: String!{slots}) {{
   project(entityName: $entity, name: $project) {{
-    artifactCollectionMembership(name: $name) {{
-      versionIndex
-      aliases {{ alias }}
-      artifactCollection {{ ...CollectionRef }}
-      artifact {{ ...VersionFields }}
-    }}
+    artifactCollectionMembership(name: $name) {{ ...MembershipFields }}
     artifactCollection(name: $collection) {{
       __typename
 {holders}    }}
   }}
 }}
-""" + _FRAGMENTS)
+""" + _MEMBERSHIP_FRAGMENTS)
 
 
 ALL_OPERATIONS: tuple[Operation, ...] = (

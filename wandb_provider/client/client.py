@@ -188,10 +188,7 @@ class WandbClient:
                 operation=q.ARTIFACT_BY_NAME.name,
                 hint="Check the collection name and alias; client.versions() lists what exists.",
             )
-        return ArtifactVersion.from_graphql(
-            membership["artifact"], base_url=self.config.base_url, collection=membership["artifactCollection"],
-            version_index=membership["versionIndex"], aliases=membership["aliases"],
-        )
+        return ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
 
     def artifact_by_id(self, artifact_id: str) -> ArtifactVersion:
         """Fetch a version by its W&B id, as seen through the sequence it was logged into."""
@@ -438,10 +435,7 @@ class WandbClient:
                 f"version {target.alias or 'latest'!r}.", operation=operation.name,
                 hint="Check the collection name and alias; client.versions() lists what exists.",
             )
-        version = ArtifactVersion.from_graphql(
-            membership["artifact"], base_url=self.config.base_url, collection=membership["artifactCollection"],
-            version_index=membership["versionIndex"], aliases=membership["aliases"],
-        )
+        version = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
         slots = (project or {}).get("artifactCollection") or {}
         holders: dict[str, str | None] = {}
         for i, alias in enumerate(aliases):
@@ -526,10 +520,7 @@ class WandbClient:
         membership = data["linkArtifact"].get("artifactMembership")
         if membership is None:
             raise BadRequestError("W&B did not return the linked membership.")
-        return ArtifactVersion.from_graphql(
-            membership["artifact"], base_url=self.config.base_url, collection=membership["artifactCollection"],
-            version_index=membership["versionIndex"], aliases=membership["aliases"],
-        )
+        return ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
 
     def unlink(self, artifact: ArtifactRef) -> None:
         """Remove a linked version from the portfolio it was resolved through."""

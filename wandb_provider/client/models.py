@@ -133,6 +133,14 @@ class ArtifactVersion:
             source_name=sequence["name"],
         )
 
+    @classmethod
+    def from_membership(cls, membership: dict[str, Any], *, base_url: str) -> ArtifactVersion:
+        """Build from a ``MembershipFields`` node: the version as seen in that collection."""
+        return cls.from_graphql(
+            membership["artifact"], base_url=base_url, collection=membership["artifactCollection"],
+            version_index=membership["versionIndex"], aliases=membership["aliases"],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (for XCom): ISO timestamps, lists instead of tuples."""
         return {
