@@ -63,6 +63,11 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["boolean", "string", "null"], "default": True},
                         "description": "true, false, or the path of a CA bundle.",
                     },
+                    "cache_max_bytes": {
+                        "label": "Cache size limit (bytes)",
+                        "schema": {"type": ["integer", "null"]},
+                        "description": "Evict least recently used cached files beyond this size (default: no limit).",
+                    },
                     "cache_dir": {
                         "label": "Cache directory",
                         "schema": {"type": ["string", "null"]},

@@ -204,3 +204,29 @@ def _gid(number: int) -> str:
     from wandb_provider.testing import ids
 
     return ids.encode("Artifact", number)
+
+
+def test_cache_size_limit_evicts_least_recently_used(wandb_server, tmp_path: Path) -> None:
+    for name in ("old", "mid", "new"):
+        wandb_server.seed_artifact(name, {f"{name}.bin": os.urandom(1000)}, project="p")
+    client = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="demo", project="p",
+                         cache_dir=str(tmp_path / "cache"), cache_max_bytes=2500)
+    for name in ("old", "mid", "new"):
+        client.download(name, tmp_path / name)
+        os.utime(tmp_path / name / f"{name}.bin", (0, 0) if name == "old" else None)  # "old" was used first
+    blobs = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert len(blobs) == 2
+    kept = {b.read_bytes() for b in blobs}
+    assert (tmp_path / "old" / "old.bin").read_bytes() not in kept
+    assert (tmp_path / "new" / "new.bin").read_bytes() in kept
+
+
+def test_from_env(wandb_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_BASE_URL", wandb_server.base_url + "/")
+    monkeypatch.setenv("WANDB_API_KEY", wandb_server.api_key)
+    monkeypatch.setenv("WANDB_ENTITY", "demo")
+    monkeypatch.setenv("WANDB_PROJECT", "p")
+    wandb_server.seed_artifact("ds", {"a.txt": "a"}, project="p")
+    client = WandbClient.from_env()
+    assert client.config.base_url == wandb_server.base_url
+    assert client.artifact("ds").qualified_name == "demo/p/ds:v0"

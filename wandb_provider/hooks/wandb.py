@@ -12,7 +12,7 @@ from ..client.config import DEFAULT_BASE_URL
 
 log = logging.getLogger(__name__)
 
-KNOWN_EXTRAS = frozenset({"entity", "project", "timeout", "max_retries", "verify_ssl", "cache_dir"})
+KNOWN_EXTRAS = frozenset({"entity", "project", "timeout", "max_retries", "verify_ssl", "cache_dir", "cache_max_bytes"})
 
 
 def _verify(value: Any) -> bool | str:
@@ -31,7 +31,8 @@ class WandbHook(BaseHook):
     """Interact with W&B Artifacts through the connection's base URL and API key.
 
     Connection fields: host = W&B base URL (default ``https://api.wandb.ai``), password = API key;
-    extras ``entity``, ``project``, ``timeout``, ``max_retries``, ``verify_ssl``, ``cache_dir``.
+    extras ``entity``, ``project``, ``timeout``, ``max_retries``, ``verify_ssl``, ``cache_dir``,
+    ``cache_max_bytes`` (the download cache's size limit; least recently used files go first).
 
     :param wandb_conn_id: The Airflow connection to use.
     """
@@ -68,6 +69,8 @@ class WandbHook(BaseHook):
             options["timeout"] = float(extra["timeout"])
         if extra.get("max_retries") not in (None, ""):
             options["max_retries"] = int(extra["max_retries"])
+        if extra.get("cache_max_bytes") not in (None, ""):
+            options["cache_max_bytes"] = int(extra["cache_max_bytes"])
         return ClientConfig(
             base_url=host or DEFAULT_BASE_URL,
             api_key=conn.password or "",
