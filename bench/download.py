@@ -11,7 +11,9 @@ The raw limit is parallel plain GETs of the same signed URLs to disk: no hashing
 Wall times cover resolve + download (not interpreter start-up). The SDK's GraphQL goes through its
 ``wandb-core`` sidecar, whose memory is not in the SDK's RSS column.
 
-Usage: python bench/download.py [--quick] [--workers 16] [--json out.json]
+Each client runs --repeat times per case (interleaved); the median wall time is reported.
+
+Usage: python bench/download.py [--quick] [--repeat 3] [--workers N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="500 small files and 2 x 32 MiB")
     parser.add_argument("--workers", type=int, default=0, help="0: the client's default (2 per CPU)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per client and case (median reported)")
     parser.add_argument("--json")
     args = parser.parse_args()
     small, big_mib = (500, 32) if args.quick else (5000, 256)
@@ -128,24 +131,42 @@ def main() -> int:
                 shutil.rmtree(root, ignore_errors=True)
                 return out
 
-            cache = str(work / "our-cache")
             # An untimed raw pass first: the first process to write N MiB on a fresh VM pays for
             # faulting in guest memory, which would otherwise penalise whichever client runs first.
             raw(small_path, "a-warmup")
-            results["a_small_cold"] = {"raw": raw(small_path, "a-raw"), "ours": ours(small_path, "a-ours", cache),
-                                       "sdk": sdk(small_path, "a-sdk")}
-            results["c_small_warm"] = {"ours": ours(small_path, "c-ours", cache)}
-            shutil.rmtree(cache, ignore_errors=True)
             raw(big_path, "b-warmup")
-            results["b_big_cold"] = {"raw": raw(big_path, "b-raw"),
-                                     "ours": ours(big_path, "b-ours", str(work / "our-cache-b")),
-                                     "sdk": sdk(big_path, "b-sdk")}
+            runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+                "a_small_cold": {"raw": [], "ours": [], "sdk": []}, "c_small_warm": {"ours": []},
+                "b_big_cold": {"raw": [], "ours": [], "sdk": []},
+            }
+            for i in range(args.repeat):  # interleaved, so drifts in machine speed hit every client alike
+                cache = str(work / f"our-cache-{i}")
+                runs["a_small_cold"]["raw"].append(raw(small_path, "a-raw"))
+                runs["a_small_cold"]["ours"].append(ours(small_path, "a-ours", cache))
+                runs["a_small_cold"]["sdk"].append(sdk(small_path, "a-sdk"))
+                runs["c_small_warm"]["ours"].append(ours(small_path, "c-ours", cache))
+                shutil.rmtree(cache, ignore_errors=True)
+                runs["b_big_cold"]["raw"].append(raw(big_path, "b-raw"))
+                runs["b_big_cold"]["ours"].append(ours(big_path, "b-ours", str(work / f"our-cache-b-{i}")))
+                runs["b_big_cold"]["sdk"].append(sdk(big_path, "b-sdk"))
+                shutil.rmtree(work / f"our-cache-b-{i}", ignore_errors=True)
+            for case, clients in runs.items():
+                results[case] = {client: median_run(samples) for client, samples in clients.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
+
+
+def median_run(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time, plus the peak RSS over all runs and every wall time."""
+    ordered = sorted(samples, key=lambda r: r["seconds"])
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["peak_rss_mib"] = max(r["peak_rss_mib"] for r in samples)
+    chosen["all_seconds"] = [round(r["seconds"], 2) for r in samples]
+    return chosen
 
 
 def run_child_args(code: str, argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -161,7 +182,8 @@ def print_table(results: dict[str, Any]) -> None:
             if client == "ours":
                 notes = f"bytes_downloaded={row.get('bytes_downloaded')} from_cache={row.get('bytes_from_cache')} " \
                         f"file_requests={row.get('files_requests')}"
-            print(f"{case:28} {client:6} {row['seconds']:8.2f} {row['peak_rss_mib']:13.1f} {notes}")
+            print(f"{case:28} {client:6} {row['seconds']:8.2f} {row['peak_rss_mib']:13.1f} {notes} "
+                  f"runs={row.get('all_seconds')}")
     a, b, c = results.get("a_small_cold", {}), results.get("b_big_cold", {}), results.get("c_small_warm", {})
     if a and b and c:
         print(f"(a) SDK / ours = {a['sdk']['seconds'] / a['ours']['seconds']:.2f}x (goal >= 3)")
