@@ -32,6 +32,14 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.triggers.artifacts"]}
         ],
         "extra-links": ["wandb_provider.links.WandbArtifactLink"],
+        "asset-uris": [
+            {
+                "schemes": ["wandb"],
+                "handler": "wandb_provider.assets.sanitize_uri",
+                "factory": "wandb_provider.assets.create_asset",
+                "to_openlineage_converter": "wandb_provider.assets.convert_asset_to_openlineage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "wandb",

@@ -13,7 +13,19 @@ from ..links import XCOM_URL_KEY, WandbArtifactLink
 MODES = ("merge", "checkout")
 
 
-class UseArtifactOperator(BaseOperator):
+class _Lineage:
+    """OpenLineage for the W&B operators: the collections a task read and wrote (set by ``execute``)."""
+
+    _lineage: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from ..assets import operator_lineage
+
+        inputs, outputs = self._lineage
+        return operator_lineage(inputs, outputs)
+
+
+class UseArtifactOperator(_Lineage, BaseOperator):
     """
     Download an artifact version (verified, cached, published atomically) for downstream tasks.
 
@@ -85,11 +97,12 @@ class UseArtifactOperator(BaseOperator):
                                      verify=self.verify, cache=self.use_cache, max_workers=self.max_workers)
         self.log.info("Downloaded %d bytes, %d from cache, %d files already present, in %.2fs",
                       result.bytes_downloaded, result.bytes_from_cache, result.skipped_existing, result.seconds)
+        self._lineage = ([version_xcom(version)], [])
         return {"path": result.root, **version_xcom(version), "bytes_downloaded": result.bytes_downloaded,
                 "bytes_from_cache": result.bytes_from_cache}
 
 
-class UpdateArtifactAliasesOperator(BaseOperator):
+class UpdateArtifactAliasesOperator(_Lineage, BaseOperator):
     """
     Move aliases onto one artifact version, guarded by an optional metadata gate and compare-and-set.
 
@@ -165,10 +178,11 @@ class UpdateArtifactAliasesOperator(BaseOperator):
             self.log.info("Nothing to change: %s already has the requested aliases", change.artifact.qualified_name)
         result = change.to_dict()
         result["artifact"] = version_xcom(change.artifact)
+        self._lineage = ([], [result["artifact"]])
         return result
 
 
-class UpdateArtifactOperator(BaseOperator):
+class UpdateArtifactOperator(_Lineage, BaseOperator):
     """
     Update a version's description, metadata and tags.
 
@@ -215,10 +229,11 @@ class UpdateArtifactOperator(BaseOperator):
                                   metadata_mode=self.metadata_mode, tags_add=_as_list(self.tags_add),
                                   tags_remove=_as_list(self.tags_remove))
         self.log.info("Updated %s%s", before.qualified_name, "" if after != before else " (nothing to change)")
+        self._lineage = ([], [version_xcom(after)])
         return {"before": version_xcom(before), "after": version_xcom(after), "changed": after != before}
 
 
-class LinkArtifactOperator(BaseOperator):
+class LinkArtifactOperator(_Lineage, BaseOperator):
     """
     Link a version into another collection, typically a registry: promotion across projects.
 
@@ -247,6 +262,7 @@ class LinkArtifactOperator(BaseOperator):
             linked = client.link(source, self.target, aliases=_as_list(self.aliases))
         context["ti"].xcom_push(key=XCOM_URL_KEY, value=linked.url)
         self.log.info("Linked %s as %s", source.qualified_name, linked.qualified_name)
+        self._lineage = ([version_xcom(source)], [version_xcom(linked)])
         return {"source": version_xcom(source), "linked": version_xcom(linked)}
 
 
