@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import BadRequestError
+from .models import ArtifactVersion
 
 MAX_METADATA_KEYS = 100
 _TAG = re.compile(r"^[-\w]+( +[-\w]+)*$")
@@ -51,3 +53,38 @@ def check_tags(tags: Iterable[str]) -> list[str]:
             )
         result.append(tag)
     return result
+
+
+@dataclass(frozen=True)
+class UpdateRequest:
+    """A validated ``update()``: checked before any request, diffed against the current version."""
+
+    description: str | None
+    metadata: dict[str, Any] | None
+    metadata_mode: str
+    tags_add: tuple[str, ...]
+    tags_remove: tuple[str, ...]
+
+    @classmethod
+    def of(cls, description: str | None, metadata: Mapping[str, Any] | None, metadata_mode: str,
+           tags_add: Sequence[str], tags_remove: Sequence[str]) -> UpdateRequest:
+        if metadata_mode not in ("merge", "replace"):
+            raise BadRequestError(f"metadata_mode must be 'merge' or 'replace', not {metadata_mode!r}.")
+        return cls(description, check_metadata(metadata) if metadata is not None else None, metadata_mode,
+                   tuple(check_tags(tags_add)), tuple(check_tags(tags_remove)))
+
+    def changes_for(self, version: ArtifactVersion) -> dict[str, Any]:
+        """The ``UpdateArtifactInput`` fields that would change ``version`` (empty: nothing to do)."""
+        changes: dict[str, Any] = {}
+        if self.description is not None and self.description != version.description:
+            changes["description"] = self.description
+        if self.metadata is not None:
+            merged = {**version.metadata, **self.metadata} if self.metadata_mode == "merge" else self.metadata
+            check_metadata(merged)
+            if merged != version.metadata:
+                changes["metadata"] = json.dumps(merged, separators=(",", ":"), sort_keys=True)
+        if new_tags := [t for t in self.tags_add if t not in version.tags]:
+            changes["tagsToAdd"] = [{"tagName": t} for t in new_tags]
+        if old_tags := [t for t in self.tags_remove if t in version.tags]:
+            changes["tagsToDelete"] = [{"tagName": t} for t in old_tags]
+        return changes

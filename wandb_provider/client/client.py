@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -15,7 +15,7 @@ from .config import DEFAULT_BASE_URL, ClientConfig
 from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError
 from .manifest import Manifest, check_entry_path
 from .models import AliasChange, ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
-from .paths import ArtifactPath, check_alias, is_version
+from .paths import ArtifactPath, check_alias
 
 if TYPE_CHECKING:
     from ._graphql import GraphQLClient
@@ -368,50 +368,19 @@ class WandbClient:
             write are two requests.
         :raises ProtectedAliasError: A protected registry alias and a caller who is not a registry admin.
         """
-        from .errors import AliasConflictError, BadRequestError
+        from ._aliases import AliasRequest, plan
 
-        add, remove = tuple(dict.fromkeys(add)), tuple(dict.fromkeys(remove))
-        guard = dict(only_if_current or {})
-        for alias in (*add, *remove, *guard):
-            check_alias(alias, allow_version=False)
-        for expected in guard.values():
-            if expected is not None and not is_version(expected):
-                raise BadRequestError(f"only_if_current values are versions like 'v3' or None, not {expected!r}.")
-        if set(add) & set(remove):
-            raise BadRequestError(f"aliases {sorted(set(add) & set(remove))} are both added and removed.")
-        watched = tuple(dict.fromkeys((*add, *remove, *guard)))
-        version, holders = self._version_and_holders(artifact, watched)
-        conflicts = {
-            alias: holders[alias] for alias, expected in guard.items()
-            if holders[alias] != expected and holders[alias] != version.version
-        }
-        if conflicts:
-            raise AliasConflictError(
-                f"not moving aliases on {version.qualified_name}: "
-                + ", ".join(f"{a!r} is on {conflicts[a] or 'no version'}, expected {guard[a] or 'no version'}"
-                            for a in conflicts) + ".",
-                hint="Another run moved it first; re-resolve and decide again.",
-            )
-        to_add = tuple(a for a in add if holders[a] != version.version)
-        to_remove = tuple(a for a in remove if holders[a] == version.version)
+        request = AliasRequest.of(add, remove, only_if_current)
+        version, holders = self._version_and_holders(artifact, request.watched)
+        change = plan(request, version, holders)
         target = {"artifactCollectionName": version.name, "entityName": version.entity,
                   "projectName": version.project}
         what = f"change aliases of {version.qualified_name}"
-        if to_add:
-            self._graphql.execute(q.ADD_ALIASES, {"input": {"artifactID": version.id, "aliases": [
-                {"alias": a, **target} for a in to_add]}}, what=what)
-        if to_remove:
-            self._graphql.execute(q.DELETE_ALIASES, {"input": {"artifactID": version.id, "aliases": [
-                {"alias": a, **target} for a in to_remove]}}, what=what)
-        after = dict(holders)
-        after.update({a: version.version for a in add})
-        after.update({a: None for a in remove})
-        aliases = (set(version.aliases) | set(add)) - set(remove)
-        import dataclasses
-
-        updated = dataclasses.replace(version, aliases=tuple(sorted(aliases)))
-        return AliasChange(artifact=updated, added=to_add, removed=to_remove, before=holders, after=after,
-                           changed=bool(to_add or to_remove))
+        for operation, aliases in ((q.ADD_ALIASES, change.added), (q.DELETE_ALIASES, change.removed)):
+            if aliases:
+                self._graphql.execute(operation, {"input": {"artifactID": version.id, "aliases": [
+                    {"alias": a, **target} for a in aliases]}}, what=what)
+        return change
 
     def _version_and_holders(
         self, artifact: ArtifactRef, aliases: Sequence[str]
@@ -459,33 +428,16 @@ class WandbClient:
 
         Values are validated before any request; nothing is sent when nothing would change.
         """
-        from ._metadata import check_metadata, check_tags
-        from .errors import BadRequestError
+        from ._metadata import UpdateRequest
 
-        if metadata_mode not in ("merge", "replace"):
-            raise BadRequestError(f"metadata_mode must be 'merge' or 'replace', not {metadata_mode!r}.")
-        wanted = check_metadata(metadata) if metadata is not None else None
-        tags_add, tags_remove = check_tags(tags_add), check_tags(tags_remove)
+        request = UpdateRequest.of(description, metadata, metadata_mode, tags_add, tags_remove)
         version = self._version(artifact)
-        changes: dict[str, Any] = {}
-        if description is not None and description != version.description:
-            changes["description"] = description
-        if wanted is not None:
-            merged = {**version.metadata, **wanted} if metadata_mode == "merge" else wanted
-            check_metadata(merged)
-            if merged != version.metadata:
-                changes["metadata"] = json.dumps(merged, separators=(",", ":"), sort_keys=True)
-        if new_tags := [t for t in tags_add if t not in version.tags]:
-            changes["tagsToAdd"] = [{"tagName": t} for t in new_tags]
-        if old_tags := [t for t in tags_remove if t in version.tags]:
-            changes["tagsToDelete"] = [{"tagName": t} for t in old_tags]
+        changes = request.changes_for(version)
         if not changes:
             return version
         data = self._graphql.execute(q.UPDATE_ARTIFACT, {"input": {"artifactID": version.id, **changes}},
                                      what=f"update {version.qualified_name}")
         node = data["updateArtifact"]["artifact"]
-        import dataclasses
-
         fresh = ArtifactVersion.from_graphql(node, base_url=self.config.base_url, aliases=[])
         return dataclasses.replace(version, description=fresh.description, metadata=fresh.metadata,
                                    tags=fresh.tags, updated_at=fresh.updated_at)
