@@ -40,18 +40,6 @@ import requests
 
 from wandb_provider.testing import DEFAULT_API_KEY, LocalWandbServer, ServerConfig
 
-FILE_URLS = """
-query GetArtifactMembershipFileUrls($entity: String!, $project: String!, $collection: String!,
-                                    $alias: String!, $cursor: String, $perPage: Int) {
-  project(name: $project, entityName: $entity) {
-    artifactCollection(name: $collection) {
-      artifactMembership(aliasName: $alias) {
-        files(after: $cursor, first: $perPage) { edges { node { name directUrl } } }
-      }
-    }
-  }
-}
-"""
 CLIENTS = 8
 PROJECT = "bench"
 
@@ -96,14 +84,11 @@ class ServerProcess:
 
 
 def file_urls(base_url: str, collection: str) -> dict[str, str]:
-    variables = {"entity": "demo", "project": PROJECT, "collection": collection, "alias": "v0",
-                 "cursor": None, "perPage": 5000}
-    reply = requests.post(f"{base_url}/graphql", json={"query": FILE_URLS, "variables": variables,
-                                                       "operationName": ""},
-                          auth=("api", DEFAULT_API_KEY), timeout=60)
-    reply.raise_for_status()
-    edges = reply.json()["data"]["project"]["artifactCollection"]["artifactMembership"]["files"]["edges"]
-    return {edge["node"]["name"]: edge["node"]["directUrl"] for edge in edges}
+    """Signed download URLs of every file of ``collection:v0``, through this project's client."""
+    from wandb_provider.client import WandbClient
+
+    with WandbClient(base_url, DEFAULT_API_KEY) as client:
+        return {u.name: u.url for u in client.file_urls(f"demo/{PROJECT}/{collection}:v0")}
 
 
 def curl_speed(url: str, expected: int) -> float:
