@@ -21,3 +21,17 @@ def test_missing_key_is_401(wandb_server) -> None:
     reply = requests.post(f"{wandb_server.base_url}/graphql", json={"query": "{ viewer { id } }"}, timeout=5)
     assert reply.status_code == 401
     assert "API key" in reply.json()["errors"][0]["message"]
+
+
+def test_direct_urls_serve_ranges_and_head_without_auth(wandb_server) -> None:
+    from wandb_provider.client import WandbClient
+
+    data = bytes(range(256)) * 64
+    wandb_server.seed_artifact("ranged", {"blob.bin": data}, project="p")
+    client = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="demo", project="p")
+    (url,) = [u.url for u in client.file_urls("ranged")]
+    head = requests.head(url, timeout=5)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(data)
+    part = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=5)
+    assert part.status_code == 206 and part.content == data[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
