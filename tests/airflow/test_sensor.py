@@ -197,3 +197,12 @@ def test_deferred_sensor_in_a_dag_run(wandb_env, run_dag, tmp_path: Path, monkey
     received = json.loads((tmp_path / "xcom.json").read_text())
     assert received["qualified_name"] == "acme/churn/churn-model:v2" and "production" in received["aliases"]
     assert ids.decode(received["id"], "Artifact") is not None
+
+
+def test_reschedule_mode_in_a_dag_run(wandb_env, run_dag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
+    mover = _move_production_later(wandb_env, 1.5)
+    run = run_dag("wait_for_promotion_reschedule")
+    mover.join()
+    assert run.state == "success"
+    assert json.loads((tmp_path / "xcom.json").read_text())["version"] == "v2"

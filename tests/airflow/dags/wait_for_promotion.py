@@ -21,3 +21,9 @@ with DAG("wait_for_promotion", schedule=None, start_date=pendulum.datetime(2026,
     wait = ArtifactVersionSensor(task_id="wait", artifact="acme/churn/churn-model:production", newer_than="v1",
                                  deferrable=True, poke_interval=0.2, timeout=60)
     record(wait.output)
+
+with DAG("wait_for_promotion_reschedule", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+         catchup=False):
+    rescheduled = ArtifactVersionSensor(task_id="wait", artifact="acme/churn/churn-model:production",
+                                        newer_than="v1", mode="reschedule", poke_interval=1, timeout=60)
+    record(rescheduled.output)
