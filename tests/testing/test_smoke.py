@@ -35,3 +35,22 @@ def test_direct_urls_serve_ranges_and_head_without_auth(wandb_server) -> None:
     part = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=5)
     assert part.status_code == 206 and part.content == data[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+
+
+def test_request_envelope_variants(wandb_server) -> None:
+    """W&B's clients send variables absent, empty or with undeclared keys, and operationName "" (§1.2)."""
+    url, auth = f"{wandb_server.base_url}/graphql", ("api", wandb_server.api_key)
+    query = "query Who { viewer { username } }"
+    bodies = [
+        {"query": query},
+        {"query": query, "variables": {}, "operationName": ""},
+        {"query": query, "variables": {"usedAs": None, "extra": 1}, "operationName": "Who"},
+        {"query": "query { viewer { username } }", "variables": None},
+    ]
+    for body in bodies:
+        reply = requests.post(url, json=body, auth=auth, timeout=5)
+        assert reply.status_code == 200, body
+        assert reply.json() == {"data": {"viewer": {"username": "demo"}}}
+    wandb_server.reset_stats()
+    requests.post(url, json={"query": query, "operationName": ""}, auth=auth, timeout=5)
+    assert wandb_server.stats()["graphql"]["operations"] == {"Who": 1}
