@@ -55,6 +55,10 @@ class WandbHook(BaseHook):
         return self.config_from_connection(await self.aget_connection(self.wandb_conn_id))
 
     def config_from_connection(self, conn: Any) -> ClientConfig:
+        from airflow.sdk.log import mask_secret
+
+        if conn.password:
+            mask_secret(conn.password)  # however the connection was found, its key is masked in task logs
         extra = conn.extra_dejson
         unknown = sorted(set(extra) - KNOWN_EXTRAS)
         if unknown:
