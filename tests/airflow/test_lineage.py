@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from airflow.sdk import Asset
 
+from tests.airflow._fakes import RecordingTI
 from wandb_provider.operators.artifacts import LinkArtifactOperator, UseArtifactOperator
-
-
-class RecordingTI:
-    dag_id, task_id, run_id = "d", "t", "r"
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def test_asset_uri_is_normalised_and_validated() -> None:

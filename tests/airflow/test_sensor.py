@@ -13,6 +13,7 @@ import pytest
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
+from tests.airflow._fakes import RecordingTI
 from wandb_provider.sensors.artifacts import ArtifactVersionSensor
 from wandb_provider.testing import ids
 from wandb_provider.triggers.artifacts import ArtifactVersionTrigger
@@ -24,16 +25,6 @@ pytestmark = pytest.mark.wandb_server(seed="demo")
 def fresh_trigger_clients() -> None:
     """Triggers share one client per connection for a minute; each test has its own server."""
     ArtifactVersionTrigger._clients.clear()
-
-
-class RecordingTI:
-    """Stands in for the task instance: records what the sensor pushes."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.pushed[key] = value
 
 
 def _sensor(**kwargs: Any) -> ArtifactVersionSensor:
@@ -188,21 +179,16 @@ def test_trigger_gives_up_at_the_deadline_even_if_w_and_b_hangs(wandb_env) -> No
     assert event.payload["status"] == "timeout" and waited < 3
 
 
-def test_deferred_sensor_in_a_dag_run(wandb_env, run_dag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("dag_id", ["wait_for_promotion", "wait_for_promotion_reschedule"],
+                         ids=["deferrable", "reschedule"])
+def test_sensor_in_a_dag_run(wandb_env, run_dag, dag_id: str, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sensor fires after the alias moves (another thread) and the downstream task gets its XCom."""
     monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
     mover = _move_production_later(wandb_env, 1.5)
-    run = run_dag("wait_for_promotion")
+    run = run_dag(dag_id)
     mover.join()
     assert run.state == "success"
     received = json.loads((tmp_path / "xcom.json").read_text())
     assert received["qualified_name"] == "acme/churn/churn-model:v2" and "production" in received["aliases"]
     assert ids.decode(received["id"], "Artifact") is not None
-
-
-def test_reschedule_mode_in_a_dag_run(wandb_env, run_dag, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    mover = _move_production_later(wandb_env, 1.5)
-    run = run_dag("wait_for_promotion_reschedule")
-    mover.join()
-    assert run.state == "success"
-    assert json.loads((tmp_path / "xcom.json").read_text())["version"] == "v2"

@@ -39,3 +39,9 @@ def test_wrong_expected_type_fails_fast_without_retries(wandb_env, run_dag, out:
     assert run.state == "failed"
     assert wandb_env.stats()["graphql"]["operations"].get("ArtifactByName") == 1  # one try, not four
     assert not (out.parent / "downloads").exists()
+
+
+def test_missing_artifact_fails_fast_without_retries(wandb_env, run_dag, out: Path) -> None:
+    wandb_env.reset_stats()
+    assert run_dag("use_artifact_missing").state == "failed"
+    assert wandb_env.stats()["graphql"]["operations"] == {"ArtifactByName": 1}  # one try, not four

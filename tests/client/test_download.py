@@ -174,7 +174,8 @@ def test_s3_references_are_refused_clearly(wandb_server, client: WandbClient, tm
     assert client.download("s3", tmp_path / "out", exclude="k").files == ()
 
 
-def test_progress_is_reported(wandb_server, client: WandbClient, tmp_path: Path) -> None:
+def test_progress_is_reported(wandb_server, client: WandbClient, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
     updates: list[ProgressUpdate] = []
     from wandb_provider.client import _download
@@ -185,7 +186,7 @@ def test_progress_is_reported(wandb_server, client: WandbClient, tmp_path: Path)
         original(self, *args, **kwargs)
         self.interval = 0.0
 
-    pytest.MonkeyPatch().setattr(_download._Progress, "__init__", eager)
+    monkeypatch.setattr(_download._Progress, "__init__", eager)
     client.download("ds", tmp_path / "out", progress=updates.append, max_workers=1)
     assert updates and updates[-1].files_done == 3 and updates[-1].files_total == 3
     assert "3/3 files" in updates[-1].describe()

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ._hashing import file_md5_b64
+from ._hashing import file_digest
 
 ENV_CACHE_DIR = "WANDB_PROVIDER_CACHE_DIR"
 
@@ -74,7 +74,7 @@ class BlobCache:
         """The verified blob, or None; a blob whose bytes do not match is removed."""
         path = self.path(md5_hex)
         try:
-            if file_md5_b64(path) != md5_b64:
+            if file_digest(path, "md5") != md5_b64:
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                 return None

@@ -18,10 +18,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
 
 from ._cache import BlobCache, ensure_dir, link_new, remove_stale_staging, scratch_dir
-from ._hashing import CHUNK, b64, file_digest
+from ._hashing import CHUNK, b64, file_digest, new_hasher
 from ._references import check_http_reference, copy_file_reference, refuse_reference
 from ._retry import TransientTransportError
 from ._storage import Storage, raise_for_storage_status
@@ -217,7 +216,7 @@ class Downloader:
             if response.status in (401, 403):
                 raise _UrlExpired()
             raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
-            hasher = _hasher(entry.algorithm)
+            hasher = new_hasher(entry.algorithm)
             size = 0
             ensure_dir(dest.parent, self._made)
             with open(dest, "wb") as out:
@@ -300,15 +299,6 @@ class Downloader:
 
 class _UrlExpired(Exception):
     """The signed URL was refused (401/403): fetch fresh URLs and try again."""
-
-
-def _hasher(algorithm: str) -> Any:
-    """An MD5 hasher, or XXH128 for entries that say so (needs ``xxhash``)."""
-    if algorithm == "md5":
-        return hashlib.md5()
-    import xxhash  # type: ignore[import-not-found]
-
-    return xxhash.xxh3_128()
 
 
 def _publish(entries: list[ManifestEntry], staging: Path, root: Path) -> None:

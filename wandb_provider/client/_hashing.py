@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import Any
 
 CHUNK = 1 << 20
 
@@ -13,29 +14,25 @@ def b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def file_md5_b64(path: Path) -> str:
-    """Base64 MD5 of a file, read in 1 MiB chunks (bounded memory)."""
-    md5 = hashlib.md5()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            md5.update(chunk)
-    return b64(md5.digest())
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """The W&B entry digest of a local file: base64 MD5, or base64 XXH128 (needs ``xxhash``)."""
+def new_hasher(algorithm: str) -> Any:
+    """A hasher for entry digests: MD5, or XXH128 for entries that say so (needs ``xxhash``)."""
     if algorithm == "md5":
-        return file_md5_b64(path)
+        return hashlib.md5()
     try:
         import xxhash  # type: ignore[import-not-found]
     except ImportError as exc:  # pragma: no cover - depends on the environment
         from .errors import ArtifactIntegrityError
 
         raise ArtifactIntegrityError(
-            f"cannot verify {path.name}: its manifest entry uses XXH128.",
+            "cannot verify an XXH128 manifest entry without the xxhash package.",
             hint="pip install xxhash to verify XXH128 artifacts.",
         ) from exc
-    hasher = xxhash.xxh3_128()
+    return xxhash.xxh3_128()
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """The W&B entry digest of a local file, read in 1 MiB chunks (bounded memory)."""
+    hasher = new_hasher(algorithm)
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             hasher.update(chunk)

@@ -16,9 +16,9 @@ from typing import Any
 import urllib3
 
 from ._retry import RETRY_STATUSES, RetryableStatus, TransientTransportError, parse_retry_after
-from ._transport import Transport, map_transport_errors
+from ._transport import Transport, error_for_status, map_transport_errors
 from .config import USER_AGENT
-from .errors import AuthenticationError, BadRequestError, NotFoundError, PermissionDeniedError, WandbError
+from .errors import WandbError
 
 
 @contextmanager
@@ -78,19 +78,8 @@ class StorageResponse:
 
 
 def raise_for_storage_status(response: StorageResponse, operation: str, what: str) -> None:
-    status = response.status
-    if status < 400:
-        return
-    detail = response.detail()
-    if status == 401:
-        raise AuthenticationError(f"{what}: storage refused the request (HTTP 401: {detail}).",
-                                  operation=operation, status=status)
-    if status == 403:
-        raise PermissionDeniedError(f"{what}: storage refused the request (HTTP 403: {detail}).",
-                                    operation=operation, status=status)
-    if status == 404:
-        raise NotFoundError(f"{what}: not found in storage (HTTP 404: {detail}).", operation=operation, status=status)
-    raise BadRequestError(f"{what}: storage answered HTTP {status}: {detail}.", operation=operation, status=status)
+    if response.status >= 400:
+        raise error_for_status(response.status, response.detail(), operation, what)
 
 
 class Storage:

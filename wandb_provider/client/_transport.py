@@ -72,24 +72,26 @@ def error_message(response: requests.Response) -> str:
 
 def raise_for_status(response: requests.Response, operation: str, what: str) -> None:
     """Map a final non-2xx answer to the typed error for it."""
-    status = response.status_code
-    if status < 400:
-        return
-    detail = error_message(response)
+    if response.status_code >= 400:
+        raise error_for_status(response.status_code, error_message(response), operation, what)
+
+
+def error_for_status(status: int, detail: str, operation: str, what: str) -> WandbError:
+    """The typed error for a final (non-retryable) HTTP error status; the one mapping for all calls."""
     if status == 401:
-        raise AuthenticationError(
+        return AuthenticationError(
             f"{what}: W&B rejected the API key (HTTP 401: {detail}).",
             operation=operation, status=status,
             hint="Check the connection's password (API key) or WANDB_API_KEY, and the base URL.",
         )
     if status == 403:
-        raise PermissionDeniedError(
+        return PermissionDeniedError(
             f"{what}: permission denied (HTTP 403: {detail}).", operation=operation, status=status,
             hint="Ask an admin of the entity for access, or use a key that has it.",
         )
     if status == 404:
-        raise NotFoundError(f"{what}: not found (HTTP 404: {detail}).", operation=operation, status=status)
-    raise BadRequestError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
+        return NotFoundError(f"{what}: not found (HTTP 404: {detail}).", operation=operation, status=status)
+    return BadRequestError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
                           operation=operation, status=status)
 
 

@@ -204,14 +204,8 @@ class WandbClient:
         """Iterate over every version of a collection (all pages), newest first."""
         target = self.resolve_path(collection)
         what = f"list versions of {target.entity}/{target.project}/{target.name}"
-        cursor: str | None = None
-        while True:
-            data = self._graphql.execute(
-                q.COLLECTION_VERSIONS,
-                {"entity": target.entity, "project": target.project, "collection": target.name,
-                 "cursor": cursor, "perPage": PAGE_SIZE},
-                what=what,
-            )
+
+        def page_of(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             node = (data.get("project") or {}).get("artifactCollection")
             if node is None:
                 raise NotFoundError(f"{what}: the collection does not exist or this API key cannot see it.",
@@ -221,12 +215,30 @@ class WandbClient:
                     f"{what}: the collection holds type {node['defaultArtifactType']['name']!r}, not {type!r}.",
                     operation=q.COLLECTION_VERSIONS.name,
                 )
-            page = node["artifacts"]
+            return node["artifacts"], node
+
+        variables = {"entity": target.entity, "project": target.project, "collection": target.name}
+        for page, node in self._pages(q.COLLECTION_VERSIONS, variables, PAGE_SIZE, what, page_of):
             for edge in page["edges"]:
                 yield ArtifactVersion.from_graphql(
                     edge["node"], base_url=self.config.base_url, collection=node,
                     version_index=int(edge["version"][1:]),
                 )
+
+    def _pages(
+        self,
+        operation: q.Operation,
+        variables: dict[str, Any],
+        per_page: int,
+        what: str,
+        page_of: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """Follow a Relay connection: ``page_of(data)`` finds (connection, its parent) in each answer."""
+        cursor: str | None = None
+        while True:
+            data = self._graphql.execute(operation, {**variables, "cursor": cursor, "perPage": per_page}, what=what)
+            page, parent = page_of(data)
+            yield page, parent
             if not page["pageInfo"]["hasNextPage"]:
                 return
             cursor = page["pageInfo"]["endCursor"]
@@ -259,23 +271,18 @@ class WandbClient:
         """Signed download URLs of every file of a version (all pages)."""
         version = self._version(artifact)
         what = f"list the files of {version.qualified_name}"
-        urls: list[FileUrl] = []
-        cursor: str | None = None
-        while True:
-            data = self._graphql.execute(
-                q.FILE_URLS,
-                {"entity": version.entity, "project": version.project, "collection": version.name,
-                 "version": version.version, "cursor": cursor, "perPage": FILE_PAGE_SIZE},
-                what=what,
-            )
+
+        def page_of(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             membership = ((data.get("project") or {}).get("artifactCollection") or {}).get("artifactMembership")
             if membership is None:
                 raise ArtifactNotFoundError(f"{what}: the version no longer exists.", operation=q.FILE_URLS.name)
-            page = membership["files"]
-            urls += [FileUrl(e["node"]["name"], e["node"]["directUrl"]) for e in page["edges"] if e.get("node")]
-            if not page["pageInfo"]["hasNextPage"]:
-                return urls
-            cursor = page["pageInfo"]["endCursor"]
+            return membership["files"], membership
+
+        variables = {"entity": version.entity, "project": version.project, "collection": version.name,
+                     "version": version.version}
+        return [FileUrl(e["node"]["name"], e["node"]["directUrl"])
+                for page, _ in self._pages(q.FILE_URLS, variables, FILE_PAGE_SIZE, what, page_of)
+                for e in page["edges"] if e.get("node")]
 
     # --- downloads --------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ class ClientConfig:
     verify: bool | str = True
     cache_dir: str | None = None
     cache_max_bytes: int | None = None
-    max_workers: int = field(default_factory=lambda: default_workers())
+    max_workers: int = field(default_factory=default_workers)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", (self.base_url or DEFAULT_BASE_URL).rstrip("/"))

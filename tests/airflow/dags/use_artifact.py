@@ -28,3 +28,6 @@ with DAG("use_artifact_ok", schedule=None, start_date=START, catchup=False):
 with DAG("use_artifact_wrong_type", schedule=None, start_date=START, catchup=False):
     UseArtifactOperator(task_id="use", artifact="acme/churn/churn-model:production", expected_type="dataset",
                         retries=3)
+
+with DAG("use_artifact_missing", schedule=None, start_date=START, catchup=False):
+    UseArtifactOperator(task_id="use", artifact="acme/churn/churn-dataset:no-such-alias", retries=3)
