@@ -28,6 +28,11 @@ class ClientConfig:
     :param retry_after_cap: Longest ``Retry-After`` honoured.
     :param verify: TLS verification: a bool or the path of a CA bundle.
     :param max_workers: Parallel file transfers (default: 2 per CPU, 4 to 32).
+    :param allowed_file_reference_roots: Local folders that ``file://`` reference entries may be read
+        from. Empty (the default) refuses every ``file://`` reference: data from W&B never makes us
+        read local files unless the user allowed it.
+    :param allowed_reference_hosts: Host names, addresses or CIDR networks that ``http(s)`` reference
+        entries may reach although they are loopback, link-local or private. Empty by default.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -45,6 +50,8 @@ class ClientConfig:
     cache_dir: str | None = None
     cache_max_bytes: int | None = None
     max_workers: int = field(default_factory=default_workers)
+    allowed_file_reference_roots: tuple[str, ...] = ()
+    allowed_reference_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", (self.base_url or DEFAULT_BASE_URL).rstrip("/"))

@@ -7,27 +7,35 @@
     ├── UnsafePathError             also ValueError; a manifest path that would escape the root
     ├── BadRequestError             also ValueError; W&B refused the request's values (400/422)
     ├── UnsupportedReferenceError   also ValueError; a reference scheme this client cannot fetch
+    │   └── ReferenceNotAllowedError  a file:// or private-address reference the caller did not allow
     ├── AuthenticationError         401: missing or unknown API key
     ├── PermissionDeniedError       403 or a permission error from GraphQL
     │   └── ProtectedAliasError     a protected registry alias, for registry admins only
     ├── NotFoundError
     │   └── ArtifactNotFoundError
-    ├── AliasConflictError          a compare-and-set guard found another holder
-    ├── ArtifactIntegrityError      bytes that do not match the manifest
+    ├── AliasConflictError          a guard found another holder, or another writer raced this one
+    ├── ConditionNotMetError        a metadata gate (``require=``) does not hold; ``.failures``
+    ├── ArtifactIntegrityError      bytes or a manifest that do not match their digest
+    ├── MalformedResponseError      W&B (or a proxy) answered something that is not W&B's protocol
+    ├── LocalFileError              a local filesystem problem (permissions, space, names); ``.path``
+    │   ├── RootConflictError       the root holds something the provider did not put there
+    │   └── RootBusyError           another download holds the root's lock (transient)
+    ├── CancelledError              the caller cancelled (SIGTERM, timeout, mark failed)
     └── ServerError                 transient (5xx, 429, timeouts), raised once retries are spent
 
-``transient`` tells callers (the sensor, Airflow's task retries) whether trying later can help.
+``transient`` tells callers (the sensor, Airflow's task retries) whether trying later can help; it is
+a class default that one error may override (``LocalFileError`` for a full disk is transient).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class WandbError(Exception):
     """Base class: what was asked, what went wrong, and what to do."""
 
-    transient: ClassVar[bool] = False
+    transient: bool = False
 
     def __init__(
         self,
@@ -36,12 +44,15 @@ class WandbError(Exception):
         operation: str | None = None,
         status: int | None = None,
         hint: str | None = None,
+        transient: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.operation = operation
         self.status = status
         self.hint = hint
+        if transient is not None:
+            self.transient = transient
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
@@ -74,6 +85,10 @@ class UnsupportedReferenceError(WandbError, ValueError):
     """A manifest reference (e.g. ``s3://``) this client cannot materialise."""
 
 
+class ReferenceNotAllowedError(UnsupportedReferenceError):
+    """A ``file://`` reference outside the allowed folders, or an ``http(s)`` reference to a private address."""
+
+
 class AuthenticationError(WandbError):
     """The API key is missing or not recognised."""
 
@@ -98,8 +113,46 @@ class AliasConflictError(WandbError):
     """An alias is held by another version than the caller required."""
 
 
+class ConditionNotMetError(WandbError):
+    """A metadata gate does not hold on the version; ``failures`` names each failed condition."""
+
+    def __init__(self, message: str, *, failures: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.failures = failures
+
+
 class ArtifactIntegrityError(WandbError):
-    """Downloaded or cached bytes do not match the manifest's digest or size."""
+    """Downloaded or cached bytes, or a manifest, do not match their digest or size."""
+
+
+class MalformedResponseError(WandbError):
+    """An answer that is not W&B's protocol (not JSON, missing fields, wrong types): often a proxy or
+    a partial answer, so trying again later may help."""
+
+    transient = True
+
+
+class LocalFileError(WandbError):
+    """A local filesystem problem; ``path`` names the file or folder. Transient only where waiting can
+    help (a full disk, a busy lock), never for permissions or invalid names."""
+
+    def __init__(self, message: str, *, path: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.path = path
+
+
+class RootConflictError(LocalFileError):
+    """The download root holds files or folders the provider did not put there; nothing was changed."""
+
+
+class RootBusyError(LocalFileError):
+    """Another download is writing into the same root right now."""
+
+    transient = True
+
+
+class CancelledError(WandbError):
+    """The caller cancelled the operation (SIGTERM, ``execution_timeout``, mark failed)."""
 
 
 class ServerError(WandbError):
