@@ -9,6 +9,7 @@ from ._transport import Transport, raise_for_status
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     ProtectedAliasError,
@@ -43,19 +44,18 @@ class GraphQLClient:
     def execute(self, operation: Operation, variables: dict[str, Any] | None = None, *, what: str) -> dict[str, Any]:
         """Run ``operation`` and return its ``data``; ``what`` says what was asked, for messages."""
         response = self.transport.send(
-            "POST", self.url, operation=operation.name,
+            "POST", self.url, operation=operation.name, what=what,
             json={"query": operation.document, "variables": variables or {}, "operationName": operation.name},
         )
-        with response:
-            raise_for_status(response, operation.name, what)
-            try:
-                body = response.json()
-            except ValueError:
-                raise BadRequestError(f"{what}: W&B's answer was not JSON.", operation=operation.name) from None
+        raise_for_status(response, operation.name, what)
+        body = response.json()
         errors = body.get("errors") if isinstance(body, dict) else None
         if errors:
-            raise graphql_error(operation.name, [str(e.get("message", e)) for e in errors], what)
+            messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors] \
+                if isinstance(errors, list) else [str(errors)]
+            raise graphql_error(operation.name, [self.transport.scrub(m) for m in messages], what)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            raise BadRequestError(f"{what}: W&B's answer had no data.", operation=operation.name)
+            raise MalformedResponseError(f"{what}: W&B's answer has no 'data' object.", operation=operation.name,
+                                         hint="A proxy may have answered instead of W&B; check the base URL.")
         return data

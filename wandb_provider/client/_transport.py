@@ -1,79 +1,450 @@
-"""One pooled ``requests.Session`` for every call: auth, User-Agent, timeouts, retries, error mapping.
+"""The one transport of the client: every HTTP request (GraphQL, manifests, files, references).
 
-The only module that catches ``requests`` exceptions; everything above it sees ``WandbError``.
+One place for: connection pools, the environment's proxies and CA bundle (resolved once per host,
+the same for every kind of request), authentication (only ever sent to the W&B host), the retry
+policy (``_retry``), one deadline that bounds connect, headers and body (``_watchdog``),
+cancellation, redaction of URLs and the API key in every message (``_redact``), and the mapping of
+HTTP failures to typed errors. It runs on ``urllib3``, what ``requests`` itself runs on: signed
+file URLs need none of a ``requests.Session``'s machinery, whose per-request cost exceeds the
+transfer of a small file.
 """
 
 from __future__ import annotations
 
 import base64
+import json as jsonlib
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
-import requests
-import tenacity
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from ._retry import RETRY_STATUSES, RetryableStatus, TransientTransportError, parse_retry_after, retrying
+from . import _watchdog
+from ._redact import redact_url, scrub
+from ._retry import RETRY_STATUSES, DeadlineExceeded, RetryableStatus, RetryBudget, TransientTransportError
 from .config import USER_AGENT, ClientConfig
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    CancelledError,
+    MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
-    ServerError,
     WandbError,
 )
 
-T = TypeVar("T")
+log = logging.getLogger("wandb_provider.client.transport")
+
+CHUNK = 1 << 20
+MAX_REDIRECTS = 5
+MIN_TRANSFER_RATE = 1 << 20  # bytes/s a large file is granted beyond the call's deadline
+UrlGuard = Callable[[str], None]
 
 
-@contextmanager
-def map_transport_errors(operation: str, url: str) -> Iterator[None]:
-    """Turn ``requests`` failures into retryable or permanent client errors."""
-    try:
-        yield
-    except requests.exceptions.SSLError as exc:
-        raise WandbError(
-            f"{operation}: TLS verification of {url} failed ({type(exc).__name__}).",
-            operation=operation,
-            hint="Fix the server certificate or set the connection's verify_ssl to a CA bundle path.",
-        ) from exc
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema) as exc:
-        raise WandbError(
-            f"{operation}: {url!r} is not a usable URL ({exc}).",
-            operation=operation,
-            hint="Check the W&B base URL (e.g. https://api.wandb.ai).",
-        ) from exc
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-        raise TransientTransportError(f"{type(exc).__name__} talking to {url}") from exc
+# --- connections that report their sockets to the watchdog ---------------------------------------
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _attach(self)
+        super().request(*args, **kwargs)
 
 
-def error_message(response: requests.Response) -> str:
-    """The server's own words from an error body (GraphQL ``errors`` or W&B's ``error``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300].strip()
-    if isinstance(body, dict):
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors:
-            return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
-        error = body.get("error")
-        if isinstance(error, dict):
-            return str(error.get("message", error))
-        if error:
-            return str(error)
-    return response.text[:300].strip()
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _attach(self)
+        super().request(*args, **kwargs)
 
 
-def raise_for_status(response: requests.Response, operation: str, what: str) -> None:
-    """Map a final non-2xx answer to the typed error for it."""
-    if response.status_code >= 400:
-        raise error_for_status(response.status_code, error_message(response), operation, what)
+def _attach(connection: HTTPConnection) -> None:
+    exchange = _watchdog.current()
+    if exchange is not None:
+        exchange.attach(connection.sock)
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOL_CLASSES = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+
+
+# --- the environment ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Which certificates to trust, the same for every request of a client."""
+
+    verify: bool
+    ca_certs: str | None
+    ca_cert_dir: str | None
+
+    @classmethod
+    def resolve(cls, verify: bool | str) -> TlsSettings:
+        """The connection's ``verify_ssl`` first, then ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, then
+        ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (how W&B documents trusting a self-managed server's
+        certificate), else the ``certifi`` bundle that ``requests`` uses."""
+        if verify is False:
+            return cls(False, None, None)
+        if isinstance(verify, str):
+            return cls(True, None, verify) if os.path.isdir(verify) else cls(True, verify, None)
+        bundle = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                  or os.environ.get("SSL_CERT_FILE"))
+        cert_dir = os.environ.get("SSL_CERT_DIR")
+        if bundle or cert_dir:
+            return cls(True, bundle or None, cert_dir or None)
+        import certifi
+
+        return cls(True, certifi.where(), None)
+
+
+def environ_proxy(origin: str) -> str | None:
+    """The proxy the environment names for ``origin`` (``HTTPS_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` honoured)."""
+    from requests.utils import get_environ_proxies
+
+    proxies = get_environ_proxies(origin)
+    scheme = origin.split("://", 1)[0]
+    proxy = proxies.get(scheme) or proxies.get("all")
+    return str(proxy) if proxy else None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()
+
+
+# --- responses ------------------------------------------------------------------------------------
+
+class Response:
+    """One HTTP answer; its body is read under the exchange's deadline and cancel event."""
+
+    def __init__(self, transport: Transport, raw: urllib3.BaseHTTPResponse, url: str, operation: str,
+                 exchange: _watchdog.Exchange) -> None:
+        self._transport = transport
+        self._raw = raw
+        self.url = url
+        self.operation = operation
+        self._exchange = exchange
+        self.status: int = raw.status
+        self.headers = raw.headers
+        self._content: bytes | None = None
+        self._closed = False
+
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        return None if value is None else str(value)
+
+    def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
+        """The body in chunks; transport failures become typed or retryable errors."""
+        try:
+            yield from self._raw.stream(size, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._transport.map_error(exc, self.operation, self.url, self._exchange) from None
+        if self._exchange.expired is not None:
+            raise self._transport.map_error(None, self.operation, self.url, self._exchange)
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            self._content = b"".join(self.chunks(CHUNK))
+        return self._content
+
+    def json(self) -> Any:
+        """The body as JSON, or ``MalformedResponseError`` (a proxy's HTML page, a cut answer)."""
+        try:
+            return jsonlib.loads(self.content)
+        except ValueError:
+            raise MalformedResponseError(
+                f"{self.operation}: the answer from {redact_url(self.url)} (HTTP {self.status}) is not JSON: "
+                f"{self._transport.scrub(self.content[:200].decode('utf-8', 'replace'))!r}.",
+                operation=self.operation, status=self.status,
+                hint="A proxy or load balancer may have answered instead of W&B; check the base URL.",
+            ) from None
+
+    def detail(self) -> str:
+        """The server's own words from an error body (GraphQL ``errors`` or W&B's ``error``), scrubbed."""
+        try:
+            body = self._content if self._content is not None else self._raw.read(4096, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError):
+            return ""
+        text = body.decode("utf-8", "replace")
+        try:
+            doc = jsonlib.loads(text)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            errors = doc.get("errors")
+            if isinstance(errors, list) and errors:
+                text = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
+            elif isinstance(doc.get("error"), dict):
+                text = str(doc["error"].get("message", doc["error"]))
+            elif doc.get("error"):
+                text = str(doc["error"])
+        return self._transport.scrub(text.strip()[:300])
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._exchange.finish()
+        if self._raw.length_remaining not in (None, 0) or self._exchange.expired is not None:
+            self._raw.close()  # a half-read body must not be handed to the next request
+        self._raw.release_conn()
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- the transport --------------------------------------------------------------------------------
+
+class Transport:
+    """HTTP for one W&B deployment: pooled, authenticated, retried, bounded and cancellable."""
+
+    def __init__(self, config: ClientConfig, pool_size: int = 32) -> None:
+        self.config = config
+        self.pool_size = max(pool_size, config.max_workers)
+        self.tls = TlsSettings.resolve(config.verify)
+        self._api_origin = _origin(config.base_url)
+        self._authorization = "Basic " + base64.b64encode(f"api:{config.api_key}".encode()).decode()
+        self._proxies: dict[str, str | None] = {}
+        self._managers: dict[str | None, urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+        self.closed = threading.Event()
+        if not self.tls.verify:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.config.base_url!r})"
+
+    def close(self) -> None:
+        """Stop every exchange still running and close the pools."""
+        self.closed.set()
+        with self._lock:
+            managers = list(self._managers.values())
+            self._managers.clear()
+        for manager in managers:
+            manager.clear()
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, (self.config.api_key,))
+
+    # --- pools, one per proxy -----------------------------------------------------------------
+
+    def _manager(self, url: str) -> urllib3.PoolManager:
+        origin = _origin(url)
+        with self._lock:
+            if origin not in self._proxies:
+                self._proxies[origin] = environ_proxy(origin)
+            proxy = self._proxies[origin]
+            manager = self._managers.get(proxy)
+            if manager is None:
+                manager = self._managers[proxy] = self._new_manager(proxy)
+            return manager
+
+    def _new_manager(self, proxy: str | None) -> urllib3.PoolManager:
+        options: dict[str, Any] = {"num_pools": 16, "maxsize": self.pool_size, "block": False,
+                                   "headers": {"User-Agent": USER_AGENT}}
+        if self.tls.verify:
+            options.update(cert_reqs="CERT_REQUIRED", ca_certs=self.tls.ca_certs, ca_cert_dir=self.tls.ca_cert_dir)
+        else:
+            options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+        if proxy:
+            parts = urlsplit(proxy)
+            if parts.username:
+                options["proxy_headers"] = urllib3.make_headers(
+                    proxy_basic_auth=f"{parts.username}:{parts.password or ''}")
+            manager: urllib3.PoolManager = urllib3.ProxyManager(proxy, **options)
+        else:
+            manager = urllib3.PoolManager(**options)
+        manager.pool_classes_by_scheme = _POOL_CLASSES  # type: ignore[assignment]
+        return manager
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        what: str | None = None,
+        authenticated: bool = True,
+        json: Any = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        follow_redirects: bool = True,
+        url_guard: UrlGuard | None = None,
+        cancel: threading.Event | None = None,
+        expected_size: int | None = None,
+    ) -> Response:
+        """Send with retries; return the first non-retryable answer (the caller checks its status).
+
+        The call's deadline (``config.deadline``) bounds every attempt's connect, headers and body
+        and the waits between attempts; a body of ``expected_size`` bytes is granted at least
+        ``expected_size / 1 MiB/s``. ``url_guard`` sees every URL before it is requested, redirects
+        included. Authentication is only ever sent to the W&B host.
+        """
+        started = time.monotonic()
+        allowance = expected_size / MIN_TRANSFER_RATE if expected_size else 0.0
+        deadline = started + max(self.config.deadline, allowance)
+        what = what or f"{operation} {redact_url(url)}"
+        payload = body
+        request_headers = dict(headers or {})
+        if json is not None:
+            payload = jsonlib.dumps(json, separators=(",", ":")).encode()
+            request_headers.setdefault("Content-Type", "application/json")
+        stop = _either(cancel, self.closed)
+        budget = RetryBudget(self.config, operation=operation, what=what, deadline=deadline, cancel=stop)
+
+        def attempt() -> Response:
+            return self._exchange(method, url, operation, payload, request_headers, authenticated, stream,
+                                  follow_redirects, url_guard, deadline, stop)
+
+        return budget.run(attempt, host=self._describe_host(url))
+
+    send = request  # the name the GraphQL layer and older callers use
+
+    def _describe_host(self, url: str) -> str:
+        origin = _origin(url)
+        return f"W&B at {self.config.base_url}" if origin == self._api_origin else f"storage at {redact_url(origin)}"
+
+    def _exchange(self, method: str, url: str, operation: str, payload: bytes | None, headers: dict[str, str],
+                  authenticated: bool, stream: bool, follow_redirects: bool, url_guard: UrlGuard | None,
+                  deadline: float, cancel: threading.Event | None) -> Response:
+        """One attempt: the request, its redirects, and (unless ``stream``) the whole body."""
+        if cancel is not None and cancel.is_set():
+            raise CancelledError(f"{operation}: cancelled before requesting {redact_url(url)}.", operation=operation)
+        for _ in range(MAX_REDIRECTS + 1):
+            if url_guard is not None:
+                url_guard(url)
+            response = self._send_once(method, url, operation, payload, headers, authenticated, deadline, cancel)
+            location = response.header("Location")
+            if not (follow_redirects and response.status in (301, 302, 303, 307, 308) and location):
+                break
+            response.close()
+            url = urljoin(url, location)
+            if response.status == 303:
+                method, payload = "GET", None
+        else:
+            response.close()
+            raise WandbError(f"{operation}: more than {MAX_REDIRECTS} redirects from {redact_url(url)}.",
+                             operation=operation, hint="Check the URL; the server redirects in a loop.")
+        if response.status in RETRY_STATUSES:
+            detail = response.detail()
+            response.close()
+            raise RetryableStatus(response.status, _retry_after(response), detail)
+        if not stream:
+            try:
+                _ = response.content
+            finally:
+                response.close()
+        return response
+
+    def _send_once(self, method: str, url: str, operation: str, payload: bytes | None, headers: dict[str, str],
+                   authenticated: bool, deadline: float, cancel: threading.Event | None) -> Response:
+        exchange = _watchdog.Exchange(deadline, cancel)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"no time left to request {redact_url(url)}")
+        send_headers = dict(headers)
+        if authenticated and _origin(url) == self._api_origin:
+            send_headers["Authorization"] = self._authorization
+        timeout = urllib3.Timeout(connect=min(self.config.connect_timeout, remaining),
+                                  read=min(self.config.timeout, remaining))
+        try:
+            manager = self._manager(url)
+            with _watchdog.watching(exchange):
+                raw = manager.request(method, url, body=payload, headers=send_headers, preload_content=False,
+                                      retries=False, redirect=False, timeout=timeout)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            exchange.finish()
+            raise self.map_error(exc, operation, url, exchange) from None
+        exchange.attach(getattr(raw.connection, "sock", None))
+        return Response(self, raw, url, operation, exchange)
+
+    def map_error(self, exc: BaseException | None, operation: str, url: str,
+                  exchange: _watchdog.Exchange) -> Exception:
+        """The typed (or retryable) error for a failed exchange; never the raw exception."""
+        where = redact_url(url)
+        if exchange.expired == "cancelled":
+            return CancelledError(f"{operation}: cancelled while talking to {where}.", operation=operation)
+        if exchange.expired == "deadline":
+            return DeadlineExceeded(f"the deadline passed while talking to {where}")
+        if isinstance(exc, urllib3.exceptions.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return WandbError(
+                f"{operation}: TLS verification of {where} failed.", operation=operation,
+                hint="Trust the server's CA with REQUESTS_CA_BUNDLE or SSL_CERT_FILE, or set the connection's "
+                     "verify_ssl to a CA bundle path.",
+            )
+        if isinstance(exc, (urllib3.exceptions.LocationValueError, ValueError)):
+            return WandbError(f"{operation}: {where!r} is not a usable URL ({type(exc).__name__}).",
+                              operation=operation, hint="Check the W&B base URL (e.g. https://api.wandb.ai).")
+        detail = self.scrub(str(exc)) if exc is not None else "no answer"
+        return TransientTransportError(f"{type(exc).__name__ if exc else 'error'} talking to {where}: {detail}")
+
+
+def _retry_after(response: Response) -> float | None:
+    from ._retry import parse_retry_after
+
+    return parse_retry_after(response.header("Retry-After"))
+
+
+class _Either(threading.Event):
+    """Set when either of two events is set (checked, never waited on by the watchdog)."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        super().__init__()
+        self._events = (first, second)
+
+    def is_set(self) -> bool:
+        return any(event.is_set() for event in self._events)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self._events[0].wait(0.1 if left is None else min(0.1, left))
+        return True
+
+
+def _either(cancel: threading.Event | None, closed: threading.Event) -> threading.Event:
+    return closed if cancel is None else _Either(cancel, closed)
+
+
+# --- status mapping -------------------------------------------------------------------------------
+
+def raise_for_status(response: Response, operation: str, what: str) -> None:
+    """Map a final answer that is not 2xx to the typed error for it."""
+    if response.status >= 300:
+        raise error_for_status(response.status, response.detail(), operation, what)
 
 
 def error_for_status(status: int, detail: str, operation: str, what: str) -> WandbError:
@@ -91,88 +462,8 @@ def error_for_status(status: int, detail: str, operation: str, what: str) -> Wan
         )
     if status == 404:
         return NotFoundError(f"{what}: not found (HTTP 404: {detail}).", operation=operation, status=status)
+    if 300 <= status < 400:
+        return MalformedResponseError(f"{what}: unexpected redirect (HTTP {status}).", operation=operation,
+                                      status=status, hint="Check the base URL; W&B answers without redirects.")
     return BadRequestError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
-                          operation=operation, status=status)
-
-
-class Transport:
-    """HTTP to one W&B deployment, with the retry policy of ``_retry``."""
-
-    def __init__(self, config: ClientConfig, pool_size: int = 32) -> None:
-        self.config = config
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = USER_AGENT
-        self.session.verify = config.verify
-        # requests re-reads proxy variables and ~/.netrc from the environment on every request
-        # when trust_env is on (about half the CPU of a small call); read proxies once per host.
-        self.session.trust_env = False
-        self._proxies: dict[str, dict[str, str]] = {}
-        self._authorization = "Basic " + base64.b64encode(f"api:{config.api_key}".encode()).decode()
-
-    def __repr__(self) -> str:
-        return f"Transport(base_url={self.config.base_url!r})"
-
-    def close(self) -> None:
-        self.session.close()
-
-    def proxies_for(self, url: str) -> dict[str, str]:
-        """The environment's proxies for this URL's scheme and host (``NO_PROXY`` honoured), cached."""
-        origin = url.split("/", 3)[:3]
-        key = "/".join(origin)
-        proxies = self._proxies.get(key)
-        if proxies is None:
-            proxies = self._proxies[key] = dict(requests.utils.get_environ_proxies(key))
-        return proxies
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        operation: str,
-        authenticated: bool = True,
-        json: Any = None,
-        stream: bool = False,
-        headers: dict[str, str] | None = None,
-    ) -> requests.Response:
-        """Send with retries; return the first non-retryable answer (the caller checks its status)."""
-        deadline = time.monotonic() + self.config.deadline
-        request_headers = dict(headers or {})
-        if authenticated:
-            request_headers["Authorization"] = self._authorization
-
-        proxies = self.proxies_for(url)
-
-        def attempt() -> requests.Response:
-            read_timeout = max(0.05, min(self.config.timeout, deadline - time.monotonic()))
-            with map_transport_errors(operation, url):
-                response = self.session.request(
-                    method, url, json=json, stream=stream, headers=request_headers, proxies=proxies,
-                    timeout=(self.config.connect_timeout, read_timeout),
-                )
-            if response.status_code in RETRY_STATUSES:
-                detail = error_message(response)
-                response.close()
-                raise RetryableStatus(response.status_code, parse_retry_after(response.headers.get("Retry-After")),
-                                      detail)
-            return response
-
-        result: requests.Response = self.with_retries(operation, attempt)
-        return result
-
-    def with_retries(self, operation: str, attempt: Callable[[], T]) -> T:
-        """Run ``attempt`` under the retry policy; ``ServerError`` once the budget is spent."""
-        try:
-            return retrying(self.config)(attempt)
-        except tenacity.RetryError as exc:
-            last = exc.last_attempt.exception()
-            status = last.status if isinstance(last, RetryableStatus) else None
-            raise ServerError(
-                f"{operation}: W&B at {self.config.base_url} kept failing ({last}) after "
-                f"{exc.last_attempt.attempt_number} attempts.",
-                operation=operation, attempts=exc.last_attempt.attempt_number, last_status=status,
-                hint="This is usually temporary: try again later (Airflow retries the task).",
-            ) from last
+                           operation=operation, status=status)
