@@ -36,12 +36,15 @@ def test_429_retry_after_is_honoured(wandb_server) -> None:
     assert wandb_server.stats()["graphql"]["total"] == 2
 
 
-def test_retry_after_is_capped(wandb_server) -> None:
+def test_retry_after_beyond_the_cap_fails_at_once_as_transient(wandb_server) -> None:
     client = _client(wandb_server, retry_after_cap=0.2)
     wandb_server.set_faults([{"route": "graphql", "kind": "status", "status": 503, "retry_after": 30, "times": 1}])
+    wandb_server.reset_stats()
     started = time.monotonic()
-    client.artifact("churn-model:production")
+    with pytest.raises(ServerError) as info:
+        client.artifact("churn-model:production")
     assert time.monotonic() - started < 5
+    assert info.value.transient and wandb_server.stats()["graphql"]["total"] == 1
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 501])

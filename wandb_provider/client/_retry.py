@@ -90,20 +90,25 @@ class RetryBudget:
         self.max_attempts = config.max_retries + 1
         self.started = time.monotonic()
         self.gave_up: str | None = None
-        self._next_wait = 0.0
+        self._waits: dict[int, float] = {}
 
-    def _wait_for(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RetryableStatus) and exc.retry_after is not None:
-            return exc.retry_after
-        base = min(self.config.backoff_max, self.config.backoff_min * 2 ** (state.attempt_number - 1))
-        return float(base * (1 + 0.25 * random.random()))
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        """The wait after this attempt: the server's ``Retry-After``, else jittered exponential backoff."""
+        if state.attempt_number not in self._waits:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetryableStatus) and exc.retry_after is not None:
+                wait = exc.retry_after
+            else:
+                base = min(self.config.backoff_max, self.config.backoff_min * 2 ** (state.attempt_number - 1))
+                wait = float(base * (1 + 0.25 * random.random()))
+            self._waits[state.attempt_number] = wait
+        return self._waits[state.attempt_number]
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
         if state.attempt_number >= self.max_attempts:
             self.gave_up = f"after {state.attempt_number} attempts"
             return True
-        wait = self._wait_for(state)
+        wait = self.wait(state)
         remaining = self.deadline - time.monotonic()
         exc = state.outcome.exception() if state.outcome else None
         asked = exc.retry_after if isinstance(exc, RetryableStatus) else None
@@ -115,16 +120,12 @@ class RetryBudget:
         if wait >= remaining:
             self.gave_up = f"when the deadline of {self.config.deadline:g}s ran out ({state.attempt_number} attempts)"
             return True
-        self._next_wait = wait
         return False
-
-    def wait(self, state: tenacity.RetryCallState) -> float:
-        return self._next_wait
 
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("%s failed (%s); attempt %d of %d, retrying in %.1fs", self.what, exc,
-                    state.attempt_number, self.max_attempts, self._next_wait)
+                    state.attempt_number, self.max_attempts, self.wait(state))
 
     def sleep(self, seconds: float) -> None:
         if self.cancel is None:

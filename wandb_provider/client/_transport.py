@@ -15,6 +15,7 @@ import base64
 import json as jsonlib
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -89,31 +90,55 @@ _POOL_CLASSES = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
 
 # --- the environment ------------------------------------------------------------------------------
 
+_CA_FILE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
 @dataclass(frozen=True)
 class TlsSettings:
-    """Which certificates to trust, the same for every request of a client."""
+    """Which certificates every request of a client trusts (API calls and file transfers alike)."""
 
     verify: bool
-    ca_certs: str | None
-    ca_cert_dir: str | None
+    ca_files: tuple[str, ...] = ()
+    ca_dirs: tuple[str, ...] = ()
 
     @classmethod
     def resolve(cls, verify: bool | str) -> TlsSettings:
-        """The connection's ``verify_ssl`` first, then ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, then
-        ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (how W&B documents trusting a self-managed server's
-        certificate), else the ``certifi`` bundle that ``requests`` uses."""
+        """The connection's ``verify_ssl`` when it is ``False`` or a path; otherwise every CA store the
+        environment names (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``SSL_CERT_FILE``,
+        ``SSL_CERT_DIR``: how W&B documents trusting a self-managed server's certificate), else the
+        ``certifi`` bundle that ``requests`` uses."""
         if verify is False:
-            return cls(False, None, None)
+            return cls(False)
         if isinstance(verify, str):
-            return cls(True, None, verify) if os.path.isdir(verify) else cls(True, verify, None)
-        bundle = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-                  or os.environ.get("SSL_CERT_FILE"))
-        cert_dir = os.environ.get("SSL_CERT_DIR")
-        if bundle or cert_dir:
-            return cls(True, bundle or None, cert_dir or None)
+            return cls(True, ca_dirs=(verify,)) if os.path.isdir(verify) else cls(True, ca_files=(verify,))
+        files = tuple(dict.fromkeys(v for name in _CA_FILE_VARIABLES if (v := os.environ.get(name))))
+        dirs = tuple(v for v in (os.environ.get("SSL_CERT_DIR"),) if v)
+        if files or dirs:
+            return cls(True, files, dirs)
         import certifi
 
-        return cls(True, certifi.where(), None)
+        return cls(True, (certifi.where(),))
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        for path in self.ca_files:
+            self._load(context, cafile=path)
+        for path in self.ca_dirs:
+            self._load(context, capath=path)
+        return context
+
+    @staticmethod
+    def _load(context: ssl.SSLContext, **location: str) -> None:
+        try:
+            context.load_verify_locations(**location)
+        except (OSError, ssl.SSLError) as exc:
+            (what,) = location.values()
+            raise WandbError(f"cannot read the CA certificates at {what!r} ({exc.strerror or exc}).",
+                             hint="Fix verify_ssl, REQUESTS_CA_BUNDLE, SSL_CERT_FILE or SSL_CERT_DIR.") from None
 
 
 def environ_proxy(origin: str) -> str | None:
@@ -229,6 +254,7 @@ class Transport:
         self.config = config
         self.pool_size = max(pool_size, config.max_workers)
         self.tls = TlsSettings.resolve(config.verify)
+        self._ssl_context = self.tls.context()
         self._api_origin = _origin(config.base_url)
         self._authorization = "Basic " + base64.b64encode(f"api:{config.api_key}".encode()).decode()
         self._proxies: dict[str, str | None] = {}
@@ -269,9 +295,8 @@ class Transport:
     def _new_manager(self, proxy: str | None) -> urllib3.PoolManager:
         options: dict[str, Any] = {"num_pools": 16, "maxsize": self.pool_size, "block": False,
                                    "headers": {"User-Agent": USER_AGENT}}
-        if self.tls.verify:
-            options.update(cert_reqs="CERT_REQUIRED", ca_certs=self.tls.ca_certs, ca_cert_dir=self.tls.ca_cert_dir)
-        else:
+        options["ssl_context"] = self._ssl_context
+        if not self.tls.verify:
             options.update(cert_reqs="CERT_NONE", assert_hostname=False)
         if proxy:
             parts = urlsplit(proxy)
