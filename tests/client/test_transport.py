@@ -170,3 +170,14 @@ def test_a_proxy_page_instead_of_json_is_a_malformed_answer_not_a_refusal() -> N
         WandbClient(url, "k" * 40).viewer()
     assert not isinstance(info.value, BadRequestError)
     assert info.value.transient
+
+
+@pytest.mark.parametrize("options", [{"timeout": float("nan")}, {"timeout": float("inf")}, {"deadline": 0},
+                                     {"timeout": -1}, {"max_retries": -1}, {"max_retries": 1.5},
+                                     {"max_workers": 0}, {"cache_max_bytes": -5}, {"timeout": "60"}])
+def test_nonsense_settings_are_refused_before_any_request(options: dict) -> None:
+    from wandb_provider.client import BadRequestError
+
+    with pytest.raises(BadRequestError) as info:
+        WandbClient("http://127.0.0.1:9", "k" * 40, **options)
+    assert next(iter(options)) in str(info.value)

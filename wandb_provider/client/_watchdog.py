@@ -77,13 +77,16 @@ class _Watchdog:
 
     def watch(self, exchange: Exchange) -> None:
         with self._wake:
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (exchange.deadline, next(self._counter), exchange))
+            new_cancellable = exchange.cancel is not None and not self._cancellable
             if exchange.cancel is not None:
                 self._cancellable.add(exchange)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="wandb-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if earliest is None or exchange.deadline < earliest or new_cancellable:
+                self._wake.notify()  # only when the thread must wake earlier than it planned
 
     def _run(self) -> None:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -24,7 +25,9 @@ class ClientConfig:
     :param timeout: Read timeout of one request.
     :param connect_timeout: Connect timeout of one request.
     :param max_retries: Retries of a retryable failure (so at most ``max_retries + 1`` attempts).
-    :param deadline: Total time one call may take across its retries.
+    :param deadline: Total time one call may take across its retries: connect, headers, body and the
+        waits between attempts. A file transfer is one call per file and is granted at least its size
+        at 1 MiB/s.
     :param retry_after_cap: Longest ``Retry-After`` honoured.
     :param verify: TLS verification: a bool or the path of a CA bundle.
     :param max_workers: Parallel file transfers (default: 2 per CPU, 4 to 32).
@@ -54,11 +57,27 @@ class ClientConfig:
     allowed_reference_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from .errors import BadRequestError
+
         object.__setattr__(self, "base_url", (self.base_url or DEFAULT_BASE_URL).rstrip("/"))
-        if self.timeout <= 0 or self.connect_timeout <= 0 or self.deadline <= 0:
-            raise ValueError("timeouts and the deadline must be positive numbers of seconds")
-        if self.max_retries < 0:
-            raise ValueError("max_retries must not be negative")
+        for name in ("timeout", "connect_timeout", "deadline", "retry_after_cap", "backoff_min", "backoff_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value < 0 or (value == 0 and name in ("timeout", "connect_timeout", "deadline")):
+                raise BadRequestError(f"client setting {name}={value!r} is not a positive, finite number of seconds.",
+                                      hint=f"Set {name} to a number of seconds such as 60.")
+        for name in ("max_retries", "max_workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "max_retries" else 1):
+                raise BadRequestError(f"client setting {name}={value!r} is not a whole number "
+                                      f"{'>= 0' if name == 'max_retries' else '>= 1'}.")
+        if self.cache_max_bytes is not None and (isinstance(self.cache_max_bytes, bool)
+                                                 or not isinstance(self.cache_max_bytes, int)
+                                                 or self.cache_max_bytes < 0):
+            raise BadRequestError(f"client setting cache_max_bytes={self.cache_max_bytes!r} is not a whole number "
+                                  "of bytes >= 0.")
+        object.__setattr__(self, "allowed_file_reference_roots", tuple(self.allowed_file_reference_roots))
+        object.__setattr__(self, "allowed_reference_hosts", tuple(self.allowed_reference_hosts))
 
     @classmethod
     def from_env(cls, **overrides: object) -> ClientConfig:
