@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Local W&B-compatible artifacts server (an emulator)."
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1); a non-loopback address warns, and needs "
+                             "--user: the default user's key is well known")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free port)")
     parser.add_argument("--data-dir", help="keep state here (SQLite + blobs); in memory when omitted")
     parser.add_argument("--user", action="append", default=[], metavar="NAME:API_KEY",
@@ -64,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-upload-bytes", metavar="SIZE", default=str(DEFAULT_MAX_UPLOAD_BYTES),
                         help="largest upload of one file or manifest (default 5GiB); larger ones get HTTP 413")
     parser.add_argument("--pending-ttl", metavar="DURATION", default=str(DEFAULT_PENDING_TTL_SECONDS),
-                        help="a version whose upload nothing touched for this long (seconds, or with s/m/h/d; "
-                             "default 24h) is dropped (state DELETED); at start-up every PENDING version is")
+                        help="a PENDING version whose upload nothing touched for this long (seconds, or with "
+                             "s/m/h/d; default 24h) is dropped (state DELETED), as every PENDING version is at "
+                             "start-up")
     return parser
 
 
