@@ -135,6 +135,9 @@ def test_non_loopback_host_refuses_a_data_dir_user_left_with_the_default_key(sta
 def test_non_loopback_host_with_own_users_warns_and_serves(start: Any) -> None:
     server = start("--host", "0.0.0.0", "--user", f"alice:{ALICE_KEY}")
     assert data(gql(Remote(server.local.base_url, ALICE_KEY), VIEWER))["viewer"] == {"username": "alice"}
+    by_name = requests.post(f"{server.local.base_url}/graphql", json={"query": VIEWER}, auth=("api", ALICE_KEY),
+                            headers={"Host": f"wandb-server:{server.port}"}, timeout=TIMEOUT)
+    assert data(by_name)["viewer"] == {"username": "alice"}  # as a container's service name would
     code, _, stderr = server.stop()
     assert code == 0
     assert "wandb-provider-server: warning: listening on 0.0.0.0:" in stderr
@@ -153,6 +156,20 @@ def test_loopback_hosts_keep_the_default_key_and_do_not_warn(start: Any, host: s
     assert code == 0
     assert "warning" not in stderr
     assert DEFAULT_API_KEY in stderr  # as before: the well-known key is told
+
+
+def test_loopback_server_refuses_requests_addressed_by_another_name(wandb_server: LocalWandbServer) -> None:
+    """A page on a DNS-rebound name must not reach GraphQL with the well-known key from a browser."""
+    port = urlsplit(wandb_server.base_url).port
+    for host in (f"rebound.example:{port}", "rebound.example"):
+        reply = requests.post(f"{wandb_server.base_url}/graphql", json={"query": VIEWER}, auth=_auth(wandb_server),
+                              headers={"Host": host}, timeout=TIMEOUT)
+        assert reply.status_code == 403, reply.text
+        assert "localhost" in error_messages(reply)[0]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        reply = requests.post(f"{wandb_server.base_url}/graphql", json={"query": VIEWER}, auth=_auth(wandb_server),
+                              headers={"Host": host}, timeout=TIMEOUT)
+        assert data(reply)["viewer"] == {"username": "demo"}
 
 
 def test_python_api_refuses_the_default_key_on_a_non_loopback_host() -> None:
@@ -502,6 +519,16 @@ def test_a_second_server_on_the_same_data_dir_is_refused(start: Any, tmp_path: P
     assert first.stop()[0] == 0
     second = start("--data-dir", state)  # free again once the first has stopped
     assert second.stop()[0] == 0
+
+
+def test_lock_file_symlinked_out_of_the_data_dir_is_not_followed(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    outside = tmp_path / "precious.txt"
+    outside.write_text("the user's\n")
+    (state / "server.lock").symlink_to(outside)
+    assert_refused(run_cli("--data-dir", str(state)), "cannot lock the data dir")
+    assert outside.read_text() == "the user's\n"
 
 
 def test_abandoned_pending_version_expires_after_the_ttl_but_not_while_uploading() -> None:

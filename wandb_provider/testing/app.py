@@ -57,6 +57,7 @@ class ServerState:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         pending_ttl_seconds: float = DEFAULT_PENDING_TTL_SECONDS,
+        loopback_only: bool = False,
     ) -> None:
         self.store = store
         self.signer = signer
@@ -65,6 +66,7 @@ class ServerState:
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.pending = PendingReaper(store, pending_ttl_seconds)
+        self.loopback_only = loopback_only  # bound to a loopback address only
 
 
 def _error(exc: EmulatorError) -> JSONResponse:
@@ -86,6 +88,11 @@ def _api_key(request: Request) -> str | None:
 
 
 def _authenticate(state: ServerState, request: Request) -> User:
+    host = request.headers.get("host", "")
+    if state.loopback_only and not _addressed_by_ip_or_localhost(host):
+        # A server on loopback is reached by IP or localhost; any other name is a DNS-rebound page
+        # in a browser, which could otherwise send the well-known default key from there.
+        raise PermissionDenied(f"this server listens on loopback only; address it by IP or localhost, not {host!r}")
     key = _api_key(request)
     if key is None:
         raise Unauthenticated("user is not logged in: send the API key as HTTP Basic auth, user 'api'")

@@ -39,7 +39,7 @@ EXPOSED_WARNING = (
 
 
 class DataDirBusy(OSError):
-    """Another server process holds the data folder."""
+    """The data folder cannot be locked: another server holds it, or the lock file cannot be made."""
 
 
 def _lock_data_dir(root: Path) -> IO[str] | None:
@@ -49,7 +49,11 @@ def _lock_data_dir(root: Path) -> IO[str] | None:
     """
     if fcntl is None:
         return None
-    handle = open(root / LOCK_FILE, "a+")  # noqa: SIM115 - held open until stop()
+    try:  # never through a symlink: the lock file is written
+        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise DataDirBusy(f"cannot lock the data dir {root}: {exc.strerror} ({root / LOCK_FILE})") from None
+    handle = os.fdopen(fd, "r+")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -222,6 +226,7 @@ class LocalWandbServer:
         state = ServerState(
             self.store, self.signer, self.faults, max_body_bytes=self.config.max_body_bytes,
             max_upload_bytes=self.config.max_upload_bytes, pending_ttl_seconds=self.config.pending_ttl_seconds,
+            loopback_only=not self.exposed,
         )
         uv_config = uvicorn.Config(
             create_app(state), log_level="warning", lifespan="off", access_log=False,
