@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import ipaddress
 import json
 import math
 import mimetypes
@@ -29,7 +28,13 @@ from starlette.routing import Route
 
 from . import ids
 from .blobs import BlobWriter
-from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_PENDING_TTL_SECONDS, is_loopback_address
+from .config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_PENDING_TTL_SECONDS,
+    is_ip_address,
+    is_loopback_address,
+)
 from .errors import EmulatorError, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from .faults import FaultMiddleware, FaultState
 from .graphql_api import GraphQLService, Outcome
@@ -372,10 +377,7 @@ async def healthz(request: Request) -> Response:
 
 def _loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
-    try:
-        return is_loopback_address(host)
-    except ValueError:
-        return host == "localhost"
+    return host == "localhost" or is_loopback_address(host)
 
 
 def _host_name(host_header: str) -> str:
@@ -387,13 +389,7 @@ def _host_name(host_header: str) -> str:
 
 def _addressed_by_ip_or_localhost(host_header: str) -> bool:
     name = _host_name(host_header).lower()
-    if name == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
+    return name == "localhost" or is_ip_address(name)
 
 
 def _admin_refusal(request: Request) -> Response | None:

@@ -106,27 +106,29 @@ def is_loopback_host(host: str) -> bool:
     name = host.strip().strip("[]")
     if not name:
         return False
-    try:
+    if is_ip_address(name):
         return is_loopback_address(name)
-    except ValueError:
-        pass
     try:
         infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return False
     addresses = {str(info[4][0]) for info in infos}
-    return bool(addresses) and all(_loopback_or_false(a) for a in addresses)
+    return bool(addresses) and all(is_loopback_address(a) for a in addresses)
+
+
+def is_ip_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback_address(text: str) -> bool:
-    """Whether an IP literal is loopback (IPv4-mapped IPv6 included); ValueError when not an IP."""
-    address = ipaddress.ip_address(text.split("%", 1)[0])
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
-    return bool((mapped or address).is_loopback)
-
-
-def _loopback_or_false(text: str) -> bool:
+    """Whether ``text`` is a loopback IP address (IPv4-mapped IPv6 included); False for anything else."""
     try:
-        return is_loopback_address(text)
+        address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return bool((mapped or address).is_loopback)

@@ -215,7 +215,7 @@ class LocalWandbServer:
             where = f"{self.config.host}:{self.config.port}"
             raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from exc
         host, port = sock.getsockname()[:2]
-        if not self.exposed and not _is_loopback_socket(host):
+        if not self.exposed and not is_loopback_address(host):
             sock.close()  # the name resolved differently at bind time: not what was checked
             raise ValueError(f"{self.config.host} bound to {host}, which is not a loopback address; "
                              "give an IP address with --host")
@@ -319,9 +319,3 @@ class LocalWandbServer:
     def reset_stats(self) -> None:
         self.faults.reset_stats()
 
-
-def _is_loopback_socket(host: str) -> bool:
-    try:
-        return is_loopback_address(host)
-    except ValueError:
-        return False
