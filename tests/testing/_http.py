@@ -162,15 +162,16 @@ def manifest_digest(files: dict[str, bytes], paths: list[str] | None = None) -> 
 
 
 def begin_upload(server: Any, entity: str, project: str, name: str, files: dict[str, bytes],
-                 type_name: str = "dataset", listed: list[str] | None = None) -> Upload:
+                 type_name: str = "dataset", listed: list[str] | None = None, client_id: str | None = None) -> Upload:
     """``createArtifact``, the first ``createArtifactManifest`` and ``createArtifactFiles`` for ``files``.
 
-    ``listed`` (default: every file) are the paths the manifest, and so the digest, will hold.
+    ``listed`` (default: every file) are the paths the manifest, and so the digest, will hold;
+    ``client_id`` is the ``clientID`` wandb-core sends (the same on a retried request).
     """
     listed = list(files) if listed is None else listed
     created = data(gql(server, _CREATE, {"input": {
         "entityName": entity, "projectName": project, "artifactCollectionName": name, "artifactTypeName": type_name,
-        "digest": manifest_digest(files, listed), "digestAlgorithm": "MANIFEST_MD5",
+        "digest": manifest_digest(files, listed), "digestAlgorithm": "MANIFEST_MD5", "clientID": client_id,
         "enableDigestDeduplication": True, "aliases": [{"alias": "latest", "artifactCollectionName": name}]}}))
     upload = Upload(server, entity, project, files, listed, created["createArtifact"]["artifact"]["id"], {})
     data(gql(server, _MANIFEST, upload._manifest_vars()))

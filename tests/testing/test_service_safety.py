@@ -533,7 +533,7 @@ def test_lock_file_symlinked_out_of_the_data_dir_is_not_followed(tmp_path: Path)
 
 def test_abandoned_pending_version_expires_after_the_ttl_but_not_while_uploading() -> None:
     with LocalWandbServer(ServerConfig(pending_ttl_seconds=1.0)) as server:
-        idle = begin_upload(server, "demo", "p", "idle", {"a.txt": b"never uploaded"})
+        idle = begin_upload(server, "demo", "p", "idle", {"a.txt": b"never uploaded"}, client_id="client-1")
         big = os.urandom(1 << 20)
         busy = begin_upload(server, "demo", "p", "busy", {"big.bin": big})
         half = len(big) // 2
@@ -547,8 +547,16 @@ def test_abandoned_pending_version_expires_after_the_ttl_but_not_while_uploading
             assert read_status(sock) == 200
         busy.put_manifest()
         busy.commit()
-        again = log_artifact(server, "demo", "p", "idle", {"a.txt": b"never uploaded"})
-        assert data(gql(server, STATE, {"id": again}))["artifact"] == {"state": "COMMITTED", "versionIndex": 1}
+        # The client runs the dropped upload again with the same client ID, and retries that request
+        # once: one new version, which commits.
+        again = begin_upload(server, "demo", "p", "idle", {"a.txt": b"never uploaded"}, client_id="client-1")
+        retried = begin_upload(server, "demo", "p", "idle", {"a.txt": b"never uploaded"}, client_id="client-1")
+        assert again.artifact_id == retried.artifact_id != idle.artifact_id
+        again.put("a.txt")
+        again.put_manifest()
+        again.commit()
+        assert data(gql(server, STATE, {"id": again.artifact_id}))["artifact"] == {"state": "COMMITTED",
+                                                                                   "versionIndex": 1}
 
 
 def test_python_api_limits_are_checked() -> None:

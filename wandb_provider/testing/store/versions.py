@@ -74,7 +74,7 @@ class VersionsMixin(CollectionsMixin):
     def version_by_client_id(self, client_id: str) -> Version | None:
         """The version a client ID names, a live one first (a dropped upload may share the ID)."""
         row = self.db.one("SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ? "
-                          "ORDER BY state = 'DELETED', id DESC LIMIT 1", (client_id, client_id))
+                          "ORDER BY state = 'DELETED', id LIMIT 1", (client_id, client_id))
         return from_row(Version, row) if row else None
 
     # --- logging --------------------------------------------------------------------------
