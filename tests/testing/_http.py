@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -106,39 +107,89 @@ def error_messages(reply: requests.Response) -> list[str]:
     return messages
 
 
+@dataclass
+class Upload:
+    """One version being logged over HTTP as wandb-core does (wandb-protocol.md §12), step by step."""
+
+    server: Any
+    entity: str
+    project: str
+    files: dict[str, bytes]
+    listed: list[str]  # the paths the manifest will hold
+    artifact_id: str
+    slots: dict[str, dict[str, Any]]  # path -> createArtifactFiles node (uploadUrl, uploadHeaders, artifact)
+
+    def md5(self, path: str) -> str:
+        return base64.b64encode(hashlib.md5(self.files[path]).digest()).decode()
+
+    def put(self, path: str) -> None:
+        """PUT one file to its upload URL (nothing when the server holds the content already)."""
+        node = self.slots[path]
+        if node["uploadUrl"]:
+            requests.put(node["uploadUrl"], data=self.files[path], headers=_headers(node["uploadHeaders"]),
+                         timeout=TIMEOUT).raise_for_status()
+
+    def manifest(self) -> bytes:
+        contents = {path: {"digest": self.md5(path), "size": len(self.files[path]),
+                           "birthArtifactID": self.slots[path]["artifact"]["id"]} for path in sorted(self.listed)}
+        return json.dumps({"version": 1, "storagePolicy": "wandb-storage-policy-v1",
+                           "storagePolicyConfig": {"storageLayout": "V2"}, "contents": contents},
+                          separators=(",", ":")).encode()
+
+    def put_manifest(self, manifest: bytes | None = None) -> None:
+        manifest = self.manifest() if manifest is None else manifest
+        variables = {**self._manifest_vars(), "digest": base64.b64encode(hashlib.md5(manifest).digest()).decode(),
+                     "includeUpload": True}
+        upload = data(gql(self.server, _MANIFEST, variables))["createArtifactManifest"]["artifactManifest"]["file"]
+        requests.put(upload["uploadUrl"], data=manifest, headers=_headers(upload["uploadHeaders"]),
+                     timeout=TIMEOUT).raise_for_status()
+
+    def commit(self) -> str:
+        committed = data(gql(self.server, _COMMIT, {"artifactID": self.artifact_id}))
+        assert committed["commitArtifact"]["artifact"]["state"] == "COMMITTED"
+        return self.artifact_id
+
+    def _manifest_vars(self) -> dict[str, Any]:
+        return {"artifactID": self.artifact_id, "name": "wandb_manifest.json", "digest": "",
+                "entityName": self.entity, "projectName": self.project, "runName": "", "includeUpload": False}
+
+
+def manifest_digest(files: dict[str, bytes], paths: list[str] | None = None) -> str:
+    """W&B's artifact digest: MD5 over the manifest header and the sorted ``path:md5`` lines."""
+    md5s = {path: base64.b64encode(hashlib.md5(body).digest()).decode() for path, body in files.items()}
+    lines = "".join(f"{path}:{md5s[path]}\n" for path in sorted(paths if paths is not None else files))
+    return hashlib.md5(b"wandb-artifact-manifest-v1\n" + lines.encode()).hexdigest()
+
+
+def begin_upload(server: Any, entity: str, project: str, name: str, files: dict[str, bytes],
+                 type_name: str = "dataset", listed: list[str] | None = None, client_id: str | None = None) -> Upload:
+    """``createArtifact``, the first ``createArtifactManifest`` and ``createArtifactFiles`` for ``files``.
+
+    ``listed`` (default: every file) are the paths the manifest, and so the digest, will hold;
+    ``client_id`` is the ``clientID`` wandb-core sends (the same on a retried request).
+    """
+    listed = list(files) if listed is None else listed
+    created = data(gql(server, _CREATE, {"input": {
+        "entityName": entity, "projectName": project, "artifactCollectionName": name, "artifactTypeName": type_name,
+        "digest": manifest_digest(files, listed), "digestAlgorithm": "MANIFEST_MD5", "clientID": client_id,
+        "enableDigestDeduplication": True, "aliases": [{"alias": "latest", "artifactCollectionName": name}]}}))
+    upload = Upload(server, entity, project, files, listed, created["createArtifact"]["artifact"]["id"], {})
+    data(gql(server, _MANIFEST, upload._manifest_vars()))
+    slots = data(gql(server, _FILES, {"input": {"artifactFiles": [
+        {"artifactID": upload.artifact_id, "name": path, "md5": upload.md5(path)} for path in files]}}))
+    for path, edge in zip(files, slots["createArtifactFiles"]["files"]["edges"], strict=True):
+        upload.slots[path] = edge["node"]
+    return upload
+
+
 def log_artifact(server: Any, entity: str, project: str, name: str, files: dict[str, bytes],
                  type_name: str = "dataset") -> str:
     """Log a version over HTTP as wandb-core does (wandb-protocol.md §12); returns its id."""
-    md5s = {path: base64.b64encode(hashlib.md5(body).digest()).decode() for path, body in files.items()}
-    digest = hashlib.md5(b"wandb-artifact-manifest-v1\n" + "".join(
-        f"{path}:{md5s[path]}\n" for path in sorted(files)).encode()).hexdigest()
-    created = data(gql(server, _CREATE, {"input": {
-        "entityName": entity, "projectName": project, "artifactCollectionName": name, "artifactTypeName": type_name,
-        "digest": digest, "digestAlgorithm": "MANIFEST_MD5", "enableDigestDeduplication": True,
-        "aliases": [{"alias": "latest", "artifactCollectionName": name}]}}))
-    artifact_id: str = created["createArtifact"]["artifact"]["id"]
-    manifest_vars = {"artifactID": artifact_id, "name": "wandb_manifest.json", "digest": "", "entityName": entity,
-                     "projectName": project, "runName": "", "includeUpload": False}
-    data(gql(server, _MANIFEST, manifest_vars))
-    slots = data(gql(server, _FILES, {"input": {"artifactFiles": [
-        {"artifactID": artifact_id, "name": path, "md5": md5s[path]} for path in files]}}))
-    contents = {}
-    for path, edge in zip(files, slots["createArtifactFiles"]["files"]["edges"], strict=True):
-        node = edge["node"]
-        if node["uploadUrl"]:
-            requests.put(node["uploadUrl"], data=files[path], headers=_headers(node["uploadHeaders"]),
-                         timeout=TIMEOUT).raise_for_status()
-        contents[path] = {"digest": md5s[path], "size": len(files[path]), "birthArtifactID": node["artifact"]["id"]}
-    manifest = json.dumps({"version": 1, "storagePolicy": "wandb-storage-policy-v1",
-                           "storagePolicyConfig": {"storageLayout": "V2"},
-                           "contents": dict(sorted(contents.items()))}, separators=(",", ":")).encode()
-    manifest_vars.update(digest=base64.b64encode(hashlib.md5(manifest).digest()).decode(), includeUpload=True)
-    upload = data(gql(server, _MANIFEST, manifest_vars))["createArtifactManifest"]["artifactManifest"]["file"]
-    requests.put(upload["uploadUrl"], data=manifest, headers=_headers(upload["uploadHeaders"]),
-                 timeout=TIMEOUT).raise_for_status()
-    committed = data(gql(server, _COMMIT, {"artifactID": artifact_id}))
-    assert committed["commitArtifact"]["artifact"]["state"] == "COMMITTED"
-    return artifact_id
+    upload = begin_upload(server, entity, project, name, files, type_name)
+    for path in files:
+        upload.put(path)
+    upload.put_manifest()
+    return upload.commit()
 
 
 def _headers(pairs: list[str]) -> dict[str, str]:

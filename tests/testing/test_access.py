@@ -389,7 +389,8 @@ def test_expired_signed_url_is_403_and_a_fresh_one_works(wandb_server: LocalWand
      pytest.param(b"nope", id="not-json"), pytest.param(b'{"ttl_seconds": true}', id="boolean")],
 )
 def test_signed_url_ttl_rejects_bad_input(wandb_server: LocalWandbServer, body: bytes) -> None:
-    reply = requests.post(f"{wandb_server.base_url}/_admin/signed-urls", data=body, timeout=TIMEOUT)
+    reply = requests.post(f"{wandb_server.base_url}/_admin/signed-urls", data=body, timeout=TIMEOUT,
+                          headers={"Content-Type": "application/json"})
     assert reply.status_code == 400
     assert "ttl_seconds" in error_messages(reply)[0] or "JSON" in error_messages(reply)[0]
     assert wandb_server.signer.ttl_seconds == 3600
@@ -427,7 +428,7 @@ def test_admin_routes_answer_only_on_loopback() -> None:
     address = _outward_address()
     if address is None:
         pytest.skip("this machine has no non-loopback address to call from")
-    with LocalWandbServer(ServerConfig(host="0.0.0.0")) as server:
+    with LocalWandbServer(ServerConfig(host="0.0.0.0", users=(UserSpec("alice", "a" * 40),))) as server:
         port = urlsplit(server.base_url).port
         outside = f"http://{address}:{port}"
         assert requests.get(f"{outside}/healthz", timeout=TIMEOUT).status_code == 200  # reachable

@@ -262,7 +262,8 @@ def test_invalid_rules_are_400_and_keep_the_current_rules(
 
 
 def test_faults_body_not_json_is_400(server: LocalWandbServer) -> None:
-    reply = requests.post(f"{server.base_url}/_admin/faults", data=b"{rules", timeout=TIMEOUT)
+    reply = requests.post(f"{server.base_url}/_admin/faults", data=b"{rules", timeout=TIMEOUT,
+                          headers={"Content-Type": "application/json"})
     assert reply.status_code == 400
     assert "JSON" in error_messages(reply)[0]
 

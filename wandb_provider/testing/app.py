@@ -2,7 +2,7 @@
 
 ``/graphql`` (Basic ``api:<key>``), signed storage URLs (no auth, as W&B's presigned URLs),
 the authenticated ``artifactsV2`` fallback, the run file stream, ``/healthz`` and the
-loopback-only ``/_admin`` control plane.
+loopback-only ``/_admin`` control plane. Request bodies are size-limited (``limits.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import ipaddress
 import json
 import math
 import mimetypes
@@ -28,9 +27,19 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from . import ids
+from .blobs import BlobWriter
+from .config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_PENDING_TTL_SECONDS,
+    is_ip_address,
+    is_loopback_address,
+)
 from .errors import EmulatorError, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from .faults import FaultMiddleware, FaultState
 from .graphql_api import GraphQLService, Outcome
+from .limits import BodyLimitMiddleware, RequestTooLarge
+from .pending import PendingReaper
 from .resolvers import Context
 from .store import Store
 from .store.records import User
@@ -42,13 +51,27 @@ _FILE_READS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="wandb-serve
 
 
 class ServerState:
-    """Everything the routes share: the store, GraphQL service, URL signer and fault rules."""
+    """Everything the routes share: the store, GraphQL service, URL signer, fault rules and limits."""
 
-    def __init__(self, store: Store, signer: UrlSigner, faults: FaultState) -> None:
+    def __init__(
+        self,
+        store: Store,
+        signer: UrlSigner,
+        faults: FaultState,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+        pending_ttl_seconds: float = DEFAULT_PENDING_TTL_SECONDS,
+        loopback_only: bool = False,
+    ) -> None:
         self.store = store
         self.signer = signer
         self.faults = faults
         self.graphql = GraphQLService()
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.pending = PendingReaper(store, pending_ttl_seconds)
+        self.loopback_only = loopback_only  # bound to a loopback address only
 
 
 def _error(exc: EmulatorError) -> JSONResponse:
@@ -70,6 +93,11 @@ def _api_key(request: Request) -> str | None:
 
 
 def _authenticate(state: ServerState, request: Request) -> User:
+    host = request.headers.get("host", "")
+    if state.loopback_only and not _addressed_by_ip_or_localhost(host):
+        # A server on loopback is reached by IP or localhost; any other name is a DNS-rebound page
+        # in a browser, which could otherwise send the well-known default key from there.
+        raise PermissionDenied(f"this server listens on loopback only; address it by IP or localhost, not {host!r}")
     key = _api_key(request)
     if key is None:
         raise Unauthenticated("user is not logged in: send the API key as HTTP Basic auth, user 'api'")
@@ -96,6 +124,7 @@ async def graphql(request: Request) -> Response:
         # Runs in a worker thread: the store's lock is never taken on the event loop, so file
         # transfers keep flowing while a GraphQL request holds the database.
         user = _authenticate(state, request)
+        state.pending.maybe_expire()  # in its own transaction: a failed request must not undo it
         try:
             payload = json.loads(body)
         except ValueError:
@@ -151,7 +180,10 @@ def _blob_response(state: ServerState, request: Request, md5_hex: str, name: str
     if path is None or size < 0:
         return _error(NotFound(f"no stored file has MD5 {md5_hex}"))
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    headers = {"ETag": f'"{md5_hex}"', "Accept-Ranges": "bytes"}
+    # An artifact file opened in a browser (say ``report.html``) must not run as a page of this
+    # origin, where it could drive the admin routes: a sandboxed document has an opaque origin.
+    headers = {"ETag": f'"{md5_hex}"', "Accept-Ranges": "bytes", "Content-Security-Policy": "sandbox",
+               "X-Content-Type-Options": "nosniff"}
     if "range" in request.headers:
         return FileResponse(path, media_type=media_type, headers=headers)  # Starlette parses ranges
     return BlobResponse(path, size, media_type, headers)
@@ -207,22 +239,27 @@ async def _watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
     gone.set()
 
 
-async def _receive_upload(request: Request) -> tuple[str, str, int]:
-    """Stream the request body into the blob store; return (hex md5, base64 md5, size)."""
+async def _receive_upload(request: Request) -> BlobWriter:
+    """Stream the request body into a temporary blob, checked against ``Content-MD5``.
+
+    The caller publishes it (``commit()``) once every check passed, or ``abort()``s it: a refused
+    upload leaves nothing in the store.
+    """
     writer = _state(request).store.blobs.writer()
     try:
         async for chunk in request.stream():
             writer.write(chunk)
+        declared = request.headers.get("content-md5")
+        if declared and declared != writer.md5_b64:
+            raise InvalidInput(f"Content-MD5 {declared} does not match the uploaded bytes (MD5 {writer.md5_b64})")
     except BaseException:
         writer.abort()
         raise
-    md5_b64 = writer.md5_b64
-    declared = request.headers.get("content-md5")
-    if declared and declared != md5_b64:
-        writer.abort()
-        raise InvalidInput(f"Content-MD5 {declared} does not match the uploaded bytes (MD5 {md5_b64})")
-    size = writer.size
-    return writer.commit(), md5_b64, size
+    return writer
+
+
+def _upload_artifact_id(request: Request) -> int | None:
+    return ids.decode(unquote(request.path_params["artifact"]), "Artifact")
 
 
 async def upload_file(request: Request) -> Response:
@@ -230,9 +267,15 @@ async def upload_file(request: Request) -> Response:
     try:
         _check_signature(state, request)
         expected = request.path_params["md5"]
-        md5_hex, _, _ = await _receive_upload(request)
-        if md5_hex != expected:
-            raise InvalidInput(f"uploaded bytes have MD5 {md5_hex}, but this URL expects {expected}")
+        with state.pending.uploading(_upload_artifact_id(request)):
+            writer = await _receive_upload(request)
+            try:
+                if writer.md5_hex != expected:
+                    raise InvalidInput(f"uploaded bytes have MD5 {writer.md5_hex}, but this URL expects {expected}")
+                writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
     except EmulatorError as exc:
         return _error(exc)
     return Response(status_code=200)
@@ -242,19 +285,26 @@ async def upload_manifest(request: Request) -> Response:
     state = _state(request)
     try:
         _check_signature(state, request)
-        artifact_id = ids.decode(unquote(request.path_params["artifact"]), "Artifact")
+        artifact_id = _upload_artifact_id(request)
         if artifact_id is None:
             raise NotFound("unknown artifact in upload URL")
-        md5_hex, md5_b64, _ = await _receive_upload(request)
-        await run_in_threadpool(_record_manifest, state, artifact_id, md5_hex, md5_b64)
+        with state.pending.uploading(artifact_id):
+            writer = await _receive_upload(request)
+            try:
+                await run_in_threadpool(_record_manifest, state, artifact_id, writer)
+            except BaseException:
+                writer.abort()
+                raise
     except EmulatorError as exc:
         return _error(exc)
     return Response(status_code=200)
 
 
-def _record_manifest(state: ServerState, artifact_id: int, md5_hex: str, md5_b64: str) -> None:
+def _record_manifest(state: ServerState, artifact_id: int, writer: BlobWriter) -> None:
+    """Record the manifest on its version and publish the blob, both or neither."""
     with state.store.db.transaction():
-        state.store.store_manifest_upload(artifact_id, md5_hex, md5_b64)
+        state.store.store_manifest_upload(artifact_id, writer.md5_hex, writer.md5_b64)
+        writer.commit()
 
 
 async def upload_run_file(request: Request) -> Response:
@@ -322,17 +372,61 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-# --- admin (loopback only) -------------------------------------------------------------------
+# --- admin (loopback only, JSON only, no web pages) ------------------------------------------
 
 
 def _loopback(request: Request) -> bool:
     host = request.client.host if request.client else ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host == "localhost"
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
-    return bool((mapped or address).is_loopback)
+    return host == "localhost" or is_loopback_address(host)
+
+
+def _host_name(host_header: str) -> str:
+    """The name part of a ``Host`` header: ``127.0.0.1:8765`` -> ``127.0.0.1``, ``[::1]:80`` -> ``::1``."""
+    if host_header.startswith("["):
+        return host_header[1:].partition("]")[0]
+    return host_header.rpartition(":")[0] if host_header.count(":") == 1 else host_header
+
+
+def _addressed_by_ip_or_localhost(host_header: str) -> bool:
+    name = _host_name(host_header).lower()
+    return name == "localhost" or is_ip_address(name)
+
+
+def _admin_refusal(request: Request) -> Response | None:
+    """Why this admin request is refused, as a response; None when it may proceed.
+
+    The admin routes have no credentials, so they must be unreachable from other machines and
+    from web pages: a page on any site can make the browser send a "simple" cross-origin POST
+    (form encodings, ``text/plain``) to loopback, and a DNS-rebound name can point at it. So the
+    caller must be on loopback, address the server by IP or ``localhost``, come from no other
+    origin, and POST only JSON (which a page cannot send cross-origin without a CORS preflight,
+    and this server answers no preflight).
+    """
+    if not _loopback(request):
+        return _admin_error("admin routes answer only on loopback", 403)
+    host = request.headers.get("host", "")
+    if not _addressed_by_ip_or_localhost(host):
+        return _admin_error(
+            f"admin routes answer only requests addressed to an IP address or localhost, not Host {host!r}", 403
+        )
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{host}".lower()
+    if origin is not None and origin.strip().lower() != own:
+        return _admin_error(f"admin routes refuse requests from web pages of another origin ({origin!r}); "
+                            f"call them from a script or a page of {own}", 403)
+    if request.headers.get("sec-fetch-site", "same-origin").lower() not in ("same-origin", "none"):
+        return _admin_error("admin routes refuse cross-site requests from browsers", 403)
+    if request.method == "POST":
+        content_type = request.headers.get("content-type")
+        media = (content_type or "").partition(";")[0].strip().lower()
+        has_body = request.headers.get("content-length", "0").strip() not in ("", "0") or (
+            "transfer-encoding" in request.headers)
+        if media != "application/json" and (content_type is not None or has_body):
+            shown = content_type if content_type is not None else "none"
+            return _admin_error(
+                f"admin routes accept only JSON bodies: send Content-Type: application/json (got {shown})", 415
+            )
+    return None
 
 
 def _admin_error(message: str, status: int = 400) -> JSONResponse:
@@ -355,8 +449,9 @@ def _ttl_seconds(body: Any) -> float:
 
 
 async def admin(request: Request) -> Response:
-    if not _loopback(request):
-        return _admin_error("admin routes answer only on loopback", 403)
+    refusal = _admin_refusal(request)
+    if refusal is not None:
+        return refusal
     state = _state(request)
     action = request.path_params["action"]
     try:
@@ -400,6 +495,11 @@ def create_app(state: ServerState) -> Any:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/_admin/{action:path}", admin, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={RequestTooLarge: _too_large})
     app.state.wandb = state
-    return FaultMiddleware(app, state.faults)
+    return BodyLimitMiddleware(FaultMiddleware(app, state.faults), state.max_body_bytes, state.max_upload_bytes)
+
+
+async def _too_large(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestTooLarge)
+    return _error(exc)

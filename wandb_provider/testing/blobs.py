@@ -1,7 +1,8 @@
 """Content-addressed file storage: every stored file is kept once, under its MD5.
 
 Writes go to a temporary file in the same folder and are renamed into place only once their MD5
-is known, so a reader never sees a partial blob.
+is known, so a reader never sees a partial blob. A write cut short (the process killed mid-upload)
+leaves only such a temporary file, which ``remove_temp_files`` clears at the next start.
 """
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+TEMP_PREFIX = ".upload-"
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
+_PREFIX = re.compile(r"[0-9a-f]{2}")
 
 
 def b64_to_hex(digest_b64: str) -> str:
@@ -50,13 +57,53 @@ class BlobStore:
         """Start a streaming write; call ``commit()`` (or ``abort()``) when done."""
         return BlobWriter(self)
 
+    # --- start-up clean-up (only files this store names itself; never follows a symlink) --------
+
+    def remove_temp_files(self) -> list[str]:
+        """Delete the temporary files of writes that never finished; return their names.
+
+        Only call this while no write is under way (at start-up, holding the data folder's lock).
+        """
+        removed = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith(TEMP_PREFIX) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+        return removed
+
+    def stored(self) -> Iterator[tuple[str, os.stat_result]]:
+        """``(hex MD5, stat)`` of every blob file, by the layout ``path()`` writes (``ab/ab12...``)."""
+        with os.scandir(self.root) as folders:
+            for folder in folders:
+                if not _PREFIX.fullmatch(folder.name) or not folder.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(folder.path) as files:
+                    for entry in files:
+                        if (_MD5_HEX.fullmatch(entry.name) and entry.name.startswith(folder.name)
+                                and entry.is_file(follow_symlinks=False)):
+                            yield entry.name, entry.stat(follow_symlinks=False)
+
+    def remove_unreferenced(self, referenced: set[str], older_than: float) -> list[str]:
+        """Delete blobs whose MD5 is not in ``referenced`` and last modified before ``older_than``.
+
+        Anything in the folder that does not look like a blob this store wrote is left alone.
+        """
+        removed = []
+        for md5_hex, stat in list(self.stored()):
+            if md5_hex in referenced or stat.st_mtime >= older_than:
+                continue
+            self.path(md5_hex).unlink(missing_ok=True)
+            removed.append(md5_hex)
+        return removed
+
 
 class BlobWriter:
     """One streaming write into a BlobStore, hashed as it goes."""
 
     def __init__(self, store: BlobStore) -> None:
         self._store = store
-        fd, name = tempfile.mkstemp(dir=store.root, prefix=".upload-")
+        fd, name = tempfile.mkstemp(dir=store.root, prefix=TEMP_PREFIX)
         self._file: BinaryIO = os.fdopen(fd, "wb")
         self._tmp = Path(name)
         self._md5 = hashlib.md5()
@@ -79,6 +126,10 @@ class BlobWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._tmp, target)
         return md5_hex
+
+    @property
+    def md5_hex(self) -> str:
+        return self._md5.hexdigest()
 
     def abort(self) -> None:
         self._file.close()

@@ -1,13 +1,16 @@
 """``wandb-provider-server``: run the local W&B-compatible server until SIGINT or SIGTERM.
 
 Prints exactly one line on stdout when ready: ``WANDB_BASE_URL=http://HOST:PORT``. Everything
-else (the API key to use, warnings, errors) goes to stderr. Bad arguments exit with status 2.
+else (the API key to use, warnings, errors) goes to stderr. Bad arguments exit with status 2, and
+so does a non-loopback ``--host`` while any user has the well-known default API key.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
 import re
 import signal
 import sys
@@ -15,7 +18,16 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .config import OrgSpec, ServerConfig, TeamSpec, UserSpec
+from .config import (
+    DEFAULT_API_KEY,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_PENDING_TTL_SECONDS,
+    OrgSpec,
+    ServerConfig,
+    TeamSpec,
+    UserSpec,
+)
 from .errors import EmulatorError
 from .faults import parse_spec
 
@@ -23,13 +35,19 @@ PROG = "wandb-provider-server"
 # The SDK refuses keys whose secret (after an optional "<prefix>-") is not >= 40 chars of [\w-]
 # (wandb-protocol.md §1.3); JWTs (a.b.c) are exempt.
 _SDK_KEY = re.compile(r"(?:[^-]*-)?[\w-]{40,}|[\w-]+\.[\w-]+\.[\w-]+")
+_SIZE = re.compile(r"(\d+)\s*(|b|k|kib|m|mib|g|gib)", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(|s|m|h|d)", re.IGNORECASE)
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Local W&B-compatible artifacts server (an emulator)."
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1); a non-loopback address warns, and needs "
+                             "--user: the default user's key is well known")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free port)")
     parser.add_argument("--data-dir", help="keep state here (SQLite + blobs); in memory when omitted")
     parser.add_argument("--user", action="append", default=[], metavar="NAME:API_KEY",
@@ -42,7 +60,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--faults", metavar="JSON",
                         help='fault-injection rules, e.g. \'{"seed": 1, "rules": [{"route": "files", '
                              '"kind": "status", "status": 503, "rate": 0.2}]}\'')
+    parser.add_argument("--max-body-bytes", metavar="SIZE", default=str(DEFAULT_MAX_BODY_BYTES),
+                        help="largest GraphQL or admin request body, in bytes or with KiB/MiB/GiB "
+                             "(default 16MiB); larger ones get HTTP 413")
+    parser.add_argument("--max-upload-bytes", metavar="SIZE", default=str(DEFAULT_MAX_UPLOAD_BYTES),
+                        help="largest upload of one file or manifest (default 5GiB); larger ones get HTTP 413")
+    parser.add_argument("--pending-ttl", metavar="DURATION", default=str(DEFAULT_PENDING_TTL_SECONDS),
+                        help="a PENDING version whose upload nothing touched for this long (seconds, or with "
+                             "s/m/h/d; default 24h) is dropped (state DELETED), as every PENDING version is at "
+                             "start-up")
     return parser
+
+
+def _size(option: str, text: str) -> int:
+    match = _SIZE.fullmatch(text.strip())
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()] if match else 0
+    if value <= 0:
+        raise ValueError(f"{option} {text!r}: expected a size > 0 in bytes, or with KiB, MiB or GiB (e.g. 16MiB)")
+    return value
+
+
+def _duration(option: str, text: str) -> float:
+    match = _DURATION.fullmatch(text.strip())
+    value = float(match.group(1)) * _DURATION_UNITS[match.group(2).lower()] if match else 0.0
+    if not 0 < value < math.inf:
+        raise ValueError(f"{option} {text!r}: expected a duration > 0 in seconds, or with s, m, h or d (e.g. 24h)")
+    return value
 
 
 def _unique_users(users: tuple[UserSpec, ...]) -> tuple[UserSpec, ...]:
@@ -85,16 +128,37 @@ def parse_config(argv: Sequence[str] | None = None) -> ServerConfig:
             orgs=tuple(OrgSpec.parse(o) for o in args.org),
             seed=args.seed,
             faults=_faults(args.faults),
+            max_body_bytes=_size("--max-body-bytes", args.max_body_bytes),
+            max_upload_bytes=_size("--max-upload-bytes", args.max_upload_bytes),
+            pending_ttl_seconds=_duration("--pending-ttl", args.pending_ttl),
         )
     except ValueError as exc:
         parser.error(str(exc))
         raise  # unreachable: error() exits
 
 
+class _StderrFormatter(logging.Formatter):
+    """``wandb-provider-server: warning: ...``, as the command's other messages."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _log_to_stderr() -> None:
+    """Show the server's own warnings (exposed address, recovered data dir) on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_StderrFormatter())
+    logger = logging.getLogger(__package__)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .server import LocalWandbServer
 
     config = parse_config(argv)
+    _log_to_stderr()
     for user in config.effective_users():
         if not _SDK_KEY.fullmatch(user.api_key):
             print(f"{PROG}: warning: the API key of user {user.name!r} is shorter than 40 characters of "
@@ -118,8 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not stop_requested.is_set():
             print(f"WANDB_BASE_URL={server.base_url}", flush=True)
-            print(f"local W&B server ready; API key of user {server.username!r}: {server.api_key}",
-                  file=sys.stderr)
+            # A key of one's own is not echoed (logs travel); the well-known default is no secret.
+            key = server.api_key if server.api_key == DEFAULT_API_KEY else "the one given with --user"
+            print(f"local W&B server ready; API key of user {server.username!r}: {key}", file=sys.stderr)
         while not stop_requested.wait(0.5):
             if server.wait(0):
                 print(f"{PROG}: error: the server stopped unexpectedly", file=sys.stderr)

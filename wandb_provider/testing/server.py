@@ -2,35 +2,117 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import secrets
 import shutil
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 from .app import ServerState, create_app
-from .config import ServerConfig
+from .config import DEFAULT_API_KEY, ServerConfig, is_loopback_address, is_loopback_host
 from .faults import FaultState
 from .seed import seed_demo
 from .store import SeedFile, Store
 from .store.records import User, Version
 from .urls import UrlSigner
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, one server per data dir is up to the user
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
+LOCK_FILE = "server.lock"
+EXPOSED_WARNING = (
+    "listening on {where}, which is not a loopback address: other machines can reach this server. It is "
+    "an emulator of W&B for tests and demos, without real security (API keys kept in plain text, no TLS, "
+    "no rate limits, no audit); expose it only to networks you trust, or bind 127.0.0.1."
+)
 
-def _open_store(config: ServerConfig) -> tuple[Store, Path | None]:
-    """Open the persistent store in ``data_dir``, or an in-memory one (blobs in a temp folder)."""
+
+class DataDirBusy(OSError):
+    """The data folder cannot be locked: another server holds it, or the lock file cannot be made."""
+
+
+def _lock_data_dir(root: Path) -> IO[str] | None:
+    """Hold ``root``'s lock for the life of the server (the OS drops it when the process dies).
+
+    Two servers on one data folder would each take the other's half-written uploads for debris.
+    """
+    if fcntl is None:
+        return None
+    try:  # never through a symlink: the lock file is written
+        fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise DataDirBusy(f"cannot lock the data dir {root}: {exc.strerror} ({root / LOCK_FILE})") from None
+    handle = os.fdopen(fd, "r+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise DataDirBusy(f"the data dir {root} is in use by another wandb-provider-server (pid {holder}); "
+                          "stop that server first, or give another --data-dir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _open_store(config: ServerConfig) -> tuple[Store, Path | None, IO[str] | None]:
+    """Open the persistent store in ``data_dir`` (locked), or an in-memory one (blobs in a temp folder)."""
     if config.data_dir:
         root = Path(config.data_dir)
         root.mkdir(parents=True, exist_ok=True)
-        return Store(str(root / "wandb.sqlite3"), root / "blobs"), None
+        lock = _lock_data_dir(root)
+        try:
+            return Store(str(root / "wandb.sqlite3"), root / "blobs"), None, lock
+        except BaseException:
+            if lock is not None:
+                lock.close()
+            raise
     scratch = Path(tempfile.mkdtemp(prefix="wandb-provider-server-"))
-    return Store(":memory:", scratch / "blobs"), scratch
+    return Store(":memory:", scratch / "blobs"), scratch, None
+
+
+def _recover(store: Store) -> None:
+    """Clear what a killed server left behind in its data folder, before serving anything.
+
+    Half-written uploads (temporary files) are deleted; versions still PENDING are dropped, since
+    the process that was receiving their uploads is gone; blobs that no version's file record or
+    manifest names (and that predate this start) are deleted. A blob that any version names, in
+    any state, is kept.
+    """
+    started = time.time()
+    temp = store.blobs.remove_temp_files()
+    with store.db.transaction():
+        dropped = store.expire_pending()
+    orphans = store.blobs.remove_unreferenced(store.referenced_blobs(), older_than=started)
+    if temp or dropped or orphans:
+        log.warning("recovered the data dir: removed %d unfinished upload(s) and %d unreferenced file(s); "
+                    "%d version(s) left PENDING by an interrupted upload are now DELETED",
+                    len(temp), len(orphans), len(dropped))
+
+
+def _refuse_default_key(config: ServerConfig, holders: list[str]) -> None:
+    if holders:
+        raise ValueError(
+            f"refusing to listen on {config.host}, which is not a loopback address, while user(s) "
+            f"{', '.join(repr(h) for h in holders)} have the well-known default API key (it is in this "
+            "project's README, so anyone who can reach the server could use it). Give each an API key of your "
+            "own with --user NAME:API_KEY (ServerConfig.users), at least 40 characters of [A-Za-z0-9_-], e.g. "
+            "from: python -c \"import secrets; print(secrets.token_hex(24))\"; or bind 127.0.0.1"
+        )
 
 
 def _url_secret(store: Store) -> bytes:
@@ -54,8 +136,15 @@ class LocalWandbServer:
 
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
-        self.store, self._scratch = _open_store(self.config)
+        self.config.check_limits()
+        self.exposed = not is_loopback_host(self.config.host)
+        if self.exposed:  # refused before anything is written
+            _refuse_default_key(self.config, [u.name for u in self.config.effective_users()
+                                              if u.api_key == DEFAULT_API_KEY])
+        self.store, self._scratch, self._lock = _open_store(self.config)
         try:
+            if self.config.data_dir:
+                _recover(self.store)
             self.faults = FaultState()
             self.faults.configure(self.config.faults)
             self.signer = UrlSigner(_url_secret(self.store), self.config.signed_url_seconds)
@@ -86,6 +175,10 @@ class LocalWandbServer:
             if self.config.seed and db.scalar("SELECT value FROM settings WHERE key = 'seeded'") is None:
                 seed_demo(self.store, self.username)
                 db.execute("INSERT INTO settings (key, value) VALUES ('seeded', ?)", (self.config.seed,))
+            if self.exposed:
+                # A --data-dir may keep the default user from an earlier run on loopback.
+                stale = db.all("SELECT username FROM users WHERE api_key = ? ORDER BY username", (DEFAULT_API_KEY,))
+                _refuse_default_key(self.config, [str(row[0]) for row in stale])
 
     @property
     def username(self) -> str:
@@ -112,18 +205,29 @@ class LocalWandbServer:
     def start(self) -> LocalWandbServer:
         import uvicorn
 
-        sock = socket.socket(socket.AF_INET6 if ":" in self.config.host else socket.AF_INET)
+        bind_host = self.config.host.strip().strip("[]")
+        sock = socket.socket(socket.AF_INET6 if ":" in bind_host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.config.host, self.config.port))
+            sock.bind((bind_host, self.config.port))
         except OSError as exc:
             sock.close()
             where = f"{self.config.host}:{self.config.port}"
             raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from exc
         host, port = sock.getsockname()[:2]
+        if not self.exposed and not is_loopback_address(host):
+            sock.close()  # the name resolved differently at bind time: not what was checked
+            raise ValueError(f"{self.config.host} bound to {host}, which is not a loopback address; "
+                             "give an IP address with --host")
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{port}"
-        state = ServerState(self.store, self.signer, self.faults)
+        if self.exposed:
+            log.warning(EXPOSED_WARNING.format(where=f"{self.config.host}:{port}"))
+        state = ServerState(
+            self.store, self.signer, self.faults, max_body_bytes=self.config.max_body_bytes,
+            max_upload_bytes=self.config.max_upload_bytes, pending_ttl_seconds=self.config.pending_ttl_seconds,
+            loopback_only=not self.exposed,
+        )
         uv_config = uvicorn.Config(
             create_app(state), log_level="warning", lifespan="off", access_log=False,
             timeout_keep_alive=30, backlog=2048, timeout_graceful_shutdown=2,
@@ -150,6 +254,10 @@ class LocalWandbServer:
         self.store.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._lock is not None:
+            with contextlib.suppress(OSError):
+                self._lock.close()  # releases the data dir
+            self._lock = None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops, or ``timeout`` seconds pass; True when it has stopped."""
@@ -210,3 +318,4 @@ class LocalWandbServer:
 
     def reset_stats(self) -> None:
         self.faults.reset_stats()
+

@@ -8,7 +8,9 @@ the digest is already in the sequence), ``createArtifactManifest`` twice (an ups
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,8 +72,9 @@ class VersionsMixin(CollectionsMixin):
         return files
 
     def version_by_client_id(self, client_id: str) -> Version | None:
-        row = self.db.one("SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ?",
-                          (client_id, client_id))
+        """The version a client ID names, a live one first (a dropped upload may share the ID)."""
+        row = self.db.one("SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ? "
+                          "ORDER BY state = 'DELETED', id LIMIT 1", (client_id, client_id))
         return from_row(Version, row) if row else None
 
     # --- logging --------------------------------------------------------------------------
@@ -195,9 +198,11 @@ class VersionsMixin(CollectionsMixin):
             stored = self.blobs.has(md5_hex)
             birth = artifact_id
             if stored:
+                # The first live version that stored this content; a deleted one (say an upload
+                # dropped as abandoned) is no birth artifact for a new version.
                 first = self.db.scalar(
-                    "SELECT birth_artifact_id FROM artifact_files WHERE md5 = ? AND birth_artifact_id IS NOT NULL "
-                    "ORDER BY id LIMIT 1",
+                    "SELECT f.birth_artifact_id FROM artifact_files f JOIN artifacts a ON a.id = f.birth_artifact_id "
+                    "WHERE f.md5 = ? AND a.state != 'DELETED' ORDER BY f.id LIMIT 1",
                     (md5,),
                 )
                 birth = first or artifact_id
@@ -267,6 +272,38 @@ class VersionsMixin(CollectionsMixin):
         self._repoint_latest(sequence)
         return self.live_version(artifact_id)
 
+    # --- abandoned uploads ------------------------------------------------------------------
+
+    def expire_pending(self, idle_seconds: float | None = None, keep: Collection[int] = ()) -> list[int]:
+        """Drop PENDING versions whose upload was abandoned; return their ids.
+
+        Abandoned: no GraphQL write to the version for ``idle_seconds`` (None: every PENDING
+        version, as at start-up, when no writer of the previous process can still be alive), and
+        not in ``keep`` (versions with recent uploads). They become DELETED, a state of W&B's
+        ``ArtifactState``: the SDK's ``wait()`` stops, and a re-run of the same upload creates a
+        version that commits normally.
+        """
+        sql = "SELECT id FROM artifacts WHERE state = 'PENDING'"
+        params: list[Any] = []
+        if idle_seconds is not None:
+            sql += " AND updated_at < ?"
+            params.append(_seconds_ago(idle_seconds))
+        dropped = [int(row["id"]) for row in self.db.all(sql, params) if int(row["id"]) not in keep]
+        for artifact_id in dropped:
+            self._soft_delete(artifact_id)
+        return dropped
+
+    def referenced_blobs(self) -> set[str]:
+        """Hex MD5 of every blob a version's file record or manifest names, whatever its state."""
+        referenced = {str(row[0]) for row in self.db.all(
+            "SELECT DISTINCT manifest_md5 FROM artifacts WHERE manifest_md5 IS NOT NULL")}
+        for row in self.db.all("SELECT DISTINCT md5 FROM artifact_files WHERE md5 IS NOT NULL"):
+            try:
+                referenced.add(b64_to_hex(str(row[0])))
+            except ValueError:
+                continue  # not base64: it names no blob path
+        return referenced
+
     # --- edits ----------------------------------------------------------------------------
 
     def update_version(self, user: User, artifact_id: int, changes: dict[str, Any]) -> Version:
@@ -330,3 +367,9 @@ class VersionsMixin(CollectionsMixin):
         self.db.execute("UPDATE artifacts SET state = 'DELETED', updated_at = ? WHERE id = ?", (now(), artifact_id))
         for membership in self.memberships_of(artifact_id):
             self._repoint_latest(self.collection(membership.collection_id))
+
+
+def _seconds_ago(seconds: float) -> str:
+    """The time ``seconds`` ago, in the text form of ``now()`` (so the two compare as strings)."""
+    moment = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
