@@ -14,9 +14,11 @@ def test_exported_names_are_pinned() -> None:
     assert client_module.__all__ == sorted(client_module.__all__)
     assert set(client_module.__all__) == {
         "AliasChange", "AliasConflictError", "ArtifactIntegrityError", "ArtifactNotFoundError", "ArtifactPath",
-        "ArtifactVersion", "AuthenticationError", "BadRequestError", "ClientConfig", "DownloadResult", "FileUrl",
-        "GateResult", "InvalidArtifactPathError", "Manifest", "ManifestEntry", "NotFoundError",
-        "PermissionDeniedError", "ProgressUpdate", "ProtectedAliasError", "ServerError", "UnsafePathError",
+        "ArtifactVersion", "AuthenticationError", "BadRequestError", "CancelledError", "ClientConfig",
+        "ConditionNotMetError", "DeleteOutcome", "DownloadResult", "FileUrl", "GateResult",
+        "InvalidArtifactPathError", "LocalFileError", "MalformedResponseError", "Manifest", "ManifestEntry",
+        "MetadataConflictError", "NotFoundError", "PermissionDeniedError", "ProgressUpdate", "ProtectedAliasError",
+        "ReferenceNotAllowedError", "RootBusyError", "RootConflictError", "ServerError", "UnsafePathError",
         "UnsupportedReferenceError", "VerifyReport", "Viewer", "WandbClient", "WandbError", "evaluate_gate",
     }
 
