@@ -637,6 +637,7 @@ class WandbClient:
         *,
         may_drop: str | Sequence[str] = (),
         protected_aliases: str | Sequence[str] = (),
+        dry_run: bool = False,
     ) -> DeleteOutcome:
         """Delete a version (in a link collection: unlink it) unless something claims it right now.
 
@@ -652,6 +653,7 @@ class WandbClient:
         refuse, and the version is kept. W&B has no such refusal for unlinking: an alias added to a
         link in the instant between the re-read and the unlink goes with it.
 
+        :param dry_run: Re-check and decide, but change nothing (``would_delete``, ``would_unlink``).
         :return: What happened: ``deleted``, ``unlinked``, ``kept`` (with the reason) or ``gone``
             (someone else deleted or unlinked it first).
         """
@@ -679,6 +681,8 @@ class WandbClient:
             return DeleteOutcome(name, "kept", f"it holds alias(es) {extra}")
         if elsewhere and not version.is_link:
             return DeleteOutcome(name, "kept", f"it is linked into {elsewhere}; deleting it would remove it there too")
+        if dry_run:
+            return DeleteOutcome(name, "would_unlink" if version.is_link else "would_delete", "")
         try:
             if version.is_link:
                 self._graphql.execute(q.UNLINK_ARTIFACT, {"input": {

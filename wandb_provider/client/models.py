@@ -294,7 +294,8 @@ class AliasChange:
 
 @dataclass(frozen=True)
 class DeleteOutcome:
-    """What ``delete_if_unclaimed`` did with one version: ``deleted``, ``unlinked`` or ``kept`` (and why)."""
+    """What ``delete_if_unclaimed`` did with one version: ``deleted``, ``unlinked``, ``kept`` (and why),
+    ``gone`` (someone else removed it first), or in a dry run ``would_delete``/``would_unlink``."""
 
     version: str
     action: str
