@@ -107,9 +107,9 @@ def test_two_guarded_promotions_at_once_never_both_succeed(wandb_server) -> None
     for run in range(30):
         first, second = [v for v in ("v0", "v1", "v2") if v != holder]
         results = run_together(*(
-            lambda c=c, v=v: c.update_aliases(f"churn-model:{v}", add=["production"],
-                                              only_if_current={"production": holder},
-                                              require={"eval.split": {"==": "test"}})
+            lambda c=c, v=v, h=holder: c.update_aliases(f"churn-model:{v}", add=["production"],
+                                                        only_if_current={"production": h},
+                                                        require={"eval.split": {"==": "test"}})
             for c, v in zip(clients, (first, second), strict=True)
         ))
         winners = [v for v, r in zip((first, second), results, strict=True) if not isinstance(r, Exception)]
@@ -250,8 +250,8 @@ def test_concurrent_merges_of_different_keys_lose_nothing(wandb_server) -> None:
     clients = [client_for(wandb_server), client_for(wandb_server)]
     for run in range(20):
         results = run_together(
-            lambda: clients[0].update("churn-model:v2", metadata={"eval": {f"a{run}": run}}),
-            lambda: clients[1].update("churn-model:v2", metadata={f"b{run}": run}),
+            lambda r=run: clients[0].update("churn-model:v2", metadata={"eval": {f"a{r}": r}}),
+            lambda r=run: clients[1].update("churn-model:v2", metadata={f"b{r}": r}),
         )
         assert not [r for r in results if isinstance(r, Exception)], f"run {run}: {results}"
     seen = sdk(wandb_server).artifact("acme/churn/churn-model:v2").metadata

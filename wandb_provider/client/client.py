@@ -768,7 +768,7 @@ class WandbClient:
         with strict_answer(what, q.LINK_ARTIFACT.name):
             membership = data["linkArtifact"]["artifactMembership"]
             if membership is None:
-                raise MalformedResponseError(f"{what}: W&B did not return the linked membership.",
+                raise MalformedResponseError(f"{what}: W&B's answer has no linked membership.",
                                              operation=q.LINK_ARTIFACT.name)
             linked = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
         if missing := sorted(set(names) - set(linked.aliases)):
