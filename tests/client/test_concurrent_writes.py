@@ -21,6 +21,7 @@ from wandb_provider.client import (
     ConditionNotMetError,
     InvalidArtifactPathError,
     MetadataConflictError,
+    ProtectedAliasError,
     WandbClient,
 )
 
@@ -170,6 +171,18 @@ def test_success_reports_what_was_read_back(wandb_server, client: WandbClient) -
     assert set(change.artifact.aliases) == {"latest", "production"}
 
 
+@pytest.mark.wandb_server(seed="demo", users=["demo:local-" + "0" * 40, "bob:bob-" + "b" * 40],
+                          teams=["acme:demo:admin,bob:member"], orgs=["acme-corp:acme"])
+def test_a_refused_removal_takes_back_what_was_added(wandb_server, client: WandbClient) -> None:
+    client.link("churn-model:v2", "wandb-registry-model/churn", aliases=["production"])
+    wandb_server.store.set_protected_aliases("acme-corp-org", "wandb-registry-model", ["production"])
+    bob = WandbClient(wandb_server.base_url, "bob-" + "b" * 40, entity="acme", project="churn")
+    with pytest.raises(ProtectedAliasError, match="took 'staging' off v0 again"):
+        bob.update_aliases("acme-corp/wandb-registry-model/churn:v0", add=["staging"], remove=["production"])
+    assert set(sdk(wandb_server).artifact("acme-corp-org/wandb-registry-model/churn:v0").aliases) >= {"production"}
+    assert "staging" not in sdk(wandb_server).artifact("acme-corp-org/wandb-registry-model/churn:v0").aliases
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -178,6 +191,8 @@ def test_success_reports_what_was_read_back(wandb_server, client: WandbClient) -
         pytest.param({"add": "latest"}, id="add-latest-as-text"),
         pytest.param({"only_if_current": {"latest": "v1"}}, id="guard-latest"),
         pytest.param({"only_if_current": {"production": "production"}}, id="guard-not-a-version"),
+        pytest.param({"only_if_current": "None"}, id="guard-rendered-empty"),
+        pytest.param({"only_if_current": "['production']"}, id="guard-rendered-not-a-dict"),
         pytest.param({"add": ["a"], "remove": "a"}, id="add-and-remove"),
         pytest.param({"require": {"accuracy": {">=": ""}}}, id="gate-rendered-empty"),
         pytest.param({"add": [1]}, id="not-text"),

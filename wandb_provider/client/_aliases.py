@@ -62,8 +62,10 @@ class AliasRequest:
     ) -> AliasRequest:
         """Validate before any request: alias names, guard values, the gate's shape, no alias both
         added and removed."""
-        if isinstance(guard, str):
-            guard = parse_literal(guard, "only_if_current") if guard.strip() else None
+        if isinstance(guard, str):  # a whole guard rendered by a template; never let it vanish silently
+            if guard.strip() in _NO_VERSION_TEXT:
+                raise BadRequestError(f"only_if_current rendered empty ({guard!r}); pass None for no guard.")
+            guard = parse_literal(guard, "only_if_current")
         if guard is not None and not isinstance(guard, Mapping):
             raise BadRequestError(f"only_if_current must be a dict like {{'production': 'v3'}}, not {guard!r}.")
         guard_aliases = check_alias_names(list((guard or {}).keys()), "only_if_current")

@@ -27,6 +27,7 @@ from .models import (
 from .paths import ArtifactPath
 
 if TYPE_CHECKING:
+    from ._aliases import AliasRequest
     from ._graphql import GraphQLClient
     from ._storage import Storage
     from ._transport import Transport
@@ -415,7 +416,14 @@ class WandbClient:
         if not change.changed:
             return change
         self._write_aliases(version, version.id, change.added, add=True)
-        self._write_aliases(version, version.id, change.removed, add=False)
+        try:
+            self._write_aliases(version, version.id, change.removed, add=False)
+        except WandbError as exc:  # e.g. a protected alias: take back what was added, then say why
+            if change.added:
+                added_only = dataclasses.replace(change, removed=())
+                exc.message += " " + self._undo_aliases(
+                    added_only, {**holders, **dict.fromkeys(change.added, version.version)}, holder_ids)
+            raise
         settle(time.monotonic() - started)
         return self._confirm_aliases(request, change, holder_ids)
 
@@ -430,7 +438,7 @@ class WandbClient:
             {"alias": a, **target} for a in aliases]}}, what=what)
 
     def _confirm_aliases(
-        self, request: Any, change: AliasChange, holder_ids: dict[str, str | None]
+        self, request: AliasRequest, change: AliasChange, holder_ids: dict[str, str | None]
     ) -> AliasChange:
         """Read back after an alias write; on a race, undo what we moved and raise ``AliasConflictError``."""
         from ._aliases import races
@@ -693,8 +701,10 @@ class WandbClient:
             try:
                 self._graphql.execute(q.DELETE_ARTIFACT, {"input": {
                     "artifactID": version.id, "deleteAliases": "latest" in here}}, what=f"delete {name}")
-            except BadRequestError as exc:
+            except WandbError as exc:
                 self._restore_dropped(version, dropped)
+                if type(exc) is not BadRequestError:
+                    raise
                 return DeleteOutcome(name, "kept", f"W&B refused to delete it (it gained an alias?): {exc.message}")
         except ProtectedAliasError as exc:
             return DeleteOutcome(name, "kept", f"it holds a protected alias: {exc.message}")

@@ -80,7 +80,7 @@ def check_alias(alias: str, path: str | None = None, *, allow_version: bool = Tr
         raise _fail(where, f"the alias {alias!r} is blank or has spaces at either end")
     if any(unicodedata.category(char) in _INVISIBLE for char in alias):
         raise _fail(where, f"the alias {alias!r} contains control or invisible characters")
-    if alias[0] in "[(" and alias[-1] in ")]":
+    if alias.startswith("[") and alias.endswith("]"):
         raise InvalidArtifactPathError(
             f"alias {alias!r} looks like a list rendered as text, not one alias.",
             hint="Pass a list of aliases, or render the template as a list (render_template_as_native_obj).",
