@@ -59,8 +59,11 @@ def check(client: Any, spec: WaitSpec) -> Outcome:
         if exc.transient:
             return Outcome(WAITING, f"W&B is failing for now, will try again: {exc}")
         return Outcome(FAILED, str(exc))
-    verdict = evaluate_version(version, newer_than=spec.newer_than, require=spec.require,
-                               created_after=spec.created_after_time())
+    try:
+        verdict = evaluate_version(version, newer_than=spec.newer_than, require=spec.require,
+                                   created_after=spec.created_after_time())
+    except WandbError as exc:  # a gate that cannot be decided (e.g. a number against text) will not heal
+        return Outcome(FAILED, str(exc))
     if not verdict.ready:
         return Outcome(WAITING, verdict.reason)
     return Outcome(READY, verdict.reason, version_xcom(version))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pendulum
 import pytest
@@ -26,7 +27,6 @@ METADATA = {"accuracy": 0.91, "eval": {"split": "test", "n": 200}, "framework": 
         pytest.param({"missing.key": {"==": 1}}, False, id="missing"),
         pytest.param({"accuracy": {">=": "0.9"}}, True, id="templated-number"),
         pytest.param({"a.b": {"==": 1}}, True, id="literal-dotted-key"),
-        pytest.param({"framework": {">": 3}}, False, id="type-mismatch"),
     ],
 )
 def test_gate(require, passed: bool) -> None:
@@ -37,9 +37,74 @@ def test_gate(require, passed: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("metadata", "require", "passed"),
+    [
+        pytest.param({"n": "200"}, {"n": {">=": "1000"}}, False, id="text-numbers-compare-as-numbers"),
+        pytest.param({"n": "200"}, {"n": {"<": "1000"}}, True, id="text-numbers-lt"),
+        pytest.param({"acc": "0.895"}, {"acc": {">=": 0.9}}, False, id="stored-as-text-vs-float"),
+        pytest.param({"acc": 0.895}, {"acc": {">=": "0.9"}}, False, id="float-vs-rendered-text"),
+        pytest.param({"acc": 0.9}, {"acc": {">=": "0.9"}}, True, id="float-equals-its-text"),
+        pytest.param({"k": "1e3"}, {"k": {">": 999}}, True, id="exponent-text"),
+        pytest.param({"k": 1000}, {"k": {"==": "1e3"}}, True, id="eq-number-and-text"),
+        pytest.param({"k": 1000}, {"k": {"!=": "1000.0"}}, False, id="ne-number-and-text"),
+        pytest.param({"big": 2**63 + 1}, {"big": {">": 2**63}}, True, id="big-ints-exact"),
+        pytest.param({"f": "torch"}, {"f": {"in": "['torch', 'jax']"}}, True, id="in-rendered-list"),
+        pytest.param({"f": "tf"}, {"f": {"in": '["torch", "jax"]'}}, False, id="in-rendered-json-list"),
+        pytest.param({"n": 2}, {"n": {"in": "['1', '2']"}}, True, id="in-numbers-as-text"),
+        pytest.param({"x": math.nan}, {"x": {"!=": 1}}, False, id="nan-never-passes-ne"),
+        pytest.param({"x": math.nan}, {"x": {"<": 1}}, False, id="nan-never-passes-lt"),
+        pytest.param({"x": "NaN"}, {"x": {">=": 0}}, False, id="nan-text-never-passes"),
+        pytest.param({"x": math.nan}, {"x": {"in": [1, 2]}}, False, id="nan-never-in"),
+        pytest.param({"ok": True}, {"ok": {"==": "True"}}, True, id="bool-vs-rendered-bool"),
+        pytest.param({"ok": False}, {"ok": {"==": True}}, False, id="bool-false"),
+        pytest.param({"d": "2026-05-01"}, {"d": {">=": "2026-01-01"}}, True, id="text-orders-as-text"),
+        pytest.param({"x": None}, {"x": {">=": 1}}, False, id="null-is-no-value"),
+        pytest.param({"x": None}, {"x": {"==": None}}, True, id="null-equals-null"),
+    ],
+)
+def test_values_as_users_write_them(metadata, require, passed: bool) -> None:
+    assert evaluate_gate(metadata, require).passed is passed
+
+
+@pytest.mark.parametrize(
+    ("metadata", "require"),
+    [
+        pytest.param({"f": "torch"}, {"f": {">": 3}}, id="text-vs-number"),
+        pytest.param({"n": 3}, {"n": {">": "abc"}}, id="number-vs-text"),
+        pytest.param({"n": "3"}, {"n": {"==": "abc"}}, id="number-text-vs-text-eq"),
+        pytest.param({"ok": True}, {"ok": {"==": 1}}, id="bool-vs-number"),
+        pytest.param({"ok": True}, {"ok": {">": 0}}, id="bool-ordered"),
+        pytest.param({"f": "torch"}, {"f": {"in": [1, 2]}}, id="in-mixed"),
+        pytest.param({"l": [1]}, {"l": {">": 0}}, id="list-ordered"),
+    ],
+)
+def test_mixed_types_are_refused_clearly(metadata, require) -> None:
+    with pytest.raises(BadRequestError, match="cannot compare") as info:
+        evaluate_gate(metadata, require)
+    assert next(iter(require)) in str(info.value)
+
+
+def test_gate_rendered_as_text_is_read_as_a_dict() -> None:
+    assert evaluate_gate({"eval": {"accuracy": 0.91}}, "{'eval.accuracy': {'>=': '0.9'}}").passed
+    assert not evaluate_gate({"eval": {"accuracy": 0.91}}, '{"eval.accuracy": {">=": 0.95}}').passed
+
+
+@pytest.mark.parametrize(
     "require",
     [
         pytest.param({"accuracy": {"~": 1}}, id="unknown-operator"),
+        pytest.param({"accuracy": {">=": ""}}, id="rendered-empty"),
+        pytest.param({"accuracy": {">=": None}}, id="none-ordered"),
+        pytest.param({"accuracy": {">=": [1]}}, id="list-ordered"),
+        pytest.param({"accuracy": {">=": True}}, id="bool-ordered"),
+        pytest.param({"accuracy": {"==": math.nan}}, id="nan-expected"),
+        pytest.param({"framework": {"in": "[]"}}, id="in-empty"),
+        pytest.param({"framework": {"in": "['a',"}}, id="in-broken-literal"),
+        pytest.param({"framework": {"in": "__import__('os')"}}, id="in-code-is-not-run"),
+        pytest.param({"framework": {"in": "[__import__('os')]"}}, id="in-list-code-is-not-run"),
+        pytest.param("", id="rendered-empty-gate"),
+        pytest.param("None", id="rendered-none-gate"),
+        pytest.param("[1, 2]", id="gate-literal-not-a-dict"),
         pytest.param({"accuracy": 0.9}, id="not-a-dict"),
         pytest.param({"": {"==": 1}}, id="empty-key"),
         pytest.param({"framework": {"in": "torch"}}, id="in-needs-list"),

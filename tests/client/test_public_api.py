@@ -15,10 +15,10 @@ def test_exported_names_are_pinned() -> None:
     assert set(client_module.__all__) == {
         "AliasChange", "AliasConflictError", "ArtifactIntegrityError", "ArtifactNotFoundError", "ArtifactPath",
         "ArtifactVersion", "AuthenticationError", "BadRequestError", "CancelledError", "ClientConfig",
-        "ConditionNotMetError", "DownloadResult", "FileUrl", "GateResult", "InvalidArtifactPathError",
-        "LocalFileError", "MalformedResponseError", "Manifest", "ManifestEntry", "NotFoundError",
-        "PermissionDeniedError", "ProgressUpdate", "ProtectedAliasError", "ReferenceNotAllowedError",
-        "RootBusyError", "RootConflictError", "ServerError", "UnsafePathError",
+        "ConditionNotMetError", "DeleteOutcome", "DownloadResult", "FileUrl", "GateResult",
+        "InvalidArtifactPathError", "LocalFileError", "MalformedResponseError", "Manifest", "ManifestEntry",
+        "MetadataConflictError", "NotFoundError", "PermissionDeniedError", "ProgressUpdate", "ProtectedAliasError",
+        "ReferenceNotAllowedError", "RootBusyError", "RootConflictError", "ServerError", "UnsafePathError",
         "UnsupportedReferenceError", "VerifyReport", "Viewer", "WandbClient", "WandbError", "evaluate_gate",
     }
 

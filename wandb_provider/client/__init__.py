@@ -21,6 +21,7 @@ from .errors import (
     InvalidArtifactPathError,
     LocalFileError,
     MalformedResponseError,
+    MetadataConflictError,
     NotFoundError,
     PermissionDeniedError,
     ProtectedAliasError,
@@ -33,7 +34,16 @@ from .errors import (
     WandbError,
 )
 from .manifest import Manifest, ManifestEntry
-from .models import AliasChange, ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
+from .models import (
+    AliasChange,
+    ArtifactVersion,
+    DeleteOutcome,
+    DownloadResult,
+    FileUrl,
+    ProgressUpdate,
+    VerifyReport,
+    Viewer,
+)
 from .paths import ArtifactPath
 
 __all__ = [
@@ -48,6 +58,7 @@ __all__ = [
     "CancelledError",
     "ClientConfig",
     "ConditionNotMetError",
+    "DeleteOutcome",
     "DownloadResult",
     "FileUrl",
     "GateResult",
@@ -56,6 +67,7 @@ __all__ = [
     "MalformedResponseError",
     "Manifest",
     "ManifestEntry",
+    "MetadataConflictError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProgressUpdate",

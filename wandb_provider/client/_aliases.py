@@ -1,33 +1,80 @@
-"""Planning an alias change: validation, the compare-and-set guard and the minimal diff. Pure."""
+"""Planning and checking an alias change: validation, gate and guard, the minimal diff, the read-back. Pure."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .errors import AliasConflictError, BadRequestError
+from .conditions import evaluate_gate, validate_gate
+from .errors import AliasConflictError, BadRequestError, ConditionNotMetError, WandbError
 from .models import AliasChange, ArtifactVersion
 from .paths import check_alias, is_version
+from .values import as_str_list, parse_literal
+
+# W&B moves `latest` itself (onto the newest version of each collection); a client that sets or
+# removes it fights W&B and can point `latest` at an old version.
+RESERVED_ALIASES = ("latest",)
+_NO_VERSION_TEXT = ("", "None", "none", "null")
+
+
+def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
+    """Aliases a caller asks to set or remove: W&B's naming rules, no ``vN``, never ``latest``."""
+    names = as_str_list(aliases, what)
+    for alias in names:
+        if alias in RESERVED_ALIASES:
+            raise BadRequestError(
+                f"{what}: {alias!r} is managed by W&B (it always marks the newest version) and cannot be "
+                "set or removed.", hint="Use an alias of your own, e.g. 'production'.",
+            )
+        check_alias(alias, allow_version=False)
+    return tuple(names)
+
+
+def _expected_holder(alias: str, value: Any) -> str | None:
+    """A guard value: ``vN``, or no version (``None``; also ``""``/``"None"``, what templates render)."""
+    if value is None or (isinstance(value, str) and value.strip() in _NO_VERSION_TEXT):
+        return None
+    if isinstance(value, str) and is_version(value.strip()):
+        return value.strip()
+    raise BadRequestError(
+        f"only_if_current[{alias!r}] must be a version like 'v3' or None (on no version), not {value!r}."
+    )
 
 
 @dataclass(frozen=True)
 class AliasRequest:
-    """A validated request: what to add and remove, and which holders the guard expects."""
+    """A validated request: what to add and remove, which holders the guard expects, and the gate."""
 
     add: tuple[str, ...]
     remove: tuple[str, ...]
     guard: dict[str, str | None]
+    gate: dict[str, dict[str, Any]]
 
     @classmethod
-    def of(cls, add: Sequence[str], remove: Sequence[str], guard: dict[str, str | None] | None) -> AliasRequest:
-        """Validate before any request: alias names, guard values, no alias both added and removed."""
-        request = cls(tuple(dict.fromkeys(add)), tuple(dict.fromkeys(remove)), dict(guard or {}))
-        for alias in (*request.add, *request.remove, *request.guard):
-            check_alias(alias, allow_version=False)
-        for expected in request.guard.values():
-            if expected is not None and not is_version(expected):
-                raise BadRequestError(f"only_if_current values are versions like 'v3' or None, not {expected!r}.")
+    def of(
+        cls,
+        add: str | Iterable[str] | None,
+        remove: str | Iterable[str] | None,
+        guard: Mapping[str, Any] | str | None,
+        require: Mapping[str, Any] | str | None = None,
+    ) -> AliasRequest:
+        """Validate before any request: alias names, guard values, the gate's shape, no alias both
+        added and removed."""
+        if isinstance(guard, str):  # a whole guard rendered by a template; never let it vanish silently
+            if guard.strip() in _NO_VERSION_TEXT:
+                raise BadRequestError(f"only_if_current rendered empty ({guard!r}); pass None for no guard.")
+            guard = parse_literal(guard, "only_if_current")
+        if guard is not None and not isinstance(guard, Mapping):
+            raise BadRequestError(f"only_if_current must be a dict like {{'production': 'v3'}}, not {guard!r}.")
+        guard_aliases = check_alias_names(list((guard or {}).keys()), "only_if_current")
+        request = cls(
+            add=check_alias_names(add, "add"),
+            remove=check_alias_names(remove, "remove"),
+            guard={alias: _expected_holder(alias, (guard or {})[alias]) for alias in guard_aliases},
+            gate=validate_gate(require),
+        )
         both = set(request.add) & set(request.remove)
         if both:
             raise BadRequestError(f"aliases {sorted(both)} are both added and removed.")
@@ -39,21 +86,28 @@ class AliasRequest:
         return tuple(dict.fromkeys((*self.add, *self.remove, *self.guard)))
 
 
+def check_gate(request: AliasRequest, version: ArtifactVersion) -> None:
+    """``ConditionNotMetError`` (with each failed condition) unless the gate holds on ``version``."""
+    if not request.gate:
+        return
+    gate = evaluate_gate(version.metadata, request.gate)
+    if not gate.passed:
+        raise ConditionNotMetError(
+            f"not changing aliases of {version.qualified_name}: {gate.describe()}.",
+            failures=gate.failures, hint="The version's metadata does not meet require=; nothing was changed.",
+        )
+
+
 def plan(request: AliasRequest, version: ArtifactVersion, holders: dict[str, str | None]) -> AliasChange:
     """The minimal change (nothing for an alias already where it should be), or ``AliasConflictError``.
 
     A guard holds when the alias sits where it expects, or already on the target version: a
     re-run after success is then a no-op instead of a conflict.
     """
-    conflicts = {
-        alias: holders[alias] for alias, expected in request.guard.items()
-        if holders[alias] != expected and holders[alias] != version.version
-    }
+    conflicts = _guard_conflicts(request, version, holders)
     if conflicts:
         raise AliasConflictError(
-            f"not moving aliases on {version.qualified_name}: "
-            + ", ".join(f"{a!r} is on {conflicts[a] or 'no version'}, expected {request.guard[a] or 'no version'}"
-                        for a in conflicts) + ".",
+            f"not moving aliases on {version.qualified_name}: " + "; ".join(conflicts) + ".",
             hint="Another run moved it first; re-resolve and decide again.",
         )
     to_add = tuple(a for a in request.add if holders[a] != version.version)
@@ -66,3 +120,36 @@ def plan(request: AliasRequest, version: ArtifactVersion, holders: dict[str, str
         artifact=dataclasses.replace(version, aliases=tuple(sorted(aliases))), added=to_add, removed=to_remove,
         before=holders, after=after, changed=bool(to_add or to_remove),
     )
+
+
+def _guard_conflicts(request: AliasRequest, version: ArtifactVersion, holders: dict[str, str | None]) -> list[str]:
+    return [
+        f"{alias!r} is on {holders[alias] or 'no version'}, expected {expected or 'no version'}"
+        for alias, expected in request.guard.items()
+        if holders[alias] != expected and holders[alias] != version.version
+    ]
+
+
+def races(request: AliasRequest, version: ArtifactVersion, holders: dict[str, str | None]) -> list[str]:
+    """What the read-back after our write contradicts: each problem says who holds what now.
+
+    Empty when every added alias is on ``version``, every removed one is off it, and the guard and
+    the gate still hold on the state read back.
+    """
+    problems = [
+        f"{alias!r} is on {holders[alias] or 'no version'}, not {version.version}"
+        for alias in request.add if holders[alias] != version.version
+    ]
+    problems += [f"{alias!r} is back on {version.version}" for alias in request.remove
+                 if holders[alias] == version.version]
+    unguarded = {a: e for a, e in request.guard.items() if a not in request.add}
+    problems += [f"the guard no longer holds: {c}" for c in _guard_conflicts(
+        dataclasses.replace(request, guard=unguarded), version, holders)]
+    if request.gate:
+        try:
+            gate = evaluate_gate(version.metadata, request.gate)
+        except WandbError as exc:
+            problems.append(f"the gate can no longer be decided: {exc.message}")
+        else:
+            problems += [f"the gate no longer holds: {failure}" for failure in gate.failures]
+    return problems

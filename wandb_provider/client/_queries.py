@@ -111,6 +111,22 @@ query CollectionVersions($entity: String!, $project: String!, $collection: Strin
 }
 """ + _FRAGMENTS)
 
+# Everything that claims a version, read just before deleting it: its state, its aliases in every
+# collection and every collection it is a member of (the one it was logged into, and each link).
+ARTIFACT_CLAIMS = Operation("ArtifactClaims", """
+query ArtifactClaims($id: ID!, $perPage: Int) {
+  artifact(id: $id) {
+    id
+    state
+    aliases { alias artifactCollection { ...CollectionRef } }
+    artifactMemberships(first: $perPage) {
+      pageInfo { hasNextPage }
+      edges { node { versionIndex artifactCollection { ...CollectionRef } } }
+    }
+  }
+}
+""" + _PROJECT_REF + _COLLECTION_REF)
+
 MANIFEST_URL = Operation("ArtifactManifestUrl", """
 query ArtifactManifestUrl($id: ID!) {
   artifact(id: $id) {
@@ -259,6 +275,7 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     ARTIFACT_BY_NAME,
     ARTIFACT_BY_ID,
     COLLECTION_VERSIONS,
+    ARTIFACT_CLAIMS,
     MANIFEST_URL,
     FILE_URLS,
     ORGANIZATION_OF_ENTITY,

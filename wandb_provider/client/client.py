@@ -5,19 +5,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
 from .config import DEFAULT_BASE_URL, ClientConfig
-from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError
+from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError, WandbError
 from .manifest import Manifest, check_entry_path
-from .models import AliasChange, ArtifactVersion, DownloadResult, FileUrl, ProgressUpdate, VerifyReport, Viewer
-from .paths import ArtifactPath, check_alias
+from .models import (
+    AliasChange,
+    ArtifactVersion,
+    DeleteOutcome,
+    DownloadResult,
+    FileUrl,
+    ProgressUpdate,
+    VerifyReport,
+    Viewer,
+)
+from .paths import ArtifactPath
 
 if TYPE_CHECKING:
+    from ._aliases import AliasRequest
     from ._graphql import GraphQLClient
     from ._storage import Storage
     from ._transport import Transport
@@ -25,6 +35,7 @@ if TYPE_CHECKING:
 ArtifactRef = ArtifactVersion | str
 PAGE_SIZE = 100
 FILE_PAGE_SIZE = 5000
+METADATA_RETRIES = 3  # read-merge-write again after a concurrent merge undid ours (see update())
 
 
 class WandbClient:
@@ -360,64 +371,166 @@ class WandbClient:
         self,
         artifact: ArtifactRef,
         *,
-        add: Sequence[str] = (),
-        remove: Sequence[str] = (),
-        only_if_current: dict[str, str | None] | None = None,
+        add: str | Sequence[str] = (),
+        remove: str | Sequence[str] = (),
+        only_if_current: Mapping[str, str | None] | None = None,
+        require: Mapping[str, Any] | None = None,
     ) -> AliasChange:
-        """Add and remove aliases on one version, optionally guarded (compare-and-set).
+        """Add and remove aliases on one version, behind an optional metadata gate and holder guard.
 
-        One request reads the version and who holds each alias; one request adds, one removes.
-        Nothing is sent when the version already has the requested aliases, so re-runs are free.
+        Everything is checked before any request: alias names by W&B's rules (``latest`` and ``vN``
+        are W&B's own and refused), guard values, the gate's shape. Then one read gives the version,
+        its metadata and who holds each alias; the gate and the guard are decided on that read, and
+        one request adds, one removes. Nothing is sent when the aliases are already in place, so a
+        re-run costs one read.
+
+        After writing, the holders and the metadata are read back (after a short wait, see
+        ``_writes.settle``). If another writer raced this one (an added alias is elsewhere, a removed
+        one is back, or the guard or the gate no longer holds), the aliases this call moved are put
+        back where they were, unless someone has moved them since, and ``AliasConflictError`` names
+        the versions involved.
+
+        What W&B cannot guarantee: it has no compare-and-set, so the read, the write and the
+        read-back are separate requests. Two writers that both read before either writes are told
+        apart by their read-backs, as long as neither write lands after the other's read-back; the
+        wait before the read-back makes that unlikely, not impossible.
 
         :param only_if_current: ``{"production": "v11"}``: each alias must sit on that version
             (``None``: on no version) or already on this one; otherwise ``AliasConflictError`` is
-            raised and nothing changes. W&B has no server-side compare-and-set: the check and the
-            write are two requests.
+            raised and nothing changes.
+        :param require: A metadata gate, e.g. ``{"eval.accuracy": {">=": 0.9}}`` (see ``conditions``).
+        :raises ConditionNotMetError: The gate does not hold; ``failures`` names each failed condition.
+        :raises AliasConflictError: The guard failed before the write, or another writer raced it.
         :raises ProtectedAliasError: A protected registry alias and a caller who is not a registry admin.
         """
-        from ._aliases import AliasRequest, plan
+        import time
 
-        request = AliasRequest.of(add, remove, only_if_current)
-        version, holders = self._version_and_holders(artifact, request.watched)
+        from ._aliases import AliasRequest, check_gate, plan
+        from ._writes import settle
+
+        request = AliasRequest.of(add, remove, only_if_current, require)
+        started = time.monotonic()
+        version, holders, holder_ids = self._version_and_holders(artifact, request.watched)
+        check_gate(request, version)
         change = plan(request, version, holders)
-        target = {"artifactCollectionName": version.name, "entityName": version.entity,
-                  "projectName": version.project}
-        what = f"change aliases of {version.qualified_name}"
-        for operation, aliases in ((q.ADD_ALIASES, change.added), (q.DELETE_ALIASES, change.removed)):
-            if aliases:
-                self._graphql.execute(operation, {"input": {"artifactID": version.id, "aliases": [
-                    {"alias": a, **target} for a in aliases]}}, what=what)
-        return change
+        if not change.changed:
+            return change
+        self._write_aliases(version, version.id, change.added, add=True)
+        try:
+            self._write_aliases(version, version.id, change.removed, add=False)
+        except WandbError as exc:  # e.g. a protected alias: take back what was added, then say why
+            if change.added:
+                added_only = dataclasses.replace(change, removed=())
+                exc.message += " " + self._undo_aliases(
+                    added_only, {**holders, **dict.fromkeys(change.added, version.version)}, holder_ids)
+            raise
+        settle(time.monotonic() - started)
+        return self._confirm_aliases(request, change, holder_ids)
+
+    def _write_aliases(self, seen: ArtifactVersion, artifact_id: str, aliases: Sequence[str], *, add: bool) -> None:
+        """Add (or remove) ``aliases`` on the version ``artifact_id`` in the collection ``seen`` belongs to."""
+        if not aliases:
+            return
+        target = {"artifactCollectionName": seen.name, "entityName": seen.entity, "projectName": seen.project}
+        operation = q.ADD_ALIASES if add else q.DELETE_ALIASES
+        what = f"{'add' if add else 'remove'} aliases {list(aliases)} in {seen.entity}/{seen.project}/{seen.name}"
+        self._graphql.execute(operation, {"input": {"artifactID": artifact_id, "aliases": [
+            {"alias": a, **target} for a in aliases]}}, what=what)
+
+    def _confirm_aliases(
+        self, request: AliasRequest, change: AliasChange, holder_ids: dict[str, str | None]
+    ) -> AliasChange:
+        """Read back after an alias write; on a race, undo what we moved and raise ``AliasConflictError``."""
+        from ._aliases import races
+        from .errors import AliasConflictError
+
+        version = change.artifact
+        try:
+            now, holders, _ = self._version_and_holders(self._pinned(version), request.watched)
+        except ArtifactNotFoundError:
+            raise AliasConflictError(
+                f"moved aliases {list(change.added + change.removed)} of {version.qualified_name}, but the version "
+                "can no longer be found: another writer deleted it meanwhile.",
+                hint="Resolve the artifact again and decide again.",
+            ) from None
+        problems = races(request, now, holders)
+        if not problems:
+            return dataclasses.replace(change, artifact=now, after=holders)
+        undone = self._undo_aliases(change, holders, holder_ids)
+        raise AliasConflictError(
+            f"another writer raced this alias change on {version.qualified_name}: " + "; ".join(problems)
+            + f". {undone}",
+            hint="W&B has no compare-and-set; resolve the artifact again and decide again.",
+        )
+
+    def _undo_aliases(self, change: AliasChange, holders: dict[str, str | None],
+                      holder_ids: dict[str, str | None]) -> str:
+        """Put the aliases ``change`` moved back where they were, unless another writer has moved them
+        since (best effort); say what was done and where they are now."""
+        version = change.artifact
+        notes: list[str] = []
+        try:
+            for alias in change.added:
+                previous, previous_id = change.before.get(alias), holder_ids.get(alias)
+                if holders.get(alias) != version.version:
+                    notes.append(f"left {alias!r} on {holders.get(alias) or 'no version'}, where another writer put it")
+                elif previous and previous_id:
+                    self._write_aliases(version, previous_id, [alias], add=True)
+                    notes.append(f"put {alias!r} back on {previous}")
+                else:
+                    self._write_aliases(version, version.id, [alias], add=False)
+                    notes.append(f"took {alias!r} off {version.version} again")
+            for alias in change.removed:
+                if holders.get(alias) is None:
+                    self._write_aliases(version, version.id, [alias], add=True)
+                    notes.append(f"put {alias!r} back on {version.version}")
+            moved = list(change.added + change.removed)
+            _, final, _ = self._version_and_holders(self._pinned(version), moved)
+            notes.append("now " + ", ".join(f"{a!r} is on {final[a] or 'no version'}" for a in moved))
+        except WandbError as exc:
+            notes.append(f"could not finish putting the aliases back ({exc.message}); check them")
+        return ("Undo: " + "; ".join(notes) + ".") if notes else ""
+
+    @staticmethod
+    def _pinned(version: ArtifactVersion) -> ArtifactPath:
+        """The path of exactly this version in the collection it was seen through."""
+        return ArtifactPath(version.entity, version.project, version.name, version.version)
 
     def _version_and_holders(
-        self, artifact: ArtifactRef, aliases: Sequence[str]
-    ) -> tuple[ArtifactVersion, dict[str, str | None]]:
-        """Resolve a version and which version of its collection holds each alias, in one request."""
-        if isinstance(artifact, ArtifactVersion):
-            target = ArtifactPath(artifact.entity, artifact.project, artifact.name, artifact.version)
-        else:
-            target = self.resolve_path(artifact)
+        self, artifact: ArtifactRef | ArtifactPath, aliases: Sequence[str]
+    ) -> tuple[ArtifactVersion, dict[str, str | None], dict[str, str | None]]:
+        """One request: a version (with its metadata, for a gate) and, for each alias, which version of
+        its collection holds it (``vN`` or None) and that version's artifact id."""
+        from ._writes import strict_answer
+
+        target = self._pinned(artifact) if isinstance(artifact, ArtifactVersion) else self.resolve_path(artifact)
         operation = q.artifact_with_alias_holders(len(aliases))
         variables: dict[str, Any] = {"entity": target.entity, "project": target.project,
                                      "name": target.membership_name, "collection": target.name}
         variables.update({f"h{i}": alias for i, alias in enumerate(aliases)})
         what = f"resolve artifact {str(target)!r}"
         data = self._graphql.execute(operation, variables, what=what)
-        project = data.get("project")
-        membership = (project or {}).get("artifactCollectionMembership")
-        if membership is None or membership.get("artifact") is None:
-            raise ArtifactNotFoundError(
-                f"{what}: no version of {target.name!r} in {target.entity}/{target.project} has alias or "
-                f"version {target.alias or 'latest'!r}.", operation=operation.name,
-                hint="Check the collection name and alias; client.versions() lists what exists.",
-            )
-        version = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
-        slots = (project or {}).get("artifactCollection") or {}
-        holders: dict[str, str | None] = {}
-        for i, alias in enumerate(aliases):
-            holder = slots.get(f"h{i}")
-            holders[alias] = f"v{holder['versionIndex']}" if holder else None
-        return version, holders
+        with strict_answer(what, operation.name):
+            project = data.get("project")
+            membership = (project or {}).get("artifactCollectionMembership")
+            if membership is None or membership.get("artifact") is None:
+                raise ArtifactNotFoundError(
+                    f"{what}: no version of {target.name!r} in {target.entity}/{target.project} has alias or "
+                    f"version {target.alias or 'latest'!r}.", operation=operation.name,
+                    hint="Check the collection name and alias; client.versions() lists what exists.",
+                )
+            version = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
+            slots = (project or {}).get("artifactCollection") or {}
+            holders: dict[str, str | None] = {}
+            holder_ids: dict[str, str | None] = {}
+            for i, alias in enumerate(aliases):
+                holder = slots.get(f"h{i}")
+                index = holder["versionIndex"] if holder else None
+                if holder and (not isinstance(index, int) or isinstance(index, bool)):
+                    raise TypeError(f"alias {alias!r} is held by versionIndex {index!r}")
+                holders[alias] = f"v{index}" if holder else None
+                holder_ids[alias] = str(holder["artifact"]["id"]) if holder else None
+        return version, holders, holder_ids
 
     # --- edits ------------------------------------------------------------------------------
 
@@ -426,64 +539,258 @@ class WandbClient:
         artifact: ArtifactRef,
         *,
         description: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
         metadata_mode: str = "merge",
-        tags_add: Sequence[str] = (),
-        tags_remove: Sequence[str] = (),
+        tags_add: str | Sequence[str] = (),
+        tags_remove: str | Sequence[str] = (),
     ) -> ArtifactVersion:
-        """Update a version's description, metadata (``"merge"`` the given keys or ``"replace"``) and tags.
+        """Update a version's description, metadata and tags.
 
-        Values are validated before any request; nothing is sent when nothing would change.
+        ``metadata_mode="merge"`` merges deeply: nested dicts merge key by key, so
+        ``{"eval": {"f1": 0.5}}`` keeps ``eval.accuracy``; any other value replaces. ``"replace"``
+        writes the dict as given. Values are checked before any request; nothing is sent when
+        nothing would change.
+
+        W&B has no compare-and-set, so a metadata write is read, merge, write, read back: the
+        metadata is read just before writing, and read again after a short wait. When a concurrent
+        merge undid ours (our keys gone or back to their old values), the read-merge-write runs
+        again, up to 3 more times. When another writer set our keys to values of its own, a
+        ``replace`` was overwritten, or the retries run out, ``MetadataConflictError`` (transient:
+        a re-run merges again) says so; the other writer's values are left in place.
         """
-        from ._metadata import UpdateRequest
+        import logging
+        import time
+
+        from ._metadata import CONFLICT, UpdateRequest
+        from ._writes import settle
+        from .errors import MetadataConflictError
 
         request = UpdateRequest.of(description, metadata, metadata_mode, tags_add, tags_remove)
-        version = self._version(artifact)
-        changes = request.changes_for(version)
-        if not changes:
-            return version
-        data = self._graphql.execute(q.UPDATE_ARTIFACT, {"input": {"artifactID": version.id, **changes}},
-                                     what=f"update {version.qualified_name}")
-        node = data["updateArtifact"]["artifact"]
-        fresh = ArtifactVersion.from_graphql(node, base_url=self.config.base_url, aliases=[])
+        started = time.monotonic()
+        view = self._version(artifact)
+        current = self._reread(view) if isinstance(artifact, ArtifactVersion) else view
+        attempts = 1 + METADATA_RETRIES
+        for attempt in range(1, attempts + 1):
+            changes = request.changes_for(current)
+            if not changes:
+                return current
+            written = self._write_version(current, changes)
+            if request.metadata is None:
+                return written
+            settle(time.monotonic() - started)
+            now = self._reread(view)
+            problem = request.lost(current.metadata, now.metadata)
+            if problem is None:
+                return now
+            kind, keys = problem
+            if kind == CONFLICT:
+                raise MetadataConflictError(
+                    f"update {view.qualified_name}: another writer changed the metadata at the same time and "
+                    f"set {keys} to values of its own; its values were kept.",
+                    hint="W&B has no compare-and-set; re-run to write these values again.",
+                )
+            if attempt < attempts:
+                logging.getLogger("wandb_provider.client.writes").warning(
+                    "update %s: a concurrent metadata write undid %s; merging again (attempt %d of %d)",
+                    view.qualified_name, keys, attempt + 1, attempts)
+            started = time.monotonic()
+            current = now
+        raise MetadataConflictError(
+            f"update {view.qualified_name}: concurrent metadata writes undid this merge {attempts} times in a row.",
+            hint="Another process keeps rewriting this version's metadata; re-run later.",
+        )
+
+    def _reread(self, view: ArtifactVersion) -> ArtifactVersion:
+        """``view`` with its description, metadata, tags and state read fresh (one request, by id)."""
+        from ._writes import strict_answer
+
+        what = f"read {view.qualified_name}"
+        data = self._graphql.execute(q.ARTIFACT_BY_ID, {"id": view.id}, what=what)
+        with strict_answer(what, q.ARTIFACT_BY_ID.name):
+            node = data.get("artifact")
+            if node is None:
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.", operation=q.ARTIFACT_BY_ID.name)
+            fresh = ArtifactVersion.from_graphql(node, base_url=self.config.base_url, aliases=[])
+        return dataclasses.replace(view, description=fresh.description, metadata=fresh.metadata, tags=fresh.tags,
+                                   state=fresh.state, updated_at=fresh.updated_at)
+
+    def _write_version(self, version: ArtifactVersion, changes: dict[str, Any]) -> ArtifactVersion:
+        from ._writes import strict_answer
+
+        what = f"update {version.qualified_name}"
+        data = self._graphql.execute(q.UPDATE_ARTIFACT, {"input": {"artifactID": version.id, **changes}}, what=what)
+        with strict_answer(what, q.UPDATE_ARTIFACT.name):
+            node = data["updateArtifact"]["artifact"]
+            fresh = ArtifactVersion.from_graphql(node, base_url=self.config.base_url, aliases=[])
         return dataclasses.replace(version, description=fresh.description, metadata=fresh.metadata,
                                    tags=fresh.tags, updated_at=fresh.updated_at)
 
     def delete(self, artifact: ArtifactRef, *, delete_aliases: bool = False) -> None:
-        """Delete a version (soft, as W&B does). A version with aliases needs ``delete_aliases=True``."""
+        """Delete a version (soft, as W&B does).
+
+        W&B refuses a version that holds aliases unless ``delete_aliases=True``, which removes
+        whatever aliases it holds at that moment, in every collection. Retention should use
+        ``delete_if_unclaimed``, which re-checks the version first and never drops an alias it did not see.
+        """
+        if not isinstance(delete_aliases, bool):
+            raise BadRequestError(f"delete_aliases must be True or False, not {delete_aliases!r}.")
         version = self._version(artifact)
         self._graphql.execute(q.DELETE_ARTIFACT, {"input": {"artifactID": version.id,
                                                             "deleteAliases": delete_aliases}},
                               what=f"delete {version.qualified_name}")
 
+    def delete_if_unclaimed(
+        self,
+        artifact: ArtifactRef,
+        *,
+        may_drop: str | Sequence[str] = (),
+        protected_aliases: str | Sequence[str] = (),
+        dry_run: bool = False,
+    ) -> DeleteOutcome:
+        """Delete a version (in a link collection: unlink it) unless something claims it right now.
+
+        The version is read again just before, and kept when it now: holds an alias other than
+        ``latest`` and ``may_drop`` (the aliases the caller saw and agreed to lose); holds a
+        protected alias, whatever the key's role (``protected_aliases``, and in a registry every
+        alias but ``latest``, since W&B does not tell clients which of them are protected); is
+        linked into any other collection (deleting it would take it out of that registry or
+        portfolio too); or is not COMMITTED.
+
+        Aliases in ``may_drop`` are removed by name first, and the delete asks W&B to drop aliases
+        only when ``latest`` is on the version, so an alias gained after the re-read makes W&B
+        refuse, and the version is kept. W&B has no such refusal for unlinking: an alias added to a
+        link in the instant between the re-read and the unlink goes with it.
+
+        :param dry_run: Re-check and decide, but change nothing (``would_delete``, ``would_unlink``).
+        :return: What happened: ``deleted``, ``unlinked``, ``kept`` (with the reason) or ``gone``
+            (someone else deleted or unlinked it first).
+        """
+        from ._aliases import check_alias_names
+        from .errors import ProtectedAliasError
+        from .paths import REGISTRY_PREFIX
+        from .values import as_str_list
+
+        droppable = set(as_str_list(may_drop, "may_drop"))
+        protected = set(check_alias_names([a for a in as_str_list(protected_aliases, "protected_aliases")
+                                           if a != "latest"], "protected_aliases"))
+        version = self._version(artifact)
+        name = version.qualified_name
+        claims = self._claims(version)
+        if claims is None:
+            return DeleteOutcome(name, "gone", "no longer in the collection: deleted or unlinked by someone else")
+        state, here, elsewhere, collection_id = claims
+        if state != "COMMITTED":
+            return DeleteOutcome(name, "kept", f"it is {state}")
+        if version.project.startswith(REGISTRY_PREFIX):
+            protected |= {a for a in here if a != "latest"}
+        if held := sorted(set(here) & protected):
+            return DeleteOutcome(name, "kept", f"it holds protected alias(es) {held}")
+        if extra := sorted(set(here) - {"latest"} - droppable):
+            return DeleteOutcome(name, "kept", f"it holds alias(es) {extra}")
+        if elsewhere and not version.is_link:
+            return DeleteOutcome(name, "kept", f"it is linked into {elsewhere}; deleting it would remove it there too")
+        if dry_run:
+            return DeleteOutcome(name, "would_unlink" if version.is_link else "would_delete", "")
+        try:
+            if version.is_link:
+                self._graphql.execute(q.UNLINK_ARTIFACT, {"input": {
+                    "artifactID": version.id, "artifactPortfolioID": collection_id}}, what=f"unlink {name}")
+                return DeleteOutcome(name, "unlinked", "")
+            dropped = [a for a in here if a != "latest"]
+            self._write_aliases(version, version.id, dropped, add=False)
+            try:
+                self._graphql.execute(q.DELETE_ARTIFACT, {"input": {
+                    "artifactID": version.id, "deleteAliases": "latest" in here}}, what=f"delete {name}")
+            except WandbError as exc:
+                self._restore_dropped(version, dropped)
+                if type(exc) is not BadRequestError:
+                    raise
+                return DeleteOutcome(name, "kept", f"W&B refused to delete it (it gained an alias?): {exc.message}")
+        except ProtectedAliasError as exc:
+            return DeleteOutcome(name, "kept", f"it holds a protected alias: {exc.message}")
+        return DeleteOutcome(name, "deleted", "")
+
+    def _claims(self, version: ArtifactVersion) -> tuple[str, list[str], list[str], str] | None:
+        """``(state, aliases here, other collections, this collection's id)``; None when it is no longer
+        a member of the collection it was seen through."""
+        from ._writes import strict_answer
+        from .paths import is_version
+
+        what = f"re-check {version.qualified_name} before deleting it"
+        data = self._graphql.execute(q.ARTIFACT_CLAIMS, {"id": version.id, "perPage": PAGE_SIZE}, what=what)
+        with strict_answer(what, q.ARTIFACT_CLAIMS.name):
+            node = data.get("artifact")
+            if node is None or node["state"] == "DELETED":
+                return None
+
+            def where(collection: Any) -> str:
+                project = collection["project"]
+                return f"{project['entity']['name']}/{project['name']}/{collection['name']}"
+
+            target = f"{version.entity}/{version.project}/{version.name}"
+            memberships = node["artifactMemberships"]
+            collections = [edge["node"]["artifactCollection"] for edge in memberships["edges"]]
+            mine = [c for c in collections if where(c) == target]
+            if not mine:
+                return None
+            elsewhere = sorted({where(c) for c in collections} - {target})
+            if memberships["pageInfo"]["hasNextPage"]:
+                elsewhere.append("more collections")
+            # An alias whose collection W&B does not name counts as held here: it keeps the version.
+            here = sorted({a["alias"] for a in node["aliases"] if not is_version(a["alias"])
+                           and (a.get("artifactCollection") is None or where(a["artifactCollection"]) == target)})
+            return str(node["state"]), here, elsewhere, str(mine[0]["id"])
+
+    def _restore_dropped(self, version: ArtifactVersion, dropped: list[str]) -> None:
+        """Best effort: put back aliases removed before a delete W&B then refused, where nobody took them."""
+        if not dropped:
+            return
+        try:
+            _, holders, _ = self._version_and_holders(self._pinned(version), dropped)
+            self._write_aliases(version, version.id, [a for a in dropped if holders[a] is None], add=True)
+        except WandbError:
+            pass
+
     # --- links ------------------------------------------------------------------------------
 
-    def link(self, artifact: ArtifactRef, target: str, *, aliases: Sequence[str] = ()) -> ArtifactVersion:
-        """Link a version into a collection (created on first link): ``[entity/]project/collection``
-        or a registry path ``[org/]wandb-registry-<name>/<collection>``.
+    def link(self, artifact: ArtifactRef, target: str, *, aliases: str | Sequence[str] = ()) -> ArtifactVersion:
+        """Link a version into a collection (created on first link): ``project/collection``,
+        ``entity/project/collection``, or a registry path ``[org/]wandb-registry-<name>/<collection>``.
 
-        Linking a version that is already there adds no second membership (only the aliases).
+        A target that names no project (``"churn"``) is refused before any request: W&B would
+        create a collection in some default project. Linking a version that is already there adds
+        no second membership (only the aliases). ``latest`` and ``vN`` are W&B's and refused.
         :return: The version as seen in the target collection (its index there).
         """
-        from .errors import BadRequestError
+        from ._aliases import check_alias_names
+        from ._writes import strict_answer
+        from .errors import AliasConflictError, MalformedResponseError
 
-        for alias in aliases:
-            check_alias(alias, allow_version=False)
-        destination = self.resolve_path(target if ":" not in target else _no_alias(target))
+        names = check_alias_names(aliases, "aliases")
+        destination = self.resolve_path(_link_target(target))
         version = self._version(artifact)
+        what = f"link {version.qualified_name} into {destination}"
         data = self._graphql.execute(q.LINK_ARTIFACT, {"input": {
             "artifactID": version.id, "artifactPortfolioName": destination.name,
             "entityName": destination.entity, "projectName": destination.project,
-            "aliases": [{"alias": a, "artifactCollectionName": destination.name} for a in aliases],
-        }}, what=f"link {version.qualified_name} into {destination}")
-        membership = data["linkArtifact"].get("artifactMembership")
-        if membership is None:
-            raise BadRequestError("W&B did not return the linked membership.")
-        return ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
+            "aliases": [{"alias": a, "artifactCollectionName": destination.name} for a in names],
+        }}, what=what)
+        with strict_answer(what, q.LINK_ARTIFACT.name):
+            membership = data["linkArtifact"]["artifactMembership"]
+            if membership is None:
+                raise MalformedResponseError(f"{what}: W&B's answer has no linked membership.",
+                                             operation=q.LINK_ARTIFACT.name)
+            linked = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
+        if missing := sorted(set(names) - set(linked.aliases)):
+            raise AliasConflictError(
+                f"{what}: linked as {linked.qualified_name}, but {missing} did not stay on it: another writer "
+                "moved them at the same time.", hint="Check the target's aliases and link again if needed.",
+            )
+        return linked
 
     def unlink(self, artifact: ArtifactRef) -> None:
         """Remove a linked version from the portfolio it was resolved through."""
-        from .errors import BadRequestError
+        from ._writes import strict_answer
 
         version = self._version(artifact)
         if not version.is_link:
@@ -492,21 +799,26 @@ class WandbClient:
                 hint="Resolve it through the linked collection (e.g. the registry path), or use delete().",
             )
         collection = self._collection(ArtifactPath(version.entity, version.project, version.name))
+        with strict_answer(f"unlink {version.qualified_name}", q.COLLECTION.name):
+            collection_id = str(collection["id"])
         self._graphql.execute(q.UNLINK_ARTIFACT, {"input": {"artifactID": version.id,
-                                                            "artifactPortfolioID": collection["id"]}},
+                                                            "artifactPortfolioID": collection_id}},
                               what=f"unlink {version.qualified_name}")
 
     # --- collections ------------------------------------------------------------------------
 
     def _collection(self, path: ArtifactPath) -> dict[str, Any]:
+        from ._writes import strict_answer
+
         what = f"find collection {path.entity}/{path.project}/{path.name}"
         data = self._graphql.execute(q.COLLECTION, {"entity": path.entity, "project": path.project,
                                                     "collection": path.name}, what=what)
-        node = (data.get("project") or {}).get("artifactCollection")
-        if node is None:
-            raise NotFoundError(f"{what}: it does not exist or this API key cannot see it.",
-                                operation=q.COLLECTION.name)
-        return dict(node)
+        with strict_answer(what, q.COLLECTION.name):
+            node = (data.get("project") or {}).get("artifactCollection")
+            if node is None:
+                raise NotFoundError(f"{what}: it does not exist or this API key cannot see it.",
+                                    operation=q.COLLECTION.name)
+            return dict(node)
 
     def update_collection(
         self,
@@ -514,46 +826,68 @@ class WandbClient:
         *,
         description: str | None = None,
         new_name: str | None = None,
-        tags_add: Sequence[str] = (),
-        tags_remove: Sequence[str] = (),
+        tags_add: str | Sequence[str] = (),
+        tags_remove: str | Sequence[str] = (),
     ) -> dict[str, Any]:
         """Update a collection's description, name and tags; returns its new state as a dict."""
         from ._metadata import check_tags
+        from ._writes import strict_answer
         from .paths import check_name
 
+        if description is not None and not isinstance(description, str):
+            raise BadRequestError(f"description must be text, not {type(description).__name__}.")
         if new_name is not None:
+            if not isinstance(new_name, str):
+                raise BadRequestError(f"new_name must be text, not {type(new_name).__name__}.")
             check_name("collection", new_name)
-        tags_add, tags_remove = check_tags(tags_add), check_tags(tags_remove)
+        added, removed = check_tags(tags_add, "tags_add"), check_tags(tags_remove, "tags_remove")
+        if both := sorted(set(added) & set(removed)):
+            raise BadRequestError(f"tags {both} are both added and removed.")
         target = self.resolve_path(path)
         node = self._collection(target)
-        current_tags = {e["node"]["name"] for e in node["tags"]["edges"]}
-        name = node["name"]
-        if (description is not None and description != node.get("description")) or (new_name and new_name != name):
+        what = f"update collection {target}"
+        with strict_answer(what, q.COLLECTION.name):
+            current_tags = {e["node"]["name"] for e in node["tags"]["edges"]}
+            name = str(node["name"])
             sequence = node["__typename"] == "ArtifactSequence"
+            collection_id = node["id"]
+        if (description is not None and description != node.get("description")) or (new_name and new_name != name):
             operation = q.UPDATE_SEQUENCE if sequence else q.UPDATE_PORTFOLIO
             id_key = "artifactSequenceID" if sequence else "artifactPortfolioID"
             data = self._graphql.execute(operation, {"input": {
-                id_key: node["id"], "name": new_name or name,
+                id_key: collection_id, "name": new_name or name,
                 "description": description if description is not None else node.get("description"),
-            }}, what=f"update collection {target}")
-            node = next(iter(data.values()))["artifactCollection"]
-            name = node["name"]
+            }}, what=what)
+            with strict_answer(what, operation.name):
+                node = next(iter(data.values()))["artifactCollection"]
+                name = str(node["name"])
         where = {"entityName": target.entity, "projectName": target.project, "artifactCollectionName": name}
-        if new_tags := [t for t in tags_add if t not in current_tags]:
+        if new_tags := [t for t in added if t not in current_tags]:
             self._graphql.execute(q.ADD_COLLECTION_TAGS, {"input": {**where, "tags": [
                 {"tagName": t} for t in new_tags]}}, what=f"tag collection {target}")
-        if old_tags := [t for t in tags_remove if t in current_tags]:
+        if old_tags := [t for t in removed if t in current_tags]:
             self._graphql.execute(q.DELETE_COLLECTION_TAGS, {"input": {**where, "tags": [
                 {"tagName": t} for t in old_tags]}}, what=f"untag collection {target}")
-        tags = (current_tags | set(tags_add)) - set(tags_remove)
-        return {"entity": target.entity, "project": target.project, "name": name, "kind": node["__typename"],
+        tags = (current_tags | set(added)) - set(removed)
+        return {"entity": target.entity, "project": target.project, "name": name, "kind": node.get("__typename"),
                 "description": node.get("description"), "tags": sorted(tags)}
 
 
-def _no_alias(path: str) -> str:
+def _link_target(target: str) -> str:
+    """A link target must name its project or registry: ``project/collection`` at least."""
     from .errors import InvalidArtifactPathError
 
-    raise InvalidArtifactPathError(
-        f"link target {path!r} names an alias; a target is a collection: '[entity/]project/collection'.",
-        hint="Pass aliases with aliases=[...].",
-    )
+    forms = "'project/collection', 'entity/project/collection' or '[org/]wandb-registry-NAME/collection'"
+    if not isinstance(target, str) or not target.strip():
+        raise InvalidArtifactPathError(f"link target {target!r} is empty; write {forms}.")
+    if ":" in target:
+        raise InvalidArtifactPathError(
+            f"link target {target!r} names an alias; a target is a collection: {forms}.",
+            hint="Pass aliases with aliases=[...].",
+        )
+    if "/" not in target:
+        raise InvalidArtifactPathError(
+            f"link target {target!r} names no project or registry, so W&B would create a collection in a "
+            f"default project; write {forms}.",
+        )
+    return target

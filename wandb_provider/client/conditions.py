@@ -11,7 +11,6 @@ Dotted keys reach nested metadata; every condition must hold.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -19,20 +18,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequestError
+from .values import as_number, looks_like_list, parse_literal
 
 if TYPE_CHECKING:
     from .models import ArtifactVersion
 
 _MISSING = object()
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+OPERATORS = (">", ">=", "<", "<=", "==", "!=", "in")
+_ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
     "<": operator.lt,
     "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-    "in": lambda value, options: value in options,
 }
+_BOOL_TEXT = {"true": True, "false": False}
 
 
 @dataclass(frozen=True)
@@ -44,26 +43,151 @@ class GateResult:
         return "all conditions hold" if self.passed else "; ".join(self.failures)
 
 
-def validate_gate(require: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """Check a gate's shape before anything is asked of W&B; return it normalised."""
+def _kind(value: Any) -> str:
+    """How a value compares: ``number`` (numbers and text that reads as one), ``bool``, ``text``,
+    ``none``, ``list`` or ``dict``."""
+    if isinstance(value, bool):
+        return "bool"
+    if value is None:
+        return "none"
+    if as_number(value) is not None:
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if isinstance(value, Mapping):
+        return "dict"
+    return type(value).__name__
+
+
+def _describe(value: Any) -> str:
+    kind = _kind(value)
+    if kind == "number" and isinstance(value, str):
+        return f"{value!r} (a number written as text)"
+    article = {"number": "a number", "bool": "a boolean", "text": "text", "none": "null", "list": "a list",
+               "dict": "a dict"}.get(kind, f"a {kind}")
+    return f"{value!r} ({article})"
+
+
+def _is_nan(value: Any) -> bool:
+    number = as_number(value)
+    return number is not None and number.is_nan()
+
+
+def _mixed(key: str, op: str, value: Any, expected: Any) -> BadRequestError:
+    return BadRequestError(
+        f"require[{key!r}]: cannot compare metadata {_describe(value)} with {op} {_describe(expected)}: "
+        "a gate compares numbers with numbers and text with text.",
+        hint="Fix the gate's value, or the metadata, so both sides have the same type "
+             "(numbers written as text, e.g. '0.9' from a template, count as numbers).",
+    )
+
+
+def _equal(key: str, op: str, value: Any, expected: Any) -> bool:
+    """``value == expected`` for values of one kind; mixed kinds raise ``BadRequestError``."""
+    kinds = {_kind(value), _kind(expected)}
+    if "none" in kinds:
+        return value is None and expected is None
+    if kinds == {"number"}:
+        return as_number(value) == as_number(expected)
+    if kinds == {"bool"}:
+        return bool(value) is bool(expected)
+    if kinds == {"bool", "text"}:
+        text, flag = (value, expected) if isinstance(value, str) else (expected, value)
+        if text.strip().lower() in _BOOL_TEXT:
+            return _BOOL_TEXT[text.strip().lower()] is flag
+        raise _mixed(key, op, value, expected)
+    if len(kinds) == 1 and kinds <= {"text", "list", "dict"}:
+        return bool(value == expected)
+    raise _mixed(key, op, value, expected)
+
+
+def _holds(key: str, op: str, value: Any, expected: Any) -> bool:
+    """Whether one condition holds; NaN on either side never does."""
+    if op == "in":
+        options = list(expected)
+        for option in options:  # check every option's type first: an error must not depend on order
+            if not _is_nan(option) and not _is_nan(value):
+                _equal(key, op, value, option)
+        return not _is_nan(value) and any(not _is_nan(o) and _equal(key, op, value, o) for o in options)
+    if _is_nan(value) or _is_nan(expected):
+        return False
+    if op in ("==", "!="):
+        return _equal(key, op, value, expected) is (op == "==")
+    kinds = (_kind(value), _kind(expected))
+    if kinds == ("none", kinds[1]):
+        return False  # a null metadata value is no value: the condition does not hold
+    if kinds == ("number", "number"):
+        return _ORDERING[op](as_number(value), as_number(expected))
+    if kinds == ("text", "text"):
+        return _ORDERING[op](value, expected)
+    raise _mixed(key, op, value, expected)
+
+
+def _literal(value: Any, what: str) -> Any:
+    """A rendered template (text) read back as the dict or list it stands for."""
+    if isinstance(value, str):
+        if not value.strip() or value.strip() in ("None", "null"):
+            raise BadRequestError(f"{what} rendered empty ({value!r}); a gate must say what it requires.",
+                                  hint="Pass None (not a template that renders empty) for no gate.")
+        return parse_literal(value, what)
+    return value
+
+
+def _check_expected(key: str, op: str, expected: Any) -> Any:
+    """The gate's own value for one operator, checked and normalised (list literals parsed)."""
+    where = f"require[{key!r}][{op!r}]"
+    if op == "in":
+        if isinstance(expected, str):
+            if not looks_like_list(expected):
+                raise BadRequestError(f"{where}: 'in' needs a list of allowed values, not {expected!r}.",
+                                      hint="Write it as a list, e.g. ['torch', 'jax'].")
+            expected = parse_literal(expected, where)
+        if not isinstance(expected, (list, tuple, set, frozenset)):
+            raise BadRequestError(f"{where}: 'in' needs a list of allowed values, not {type(expected).__name__}.")
+        if not expected:
+            raise BadRequestError(f"{where}: the list of allowed values is empty, so nothing could pass.")
+        for option in expected:
+            _check_expected(key, "==", option)
+        return list(expected)
+    if _is_nan(expected):
+        raise BadRequestError(f"{where}: NaN is not a value a condition can require (nothing equals NaN).")
+    if op in _ORDERING:
+        kind = _kind(expected)
+        if kind not in ("number", "text"):
+            raise BadRequestError(f"{where}: {op} needs a number (or text), not {_describe(expected)}.")
+        if kind == "text" and not expected.strip():
+            raise BadRequestError(f"{where}: the value is empty (did a template render nothing?).")
+    return expected
+
+
+def validate_gate(require: Mapping[str, Any] | str | None) -> dict[str, dict[str, Any]]:
+    """Check a gate's shape before anything is asked of W&B; return it normalised.
+
+    A gate rendered as text (``"{'accuracy': {'>=': 0.9}}"``) is read as the dict it stands for;
+    list literals of ``in`` likewise.
+    """
     if require is None:
         return {}
+    require = _literal(require, "require")
     if not isinstance(require, Mapping):
         raise BadRequestError(f"require must be a dict of key -> {{operator: value}}, not {type(require).__name__}.")
     gate: dict[str, dict[str, Any]] = {}
     for key, conditions in require.items():
         if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
             raise BadRequestError(f"require: {key!r} is not a metadata key (use dotted keys like 'eval.acc').")
+        conditions = _literal(conditions, f"require[{key!r}]")
         if not isinstance(conditions, Mapping) or not conditions:
             raise BadRequestError(
                 f"require[{key!r}] must be a dict like {{'>=': 0.9}}; operators: {sorted(OPERATORS)}."
             )
+        normalised: dict[str, Any] = {}
         for op, expected in conditions.items():
             if op not in OPERATORS:
                 raise BadRequestError(f"require[{key!r}]: unknown operator {op!r}; use one of {sorted(OPERATORS)}.")
-            if op == "in" and not isinstance(expected, (list, tuple, set, frozenset)):
-                raise BadRequestError(f"require[{key!r}]: 'in' needs a list of allowed values.")
-        gate[key] = dict(conditions)
+            normalised[op] = _check_expected(key, op, expected)
+        gate[key] = normalised
     return gate
 
 
@@ -79,21 +203,13 @@ def lookup(metadata: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _like(value: Any, expected: Any) -> Any:
-    """Read a templated number (Jinja renders ``{{ params.x }}`` as text) as a number for numeric values."""
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if numeric and isinstance(expected, str):
-        try:
-            return float(expected)
-        except ValueError:
-            return expected
-    if numeric and isinstance(expected, (list, tuple, set, frozenset)):
-        return [_like(value, item) for item in expected]
-    return expected
+def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str | None) -> GateResult:
+    """Check every condition of ``require`` against ``metadata``; name each one that fails.
 
-
-def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None) -> GateResult:
-    """Check every condition of ``require`` against ``metadata``; name each one that fails."""
+    Numbers compare as numbers, whichever side is text that reads as one (``'200' >= '1000'`` is
+    false); text compares with text. A number against text that is not one, or a boolean against
+    a number, is a ``BadRequestError``: such a gate cannot be decided. NaN never passes.
+    """
     failures = []
     for key, conditions in validate_gate(require).items():
         value = lookup(metadata, key)
@@ -101,13 +217,7 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None
             if value is _MISSING:
                 failures.append(f"metadata has no {key!r} (required {op} {expected!r})")
                 continue
-            try:
-                ok = OPERATORS[op](value, _like(value, expected))
-                if isinstance(value, float) and math.isnan(value):
-                    ok = False
-            except TypeError:
-                ok = False
-            if not ok:
+            if not _holds(key, op, value, expected):
                 failures.append(f"{key} = {value!r} does not satisfy {op} {expected!r}")
     return GateResult(passed=not failures, failures=tuple(failures))
 

@@ -14,6 +14,7 @@
     ├── NotFoundError
     │   └── ArtifactNotFoundError
     ├── AliasConflictError          a guard found another holder, or another writer raced this one
+    ├── MetadataConflictError       concurrent metadata writers kept undoing this one (transient)
     ├── ConditionNotMetError        a metadata gate (``require=``) does not hold; ``.failures``
     ├── ArtifactIntegrityError      bytes or a manifest that do not match their digest
     ├── MalformedResponseError      W&B (or a proxy) answered something that is not W&B's protocol
@@ -111,6 +112,13 @@ class ArtifactNotFoundError(NotFoundError):
 
 class AliasConflictError(WandbError):
     """An alias is held by another version than the caller required."""
+
+
+class MetadataConflictError(WandbError):
+    """Another writer changed a version's metadata while this one wrote it (W&B has no compare-and-set);
+    re-running the merge later can succeed."""
+
+    transient = True
 
 
 class ConditionNotMetError(WandbError):

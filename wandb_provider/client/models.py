@@ -32,6 +32,18 @@ def _metadata(value: Any) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
+def _malformed(exc: Exception) -> Exception:
+    """A node without the fields W&B always sends: ``MalformedResponseError``, never a raw ``KeyError``."""
+    from .errors import MalformedResponseError, WandbError
+
+    if isinstance(exc, WandbError):
+        return exc
+    return MalformedResponseError(
+        f"read an artifact version: W&B's answer lacks or mistypes a field ({type(exc).__name__}: {str(exc)[:200]}).",
+        hint="A proxy or an incompatible server may be answering; try again later.",
+    )
+
+
 def web_url(base_url: str, entity: str, project: str, type_name: str, name: str, version: str) -> str:
     """The W&B web page of a version (``api.`` hosts serve the app without that prefix)."""
     app = base_url.replace("://api.", "://", 1)
@@ -92,12 +104,32 @@ class ArtifactVersion:
         version_index: int | None = None,
         aliases: list[dict[str, Any]] | None = None,
     ) -> ArtifactVersion:
-        """Build from an ``Artifact`` node, seen through ``collection`` (default: its sequence)."""
+        """Build from an ``Artifact`` node, seen through ``collection`` (default: its sequence).
+
+        A node without the fields W&B always sends is ``MalformedResponseError``, never a raw
+        ``KeyError``/``TypeError``.
+        """
+        try:
+            return cls._from_graphql(artifact, base_url, collection, version_index, aliases)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise _malformed(exc) from None
+
+    @classmethod
+    def _from_graphql(
+        cls,
+        artifact: dict[str, Any],
+        base_url: str,
+        collection: dict[str, Any] | None,
+        version_index: int | None,
+        aliases: list[dict[str, Any]] | None,
+    ) -> ArtifactVersion:
         sequence = artifact["artifactSequence"]
         seen = collection or sequence
         project = seen["project"]
         source_index = artifact["versionIndex"]
         index = source_index if version_index is None else version_index
+        if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in (source_index, index)):
+            raise TypeError(f"versionIndex {source_index!r} / {index!r} is not a version index")
         if aliases is None:
             aliases = [
                 a for a in artifact.get("aliases") or []
@@ -136,10 +168,15 @@ class ArtifactVersion:
     @classmethod
     def from_membership(cls, membership: dict[str, Any], *, base_url: str) -> ArtifactVersion:
         """Build from a ``MembershipFields`` node: the version as seen in that collection."""
-        return cls.from_graphql(
-            membership["artifact"], base_url=base_url, collection=membership["artifactCollection"],
-            version_index=membership["versionIndex"], aliases=membership["aliases"],
-        )
+        try:
+            collection, index = membership["artifactCollection"], membership["versionIndex"]
+            if not isinstance(collection, dict) or not isinstance(index, int) or isinstance(index, bool):
+                raise TypeError(f"artifactCollection {collection!r}, versionIndex {index!r}")
+            artifact, aliases = membership["artifact"], membership["aliases"]
+        except (KeyError, TypeError) as exc:
+            raise _malformed(exc) from None
+        return cls.from_graphql(artifact, base_url=base_url, collection=collection, version_index=index,
+                                aliases=aliases)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (for XCom): ISO timestamps, lists instead of tuples."""
@@ -253,3 +290,20 @@ class AliasChange:
     def to_dict(self) -> dict[str, Any]:
         return {"artifact": self.artifact.to_dict(), "added": list(self.added), "removed": list(self.removed),
                 "before": dict(self.before), "after": dict(self.after), "changed": self.changed}
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """What ``delete_if_unclaimed`` did with one version: ``deleted``, ``unlinked``, ``kept`` (and why),
+    ``gone`` (someone else removed it first), or in a dry run ``would_delete``/``would_unlink``."""
+
+    version: str
+    action: str
+    reason: str
+
+    @property
+    def removed(self) -> bool:
+        return self.action in ("deleted", "unlinked")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "action": self.action, "reason": self.reason}

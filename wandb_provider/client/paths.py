@@ -8,6 +8,7 @@ resolves the org entity through the API (wandb-protocol.md §11.4).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .errors import InvalidArtifactPathError
@@ -18,6 +19,7 @@ EXPECTED_FORM = "[entity/][project/]name[:alias|:vN], e.g. 'acme/churn/churn-mod
 _FORBIDDEN_IN_PROJECT = set("/\\#?%:\r\n")
 _ENTITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _VERSION = re.compile(r"^v(\d+)$")
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}  # control, format (zero-width, bidi), line and paragraph separators
 
 
 def _fail(path: str, problem: str) -> InvalidArtifactPathError:
@@ -60,14 +62,29 @@ def check_entity(value: str, path: str | None = None) -> str:
 
 
 def check_alias(alias: str, path: str | None = None, *, allow_version: bool = True) -> str:
-    """Validate an alias: 1-128 characters without '/' or ':' (``vN`` only where allowed)."""
+    """Validate an alias by W&B's rules: 1-128 characters, no '/' or ':' (``vN`` only where allowed).
+
+    Also refused, because they are always mistakes and look like another alias: whitespace at
+    either end, control or invisible format characters, and a list rendered as text (``"['a', 'b']"``).
+    """
     where = path if path is not None else alias
+    if not isinstance(alias, str):
+        raise InvalidArtifactPathError(f"an alias must be a string, not {type(alias).__name__} ({alias!r}).")
     if not alias:
-        raise _fail(where, "the alias after ':' is empty")
+        raise _fail(where, "the alias after ':' is empty" if path is not None else "the alias is empty")
     if len(alias) > NAME_MAX:
         raise _fail(where, f"the alias is longer than {NAME_MAX} characters")
     if "/" in alias or ":" in alias or "\x00" in alias:
         raise _fail(where, f"the alias {alias!r} contains '/', ':' or NUL")
+    if not alias.strip() or alias != alias.strip():
+        raise _fail(where, f"the alias {alias!r} is blank or has spaces at either end")
+    if any(unicodedata.category(char) in _INVISIBLE for char in alias):
+        raise _fail(where, f"the alias {alias!r} contains control or invisible characters")
+    if alias.startswith("[") and alias.endswith("]"):
+        raise InvalidArtifactPathError(
+            f"alias {alias!r} looks like a list rendered as text, not one alias.",
+            hint="Pass a list of aliases, or render the template as a list (render_template_as_native_obj).",
+        )
     if not allow_version and _VERSION.match(alias):
         raise InvalidArtifactPathError(
             f"alias {alias!r} looks like a version: W&B manages vN aliases itself.",

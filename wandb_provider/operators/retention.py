@@ -4,43 +4,76 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from .._airflow import translate_errors
 
+if TYPE_CHECKING:
+    from ..client import ArtifactVersion, WandbClient
 
-def _age_limit(older_than: dt.timedelta | int | float | str | None) -> dt.timedelta | None:
-    if older_than is None or older_than == "":
+DEFAULT_PROTECTED_ALIASES = ("production",)
+_NO_LIMIT_TEXT = ("", "None", "none", "null")
+
+
+def _age_limit(older_than: Any) -> dt.timedelta | None:
+    """``older_than`` as a duration: seconds (a number, or text that reads as one), a timedelta, or
+    an ISO 8601 duration such as ``"P30D"``; None/empty for no age condition. ``BadRequestError`` else."""
+    from ..client.errors import BadRequestError
+    from ..client.values import as_number
+
+    if older_than is None or (isinstance(older_than, str) and older_than.strip() in _NO_LIMIT_TEXT):
         return None
+    problem = "it is not a duration (seconds, a timedelta or ISO 8601 such as 'P30D')"
+    limit: dt.timedelta | None = None
     if isinstance(older_than, dt.timedelta):
-        return older_than
-    if isinstance(older_than, (int, float)):
-        return dt.timedelta(seconds=older_than)
-    import pendulum
+        limit = older_than
+    elif not isinstance(older_than, bool) and (seconds := as_number(older_than)) is not None:
+        if seconds.is_finite() and abs(seconds) < 10**12:
+            limit = dt.timedelta(seconds=float(seconds))
+        else:
+            problem = "it is not a finite number of seconds"
+    elif isinstance(older_than, str):
+        import pendulum
 
-    duration = pendulum.parse(older_than)
-    if not isinstance(duration, dt.timedelta):
-        raise ValueError(f"older_than {older_than!r} is not a duration (seconds, timedelta or ISO 8601 'P30D')")
-    return duration
+        try:
+            parsed = pendulum.parse(older_than.strip())
+        except Exception:  # pendulum raises its own ParserError (and ValueError) for any bad text
+            parsed = None
+        limit = parsed if isinstance(parsed, dt.timedelta) else None
+    if limit is None:
+        raise BadRequestError(f"older_than={older_than!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
+    if limit < dt.timedelta(0):
+        raise BadRequestError(f"older_than={older_than!r} is negative; give how long ago, e.g. 'P30D'.")
+    return limit
 
 
 class DeleteArtifactVersionsOperator(BaseOperator):
     """
     Delete all but the newest ``keep_last`` versions of a collection (dry run by default).
 
-    Never deletes a version holding a protected alias (W&B refuses; the version is reported as
-    kept), nor, with ``keep_aliased=True``, one holding any alias other than ``latest``. In a link
-    collection (a portfolio, e.g. a registry) versions are unlinked, not deleted.
+    The plan comes from one listing; then each version is read again immediately before it is
+    deleted, and kept if it now holds an alias other than ``latest`` (with ``keep_aliased=True``),
+    holds a protected alias (with any ``keep_aliased`` and whatever the key's role, admins
+    included), is linked into any other collection (a registry or portfolio: deleting it would
+    empty that link), or gained an alias since the listing. Only ``latest`` is ever dropped with a
+    delete; W&B then refuses the delete if the version gained an alias meanwhile. In a link
+    collection (a portfolio, e.g. a registry) versions are unlinked, not deleted. See
+    ``WandbClient.delete_if_unclaimed`` for what W&B cannot guarantee.
 
     :param collection: ``[entity/]project/collection``. (templated)
     :param keep_last: How many of the newest versions to keep whatever their age.
-    :param keep_aliased: Keep every version that has an alias other than ``latest``.
+    :param keep_aliased: Keep every version that has an alias other than ``latest``. With ``False``,
+        aliased versions may go (their aliases with them), except those holding a protected alias;
+        ``keep_last=0`` with ``keep_aliased=False`` is refused unless it is a dry run.
+    :param protected_aliases: Aliases that always keep a version (default ``("production",)``). In
+        a registry every alias but ``latest`` counts as protected: W&B does not tell clients which are.
     :param older_than: Only delete versions created longer ago than this (seconds, timedelta or
         ISO 8601 duration such as ``"P30D"``). (templated)
     :param dry_run: Log and return what would be deleted, and delete nothing.
-    :return: JSON-safe dict: ``deleted`` (or ``would_delete``), ``kept`` and why.
+    :return: JSON-safe dict: ``deleted`` (or ``would_delete``), ``kept`` and why, and ``gone``
+        (versions someone else removed first).
     """
 
     template_fields: Sequence[str] = ("collection", "older_than")
@@ -51,6 +84,7 @@ class DeleteArtifactVersionsOperator(BaseOperator):
         collection: str,
         keep_last: int,
         keep_aliased: bool = True,
+        protected_aliases: Sequence[str] = DEFAULT_PROTECTED_ALIASES,
         older_than: dt.timedelta | int | float | str | None = None,
         dry_run: bool = True,
         wandb_conn_id: str = "wandb_default",
@@ -60,57 +94,103 @@ class DeleteArtifactVersionsOperator(BaseOperator):
         self.collection = collection
         self.keep_last = keep_last
         self.keep_aliased = keep_aliased
+        self.protected_aliases = protected_aliases
         self.older_than = older_than
         # Not `self.dry_run`: BaseOperator already has a dry_run() method.
         self.report_only = dry_run
         self.wandb_conn_id = wandb_conn_id
+        self._check_arguments()
+
+    def _check_arguments(self) -> None:
+        """Arguments that are not templated are checked here, when the DAG file is parsed."""
+        from ..client._aliases import check_alias_names
+        from ..client.errors import BadRequestError
+
+        where = f"{type(self).__name__}(task_id={self.task_id!r})"
+        if not isinstance(self.collection, str) or not self.collection.strip():
+            raise BadRequestError(f"{where}: collection must be a non-empty '[entity/]project/collection'.")
+        if not isinstance(self.keep_last, int) or isinstance(self.keep_last, bool) or self.keep_last < 0:
+            raise BadRequestError(f"{where}: keep_last must be a whole number >= 0, not {self.keep_last!r}.")
+        for name in ("keep_aliased", "report_only"):
+            if not isinstance(getattr(self, name), bool):
+                shown = "dry_run" if name == "report_only" else name
+                raise BadRequestError(f"{where}: {shown} must be True or False, not {getattr(self, name)!r}.")
+        if not isinstance(self.wandb_conn_id, str) or not self.wandb_conn_id:
+            raise BadRequestError(f"{where}: wandb_conn_id must be a connection id, not {self.wandb_conn_id!r}.")
+        self.protected_aliases = list(check_alias_names(self.protected_aliases, "protected_aliases"))
+        if self.keep_last == 0 and not self.keep_aliased and not self.report_only:
+            raise BadRequestError(
+                f"{where}: keep_last=0 with keep_aliased=False would delete every version of the collection.",
+                hint="Keep at least one (keep_last=1), keep aliased versions, or make it a dry run.",
+            )
+        if not isinstance(self.older_than, str):
+            try:
+                _age_limit(self.older_than)
+            except BadRequestError as exc:
+                raise BadRequestError(f"{where}: {exc.message}", hint=exc.hint) from None
+
+    def before_deletes(self, client: WandbClient, doomed: list[ArtifactVersion]) -> None:
+        """Called once the plan is made, before any version is re-checked and deleted.
+
+        A no-op: a seam for tests, which override it to change W&B in between and so reproduce a
+        race (e.g. a rollback moving ``production`` onto a planned version) deterministically.
+        """
 
     def execute(self, context: Any) -> dict[str, Any]:
         import pendulum
-        from airflow.sdk.exceptions import AirflowFailException
 
-        from ..client.errors import ProtectedAliasError
+        from ..client.paths import ArtifactPath
         from ..hooks.wandb import WandbHook
 
-        if not isinstance(self.keep_last, int) or self.keep_last < 0:
-            raise AirflowFailException(f"keep_last must be a whole number >= 0, not {self.keep_last!r}")
-        try:
+        with translate_errors():
             limit = _age_limit(self.older_than)
-        except ValueError as exc:
-            raise AirflowFailException(str(exc)) from exc
-        cutoff = pendulum.now("UTC") - limit if limit else None
+            if not isinstance(self.collection, str):
+                from ..client.errors import BadRequestError
+
+                raise BadRequestError(f"collection must be text, not {type(self.collection).__name__}.")
+            path = ArtifactPath.parse(self.collection.strip(), default_entity="e", default_project="p")
+            if path.alias is not None:
+                from ..client.errors import InvalidArtifactPathError
+
+                raise InvalidArtifactPathError(
+                    f"collection {self.collection!r} names an alias; retention works on a whole collection.")
+        try:
+            cutoff = pendulum.now("UTC") - limit if limit else None
+        except OverflowError:  # older than anything a calendar holds: no version is that old
+            cutoff = pendulum.datetime(1, 1, 1, tz="UTC")
         kept: dict[str, str] = {}
-        doomed = []
+        doomed: list[ArtifactVersion] = []
+        removed: list[str] = []
+        gone: list[str] = []
         with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
-            versions = sorted(client.versions(self.collection), key=lambda v: v.version_index, reverse=True)
+            versions = sorted(client.versions(self.collection.strip()), key=lambda v: v.version_index, reverse=True)
             for position, version in enumerate(versions):
                 user_aliases = [a for a in version.aliases if a != "latest"]
                 if position < self.keep_last:
                     kept[version.version] = f"among the newest {self.keep_last}"
                 elif self.keep_aliased and user_aliases:
                     kept[version.version] = f"has aliases {user_aliases}"
-                elif cutoff and version.created_at and version.created_at > cutoff:
+                elif version.state != "COMMITTED":
+                    kept[version.version] = f"is {version.state}"
+                elif cutoff and (version.created_at is None or version.created_at > cutoff):
                     kept[version.version] = f"newer than {self.older_than}"
                 else:
                     doomed.append(version)
-            deleted = []
+            self.before_deletes(client, doomed)
             for version in doomed:
-                if self.report_only:
-                    self.log.info("Dry run: would delete %s (aliases %s)", version.qualified_name,
-                                  list(version.aliases))
-                    continue
-                try:
-                    if version.is_link:
-                        client.unlink(version)
-                    else:
-                        client.delete(version, delete_aliases=True)
-                except ProtectedAliasError as exc:
-                    kept[version.version] = "holds a protected alias"
-                    self.log.warning("Keeping %s: %s", version.qualified_name, exc)
-                    continue
-                deleted.append(version.version)
-                self.log.info("Deleted %s", version.qualified_name)
-        names = [v.version for v in doomed]
+                outcome = client.delete_if_unclaimed(
+                    version, may_drop=() if self.keep_aliased else version.aliases,
+                    protected_aliases=self.protected_aliases, dry_run=self.report_only,
+                )
+                if outcome.action == "kept":
+                    kept[version.version] = outcome.reason
+                    self.log.warning("Keeping %s: %s", version.qualified_name, outcome.reason)
+                elif outcome.action == "gone":
+                    gone.append(version.version)
+                    self.log.info("%s is already gone: %s", version.qualified_name, outcome.reason)
+                else:
+                    removed.append(version.version)
+                    self.log.info("%s %s (aliases %s)", "Dry run: would remove" if self.report_only else "Removed",
+                                  version.qualified_name, list(version.aliases))
         return {"collection": self.collection, "dry_run": self.report_only,
-                "would_delete" if self.report_only else "deleted": names if self.report_only else deleted,
-                "kept": kept}
+                "would_delete" if self.report_only else "deleted": removed, "kept": kept, "gone": gone}
