@@ -33,10 +33,12 @@ def created_after_text(value: Any) -> str | None:
     elif isinstance(value, str):
         import pendulum
 
-        try:
-            parsed = pendulum.parse(value.strip())
+        try:  # exact: a time of day alone would mean "today" and move on every poke
+            parsed = pendulum.parse(value.strip(), exact=True)
         except Exception:  # pendulum raises ParserError, ValueError or TypeError for text it cannot read
             parsed = None
+        if isinstance(parsed, dt.date) and not isinstance(parsed, dt.datetime):
+            parsed = dt.datetime(parsed.year, parsed.month, parsed.day)
         if not isinstance(parsed, dt.datetime):
             raise InvalidValueError(
                 f"created_after {value!r} is not a date and time.",
