@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -93,9 +94,29 @@ def version_xcom(version: ArtifactVersion) -> dict[str, Any]:
     return {key: data[key] for key in keys}
 
 
+def _private_temp_base() -> Path:
+    """``<temp>/airflow-provider-wandb-<uid>``, made private (0700) and checked to be this user's own
+    folder: in a shared temp folder another user could otherwise plant a symlink and steer downloads."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    base = Path(tempfile.gettempdir()) / ("airflow-provider-wandb" + (f"-{uid}" if uid is not None else ""))
+    try:
+        base.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(base)
+    except OSError as exc:
+        raise LocalFileError(f"cannot make the default download folder {str(base)!r}: {exc.strerror}.",
+                             path=str(base),
+                             hint=f"Set [{CONFIG_SECTION}] download_root to a folder you own.") from None
+    if not stat.S_ISDIR(info.st_mode) or (uid is not None and info.st_uid != uid) or info.st_mode & 0o022:
+        raise LocalFileError(
+            f"the default download folder {str(base)!r} is not a private folder of this user "
+            "(a symlink, another user's, or writable by others); refusing to download there.",
+            path=str(base), hint=f"Remove it, or set [{CONFIG_SECTION}] download_root to a folder you own.")
+    return base
+
+
 def download_base() -> Path:
     """Where default download roots live: ``[wandb] download_root``, else ``WANDB_PROVIDER_DOWNLOAD_ROOT``,
-    else ``<temp>/airflow-provider-wandb``. A configured folder must be an absolute path."""
+    else ``<temp>/airflow-provider-wandb-<uid>`` (private). A configured folder must be an absolute path."""
     from airflow.sdk import conf
 
     configured = (conf.get(CONFIG_SECTION, "download_root", fallback=None) or "").strip()
@@ -103,7 +124,7 @@ def download_base() -> Path:
     if not configured:
         configured, source = os.environ.get(ENV_DOWNLOAD_ROOT, "").strip(), ENV_DOWNLOAD_ROOT
     if not configured:
-        return Path(tempfile.gettempdir()) / "airflow-provider-wandb"
+        return _private_temp_base()
     path = Path(configured).expanduser()
     if not path.is_absolute():
         raise InvalidValueError(f"{source} = {configured!r} is not an absolute path.",

@@ -33,6 +33,7 @@ def created_after_text(value: Any) -> str | None:
     elif isinstance(value, str):
         import pendulum
 
+        parsed: object
         try:  # exact: a time of day alone would mean "today" and move on every poke
             parsed = pendulum.parse(value.strip(), exact=True)
         except Exception:  # pendulum raises ParserError, ValueError or TypeError for text it cannot read

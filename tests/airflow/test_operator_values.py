@@ -94,7 +94,7 @@ def test_mapped_download_gives_each_version_its_own_folder(wandb_env: Any, run_d
     paths = [Path(r["path"]) for r in results]
     assert paths[0] != paths[1] and not paths[0].is_relative_to(paths[1]) and not paths[1].is_relative_to(paths[0])
     api = sdk(wandb_env)
-    for result, path in zip(results, paths):
+    for result, path in zip(results, paths, strict=True):
         expected = Path(api.artifact(result["qualified_name"]).download(root=str(out.parent / result["version"])))
         for name in ("README.md", "train.csv", "test.csv"):
             assert (path / name).read_bytes() == (expected / name).read_bytes(), (result["version"], name)
