@@ -31,7 +31,8 @@ class WandbBaseOperator(BaseOperator):
     Subclasses list ``argument_checks``: for each templated argument a function
     ``check(name, value) -> normalized value`` that raises ``InvalidValueError``. Values written
     plainly in the DAG file are checked in ``__init__`` (``check_plain_arguments``); every value is
-    checked again after rendering (``rendered_arguments``).
+    checked again after rendering, and ``execute`` hands the normalized values to ``run_checked``,
+    the subclass's work, inside the one error translation (``checking``).
 
     :param wandb_conn_id: The W&B connection (type ``wandb``).
     """
@@ -72,6 +73,15 @@ class WandbBaseOperator(BaseOperator):
         """The normalized values of ``argument_checks`` after rendering; raises before any request."""
         return {name: check(name, getattr(self, name)) for name, check in self.argument_checks.items()}
 
+    def execute(self, context: Any) -> Any:
+        """Check the rendered arguments, then ``run_checked``; every error leaves translated."""
+        with self.checking():
+            return self.run_checked(context, self.rendered_arguments())
+
+    def run_checked(self, context: Any, args: dict[str, Any]) -> Any:
+        """The task's work, given the checked values of ``argument_checks`` (override)."""
+        raise NotImplementedError
+
     def _do_render_template_fields(self, parent: Any, template_fields: Any, context: Any, jinja_env: Any,
                                    seen_oids: set[int]) -> None:
         # Airflow renders plain and mapped tasks through this method; keep what the user wrote, so
@@ -88,7 +98,7 @@ class WandbBaseOperator(BaseOperator):
 
     @contextmanager
     def wandb_client(self) -> Iterator[WandbClient]:
-        """A client for ``wandb_conn_id``, closed afterwards. Use inside ``checking()``."""
+        """A client for ``wandb_conn_id``, closed afterwards."""
         from ..hooks.wandb import WandbHook
 
         with WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:

@@ -150,41 +150,39 @@ class UseArtifactOperator(WandbBaseOperator):
                 required_text("expected_type", expected_type)
         self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        with self.checking():
-            args = self.rendered_arguments()
-            include: list[str] | None = args["include"]
-            nothing_selected = include == []
-            if nothing_selected and not self.allow_empty:
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        include: list[str] | None = args["include"]
+        nothing_selected = include == []
+        if nothing_selected and not self.allow_empty:
+            raise InvalidValueError(
+                f"include is empty (it is {self.include!r}), so no file would be downloaded.",
+                hint="Leave include unset (None) to download everything, or pass allow_empty=True.",
+            )
+        with self.wandb_client() as client:
+            version = client.artifact(args["artifact"])
+            self.push_link(context, version)
+            if self.expected_type and version.type != self.expected_type:
                 raise InvalidValueError(
-                    f"include is empty (it is {self.include!r}), so no file would be downloaded.",
-                    hint="Leave include unset (None) to download everything, or pass allow_empty=True.",
+                    f"{version.qualified_name} has type {version.type!r}, but this task expects "
+                    f"{self.expected_type!r}; check the artifact path or expected_type."
                 )
-            with self.wandb_client() as client:
-                version = client.artifact(args["artifact"])
-                self.push_link(context, version)
-                if self.expected_type and version.type != self.expected_type:
-                    raise InvalidValueError(
-                        f"{version.qualified_name} has type {version.type!r}, but this task expects "
-                        f"{self.expected_type!r}; check the artifact path or expected_type."
-                    )
-                root = args["root"] or str(default_download_root(context, version))
-                if nothing_selected:
-                    self.log.info("include selects nothing and allow_empty=True: nothing downloaded for %s",
-                                  version.qualified_name)
-                    self.record_lineage([version], [])
-                    return {"path": root, **version_xcom(version), "bytes_downloaded": 0, "bytes_from_cache": 0}
-                self.log.info("Downloading %s (%d files, %d bytes) into %s", version.qualified_name,
-                              version.file_count, version.size, root)
-                options = _supported(
-                    client.download,
-                    {"allow_empty": self.allow_empty, "remove_foreign": self.remove_foreign,
-                     "link_from_cache": self.link_from_cache},
-                    {"allow_empty": False, "remove_foreign": False, "link_from_cache": False},
-                )
-                result = client.download(version, root, include=include, exclude=args["exclude"], mode=self.mode,
-                                         verify=self.verify, cache=self.use_cache, max_workers=self.max_workers,
-                                         **options)
+            root = args["root"] or str(default_download_root(context, version))
+            if nothing_selected:
+                self.log.info("include selects nothing and allow_empty=True: nothing downloaded for %s",
+                              version.qualified_name)
+                self.record_lineage([version], [])
+                return {"path": root, **version_xcom(version), "bytes_downloaded": 0, "bytes_from_cache": 0}
+            self.log.info("Downloading %s (%d files, %d bytes) into %s", version.qualified_name,
+                          version.file_count, version.size, root)
+            options = _supported(
+                client.download,
+                {"allow_empty": self.allow_empty, "remove_foreign": self.remove_foreign,
+                 "link_from_cache": self.link_from_cache},
+                {"allow_empty": False, "remove_foreign": False, "link_from_cache": False},
+            )
+            result = client.download(version, root, include=include, exclude=args["exclude"], mode=self.mode,
+                                     verify=self.verify, cache=self.use_cache, max_workers=self.max_workers,
+                                     **options)
         self.log.info("Downloaded %d bytes, %d from cache, %d files already present, in %.2fs",
                       result.bytes_downloaded, result.bytes_from_cache, result.skipped_existing, result.seconds)
         self.record_lineage([version], [])
@@ -278,28 +276,26 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
             _choice("on_gate_failure", on_gate_failure, GATE_FAILURE_OUTCOMES)
         self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from ..client.errors import ConditionNotMetError
 
-        with self.checking():
-            args = self.rendered_arguments()
-            if not args["add"] and not args["remove"]:
-                raise InvalidValueError(
-                    f"add and remove are both empty (add={self.add!r}, remove={self.remove!r}): nothing to do.",
-                    hint="Name at least one alias; if they come from templates, check what they render.",
-                )
-            with self.wandb_client() as client:
-                try:
-                    change = _update_aliases(client, args["artifact"], add=args["add"], remove=args["remove"],
-                                             only_if_current=args["only_if_current"], require=args["require"])
-                except ConditionNotMetError as err:
-                    message = f"Not changing aliases of {args['artifact']}: {err}"
-                    self.log.warning("%s", message)
-                    if self.on_gate_failure == "fail":
-                        raise AirflowFailException(message) from err
-                    raise AirflowSkipException(message) from err
+        if not args["add"] and not args["remove"]:
+            raise InvalidValueError(
+                f"add and remove are both empty (add={self.add!r}, remove={self.remove!r}): nothing to do.",
+                hint="Name at least one alias; if they come from templates, check what they render.",
+            )
+        with self.wandb_client() as client:
+            try:
+                change = _update_aliases(client, args["artifact"], add=args["add"], remove=args["remove"],
+                                         only_if_current=args["only_if_current"], require=args["require"])
+            except ConditionNotMetError as err:
+                message = f"Not changing aliases of {args['artifact']}: {err}"
+                self.log.warning("%s", message)
+                if self.on_gate_failure == "fail":
+                    raise AirflowFailException(message) from err
+                raise AirflowSkipException(message) from err
         self.push_link(context, change.artifact)
         if args["require"]:
             self.log.info("Gate passed for %s", change.artifact.qualified_name)
@@ -397,19 +393,17 @@ class UpdateArtifactOperator(WandbBaseOperator):
             _choice("metadata_mode", metadata_mode, METADATA_MODES)
         self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        with self.checking():
-            args = self.rendered_arguments()
-            metadata = args["metadata"]
-            if metadata is not None:
-                metadata = typed_from_template(self.unrendered("metadata"), metadata)
-            description = _description(self)
-            with self.wandb_client() as client:
-                before = client.artifact(args["artifact"])
-                self.push_link(context, before)
-                after = client.update(before, description=description, metadata=metadata,
-                                      metadata_mode=self.metadata_mode, tags_add=args["tags_add"],
-                                      tags_remove=args["tags_remove"])
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        metadata = args["metadata"]
+        if metadata is not None:
+            metadata = typed_from_template(self.unrendered("metadata"), metadata)
+        description = _description(self)
+        with self.wandb_client() as client:
+            before = client.artifact(args["artifact"])
+            self.push_link(context, before)
+            after = client.update(before, description=description, metadata=metadata,
+                                  metadata_mode=self.metadata_mode, tags_add=args["tags_add"],
+                                  tags_remove=args["tags_remove"])
         self.log.info("Updated %s%s", before.qualified_name, "" if after != before else " (nothing to change)")
         self.record_lineage([], [after])
         return {"before": version_xcom(before), "after": version_xcom(after), "changed": after != before}
@@ -442,12 +436,10 @@ class LinkArtifactOperator(WandbBaseOperator):
         self.aliases = aliases
         self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        with self.checking():
-            args = self.rendered_arguments()
-            with self.wandb_client() as client:
-                source = client.artifact(args["artifact"])
-                linked = client.link(source, args["target"], aliases=args["aliases"])
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        with self.wandb_client() as client:
+            source = client.artifact(args["artifact"])
+            linked = client.link(source, args["target"], aliases=args["aliases"])
         self.push_link(context, linked)
         self.log.info("Linked %s as %s", source.qualified_name, linked.qualified_name)
         self.record_lineage([source], [linked])
