@@ -65,6 +65,12 @@ def test_bad_extras_fail_naming_the_extra(monkeypatch: pytest.MonkeyPatch, name:
     assert not ok and name in message and KEY not in message
 
 
+def test_a_key_pasted_into_an_extra_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConnectionConfigError, match="extra 'entity'") as info:
+        _connect(monkeypatch, extra={"entity": f"acme {KEY}"}).get_config()
+    assert KEY not in str(info.value)
+
+
 def test_good_extras_are_typed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")

@@ -22,6 +22,7 @@ from wandb_provider.sensors.artifacts import ArtifactVersionSensor
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
 
 CLIENT_HAS_ALLOW_EMPTY = "allow_empty" in inspect.signature(WandbClient.download).parameters
+CLIENT_GATES_ON_ITS_READ = "require" in inspect.signature(WandbClient.update_aliases).parameters
 
 
 @pytest.fixture
@@ -114,6 +115,16 @@ def test_numbers_from_jinja_are_stored_and_gated_as_numbers(wandb_env: Any, run_
     assert metadata["note"] == "0.5"  # written as text, stays text
     assert metadata["reviewer"] == "values_jinja_numbers"
     assert api.artifact("acme/churn/churn-model:production").version == "v1"
+
+
+@pytest.mark.skipif(not CLIENT_GATES_ON_ITS_READ,
+                    reason="needs WandbClient.update_aliases(require=) with numeric comparison (writes slice)")
+def test_number_like_text_is_never_compared_as_text(wandb_env: Any, run_dag: Any, out: Path) -> None:
+    wandb_env.seed_artifact("text-metrics", {"m.txt": "m"}, type="model", project="churn", entity="acme",
+                            metadata={"latency_ms": "200"})
+    run = run_dag("values_text_number_gate")
+    assert states(run)["gate"][0] == "skipped"  # '200' >= '1000' as text would pass
+    assert "production" not in sdk(wandb_env).artifact("acme/churn/text-metrics:v0").aliases
 
 
 @pytest.mark.parametrize(

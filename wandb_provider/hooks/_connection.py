@@ -28,14 +28,17 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, secret: str) -> str:
     text = repr(value)
+    if secret and secret in text:  # an API key pasted into the wrong field is never echoed
+        return "(a value holding the API key)"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def client_options(extra: Mapping[str, Any], conn_id: str) -> dict[str, Any]:
+def client_options(extra: Mapping[str, Any], conn_id: str, secret: str = "") -> dict[str, Any]:
     """``ClientConfig`` keyword arguments from a connection's extras. An unusable value raises
-    ``ConnectionConfigError`` naming the extra; unknown extras are logged by name (never their values)."""
+    ``ConnectionConfigError`` naming the extra (never echoing ``secret``, the API key); unknown
+    extras are logged by name, never their values."""
     options: dict[str, Any] = {}
     unknown = []
     for key, value in extra.items():
@@ -50,7 +53,7 @@ def client_options(extra: Mapping[str, Any], conn_id: str) -> dict[str, Any]:
             options[spec.field] = spec.parse(value)
         except InvalidExtra as exc:
             raise ConnectionConfigError(
-                f"connection {conn_id!r}: extra {name!r} = {_shown(value)} {exc}.",
+                f"connection {conn_id!r}: extra {name!r} = {_shown(value, secret)} {exc}.",
                 hint=f"{name}: {spec.help}",
             ) from None
     if unknown:

@@ -51,7 +51,7 @@ class WandbHook(BaseHook):
         conn_id = self.wandb_conn_id
         raw_extra = conn.extra
         extra = parse_extra_text(raw_extra, conn_id) if isinstance(raw_extra, str) else dict(conn.extra_dejson)
-        options = client_options(extra, conn_id)
+        options = client_options(extra, conn_id, conn.password or "")
         url = base_url(conn.host, conn.schema, conn.port, conn_id)
         try:
             return ClientConfig(base_url=url, api_key=conn.password or "", **options)

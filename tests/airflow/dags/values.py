@@ -94,3 +94,9 @@ with DAG("values_jinja_numbers", schedule=None, start_date=START, catchup=False,
 
 with DAG("values_download_root_is_a_file", schedule=None, start_date=START, catchup=False):
     UseArtifactOperator(task_id="use", artifact=f"{DATASET}:v0", retries=2)
+
+with DAG("values_text_number_gate", schedule=None, start_date=START, catchup=False, params={"min_latency": 1000}):
+    UpdateArtifactAliasesOperator(
+        task_id="gate", artifact="acme/churn/text-metrics:v0", add=["production"],
+        require={"latency_ms": {">=": "{{ params.min_latency }}"}},
+    ) >> record()
