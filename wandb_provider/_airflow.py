@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._values import InvalidValueError
-from .client.errors import LocalFileError, ServerError, WandbError
+from .client.errors import CancelledError, LocalFileError, ServerError, WandbError
 from .client.models import ArtifactVersion
 
 ENV_DOWNLOAD_ROOT = "WANDB_PROVIDER_DOWNLOAD_ROOT"
@@ -53,13 +53,17 @@ def translate_errors(what: str = "W&B task") -> Iterator[None]:
     * a stray ``ValueError``/``TypeError``/``LookupError``/``AttributeError`` is a permanent failure
       with a clear message: the same inputs would fail the same way again.
 
-    Airflow's own exceptions (skip, fail, defer) pass through unchanged.
+    Airflow's own exceptions (skip, fail, defer, timeout) and ``CancelledError`` (the client stopping
+    because Airflow interrupted the task) pass through unchanged, so an ``execution_timeout`` keeps
+    Airflow's usual retries.
     """
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
     try:
         yield
     except (AirflowException, TaskDeferred):
+        raise
+    except CancelledError:  # execution_timeout, SIGTERM, mark failed: Airflow decides, as for any interruption
         raise
     except WandbError as err:
         if err.transient:

@@ -13,6 +13,7 @@ from wandb_provider._airflow import translate_errors
 from wandb_provider.client import (
     AuthenticationError,
     BadRequestError,
+    CancelledError,
     LocalFileError,
     RootBusyError,
     ServerError,
@@ -50,6 +51,7 @@ def _outcome(error: BaseException) -> BaseException:
         pytest.param(TypeError("NoneType is not iterable"), AirflowFailException, False, id="stray-type-error"),
         pytest.param(KeyError("digest"), AirflowFailException, False, id="stray-key-error"),
         pytest.param(AttributeError("no attribute"), AirflowFailException, False, id="stray-attribute-error"),
+        pytest.param(CancelledError("stopped by the caller"), CancelledError, False, id="cancelled"),
     ],
 )
 def test_each_error_gets_the_outcome_a_retry_deserves(error: BaseException, outcome: type, retry: bool) -> None:

@@ -353,7 +353,7 @@ class UpdateArtifactOperator(WandbBaseOperator):
     literal is read as that dict.
 
     :param artifact: The version, e.g. ``"acme/churn/churn-model:v3"``. (templated)
-    :param description: New description (None: unchanged). (templated)
+    :param description: New description (None, or a template that renders ``None``: unchanged). (templated)
     :param metadata: Keys to set (``metadata_mode="merge"``) or the whole new dict (``"replace"``). (templated)
     :param metadata_mode: ``"merge"`` or ``"replace"``.
     :param tags_add: Tags to add: a list, a rendered list literal or one tag. (templated)
