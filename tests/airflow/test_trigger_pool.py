@@ -137,3 +137,20 @@ def test_an_abandoned_call_gives_its_thread_back_by_its_deadline(wandb_env: Any,
         return time.monotonic() - started
 
     assert asyncio.run(main()) < 10
+
+
+@pytest.mark.parametrize(("arguments", "named"), [({"created_after": "yesterday-ish"}, "created_after"),
+                                                   ({"newer_than": "latest"}, "newer_than"),
+                                                   ({"artifact": "None"}, "artifact")])
+def test_bad_arguments_end_the_wait_with_an_error_event(arguments: dict[str, Any], named: str) -> None:
+    trigger = ArtifactVersionTrigger(**{"artifact": "acme/churn/churn-model:production", **arguments},
+                                     poll_interval=0.05, end_time=time.time() + 10)
+    payload, _ = asyncio.run(asyncio.wait_for(_first_event(trigger, time.monotonic()), timeout=10))
+    assert payload["status"] == "error" and named in payload["message"]
+
+
+def test_none_rendered_conditions_mean_no_condition(wandb_env: Any) -> None:
+    trigger = ArtifactVersionTrigger(artifact="acme/churn/churn-model:production", created_after="None",
+                                     newer_than="", poll_interval=0.05, end_time=time.time() + 10)
+    payload, _ = asyncio.run(asyncio.wait_for(_first_event(trigger, time.monotonic()), timeout=10))
+    assert payload["status"] == "success" and payload["version"]["version"] == "v1"
