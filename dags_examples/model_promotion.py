@@ -1,6 +1,9 @@
 """Scheduled model promotion: evaluate the candidate, promote it to ``production`` behind a quality
 gate and a compare-and-set guard, then link it into the model registry.
 
+Templates render as text here (Airflow's default): the operators read ``"0.9"`` from a template as
+the number 0.9 and ``"None"`` as no value, so no ``render_template_as_native_obj`` is needed.
+
 Runs against the local W&B server seeded by ``wandb-provider-server --seed demo`` (the README's first
 command sets that up), or against any W&B when the ``wandb_default`` connection points there; the
 entity, project and collection names come from the environment below.
@@ -32,15 +35,15 @@ CANDIDATE = f"{ENTITY}/{PROJECT}/{MODEL}:candidate"
 
 
 @task
-def current_production() -> dict[str, Any] | None:
-    """Which version holds ``production`` now: the compare-and-set guard expects it to stay there."""
-    from wandb_provider._airflow import translate_errors, version_xcom
+def current_production() -> str | None:
+    """Which version holds ``production`` now (``None``: none): the compare-and-set guard expects it
+    to stay there until the promotion."""
     from wandb_provider.client import ArtifactNotFoundError
     from wandb_provider.hooks.wandb import WandbHook
 
-    with translate_errors(), WandbHook().get_client() as client:
+    with WandbHook().get_client() as client:
         try:
-            return version_xcom(client.artifact(f"{ENTITY}/{PROJECT}/{MODEL}:production"))
+            return client.artifact(f"{ENTITY}/{PROJECT}/{MODEL}:production").version
         except ArtifactNotFoundError:
             return None
 
@@ -71,7 +74,7 @@ def summary(**context: Any) -> str:
     lines = [f"Candidate {model.get('qualified_name', CANDIDATE)}: accuracy {scores.get('accuracy')} "
              f"on {scores.get('rows')} rows of {scores.get('dataset')}"]
     if promoted:
-        before = (previous or {}).get("version") or "no version"
+        before = previous or "no version"
         verb = "Promoted" if promoted["changed"] else "Already promoted"
         lines.append(f"{verb} 'production' of {ENTITY}/{PROJECT}/{MODEL} from {before} to "
                      f"{promoted['artifact']['version']}")
@@ -96,7 +99,6 @@ with DAG(
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    render_template_as_native_obj=True,
     params={"min_accuracy": 0.85},
     tags=["wandb", "example"],
     doc_md=__doc__,
@@ -117,7 +119,7 @@ with DAG(
         task_id="promote",
         artifact="{{ ti.xcom_pull(task_ids='download_candidate')['qualified_name'] }}",
         add=["production"],
-        only_if_current={"production": "{{ (ti.xcom_pull(task_ids='current_production') or {}).get('version') }}"},
+        only_if_current={"production": "{{ ti.xcom_pull(task_ids='current_production') }}"},
         require={"eval.accuracy": {">=": "{{ params.min_accuracy }}"}, "eval.split": {"==": "test"}},
     )
     link = LinkArtifactOperator(

@@ -1,8 +1,9 @@
 """The one "is the version there yet?" decision, shared by the sensor (poke) and the trigger.
 
-``check()`` makes exactly one client call (one GraphQL request once the entity is known) and maps
-its outcome: ready, not yet (not found, PENDING, a condition not met, a transient server error),
-or a permanent failure that must end the wait at once (auth, permission, bad input).
+``WaitSpec.of`` reads the sensor's arguments as users write them and refuses bad ones before any
+request. ``check()`` makes exactly one client call (one GraphQL request once the entity is known)
+and maps its outcome: ready, not yet (not found, PENDING, a condition not met, a transient server
+error), or a permanent failure that must end the wait at once (auth, permission, bad input).
 """
 
 from __future__ import annotations
@@ -11,10 +12,47 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from ._values import InvalidValueError, is_empty, mapping, optional_text, required_text
 from .client.conditions import evaluate_version
 from .client.errors import ArtifactNotFoundError, NotFoundError, WandbError
 
 READY, WAITING, FAILED = "ready", "waiting", "failed"
+ISO_EXAMPLE = "2026-01-01T00:00:00+00:00"
+
+
+def created_after_text(value: Any) -> str | None:
+    """``created_after`` as an ISO 8601 time with a zone, or None when it is empty (``None``,
+    ``"None"``, ``""``, whitespace: what ``{{ data_interval_start }}`` renders for a manual run).
+    A time without a zone is read as UTC; anything that is not a date and time is an error."""
+    if is_empty(value):
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        import pendulum
+
+        parsed: object
+        try:  # exact: a time of day alone would mean "today" and move on every poke
+            parsed = pendulum.parse(value.strip(), exact=True)
+        except Exception:  # pendulum raises ParserError, ValueError or TypeError for text it cannot read
+            parsed = None
+        if isinstance(parsed, dt.date) and not isinstance(parsed, dt.datetime):
+            parsed = dt.datetime(parsed.year, parsed.month, parsed.day)
+        if not isinstance(parsed, dt.datetime):
+            raise InvalidValueError(
+                f"created_after {value!r} is not a date and time.",
+                hint=f"Use ISO 8601, e.g. {ISO_EXAMPLE!r} or '{{{{ data_interval_start }}}}'; "
+                     "None or an empty value means no condition.",
+            )
+        moment = parsed
+    else:
+        raise InvalidValueError(
+            f"created_after must be a datetime or an ISO 8601 string, not {type(value).__name__} {value!r}.")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.isoformat()
 
 
 @dataclass(frozen=True)
@@ -24,20 +62,30 @@ class WaitSpec:
     artifact: str
     newer_than: str | None = None
     require: dict[str, Any] | None = None
-    created_after: str | None = None  # ISO 8601
+    created_after: str | None = None  # ISO 8601 with a zone
+
+    @classmethod
+    def of(cls, artifact: Any, newer_than: Any = None, require: Any = None, created_after: Any = None) -> WaitSpec:
+        """A checked spec from rendered arguments; raises ``WandbError`` (not transient) before any request."""
+        from .client.conditions import validate_gate, validate_newer_than
+        from .client.paths import ArtifactPath
+
+        path = required_text("artifact", artifact)
+        ArtifactPath.parse(path, default_entity="entity", default_project="project")
+        newer = optional_text("newer_than", newer_than)
+        validate_newer_than(newer)
+        gate = mapping("require", require)
+        validate_gate(gate)
+        return cls(path, newer, gate or None, created_after_text(created_after))
 
     def to_dict(self) -> dict[str, Any]:
         return {"artifact": self.artifact, "newer_than": self.newer_than, "require": self.require,
                 "created_after": self.created_after}
 
     def created_after_time(self) -> dt.datetime | None:
-        if not self.created_after:
+        if self.created_after is None:
             return None
-        import pendulum
-
-        parsed = pendulum.parse(self.created_after)
-        assert isinstance(parsed, dt.datetime)
-        return parsed
+        return dt.datetime.fromisoformat(self.created_after)
 
 
 @dataclass(frozen=True)
@@ -62,7 +110,7 @@ def check(client: Any, spec: WaitSpec) -> Outcome:
     try:
         verdict = evaluate_version(version, newer_than=spec.newer_than, require=spec.require,
                                    created_after=spec.created_after_time())
-    except WandbError as exc:  # a gate that cannot be decided (e.g. a number against text) will not heal
+    except WandbError as exc:  # e.g. a gate comparing a number with text: waiting will not change that
         return Outcome(FAILED, str(exc))
     if not verdict.ready:
         return Outcome(WAITING, verdict.reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import __version__
+from .hooks._extras import conn_fields, placeholders
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -40,52 +41,34 @@ def get_provider_info() -> dict[str, Any]:
                 "to_openlineage_converter": "wandb_provider.assets.convert_asset_to_openlineage",
             }
         ],
+        "config": {
+            "wandb": {
+                "description": "Options of the Weights & Biases provider.",
+                "options": {
+                    "download_root": {
+                        "description": (
+                            "Absolute folder under which UseArtifactOperator makes its default download "
+                            "folders, one per DAG run, task, map index and version. Empty: the environment "
+                            "variable WANDB_PROVIDER_DOWNLOAD_ROOT, else <temp>/airflow-provider-wandb."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/data/airflow/wandb",
+                        "default": "",
+                    }
+                },
+            }
+        },
         "connection-types": [
             {
                 "connection-type": "wandb",
                 "hook-class-name": "wandb_provider.hooks.wandb.WandbHook",
                 "hook-name": "Weights & Biases",
-                "conn-fields": {
-                    "entity": {
-                        "label": "Entity",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Default entity (team or user) for paths that name none.",
-                    },
-                    "project": {
-                        "label": "Project",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Default project for paths that name none.",
-                    },
-                    "timeout": {
-                        "label": "Timeout (s)",
-                        "schema": {"type": ["number", "null"], "default": 60},
-                        "description": "Read timeout of one request.",
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "schema": {"type": ["integer", "null"], "default": 8},
-                        "description": "Retries of transient failures (5xx, 429, timeouts).",
-                    },
-                    "verify_ssl": {
-                        "label": "Verify TLS",
-                        "schema": {"type": ["boolean", "string", "null"], "default": True},
-                        "description": "true, false, or the path of a CA bundle.",
-                    },
-                    "cache_max_bytes": {
-                        "label": "Cache size limit (bytes)",
-                        "schema": {"type": ["integer", "null"]},
-                        "description": "Evict least recently used cached files beyond this size (default: no limit).",
-                    },
-                    "cache_dir": {
-                        "label": "Cache directory",
-                        "schema": {"type": ["string", "null"]},
-                        "description": "Content-addressed download cache (default ~/.cache/airflow-provider-wandb).",
-                    },
-                },
+                "conn-fields": conn_fields(),
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login"],
                     "relabeling": {"host": "W&B base URL", "password": "API key"},
-                    "placeholders": {"host": "https://api.wandb.ai", "entity": "my-team", "project": "my-project"},
+                    "placeholders": {"host": "https://api.wandb.ai", **placeholders()},
                 },
             }
         ],

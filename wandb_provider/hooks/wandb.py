@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow.sdk import BaseHook
 
 from ..client import ClientConfig, WandbClient, WandbError
-from ..client.config import DEFAULT_BASE_URL
+from ._connection import ConnectionConfigError, base_url, client_options, parse_extra_text
 
-log = logging.getLogger(__name__)
-
-KNOWN_EXTRAS = frozenset({"entity", "project", "timeout", "max_retries", "verify_ssl", "cache_dir", "cache_max_bytes"})
-
-
-def _verify(value: Any) -> bool | str:
-    """``verify_ssl``: a bool (or "true"/"false") or the path of a CA bundle."""
-    if value is None or isinstance(value, bool):
-        return True if value is None else value
-    text = str(value).strip()
-    if text.lower() in {"true", "1", "yes"}:
-        return True
-    if text.lower() in {"false", "0", "no"}:
-        return False
-    return text
+__all__ = ["ConnectionConfigError", "WandbHook"]
 
 
 class WandbHook(BaseHook):
     """Interact with W&B Artifacts through the connection's base URL and API key.
 
-    Connection fields: host = W&B base URL (default ``https://api.wandb.ai``), password = API key;
-    extras ``entity``, ``project``, ``timeout``, ``max_retries``, ``verify_ssl``, ``cache_dir``,
-    ``cache_max_bytes`` (the download cache's size limit; least recently used files go first).
+    Connection fields: host = W&B base URL (default ``https://api.wandb.ai``; a port in host and the
+    port field must agree), password = API key. The extras (``entity``, ``project``, ``timeout``,
+    ``deadline``, ``max_retries``, ``verify_ssl``, ``cache_dir``, ``cache_max_bytes``,
+    ``allowed_file_reference_roots``, ``allowed_reference_hosts``) are declared once in
+    ``wandb_provider.hooks._extras``; a value that cannot be used raises ``ConnectionConfigError``
+    naming the extra.
 
     :param wandb_conn_id: The Airflow connection to use.
     """
@@ -55,35 +43,20 @@ class WandbHook(BaseHook):
         return self.config_from_connection(await self.aget_connection(self.wandb_conn_id))
 
     def config_from_connection(self, conn: Any) -> ClientConfig:
+        """A validated ClientConfig; raises ``ConnectionConfigError`` naming the field or extra at fault."""
         from airflow.sdk.log import mask_secret
 
         if conn.password:
             mask_secret(conn.password)  # however the connection was found, its key is masked in task logs
-        extra = conn.extra_dejson
-        unknown = sorted(set(extra) - KNOWN_EXTRAS)
-        if unknown:
-            log.warning("Connection %s: ignoring unknown extras %s", self.wandb_conn_id, unknown)
-        host = (conn.host or "").strip()
-        if host and "://" not in host:
-            host = f"{conn.schema or 'https'}://{host}"
-        if host and conn.port:
-            host = f"{host.rstrip('/')}:{conn.port}"
-        options: dict[str, Any] = {}
-        if extra.get("timeout") not in (None, ""):
-            options["timeout"] = float(extra["timeout"])
-        if extra.get("max_retries") not in (None, ""):
-            options["max_retries"] = int(extra["max_retries"])
-        if extra.get("cache_max_bytes") not in (None, ""):
-            options["cache_max_bytes"] = int(extra["cache_max_bytes"])
-        return ClientConfig(
-            base_url=host or DEFAULT_BASE_URL,
-            api_key=conn.password or "",
-            entity=extra.get("entity") or None,
-            project=extra.get("project") or None,
-            verify=_verify(extra.get("verify_ssl")),
-            cache_dir=extra.get("cache_dir") or None,
-            **options,
-        )
+        conn_id = self.wandb_conn_id
+        raw_extra = conn.extra
+        extra = parse_extra_text(raw_extra, conn_id) if isinstance(raw_extra, str) else dict(conn.extra_dejson)
+        options = client_options(extra, conn_id, conn.password or "")
+        url = base_url(conn.host, conn.schema, conn.port, conn_id)
+        try:
+            return ClientConfig(base_url=url, api_key=conn.password or "", **options)
+        except (TypeError, ValueError) as exc:  # a combination of values the client refuses
+            raise ConnectionConfigError(f"connection {conn_id!r}: {exc}.") from None
 
     def get_conn(self) -> WandbClient:
         return self.get_client()

@@ -1,52 +1,111 @@
-"""Operators that consume W&B artifact versions."""
+"""Operators that consume, update, promote and link W&B artifact versions.
+
+Templated arguments are read as users write them (``wandb_provider._values``): list arguments take
+a rendered list literal, ``None``/empty text means unset, and a required value that renders empty
+fails before any request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
+from .._airflow import default_download_root, version_xcom
+from .._values import (
+    InvalidValueError,
+    alias_list,
+    check_alias_value,
+    collection_target,
+    is_empty,
+    is_template,
+    mapping,
+    required_text,
+    text_list,
+    typed_from_template,
+)
+from ..client.paths import is_version
+from ._base import ArgumentCheck, WandbBaseOperator
 
-from .._airflow import default_download_root, translate_errors, version_xcom
-from ..links import XCOM_URL_KEY, WandbArtifactLink
+if TYPE_CHECKING:
+    from ..client import ArtifactVersion, WandbClient
+    from ..client.models import AliasChange
 
 MODES = ("merge", "checkout")
+GATE_FAILURE_OUTCOMES = ("skip", "fail")
+METADATA_MODES = ("merge", "replace")
+MAX_WORKERS_LIMIT = 256
 
 
-class _Lineage:
-    """OpenLineage for the W&B operators: the collections a task read and wrote (set by ``execute``)."""
-
-    _lineage: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        from ..assets import operator_lineage
-
-        inputs, outputs = self._lineage
-        return operator_lineage(inputs, outputs)
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValueError(f"{name} must be True or False, not {type(value).__name__} {value!r}.")
+    return value
 
 
-class UseArtifactOperator(_Lineage, BaseOperator):
+def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise InvalidValueError(f"{name} must be one of {tuple(choices)}, not {value!r}.")
+    return str(value)
+
+
+def _optional_list(name: str, value: Any) -> list[str] | None:
+    """``None`` (not given) stays None; anything else is a list (possibly empty once rendered)."""
+    return None if value is None else text_list(name, value)
+
+
+def _supported(method: Callable[..., Any], options: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The keyword ``options`` that ``method`` accepts. A client that predates one of them may only
+    be called with that option at its default; any other value is refused, never silently dropped."""
+    parameters = inspect.signature(method).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return options
+    accepted = {}
+    for key, value in options.items():
+        if key in parameters:
+            accepted[key] = value
+        elif value != defaults[key]:
+            raise InvalidValueError(f"{key}={value!r} is not supported by this version of the W&B client.")
+    return accepted
+
+
+class UseArtifactOperator(WandbBaseOperator):
     """
     Download an artifact version (verified, cached, published atomically) for downstream tasks.
 
     :param artifact: Version to download, e.g. ``"acme/churn/churn-dataset:training"``. (templated)
     :param wandb_conn_id: The W&B connection.
-    :param root: Folder to download into; default: a per-DAG-run folder under ``[wandb] download_root``
-        (or ``WANDB_PROVIDER_DOWNLOAD_ROOT``, else the temp folder). (templated)
-    :param include: Glob patterns, paths or folders to download (default: everything). (templated)
+    :param root: Folder to download into. Default: one folder per task, map index and version,
+        ``<base>/<dag_id>/<run_id>/<task_id>/<map_index or ->/<entity>/<project>/<collection>/<vN>``
+        under ``[wandb] download_root`` (or ``WANDB_PROVIDER_DOWNLOAD_ROOT``, else the temp folder),
+        so mapped tasks and different versions never share a folder. (templated)
+    :param include: Glob patterns, paths or folders to download (default: everything); a list, a
+        rendered list literal or one pattern. An ``include`` that selects no file fails the task
+        unless ``allow_empty=True``. (templated)
     :param exclude: Glob patterns, paths or folders to skip. (templated)
-    :param mode: ``"merge"`` keeps unrelated files in ``root``; ``"checkout"`` removes them.
-    :param verify: Re-check the files in ``root`` against the manifest after the download.
+    :param mode: ``"merge"`` keeps unrelated files in ``root``; ``"checkout"`` also removes files
+        the provider placed there earlier that this version does not have.
+    :param verify: Re-hash files already present in ``root`` before trusting them. Downloaded bytes
+        are always checked against the manifest's digests while they arrive, whatever this says.
     :param use_cache: Use the content-addressed download cache.
-    :param max_workers: Parallel file downloads (default 16).
+    :param max_workers: Parallel file downloads (default: the client's, 2 per CPU).
     :param expected_type: Fail fast unless the version has this artifact type (e.g. ``"dataset"``).
+    :param allow_empty: Succeed (with nothing downloaded) when ``include`` selects no file.
+    :param remove_foreign: With ``mode="checkout"``, also remove files in ``root`` that the provider
+        did not put there (explicit opt-in; otherwise such a root is refused).
+    :param link_from_cache: Hard-link files from the cache instead of copying them (read-only
+        files that share storage with the cache; explicit opt-in).
     :return: JSON-safe dict: ``path`` and the version's identity, aliases, metadata, size and URL,
         plus ``bytes_downloaded`` and ``bytes_from_cache``; never the file list.
     """
 
     template_fields: Sequence[str] = ("artifact", "root", "include", "exclude")
-    operator_extra_links = (WandbArtifactLink(),)
-    ui_color = "#ffcc33"
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "artifact": required_text,
+        "root": lambda name, value: None if value is None else required_text(name, value),
+        "include": _optional_list,
+        "exclude": text_list,
+    }
 
     def __init__(
         self,
@@ -61,11 +120,13 @@ class UseArtifactOperator(_Lineage, BaseOperator):
         use_cache: bool = True,
         max_workers: int | None = None,
         expected_type: str | None = None,
+        allow_empty: bool = False,
+        remove_foreign: bool = False,
+        link_from_cache: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
-        self.wandb_conn_id = wandb_conn_id
         self.root = root
         self.include = include
         self.exclude = exclude
@@ -74,45 +135,109 @@ class UseArtifactOperator(_Lineage, BaseOperator):
         self.use_cache = use_cache
         self.max_workers = max_workers
         self.expected_type = expected_type
+        self.allow_empty = allow_empty
+        self.remove_foreign = remove_foreign
+        self.link_from_cache = link_from_cache
+        with self.checking():
+            _choice("mode", mode, MODES)
+            for flag in ("verify", "use_cache", "allow_empty", "remove_foreign", "link_from_cache"):
+                _flag(flag, getattr(self, flag))
+            if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int)
+                                            or not 1 <= max_workers <= MAX_WORKERS_LIMIT):
+                raise InvalidValueError(
+                    f"max_workers must be a whole number from 1 to {MAX_WORKERS_LIMIT}, not {max_workers!r}.")
+            if expected_type is not None:
+                required_text("expected_type", expected_type)
+        self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from ..hooks.wandb import WandbHook
-
-        if self.mode not in MODES:
-            raise AirflowFailException(f"mode must be one of {MODES}, not {self.mode!r}")
-        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
-            version = client.artifact(self.artifact)
-            context["ti"].xcom_push(key=XCOM_URL_KEY, value=version.url)
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        include: list[str] | None = args["include"]
+        nothing_selected = include == []
+        if nothing_selected and not self.allow_empty:
+            raise InvalidValueError(
+                f"include is empty (it is {self.include!r}), so no file would be downloaded.",
+                hint="Leave include unset (None) to download everything, or pass allow_empty=True.",
+            )
+        with self.wandb_client() as client:
+            version = client.artifact(args["artifact"])
+            self.push_link(context, version)
             if self.expected_type and version.type != self.expected_type:
-                raise AirflowFailException(
+                raise InvalidValueError(
                     f"{version.qualified_name} has type {version.type!r}, but this task expects "
                     f"{self.expected_type!r}; check the artifact path or expected_type."
                 )
-            root = self.root or str(default_download_root(context, version.name))
+            root = args["root"] or str(default_download_root(context, version))
+            if nothing_selected:
+                self.log.info("include selects nothing and allow_empty=True: nothing downloaded for %s",
+                              version.qualified_name)
+                self.record_lineage([version], [])
+                return {"path": root, **version_xcom(version), "bytes_downloaded": 0, "bytes_from_cache": 0}
             self.log.info("Downloading %s (%d files, %d bytes) into %s", version.qualified_name,
                           version.file_count, version.size, root)
-            result = client.download(version, root, include=self.include, exclude=self.exclude, mode=self.mode,
-                                     verify=self.verify, cache=self.use_cache, max_workers=self.max_workers)
+            options = _supported(
+                client.download,
+                {"allow_empty": self.allow_empty, "remove_foreign": self.remove_foreign,
+                 "link_from_cache": self.link_from_cache},
+                {"allow_empty": False, "remove_foreign": False, "link_from_cache": False},
+            )
+            result = client.download(version, root, include=include, exclude=args["exclude"], mode=self.mode,
+                                     verify=self.verify, cache=self.use_cache, max_workers=self.max_workers,
+                                     **options)
         self.log.info("Downloaded %d bytes, %d from cache, %d files already present, in %.2fs",
                       result.bytes_downloaded, result.bytes_from_cache, result.skipped_existing, result.seconds)
-        self._lineage = ([version_xcom(version)], [])
+        self.record_lineage([version], [])
         return {"path": result.root, **version_xcom(version), "bytes_downloaded": result.bytes_downloaded,
                 "bytes_from_cache": result.bytes_from_cache}
 
 
-class UpdateArtifactAliasesOperator(_Lineage, BaseOperator):
+def _guard(name: str, value: Any) -> dict[str, str | None] | None:
+    """``only_if_current``: alias -> ``"vN"``, or None/empty/``"None"`` for "held by no version"."""
+    guard = mapping(name, value)
+    if guard is None:
+        return None
+    result: dict[str, str | None] = {}
+    for alias, expected in guard.items():
+        if not isinstance(alias, str):
+            raise InvalidValueError(f"{name}: key {alias!r} is not an alias name.")
+        check_alias_value(name, alias, managed_ok=True)
+        if is_empty(expected):
+            result[alias] = None
+            continue
+        text = expected.strip() if isinstance(expected, str) else expected
+        if not isinstance(text, str) or not is_version(text):
+            raise InvalidValueError(
+                f"{name}[{alias!r}] must be a version such as 'v3', or None for 'held by no version', "
+                f"not {expected!r}.")
+        result[alias] = text
+    return result
+
+
+def _gate(name: str, value: Any) -> dict[str, Any] | None:
+    from ..client.conditions import validate_gate
+
+    gate = mapping(name, value)
+    if gate is not None:
+        validate_gate(gate)
+    return gate
+
+
+class UpdateArtifactAliasesOperator(WandbBaseOperator):
     """
     Move aliases onto one artifact version, guarded by an optional metadata gate and compare-and-set.
 
+    The gate and the guard are evaluated by the client on one read taken just before the write;
+    W&B has no compare-and-set, so the client reads back after writing and fails with
+    ``AliasConflictError`` if another writer raced.
+
     :param artifact: Version to promote, e.g. ``"acme/churn/churn-model:candidate"``. (templated)
-    :param add: Aliases to put on the version; each leaves the version that held it. (templated)
-    :param remove: Aliases to take off the version. (templated)
+    :param add: Aliases to put on the version; each leaves the version that held it. A list, a
+        rendered list literal (``"['qa', 'eu']"``) or one alias. ``latest`` and ``vN`` are W&B's. (templated)
+    :param remove: Aliases to take off the version, in the same forms. (templated)
     :param only_if_current: ``{"production": "v11"}``: proceed only if each alias sits on that
-        version (``None``: on none) or already on this one; else fail. (templated)
+        version (``None``, ``""`` or ``"None"``: on none) or already on this one; else fail. (templated)
     :param require: Conditions on the version's metadata, e.g. ``{"accuracy": {">=": 0.9}}``
-        (operators ``> >= < <= == != in``; dotted keys reach nested metadata). (templated)
+        (operators ``> >= < <= == != in``; dotted keys reach nested metadata). Numbers rendered as
+        text compare as numbers. (templated)
     :param on_gate_failure: ``"skip"`` (default) skips the task when a condition fails; ``"fail"`` fails it.
     :return: JSON-safe dict: the version, ``added``/``removed``, each alias's holder ``before`` and
         ``after``, and ``changed`` (False on an idempotent re-run).
@@ -120,55 +245,60 @@ class UpdateArtifactAliasesOperator(_Lineage, BaseOperator):
 
     template_fields: Sequence[str] = ("artifact", "add", "remove", "only_if_current", "require")
     template_fields_renderers = {"only_if_current": "json", "require": "json"}
-    operator_extra_links = (WandbArtifactLink(),)
-    ui_color = "#ffcc33"
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "artifact": required_text,
+        "add": alias_list,
+        "remove": alias_list,
+        "only_if_current": _guard,
+        "require": _gate,
+    }
 
     def __init__(
         self,
         *,
         artifact: str,
-        add: Sequence[str] = (),
-        remove: Sequence[str] = (),
-        only_if_current: dict[str, str | None] | None = None,
-        require: dict[str, Any] | None = None,
+        add: Sequence[str] | str = (),
+        remove: Sequence[str] | str = (),
+        only_if_current: dict[str, str | None] | str | None = None,
+        require: dict[str, Any] | str | None = None,
         on_gate_failure: str = "skip",
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
         self.add = add
         self.remove = remove
         self.only_if_current = only_if_current
         self.require = require
         self.on_gate_failure = on_gate_failure
-        self.wandb_conn_id = wandb_conn_id
+        with self.checking():
+            _choice("on_gate_failure", on_gate_failure, GATE_FAILURE_OUTCOMES)
+        self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from ..client.conditions import evaluate_gate, validate_gate
-        from ..hooks.wandb import WandbHook
+        from ..client.errors import ConditionNotMetError
 
-        if self.on_gate_failure not in ("skip", "fail"):
-            raise AirflowFailException(f"on_gate_failure must be 'skip' or 'fail', not {self.on_gate_failure!r}")
-        add, remove = _as_list(self.add), _as_list(self.remove)
-        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
-            target: Any = self.artifact
-            if self.require:
-                validate_gate(self.require)
-                target = client.artifact(self.artifact)
-                context["ti"].xcom_push(key=XCOM_URL_KEY, value=target.url)
-                gate = evaluate_gate(target.metadata, self.require)
-                if not gate.passed:
-                    message = f"Not promoting {target.qualified_name}: {gate.describe()}"
-                    self.log.warning("%s", message)
-                    if self.on_gate_failure == "fail":
-                        raise AirflowFailException(message)
-                    raise AirflowSkipException(message)
-                self.log.info("Gate passed for %s: %s", target.qualified_name, gate.describe())
-            change = client.update_aliases(target, add=add, remove=remove, only_if_current=self.only_if_current)
-        context["ti"].xcom_push(key=XCOM_URL_KEY, value=change.artifact.url)
+        if not args["add"] and not args["remove"]:
+            raise InvalidValueError(
+                f"add and remove are both empty (add={self.add!r}, remove={self.remove!r}): nothing to do.",
+                hint="Name at least one alias; if they come from templates, check what they render.",
+            )
+        with self.wandb_client() as client:
+            try:
+                change = _update_aliases(client, args["artifact"], add=args["add"], remove=args["remove"],
+                                         only_if_current=args["only_if_current"], require=args["require"])
+            except ConditionNotMetError as err:
+                message = f"Not changing aliases of {args['artifact']}: {err}"
+                self.log.warning("%s", message)
+                if self.on_gate_failure == "fail":
+                    raise AirflowFailException(message) from err
+                raise AirflowSkipException(message) from err
+        self.push_link(context, change.artifact)
+        if args["require"]:
+            self.log.info("Gate passed for %s", change.artifact.qualified_name)
         for alias in change.added:
             self.log.info("Moved %r from %s to %s", alias, change.before[alias] or "no version",
                           change.artifact.qualified_name)
@@ -178,98 +308,139 @@ class UpdateArtifactAliasesOperator(_Lineage, BaseOperator):
             self.log.info("Nothing to change: %s already has the requested aliases", change.artifact.qualified_name)
         result = change.to_dict()
         result["artifact"] = version_xcom(change.artifact)
-        self._lineage = ([], [result["artifact"]])
+        self.record_lineage([], [change.artifact])
         return result
 
 
-class UpdateArtifactOperator(_Lineage, BaseOperator):
+def _update_aliases(client: WandbClient, artifact: str, *, add: list[str], remove: list[str],
+                    only_if_current: dict[str, str | None] | None, require: dict[str, Any] | None) -> AliasChange:
+    """``client.update_aliases`` with the gate evaluated on the same read as the guard.
+
+    A client without ``require=`` gets the gate checked on a read of its own just before the call."""
+    if "require" in inspect.signature(client.update_aliases).parameters:
+        update: Callable[..., AliasChange] = client.update_aliases
+        return update(artifact, add=add, remove=remove, only_if_current=only_if_current, require=require)
+    target: str | ArtifactVersion = artifact
+    if require:
+        from ..client.conditions import evaluate_gate
+        from ..client.errors import ConditionNotMetError
+
+        target = client.artifact(artifact)
+        gate = evaluate_gate(target.metadata, require)
+        if not gate.passed:
+            raise ConditionNotMetError(f"{target.qualified_name}: {gate.describe()}", failures=gate.failures)
+    return client.update_aliases(target, add=add, remove=remove, only_if_current=only_if_current)
+
+
+def _description(operator: UpdateArtifactOperator) -> str | None:
+    """None leaves the description alone; so does a template that rendered ``None``."""
+    value = operator.description
+    if value is None or (is_template(operator.unrendered("description")) and is_empty(value)):
+        return None
+    if not isinstance(value, str):
+        raise InvalidValueError(f"description must be a string, not {type(value).__name__}.")
+    return value
+
+
+class UpdateArtifactOperator(WandbBaseOperator):
     """
     Update a version's description, metadata and tags.
 
+    Metadata values keep their types: without ``render_template_as_native_obj`` Jinja renders text,
+    so a value whose template rendered a JSON or Python literal (``"0.895"``, ``"true"``, ``"None"``,
+    ``"[1, 2]"``) is stored as that number, boolean, null, list or dict; text you wrote yourself
+    (``"0.895"`` without ``{{ }}``) stays text. A ``metadata`` template that renders a whole dict
+    literal is read as that dict.
+
     :param artifact: The version, e.g. ``"acme/churn/churn-model:v3"``. (templated)
-    :param description: New description. (templated)
+    :param description: New description (None, or a template that renders ``None``: unchanged). (templated)
     :param metadata: Keys to set (``metadata_mode="merge"``) or the whole new dict (``"replace"``). (templated)
-    :param tags_add: Tags to add. (templated)
-    :param tags_remove: Tags to remove. (templated)
+    :param metadata_mode: ``"merge"`` or ``"replace"``.
+    :param tags_add: Tags to add: a list, a rendered list literal or one tag. (templated)
+    :param tags_remove: Tags to remove, in the same forms. (templated)
     :return: JSON-safe dict with the version ``before`` and ``after``.
     """
 
     template_fields: Sequence[str] = ("artifact", "description", "metadata", "tags_add", "tags_remove")
     template_fields_renderers = {"metadata": "json"}
-    operator_extra_links = (WandbArtifactLink(),)
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "artifact": required_text,
+        "metadata": mapping,
+        "tags_add": text_list,
+        "tags_remove": text_list,
+    }
 
     def __init__(
         self,
         *,
         artifact: str,
         description: str | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | str | None = None,
         metadata_mode: str = "merge",
-        tags_add: Sequence[str] = (),
-        tags_remove: Sequence[str] = (),
+        tags_add: Sequence[str] | str = (),
+        tags_remove: Sequence[str] | str = (),
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
         self.description = description
         self.metadata = metadata
         self.metadata_mode = metadata_mode
         self.tags_add = tags_add
         self.tags_remove = tags_remove
-        self.wandb_conn_id = wandb_conn_id
+        with self.checking():
+            _choice("metadata_mode", metadata_mode, METADATA_MODES)
+        self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        from ..hooks.wandb import WandbHook
-
-        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
-            before = client.artifact(self.artifact)
-            context["ti"].xcom_push(key=XCOM_URL_KEY, value=before.url)
-            after = client.update(before, description=self.description, metadata=self.metadata,
-                                  metadata_mode=self.metadata_mode, tags_add=_as_list(self.tags_add),
-                                  tags_remove=_as_list(self.tags_remove))
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        metadata = args["metadata"]
+        if metadata is not None:
+            metadata = typed_from_template(self.unrendered("metadata"), metadata)
+        description = _description(self)
+        with self.wandb_client() as client:
+            before = client.artifact(args["artifact"])
+            self.push_link(context, before)
+            after = client.update(before, description=description, metadata=metadata,
+                                  metadata_mode=self.metadata_mode, tags_add=args["tags_add"],
+                                  tags_remove=args["tags_remove"])
         self.log.info("Updated %s%s", before.qualified_name, "" if after != before else " (nothing to change)")
-        self._lineage = ([], [version_xcom(after)])
+        self.record_lineage([], [after])
         return {"before": version_xcom(before), "after": version_xcom(after), "changed": after != before}
 
 
-class LinkArtifactOperator(_Lineage, BaseOperator):
+class LinkArtifactOperator(WandbBaseOperator):
     """
     Link a version into another collection, typically a registry: promotion across projects.
 
     :param artifact: The version, e.g. ``"acme/churn/churn-model:production"``. (templated)
-    :param target: ``[entity/]project/collection`` or ``[org/]wandb-registry-<name>/<collection>``. (templated)
-    :param aliases: Aliases to give the version in the target collection. (templated)
+    :param target: ``[entity/]project/collection`` or ``[org/]wandb-registry-<name>/<collection>``;
+        a bare collection name (``"churn"``) is refused, so a typo never creates a collection in
+        the connection's default project. (templated)
+    :param aliases: Aliases to give the version in the target collection (not ``latest`` or ``vN``). (templated)
     :return: JSON-safe dict: the ``source`` version and the ``linked`` version (its index in the target).
     """
 
     template_fields: Sequence[str] = ("artifact", "target", "aliases")
-    operator_extra_links = (WandbArtifactLink(),)
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "artifact": required_text,
+        "target": collection_target,
+        "aliases": alias_list,
+    }
 
-    def __init__(self, *, artifact: str, target: str, aliases: Sequence[str] = (),
+    def __init__(self, *, artifact: str, target: str, aliases: Sequence[str] | str = (),
                  wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
         self.target = target
         self.aliases = aliases
-        self.wandb_conn_id = wandb_conn_id
+        self.check_plain_arguments()
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        from ..hooks.wandb import WandbHook
-
-        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
-            source = client.artifact(self.artifact)
-            linked = client.link(source, self.target, aliases=_as_list(self.aliases))
-        context["ti"].xcom_push(key=XCOM_URL_KEY, value=linked.url)
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        with self.wandb_client() as client:
+            source = client.artifact(args["artifact"])
+            linked = client.link(source, args["target"], aliases=args["aliases"])
+        self.push_link(context, linked)
         self.log.info("Linked %s as %s", source.qualified_name, linked.qualified_name)
-        self._lineage = ([version_xcom(source)], [version_xcom(linked)])
+        self.record_lineage([source], [linked])
         return {"source": version_xcom(source), "linked": version_xcom(linked)}
-
-
-def _as_list(value: str | Sequence[str] | None) -> list[str]:
-    """Templated list arguments may arrive as one string."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value] if value else []
-    return list(value)

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from .._airflow import translate_errors
+from .._values import is_plain
 from .._waiting import FAILED, READY, WaitSpec, check
 from ..links import XCOM_URL_KEY, WandbArtifactLink
 from ..triggers.artifacts import ArtifactVersionTrigger
@@ -25,12 +26,18 @@ class ArtifactVersionSensor(BaseSensorOperator):
     an invalid path fail at once; transient W&B errors are logged and tried again at the next poke.
     Each poke costs one GraphQL request.
 
+    Arguments are read as users write them: ``None``, ``""`` and ``"None"`` (what a template renders
+    for a missing value) mean "no condition"; a value that cannot be used fails the task at the
+    first poke, before any request.
+
     :param artifact: e.g. ``"acme/churn/churn-model:candidate"`` or ``"...:latest"``. (templated)
     :param newer_than: The version must be newer than this (``"v3"``, ``"acme/churn/model:v3"``) or
         differ from this digest, e.g. from an earlier run's XCom. (templated)
-    :param require: Metadata gate, as in ``UpdateArtifactAliasesOperator``. (templated)
-    :param created_after: The version must be created after this time (ISO 8601 or datetime), e.g.
-        ``"{{ data_interval_start }}"``. (templated)
+    :param require: Metadata gate, as in ``UpdateArtifactAliasesOperator`` (a dict, or a template
+        rendering one). (templated)
+    :param created_after: The version must be created after this time (ISO 8601 or datetime; without
+        a zone, UTC), e.g. ``"{{ data_interval_start }}"``, which renders ``None`` for a manual run:
+        then there is no time condition. (templated)
     :param deferrable: Wait in the triggerer instead of a worker slot (default: ``[operators]
         default_deferrable``).
     :return: The version's XCom dict (the keys of ``UseArtifactOperator``'s result, without the
@@ -60,19 +67,19 @@ class ArtifactVersionSensor(BaseSensorOperator):
         self.created_after = created_after
         self.deferrable = deferrable
         self._client: Any = None
+        arguments = (artifact, newer_than, require, created_after)
+        if all(is_plain(value) for value in arguments):  # written plainly: check at DAG parse time
+            with translate_errors(self._label):
+                WaitSpec.of(*arguments)
+
+    @property
+    def _label(self) -> str:
+        return f"{type(self).__name__} {self.task_id!r}"
 
     def _spec(self) -> WaitSpec:
-        from ..client.conditions import validate_gate, validate_newer_than
-        from ..client.paths import ArtifactPath
-
-        with translate_errors():
-            ArtifactPath.parse(self.artifact, default_entity="e", default_project="p")
-            validate_gate(self.require)
-            validate_newer_than(self.newer_than)
-        created = self.created_after
-        if isinstance(created, dt.datetime):
-            created = created.isoformat()
-        return WaitSpec(self.artifact, self.newer_than or None, self.require or None, created or None)
+        """The rendered arguments, checked before any request (a bad one fails the task at once)."""
+        with translate_errors(self._label):
+            return WaitSpec.of(self.artifact, self.newer_than, self.require, self.created_after)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from airflow.sdk.exceptions import AirflowFailException
@@ -80,10 +87,10 @@ class ArtifactVersionSensor(BaseSensorOperator):
         from ..hooks.wandb import WandbHook
 
         spec = self._spec()
-        if self._client is None:
-            with translate_errors():
+        with translate_errors(self._label):
+            if self._client is None:
                 self._client = WandbHook(wandb_conn_id=self.wandb_conn_id).get_client()
-        outcome = check(self._client, spec)
+            outcome = check(self._client, spec)
         if outcome.status == FAILED:
             raise AirflowFailException(outcome.message)
         if outcome.status != READY:

@@ -1,0 +1,257 @@
+"""Values as users write them: what an operator or sensor argument means once Jinja has rendered it.
+
+Without ``render_template_as_native_obj`` every template renders to text: ``"{{ params.aliases }}"``
+becomes ``"['qa', 'eu']"``, a number becomes ``"0.895"`` and a missing XCom becomes ``"None"``.
+These helpers read such text back the way the user meant it, and refuse what cannot be meant:
+
+* a list argument takes a list, a rendered list literal (JSON or Python) or one plain string;
+  every item must be a non-empty string;
+* ``None``, ``""``, whitespace and the text ``"None"`` are *empty*: an optional value is then
+  unset, a required one is an error;
+* a metadata value whose template rendered a JSON or Python literal (number, true/false/null,
+  list, dict) is stored as that value; text the user wrote stays text (``typed_from_template``).
+
+Pure and framework-free: the sensor's trigger uses it too.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .client.errors import InvalidArtifactPathError, WandbError
+from .client.paths import REGISTRY_PREFIX, ArtifactPath, check_alias
+
+JINJA_MARKERS = ("{{", "{%", "{#")
+EMPTY_TEXTS = frozenset({"", "None"})
+MANAGED_ALIASES = frozenset({"latest"})
+_NOT_JSON = object()  # what NaN and Infinity parse to: refused as metadata values
+
+
+class InvalidValueError(WandbError, ValueError):
+    """An operator or sensor argument that cannot be used as given; raised before any request."""
+
+
+def is_template(value: Any) -> bool:
+    """Whether ``value`` is a string Jinja will render (it holds ``{{``, ``{%`` or ``{#``)."""
+    return isinstance(value, str) and any(marker in value for marker in JINJA_MARKERS)
+
+
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is final as written: plain data without a Jinja template or an XCom reference."""
+    if value is None or isinstance(value, (bool, int, float, dt.date)):
+        return True
+    if isinstance(value, str):
+        return not is_template(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return all(is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(is_plain(key) and is_plain(item) for key, item in value.items())
+    return False
+
+
+def is_empty(value: Any) -> bool:
+    """``None``, an empty or blank string, or the text ``"None"`` (what Jinja renders for None)."""
+    return value is None or (isinstance(value, str) and value.strip() in EMPTY_TEXTS)
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def required_text(name: str, value: Any) -> str:
+    """A required string argument, stripped; empty (see ``is_empty``) or not a string is an error."""
+    if is_empty(value):
+        raise InvalidValueError(
+            f"{name} is empty (it is {_shown(value)}).",
+            hint=f"Give {name} a value; if it comes from a template, check what the template renders.",
+        )
+    if not isinstance(value, str):
+        raise InvalidValueError(f"{name} must be a string, not {type(value).__name__} {_shown(value)}.")
+    return value.strip()
+
+
+def optional_text(name: str, value: Any) -> str | None:
+    """An optional string argument: empty means unset (None)."""
+    if is_empty(value):
+        return None
+    return required_text(name, value)
+
+
+def _literal(text: str) -> Any:
+    """A JSON or Python literal in ``text`` (NaN and Infinity refused), or raise ValueError."""
+    def no_constants(constant: str) -> Any:
+        raise ValueError(f"{constant} is not a finite number")
+
+    try:
+        return json.loads(text, parse_constant=no_constants)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def text_list(name: str, value: Any) -> list[str]:
+    """A list of non-empty strings from a list, a rendered list literal or one plain string.
+
+    ``None`` and empty text give ``[]``; duplicates are dropped, order kept.
+    """
+    if is_empty(value):
+        return []
+    items: Any = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text[0] in "[(":
+            try:
+                items = _literal(text)
+            except ValueError:
+                raise InvalidValueError(
+                    f"{name} {_shown(value)} looks like a list but is not a valid list literal.",
+                    hint="Write a list like ['qa', 'eu'] (JSON or Python), or one plain name.",
+                ) from None
+            if not isinstance(items, (list, tuple)):
+                raise InvalidValueError(f"{name} {_shown(value)} is not a list.")
+        else:
+            items = [text]
+    elif isinstance(value, (set, frozenset)):
+        items = sorted(value, key=str)
+    elif not isinstance(value, (list, tuple)):
+        raise InvalidValueError(
+            f"{name} must be a list of strings or one string, not {type(value).__name__} {_shown(value)}."
+        )
+    result: list[str] = []
+    for position, item in enumerate(items, start=1):
+        if not isinstance(item, str):
+            raise InvalidValueError(
+                f"{name}: item {position} is {type(item).__name__} {_shown(item)}, not a string.",
+                hint="Every item must be a string; quote numbers such as '2024'.",
+            )
+        if is_empty(item):
+            raise InvalidValueError(f"{name}: item {position} is empty ({_shown(item)}).")
+        if item.strip() not in result:
+            result.append(item.strip())
+    return result
+
+
+def alias_list(name: str, value: Any) -> list[str]:
+    """Aliases to set or remove: W&B's alias rules, no ``vN`` and never ``latest`` (W&B manages it)."""
+    aliases = text_list(name, value)
+    for alias in aliases:
+        check_alias_value(name, alias)
+    return aliases
+
+
+def check_alias_value(name: str, alias: str, *, managed_ok: bool = False) -> str:
+    """One alias an operator may set or remove (checked before any request); ``managed_ok`` lets
+    ``latest`` through where it is only read (a guard)."""
+    if alias in MANAGED_ALIASES and not managed_ok:
+        raise InvalidValueError(
+            f"{name}: {alias!r} is managed by W&B (it always marks the newest version); "
+            "these operators neither set nor remove it.",
+            hint="Use an alias of your own, e.g. 'production' or 'candidate'.",
+        )
+    try:
+        return check_alias(alias, allow_version=False)
+    except InvalidArtifactPathError as exc:
+        raise InvalidValueError(f"{name}: {exc.message.replace('invalid artifact path', 'invalid alias')}",
+                                hint=exc.hint) from None
+
+
+def mapping(name: str, value: Any) -> dict[str, Any] | None:
+    """A dict argument, or a rendered dict literal (JSON or Python); empty means unset (None)."""
+    if is_empty(value):
+        return None
+    parsed = value
+    if isinstance(value, str):
+        try:
+            parsed = _literal(value.strip())
+        except ValueError:
+            parsed = None
+    if not isinstance(parsed, Mapping):
+        raise InvalidValueError(
+            f"{name} must be a dict, not {type(value).__name__} {_shown(value)}.",
+            hint="Pass a dict, or a template that renders one (JSON or Python literal).",
+        )
+    return dict(parsed)
+
+
+def collection_target(name: str, value: Any) -> str:
+    """A link target that names its project or registry: ``[entity/]project/collection`` or
+    ``[org/]wandb-registry-NAME/collection``; a bare ``churn`` would quietly create a collection
+    in the connection's default project, so it is refused."""
+    target = required_text(name, value)
+    if ":" in target:
+        raise InvalidValueError(
+            f"{name} {target!r} names an alias; a target is a collection.",
+            hint="Pass aliases with aliases=[...].",
+        )
+    parts = target.split("/")
+    if len(parts) < 2:
+        raise InvalidValueError(
+            f"{name} {target!r} names no project or registry.",
+            hint=f"Write 'project/{target}', 'entity/project/{target}' or '[org/]{REGISTRY_PREFIX}NAME/{target}'.",
+        )
+    try:
+        ArtifactPath.parse(target, default_entity="entity")
+    except InvalidArtifactPathError as exc:
+        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
+    return target
+
+
+def _json_safe(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_safe(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_safe(item) for key, item in value.items())
+    return False
+
+
+def literal_from_text(text: str) -> Any:
+    """The value a rendered text spells: a JSON number, true/false/null, list or dict, or Python's
+    True/False/None or a list/dict literal; anything else (``"v3"``, ``"007"``, ``"NaN"``) stays text."""
+    stripped = text.strip()
+    if not stripped:
+        return text
+    if stripped in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[stripped]
+    try:
+        value = json.loads(stripped, parse_constant=lambda constant: _NOT_JSON)
+    except ValueError:
+        value = _NOT_JSON
+    if not isinstance(value, str) and _json_safe(value):
+        return value
+    if stripped[0] in "[{(":
+        try:
+            value = ast.literal_eval(stripped)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return text
+        if isinstance(value, tuple):
+            value = list(value)
+        if isinstance(value, (list, dict)) and _json_safe(value):
+            return value
+    return text
+
+
+def typed_from_template(template: Any, rendered: Any) -> Any:
+    """Walk ``rendered`` beside the unrendered ``template``: every string whose source was a Jinja
+    template is read with ``literal_from_text``; strings the user wrote stay as written."""
+    if isinstance(rendered, str):
+        return literal_from_text(rendered) if is_template(template) else rendered
+    if isinstance(rendered, dict):
+        source = template if isinstance(template, Mapping) else {}
+        return {key: typed_from_template(source.get(key), item) for key, item in rendered.items()}
+    if isinstance(rendered, (list, tuple)):
+        sources = list(template) if isinstance(template, (list, tuple)) and len(template) == len(rendered) else []
+        return [typed_from_template(sources[i] if sources else None, item) for i, item in enumerate(rendered)]
+    return rendered
