@@ -28,12 +28,13 @@ NO_MAP_INDEX = "-"
 # Local conditions that can clear up on their own: a full disk or quota, a busy or locked file.
 _TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ENOMEM,
                                errno.ETXTBSY, errno.EMFILE, errno.ENFILE})
-_SIGNED_QUERY = re.compile(r"(?P<url>https?://[^\s?#'\"<>]+)\?[^\s'\"<>]*")
 
 
 def redact_urls(text: str) -> str:
-    """Drop the query of any URL in an unexpected error's text: signed URLs carry their signature there."""
-    return _SIGNED_QUERY.sub(lambda m: f"{m.group('url')}?<redacted>", text)
+    """An unexpected error's text with every URL redacted (signed URLs carry their signature in the query)."""
+    from .client._redact import scrub
+
+    return scrub(text)
 
 
 def _is_network_error(error: OSError) -> bool:

@@ -28,8 +28,7 @@ from ..client.paths import is_version
 from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
-    from ..client import ArtifactVersion, WandbClient
-    from ..client.models import AliasChange
+    pass
 
 MODES = ("merge", "checkout")
 GATE_FAILURE_OUTCOMES = ("skip", "fail")
@@ -288,8 +287,8 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
             )
         with self.wandb_client() as client:
             try:
-                change = _update_aliases(client, args["artifact"], add=args["add"], remove=args["remove"],
-                                         only_if_current=args["only_if_current"], require=args["require"])
+                change = client.update_aliases(args["artifact"], add=args["add"], remove=args["remove"],
+                                               only_if_current=args["only_if_current"], require=args["require"])
             except ConditionNotMetError as err:
                 message = f"Not changing aliases of {args['artifact']}: {err}"
                 self.log.warning("%s", message)
@@ -310,26 +309,6 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         result["artifact"] = version_xcom(change.artifact)
         self.record_lineage([], [change.artifact])
         return result
-
-
-def _update_aliases(client: WandbClient, artifact: str, *, add: list[str], remove: list[str],
-                    only_if_current: dict[str, str | None] | None, require: dict[str, Any] | None) -> AliasChange:
-    """``client.update_aliases`` with the gate evaluated on the same read as the guard.
-
-    A client without ``require=`` gets the gate checked on a read of its own just before the call."""
-    if "require" in inspect.signature(client.update_aliases).parameters:
-        update: Callable[..., AliasChange] = client.update_aliases
-        return update(artifact, add=add, remove=remove, only_if_current=only_if_current, require=require)
-    target: str | ArtifactVersion = artifact
-    if require:
-        from ..client.conditions import evaluate_gate
-        from ..client.errors import ConditionNotMetError
-
-        target = client.artifact(artifact)
-        gate = evaluate_gate(target.metadata, require)
-        if not gate.passed:
-            raise ConditionNotMetError(f"{target.qualified_name}: {gate.describe()}", failures=gate.failures)
-    return client.update_aliases(target, add=add, remove=remove, only_if_current=only_if_current)
 
 
 def _description(operator: UpdateArtifactOperator) -> str | None:
