@@ -99,11 +99,16 @@ class Storage:
     def close(self) -> None:
         self._pool.clear()
 
-    def get(self, url: str, *, operation: str) -> StorageResponse:
-        """GET ``url`` (no credentials: storage URLs are signed); retry 408/429/5xx and resets."""
+    def get(self, url: str, *, operation: str, follow_redirects: bool = True) -> StorageResponse:
+        """GET ``url`` (no credentials: storage URLs are signed); retry 408/429/5xx and resets.
+
+        With ``follow_redirects=False`` a 3xx answer is returned as it is, so the caller can check
+        each hop (reference entries).
+        """
         config = self.transport.config
         if self.transport.proxies_for(url):
-            response = self.transport.send("GET", url, operation=operation, authenticated=False, stream=True)
+            response = self.transport.send("GET", url, operation=operation, authenticated=False, stream=True,
+                                           allow_redirects=follow_redirects)
             return StorageResponse(response, url, operation, via_requests=True)
         deadline = time.monotonic() + config.deadline
 
@@ -111,7 +116,7 @@ class Storage:
             read_timeout = max(0.05, min(config.timeout, deadline - time.monotonic()))
             with map_urllib3_errors(operation, url):
                 raw = self._pool.request(
-                    "GET", url, preload_content=False, retries=False, redirect=True,
+                    "GET", url, preload_content=False, retries=False, redirect=follow_redirects,
                     timeout=urllib3.Timeout(connect=config.connect_timeout, read=read_timeout),
                 )
             response = StorageResponse(raw, url, operation, via_requests=False)

@@ -137,6 +137,7 @@ class Transport:
         json: Any = None,
         stream: bool = False,
         headers: dict[str, str] | None = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """Send with retries; return the first non-retryable answer (the caller checks its status)."""
         deadline = time.monotonic() + self.config.deadline
@@ -151,7 +152,7 @@ class Transport:
             with map_transport_errors(operation, url):
                 response = self.session.request(
                     method, url, json=json, stream=stream, headers=request_headers, proxies=proxies,
-                    timeout=(self.config.connect_timeout, read_timeout),
+                    timeout=(self.config.connect_timeout, read_timeout), allow_redirects=allow_redirects,
                 )
             if response.status_code in RETRY_STATUSES:
                 detail = error_message(response)
