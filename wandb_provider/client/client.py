@@ -281,7 +281,8 @@ class WandbClient:
                 return Manifest.from_json(body, digest=version.digest or None)
             except ArtifactIntegrityError as exc:
                 if damaged is not None:
-                    raise ArtifactIntegrityError(f"{what}: {exc.message} (fetched twice).", operation="GetManifest",
+                    raise ArtifactIntegrityError(f"{what}: {exc.message.rstrip('.')} (fetched twice).",
+                                                 operation="GetManifest",
                                                  hint=exc.hint) from None
                 damaged = exc
 
