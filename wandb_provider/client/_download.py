@@ -52,6 +52,7 @@ log = logging.getLogger("wandb_provider.client.download")
 UrlSource = Callable[[], dict[str, str]]
 ProgressCallback = Callable[[ProgressUpdate], None]
 Patterns = Sequence[str] | str | None
+RENEWED_URLS_TRUSTED_FOR = 60.0  # seconds: a refusal of URLs renewed this recently is no expiry
 
 
 # --- selection ----------------------------------------------------------------------------------
@@ -167,6 +168,7 @@ class Downloader:
         self._url_source = urls
         self._urls: dict[str, str] | None = None
         self._url_generation = 0
+        self._urls_fetched_at = 0.0
         self._url_lock = threading.Lock()
         self.cache = cache
         self.max_workers = max_workers
@@ -192,6 +194,7 @@ class Downloader:
             if self._urls is None:
                 self._urls = self._url_source()
                 self._url_generation += 1
+                self._urls_fetched_at = time.monotonic()
             url = self._urls.get(name)
             if url is None:
                 raise NotFoundError(f"W&B listed no download URL for file {name!r} of this version.")
@@ -203,6 +206,13 @@ class Downloader:
             if self._url_generation == seen_generation:
                 self._urls = self._url_source()
                 self._url_generation += 1
+                self._urls_fetched_at = time.monotonic()
+
+    def _renewed_recently(self, generation: int) -> bool:
+        """Whether URLs of ``generation`` were themselves a renewal, made under a minute ago."""
+        with self._url_lock:
+            return (generation > 1 and generation == self._url_generation
+                    and time.monotonic() - self._urls_fetched_at < RENEWED_URLS_TRUSTED_FOR)
 
     # --- one file ---------------------------------------------------------------------------
 
@@ -295,7 +305,7 @@ class Downloader:
                     raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
                     size, digest = self._stream(response, dest, entry.algorithm, progress)
             except _Denied as denied:
-                if refreshed:
+                if refreshed or self._renewed_recently(generation):
                     raise PermissionDeniedError(
                         f"download {entry.path!r}: storage refused the file (HTTP {denied.status}) again after "
                         "the download URLs were renewed.", operation="DownloadFile", status=denied.status,
