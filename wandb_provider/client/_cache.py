@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from ._localfs import clone_or_copy, copy_fd, try_clone
@@ -34,27 +35,50 @@ class BlobCache:
     def __init__(self, root: Path | str | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root else default_cache_dir()
         self.max_bytes = max_bytes
-        self._made: set[str] = set()
+        self._objects = str(self.root / "obj" / "md5")
+        self._folders: dict[str, int] = {}
+        self._folders_lock = threading.Lock()
         self._warned = False
 
-    def path(self, md5_hex: str) -> Path:
-        return self.root / "obj" / "md5" / md5_hex[:2] / md5_hex[2:]
+    def _folder(self, folder: Path) -> int:
+        """A descriptor of one cache folder (made if missing), kept for the rest of the download."""
+        key = str(folder)
+        with self._folders_lock:
+            fd = self._folders.get(key)
+            if fd is None:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd = self._folders[key] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            return fd
 
-    def lookup(self, md5_hex: str) -> Path | None:
+    def close(self) -> None:
+        with self._folders_lock:
+            for fd in self._folders.values():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._folders.clear()
+
+    def path(self, md5_hex: str) -> Path:
+        return Path(self.blob(md5_hex))
+
+    def blob(self, md5_hex: str) -> str:
+        """The blob's path as text (built without pathlib: this runs once per file)."""
+        return f"{self._objects}/{md5_hex[:2]}/{md5_hex[2:]}"
+
+    def lookup(self, md5_hex: str) -> str | None:
         """The blob's path if the cache holds it (its bytes are checked by whoever copies it out)."""
-        path = self.path(md5_hex)
+        path = self.blob(md5_hex)
         try:
             os.utime(path)  # mark as recently used for LRU eviction
         except OSError:
-            return None if not path.is_file() else path
+            return path if os.path.isfile(path) else None
         return path
 
     def discard(self, md5_hex: str) -> None:
         """Remove a blob whose bytes turned out not to match its name."""
         with contextlib.suppress(OSError):
-            self.path(md5_hex).unlink()
+            os.unlink(self.blob(md5_hex))
 
-    def put(self, md5_hex: str, source: Path, *, link: bool = False) -> bool:
+    def put(self, md5_hex: str, source: str | Path, *, link: bool = False) -> bool:
         """Add a verified file to the cache: its own copy, or a hard link when ``link``.
 
         Returns whether ``source`` now shares its inode with the cache blob. Blobs are immutable and
@@ -62,10 +86,7 @@ class BlobCache:
         """
         target = self.path(md5_hex)
         try:
-            parent = str(target.parent)
-            if parent not in self._made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self._made.add(parent)
+            folder_fd = self._folder(target.parent)
             if link:
                 try:
                     os.link(source, target)
@@ -74,7 +95,7 @@ class BlobCache:
                     return False
                 except OSError:
                     pass  # another filesystem, or no hard links here: keep a copy instead
-            if not _put_unnamed(source, target):
+            if not _put_unnamed(source, target, folder_fd):
                 tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
                 try:
                     clone_or_copy(source, tmp)
@@ -117,26 +138,26 @@ class BlobCache:
         return freed
 
 
-def _put_unnamed(source: Path, target: Path) -> bool:
+def _put_unnamed(source: str | Path, target: Path, folder_fd: int) -> bool:
     """Copy ``source`` into an unnamed file in the cache and give it its name only when complete
     (Linux ``O_TMPFILE``): a writer killed midway leaves nothing behind. False where unsupported."""
     flag = getattr(os, "O_TMPFILE", 0)
-    if not flag or not os.path.isdir("/proc/self/fd"):
+    if not flag or not _PROC_FD:
         return False
     try:
-        fd = os.open(target.parent, flag | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+        fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
     except OSError:
         return False
     try:
         with open(source, "rb") as src:
             if not try_clone(src.fileno(), fd):
                 copy_fd(src.fileno(), fd)
-        folder = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:  # linkat(AT_SYMLINK_FOLLOW), which os.link only uses when given a folder descriptor
-            with contextlib.suppress(FileExistsError):  # another process cached the same bytes meanwhile
-                os.link(f"/proc/self/fd/{fd}", target.name, dst_dir_fd=folder, follow_symlinks=True)
-        finally:
-            os.close(folder)
+        # linkat(AT_SYMLINK_FOLLOW), which os.link only uses when given a folder descriptor
+        with contextlib.suppress(FileExistsError):  # another process cached the same bytes meanwhile
+            os.link(f"/proc/self/fd/{fd}", target.name, dst_dir_fd=folder_fd, follow_symlinks=True)
     finally:
         os.close(fd)
     return True
+
+
+_PROC_FD = os.path.isdir("/proc/self/fd")

@@ -180,6 +180,8 @@ class Downloader:
         self.verify = verify
         self.link_from_cache = link_from_cache
         self.cancel = threading.Event()
+        self.idle = threading.Event()  # set once no worker thread runs
+        self.idle.set()
         self._counter_lock = threading.Lock()
         self._can_clone = True
         self.bytes_downloaded = 0
@@ -231,7 +233,7 @@ class Downloader:
         with self._counter_lock:
             self._records[entry.path] = record
 
-    def fetch(self, entry: ManifestEntry, dest: Path, progress: _Progress) -> None:
+    def fetch(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
         """Put the verified bytes of ``entry`` at ``dest`` (a new file in the staging folder)."""
         self._check_cancel()
         try:
@@ -243,7 +245,7 @@ class Downloader:
                 blob = self.cache.lookup(md5_hex)
                 if blob is not None:
                     if self._copy_from_cache(blob, dest, entry):
-                        size = entry.size if entry.size is not None else dest.stat().st_size
+                        size = entry.size if entry.size is not None else os.stat(dest).st_size
                         self._count(cached=size)
                         progress.advance(1, size)
                         self._record(entry, entry.algorithm, entry.digest, size)
@@ -260,7 +262,7 @@ class Downloader:
                 raise _Cancelled() from exc
             raise local_file_error(exc, f"write file {entry.path!r} into the staging folder", dest) from exc
 
-    def _copy_from_cache(self, blob: Path, dest: Path, entry: ManifestEntry) -> bool:
+    def _copy_from_cache(self, blob: str, dest: str, entry: ManifestEntry) -> bool:
         """Copy (reflink where possible) or, when asked, hard-link a cached blob; check its digest."""
         if self.link_from_cache:
             try:
@@ -271,28 +273,32 @@ class Downloader:
                 if file_digest(dest, entry.algorithm) == entry.digest:
                     _make_read_only(dest)
                     return True
-                dest.unlink()
-                return False
-        if self._can_clone:
-            with open(blob, "rb") as src, open(dest, "wb") as out:
-                self._can_clone = try_clone(src.fileno(), out.fileno())
-            if self._can_clone:
-                if file_digest(dest, entry.algorithm) == entry.digest:
-                    return True
-                dest.unlink()
+                os.unlink(dest)
                 return False
         hasher = new_hasher(entry.algorithm)
-        with open(blob, "rb") as src, open(dest, "wb") as out:
-            while chunk := src.read(CHUNK):
-                self._check_cancel()
-                hasher.update(chunk)
-                out.write(chunk)
-        if b64(hasher.digest()) == entry.digest:
+        src = os.open(blob, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            try:
+                if self._can_clone and try_clone(src, out):
+                    hasher = None  # the clone shares the blob's extents: hash what landed below
+                else:
+                    self._can_clone = False
+                    while chunk := os.read(src, CHUNK):  # plain descriptors: small files are the common case
+                        self._check_cancel()
+                        hasher.update(chunk)
+                        _write_all(out, chunk)
+            finally:
+                os.close(out)
+        finally:
+            os.close(src)
+        digest = file_digest(dest, entry.algorithm) if hasher is None else b64(hasher.digest())
+        if digest == entry.digest:
             return True
-        dest.unlink()
+        os.unlink(dest)
         return False
 
-    def _download_stored(self, entry: ManifestEntry, dest: Path, progress: _Progress) -> int:
+    def _download_stored(self, entry: ManifestEntry, dest: str, progress: _Progress) -> int:
         last_error: Exception | None = None
         refreshed = False
         for _ in range(self.max_attempts):
@@ -334,7 +340,7 @@ class Downloader:
             attempts=self.max_attempts, hint="This is usually temporary: try again later.",
         ) from last_error
 
-    def _stream(self, response: StorageResponse, dest: Path, algorithm: str, progress: _Progress | None
+    def _stream(self, response: StorageResponse, dest: str, algorithm: str, progress: _Progress | None
                 ) -> tuple[int, str]:
         """Write the body into ``dest``, hashing as it goes; return (size, digest)."""
         hasher = new_hasher(algorithm)
@@ -349,7 +355,7 @@ class Downloader:
                     progress.advance(0, len(chunk))
         return size, b64(hasher.digest())
 
-    def _fetch_reference(self, entry: ManifestEntry, dest: Path, progress: _Progress) -> None:
+    def _fetch_reference(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
         assert entry.ref is not None
         scheme = entry.ref.split("://", 1)[0].lower() if "://" in entry.ref else ""
         if scheme == "file":
@@ -363,7 +369,7 @@ class Downloader:
         progress.advance(1, size)
         self._record(entry, "md5", digest, size)
 
-    def _copy_file_reference(self, entry: ManifestEntry, dest: Path) -> tuple[int, str]:
+    def _copy_file_reference(self, entry: ManifestEntry, dest: str) -> tuple[int, str]:
         fd = self.policy.open_file(entry)
         hasher = new_hasher("md5")
         size = 0
@@ -377,7 +383,7 @@ class Downloader:
         check_file_reference(entry, digest, size)
         return size, digest
 
-    def _fetch_http_reference(self, entry: ManifestEntry, dest: Path) -> tuple[int, str]:
+    def _fetch_http_reference(self, entry: ManifestEntry, dest: str) -> tuple[int, str]:
         """Follow redirects (bounded, each hop checked), then check the bytes against the manifest."""
         assert entry.ref is not None
         last_error: Exception | None = None
@@ -426,10 +432,10 @@ class Downloader:
                 log.info("Left %d entries in %s that the provider did not place.", plan.foreign_left, root)
             progress = _Progress(len(plan.fetch), sum(e.size or 0 for e in plan.fetch), self.progress_callback,
                                  self.progress_interval)
-            staged: dict[str, Path] = {}
+            staged: dict[str, str] = {}
             if plan.fetch:
-                staging = session.make_staging()
-                staged = {e.path: staging / str(i) for i, e in enumerate(plan.fetch)}
+                staging = str(session.make_staging())
+                staged = {e.path: f"{staging}/{i}" for i, e in enumerate(plan.fetch)}
                 self._fetch_all(plan.fetch, staged, progress)
             apply(plan, root, staged, {path: self._records[path] for path in staged}, session)
         if plan.fetch and progress.callback is None and time.monotonic() - started >= self.progress_interval:
@@ -440,7 +446,7 @@ class Downloader:
             seconds=round(time.monotonic() - started, 3),
         )
 
-    def _fetch_all(self, todo: list[ManifestEntry], staged: dict[str, Path], progress: _Progress) -> None:
+    def _fetch_all(self, todo: list[ManifestEntry], staged: dict[str, str], progress: _Progress) -> None:
         """Fetch on daemon worker threads; stop them all on the first failure or any interruption."""
         jobs = iter(todo)
         lock = threading.Lock()
@@ -469,11 +475,21 @@ class Downloader:
                     running[0] -= 1
                     if running[0] == 0:
                         finished.set()
+                        self.idle.set()
 
         threads = [threading.Thread(target=work, name=f"wandb-download-{i}", daemon=True) for i in range(workers)]
+        self.idle.clear()
         try:
             for thread in threads:
-                thread.start()
+                try:
+                    thread.start()
+                except BaseException:
+                    with lock:  # this worker never ran: do not wait for it
+                        running[0] -= 1
+                        if running[0] == 0:
+                            finished.set()
+                            self.idle.set()
+                    raise
             while not finished.wait(0.2):
                 pass
         except BaseException:
@@ -483,7 +499,27 @@ class Downloader:
             raise errors[0]
 
 
-def _make_read_only(path: Path) -> None:
+def _close_when_idle(downloader: Downloader, cache: BlobCache) -> None:
+    """Close the cache's folder descriptors once no worker can use them (a cancelled download's
+    workers may still be finishing a file)."""
+    if downloader.idle.is_set():
+        cache.close()
+        return
+
+    def close_later() -> None:
+        downloader.idle.wait()
+        cache.close()
+
+    threading.Thread(target=close_later, name="wandb-download-cache-close", daemon=True).start()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _make_read_only(path: str) -> None:
     mode = os.stat(path).st_mode
     os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
@@ -565,7 +601,12 @@ def identity_of(version: Any) -> Identity:
 def download_entries(downloader: Downloader, version: Any, entries: list[ManifestEntry], root: Path, *, mode: str,
                      remove_foreign: bool, cache: BlobCache | None) -> DownloadResult:
     """Run one download and keep the cache within its size limit."""
-    result = downloader.run(entries, root, mode=mode, identity=identity_of(version), remove_foreign=remove_foreign)
+    try:
+        result = downloader.run(entries, root, mode=mode, identity=identity_of(version),
+                                remove_foreign=remove_foreign)
+    finally:
+        if cache is not None:
+            _close_when_idle(downloader, cache)
     if cache is not None:
         cache.evict()
     return result

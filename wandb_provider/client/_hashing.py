@@ -31,7 +31,7 @@ def new_hasher(algorithm: str) -> Any:
     return xxhash.xxh3_128()
 
 
-def file_digest(path: Path, algorithm: str) -> str:
+def file_digest(path: str | Path, algorithm: str) -> str:
     """The W&B entry digest of a local file, read in 1 MiB chunks (bounded memory).
 
     A symbolic link is not followed (``OSError``): the digest is always of the file itself.

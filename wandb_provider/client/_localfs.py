@@ -68,7 +68,7 @@ def try_clone(source_fd: int, target_fd: int) -> bool:
     return True
 
 
-def clone_or_copy(source: Path, target: Path) -> None:
+def clone_or_copy(source: str | Path, target: Path) -> None:
     """Copy ``source`` to a new file ``target``: a reflink where the filesystem can, else a plain
     copy (in the kernel where possible)."""
     with open(source, "rb") as src, open(target, "wb") as dst:

@@ -175,8 +175,9 @@ class Ledger:
         tmp = folder / f".{LEDGER_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         with local_errors("write the root's ledger", folder / LEDGER_FILE):
             try:
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    json.dump(doc, fh, separators=(",", ":"))
+                data = json.dumps(doc, separators=(",", ":")).encode()  # one C-encoded write, not many small ones
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
                 os.replace(tmp, folder / LEDGER_FILE)
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -714,7 +715,7 @@ class DirFds:
         self.fds.clear()
 
 
-def apply(plan: Plan, root: Path, staged: dict[str, Path], records: dict[str, Record], session: RootSession) -> None:
+def apply(plan: Plan, root: Path, staged: dict[str, str], records: dict[str, Record], session: RootSession) -> None:
     """Carry out ``plan``: make way, make folders, move staged files in, remove, prune; then the ledger.
 
     ``staged`` maps entry paths to verified files in the staging folder; ``records`` their ledger
