@@ -22,8 +22,10 @@ def listing(root: Path) -> dict[str, str | bytes]:
                 found[rel] = "-> " + os.readlink(path)
             elif path.is_dir():
                 found[rel] = "<dir>"
-            else:
+            elif path.is_file():
                 found[rel] = path.read_bytes()
+            else:
+                found[rel] = "<special>"
         dirs[:] = [d for d in dirs if not Path(folder, d).is_symlink()]
     return found
 

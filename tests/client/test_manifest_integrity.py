@@ -124,8 +124,8 @@ def test_entries_that_collide_are_refused(wandb_server, client: WandbClient, tmp
 
 def test_duplicate_json_keys_are_refused() -> None:
     digest = _md5(b"x")
-    body = ('{"version": 1, "contents": {"a.txt": {"digest": "%s", "size": 1}, '
-            '"a.txt": {"digest": "%s", "size": 1}}}' % (digest, digest)).encode()
+    entry = json.dumps({"digest": digest, "size": 1})
+    body = f'{{"version": 1, "contents": {{"a.txt": {entry}, "a.txt": {entry}}}}}'.encode()
     with pytest.raises(UnsafePathError, match="appears twice"):
         Manifest.from_json(body)
 

@@ -31,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:  # http.server's name
         self.hits.append(self.path)
         status, headers, body = self.routes.get(self.path, (404, {}, b"not found"))
         self.send_response(status)

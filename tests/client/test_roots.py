@@ -523,3 +523,75 @@ def test_lock_file_is_flock_compatible(tmp_path: Path) -> None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.close(fd)
     assert listing(root) == {}  # nothing was placed: the session leaves no trace
+
+
+# --- the ledger folder and the other entry points ------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["file", "link", "ledger-folder", "ledger-fifo"])
+def test_a_ledger_folder_the_provider_did_not_make_is_a_conflict(wandb_server, client: WandbClient,
+                                                                 tmp_path: Path, shape: str) -> None:
+    root = tmp_path / "out"
+    root.mkdir()
+    if shape == "file":
+        (root / LEDGER).write_text("mine")
+    elif shape == "link":
+        (tmp_path / "elsewhere").mkdir()
+        (root / LEDGER).symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    elif shape == "ledger-folder":
+        (root / LEDGER / "ledger.json").mkdir(parents=True)
+    else:
+        (root / LEDGER).mkdir()
+        os.mkfifo(root / LEDGER / "ledger.json")
+    before = listing(root)
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    with pytest.raises(RootConflictError):
+        client.download("ds", root)
+    assert listing(root) == before
+    if shape == "link":
+        assert listing(tmp_path / "elsewhere") == {}
+
+
+def test_a_damaged_ledger_makes_every_file_the_users(wandb_server, client: WandbClient, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    client.download("ds", root)
+    (root / LEDGER / "ledger.json").write_text("{not json")
+    wandb_server.seed_artifact("ds", {"other.txt": "o"}, project="p")
+    client.download("ds:v1", root, mode="checkout")  # a ledger exists, but it names nothing: nothing goes
+    assert set(_files_only(user_view(root))) == {*FILES, "other.txt"}
+
+
+def test_a_forged_ledger_cannot_reach_outside_the_root(wandb_server, client: WandbClient, tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "victim.txt").write_text("outside")
+    root = tmp_path / "out"
+    wandb_server.seed_artifact("ds", {"a.txt": "a"}, project="p")
+    client.download("ds", root)
+    ledger = json.loads((root / LEDGER / "ledger.json").read_text())
+    record = next(iter(ledger["files"].values()))
+    for rel in ("../victim.txt", "/etc/hostname", "a/../../victim.txt"):
+        ledger["files"][rel] = dict(record, sig=None)
+    (root / LEDGER / "ledger.json").write_text(json.dumps(ledger))
+    wandb_server.seed_artifact("ds", {"b.txt": "b"}, project="p")
+    client.download("ds:v1", root, mode="checkout")
+    assert (tmp_path / "victim.txt").read_text() == "outside"
+
+
+def test_verify_and_download_file_refuse_bad_roots_and_options(wandb_server, client: WandbClient,
+                                                               tmp_path: Path) -> None:
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    with pytest.raises(BadRequestError):
+        client.verify("ds", "")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(LocalFileError):
+        client.verify("ds", tmp_path / "f")
+    assert client.verify("ds", tmp_path / "missing").missing == tuple(sorted(FILES))
+    with pytest.raises(BadRequestError, match="include"):
+        client.download_file("ds", "a.txt", tmp_path / "one", include="*")
+    with pytest.raises(UnsafePathError):
+        client.download_file("ds", "./a.txt", tmp_path / "one")
+    assert not (tmp_path / "one").exists()
+    path = client.download_file("ds", "data/b.csv", "relative-root")
+    assert path.is_absolute() and path.read_text() == "x,y\n1,2\n"

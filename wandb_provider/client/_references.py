@@ -125,7 +125,7 @@ class ReferencePolicy:
             if literal is None:
                 raise NotFoundError(
                     f"reference {entry.path!r} points at {redact(url)}, whose host cannot be resolved ({exc}).",
-                    hint="Check the worker's DNS, or exclude the entry with exclude=[...].",
+                    hint="Check the worker's DNS, or exclude the entry with exclude=[...].", transient=True,
                 ) from None
             resolved = []
         for text in resolved:
@@ -164,7 +164,10 @@ class ReferencePolicy:
         cannot redirect the read.
         """
         assert entry.ref is not None
-        parts = urlsplit(entry.ref)
+        try:
+            parts = urlsplit(entry.ref)
+        except ValueError:
+            raise self._file_refused(entry, "it is not a valid URL") from None
         if parts.netloc not in ("", "localhost"):
             raise self._file_refused(entry, f"it names the remote host {parts.netloc!r}")
         path = unquote(parts.path)
@@ -222,7 +225,13 @@ def next_hop(policy: ReferencePolicy, entry: ManifestEntry, url: str, status: in
             f"reference {entry.path!r} ({redact(url)}) redirected more than {MAX_REDIRECTS} times.",
             hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
         )
-    target = urljoin(url, location)
+    try:
+        target = urljoin(url, location)
+    except ValueError:
+        raise UnsupportedReferenceError(
+            f"reference {entry.path!r} ({redact(url)}) redirected to an invalid URL.",
+            hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
+        ) from None
     policy.check_http(entry, target)
     return target
 
@@ -290,7 +299,7 @@ def check_file_reference(entry: ManifestEntry, digest: str, size: int) -> None:
 
 def refuse_reference(entry: ManifestEntry) -> None:
     """Cloud object-store references need credentials this client does not hold."""
-    scheme = urlsplit(entry.ref or "").scheme
+    scheme = (entry.ref or "").split("://", 1)[0].lower() if "://" in (entry.ref or "") else "?"
     package = {"s3": "apache-airflow-providers-amazon", "gs": "apache-airflow-providers-google"}.get(scheme)
     where = f"; fetch it with {package}'s hook" if package else ""
     raise UnsupportedReferenceError(

@@ -135,7 +135,7 @@ class Ledger:
     def load(cls, folder: Path) -> Ledger:
         path = folder / LEDGER_FILE
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except FileNotFoundError:
             return cls()
         except OSError as exc:
@@ -143,8 +143,17 @@ class Ledger:
                 raise RootConflictError(f"the ledger {str(path)!r} is a symbolic link; the provider did not make it.",
                                         path=str(path), hint="Remove the link.") from None
             raise local_file_error(exc, "read the root's ledger", path) from exc
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read()
+        try:
+            with local_errors("read the root's ledger", path):
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise RootConflictError(f"the ledger {str(path)!r} is not a file; the provider did not make it.",
+                                            path=str(path), hint="Move it away.")
+                chunks = []
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        finally:
+            os.close(fd)
         try:
             doc = json.loads(data)
             if not isinstance(doc, dict) or doc.get("format") != LEDGER_FORMAT:
@@ -663,7 +672,7 @@ class Planner:
     def _foreign_matches(self, entry: ManifestEntry, rel: str, st: os.stat_result, alg: str, digest: str) -> bool:
         if entry.size is not None and st.st_size != entry.size:
             return False
-        if not self.verify:
+        if not self.verify and entry.size is not None:
             return True  # verify=False trusts a file of the right size
         return bool(digest) and self._hash(rel, alg) == digest
 
