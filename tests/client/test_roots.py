@@ -595,3 +595,23 @@ def test_verify_and_download_file_refuse_bad_roots_and_options(wandb_server, cli
     assert not (tmp_path / "one").exists()
     path = client.download_file("ds", "data/b.csv", "relative-root")
     assert path.is_absolute() and path.read_text() == "x,y\n1,2\n"
+
+
+def test_deep_trees_are_handled_without_recursion(wandb_server, client: WandbClient, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    wandb_server.seed_artifact("ds", {"a.txt": "a"}, project="p")
+    client.download("ds", root)
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(1200):  # deeper than Python's recursion limit
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(os.open("f.txt", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+    wandb_server.seed_artifact("ds", {"b.txt": "b"}, project="p")
+    client.download("ds:v1", root, mode="checkout", remove_foreign=True)
+    assert _files_only(user_view(root)) == {"b.txt": b"b"}
+    wandb_server.seed_artifact("deep", {"/".join(["d"] * 2100) + "/x": "x"}, project="p")
+    with pytest.raises(UnsafePathError):
+        client.download("deep", tmp_path / "other")

@@ -352,10 +352,15 @@ class Tree:
         """``DIR``/``FILE``/``LINK``/``OTHER``, or None when absent (or below a non-folder)."""
         if rel in self._kinds:
             return self._kinds[rel]
-        parent, _, _ = rel.rpartition("/")
-        if parent and self.kind(parent) != DIR:
-            self._kinds[rel] = None
-            return None
+        for folder in ancestors(rel):  # top down, so no lstat ever passes through a link
+            if self._lstat(folder) != DIR:
+                self._kinds[rel] = None
+                return None
+        return self._lstat(rel)
+
+    def _lstat(self, rel: str) -> str | None:
+        if rel in self._kinds:
+            return self._kinds[rel]
         try:
             st = os.lstat(self.root / rel)
         except (FileNotFoundError, NotADirectoryError):
@@ -364,8 +369,7 @@ class Tree:
         except OSError as exc:
             raise local_file_error(exc, "inspect the root", self.root / rel) from exc
         self._stats[rel] = st
-        kind = _kind(st.st_mode)
-        self._kinds[rel] = kind
+        kind = self._kinds[rel] = _kind(st.st_mode)
         return kind
 
     def stat(self, rel: str) -> os.stat_result | None:
@@ -380,28 +384,27 @@ class Tree:
     def walk(self) -> dict[str, str]:
         """Every entry under the root but the ledger folder, by relative path (links not followed)."""
         found: dict[str, str] = {}
-
-        def visit(folder: Path, prefix: str) -> None:
-            with os.scandir(folder) as it:
-                for item in it:
-                    rel = prefix + item.name
-                    if not prefix and item.name == LEDGER_DIR:
-                        continue
-                    if item.is_symlink():
-                        kind = LINK
-                    elif item.is_dir(follow_symlinks=False):
-                        kind = DIR
-                    elif item.is_file(follow_symlinks=False):
-                        kind = FILE
-                    else:
-                        kind = OTHER
-                    found[rel] = self._kinds[rel] = kind
-                    if kind == DIR:
-                        visit(Path(item.path), rel + "/")
-
-        if self.kind_of_root() == DIR:
-            with local_errors("list the root", self.root):
-                visit(self.root, "")
+        if self.kind_of_root() != DIR:
+            return found
+        pending = [(str(self.root), "")]
+        with local_errors("list the root", self.root):
+            while pending:  # a stack, not recursion: a user's tree may be deeper than Python's recursion limit
+                folder, prefix = pending.pop()
+                with os.scandir(folder) as it:
+                    for item in it:
+                        if not prefix and item.name == LEDGER_DIR:
+                            continue
+                        rel = prefix + item.name
+                        if item.is_symlink():
+                            kind = LINK
+                        elif item.is_dir(follow_symlinks=False):
+                            kind = DIR
+                            pending.append((item.path, rel + "/"))
+                        elif item.is_file(follow_symlinks=False):
+                            kind = FILE
+                        else:
+                            kind = OTHER
+                        found[rel] = self._kinds[rel] = kind
         return found
 
     def kind_of_root(self) -> str | None:
@@ -419,6 +422,17 @@ def _kind(mode: int) -> str:
     if stat.S_ISREG(mode):
         return FILE
     return OTHER
+
+
+def _folders_of(paths: Iterable[str]) -> set[str]:
+    """Every folder above any of ``paths`` (each folder visited once, however many paths share it)."""
+    folders: set[str] = set()
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in folders:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
+    return folders
 
 
 def ancestors(rel: str) -> Iterator[str]:
@@ -519,23 +533,27 @@ class Planner:
         if not checkout:
             self._refuse_mixing(owned)
         wanted = {entry.path for entry in wants}
-        wanted_dirs = {folder for path in wanted for folder in ancestors(path)}
+        wanted_dirs = _folders_of(wanted)
         our_dirs = {d for d in self.old.dirs if self.tree.kind(d) == DIR}
         kinds: dict[str, str] = {}
         removals: dict[str, str] = {}  # rel -> how, for everything a checkout takes away
         if checkout:
             kinds = self.tree.walk()
+            holding_foreign = _folders_of(rel for rel, kind in kinds.items() if kind != DIR and rel not in owned)
             foreign = [rel for rel, kind in kinds.items()
                        if rel not in owned and rel not in wanted and rel not in wanted_dirs
-                       and not (kind == DIR and (rel in our_dirs or self._only_ours_below(rel, kinds, owned)))]
+                       and not (kind == DIR and (rel in our_dirs or rel not in holding_foreign))]
             for rel in owned:
                 if rel not in wanted:
                     removals[rel] = "unlink"
             if foreign:
                 if self.remove_foreign:
-                    for rel in foreign:
-                        if not any(folder in removals for folder in ancestors(rel)):
+                    covered: set[str] = set()
+                    for rel in foreign:  # walk order: a folder comes before what it holds
+                        if rel.rpartition("/")[0] not in covered:
                             removals[rel] = "rmtree" if kinds[rel] == DIR else "unlink"
+                        if kinds[rel] == DIR:
+                            covered.add(rel)
                 elif not self.old.found:
                     raise _conflict(
                         self.root, "it is not empty and holds no ledger of a previous download, so a checkout "
@@ -570,8 +588,12 @@ class Planner:
             candidates = set(our_dirs)
             if self.remove_foreign:
                 candidates |= {rel for rel, kind in kinds.items() if kind == DIR}
-            plan.prune_dirs = sorted((d for d in candidates if d not in wanted_dirs and d not in clear),
-                                     key=lambda d: (-d.count("/"), d))
+            removed_trees: set[str] = set()
+            for rel in kinds:  # walk order: a folder comes before what it holds
+                if removals.get(rel) == "rmtree" or rel.rpartition("/")[0] in removed_trees:
+                    removed_trees.add(rel)
+            plan.prune_dirs = sorted((d for d in candidates if d not in wanted_dirs and d not in clear
+                                      and d not in removed_trees), key=lambda d: (-d.count("/"), d))
         ledger = Ledger(found=True, versions=dict(self.old.versions), files=records,
                         dirs=(our_dirs - {rel for rel, _ in plan.clear_first}) | made)
         ledger.versions[self.identity.key] = {"artifact": self.identity.name, "sequence": self.identity.sequence,
@@ -579,10 +601,6 @@ class Planner:
         plan.ledger = ledger
         plan.ledger_existed = self.old.found
         return plan
-
-    def _only_ours_below(self, folder: str, kinds: dict[str, str], owned: dict[str, Record]) -> bool:
-        prefix = folder + "/"
-        return all(rel in owned or kind == DIR for rel, kind in kinds.items() if rel.startswith(prefix))
 
     def _refuse_mixing(self, owned: dict[str, Record]) -> None:
         """A merge must not leave two versions of one collection mixed in a root."""
@@ -704,9 +722,14 @@ class DirFds:
 
     def get(self, rel_dir: str) -> int:
         fd = self.fds.get(rel_dir)
-        if fd is None:
-            parent, _, name = rel_dir.rpartition("/")
-            fd = self.fds[rel_dir] = os.open(name, self.FLAGS, dir_fd=self.get(parent))
+        if fd is not None:
+            return fd
+        fd = self.fds[""]
+        for folder in [*ancestors(rel_dir), rel_dir]:  # top down, each step without following a link
+            known = self.fds.get(folder)
+            if known is None:
+                known = self.fds[folder] = os.open(folder.rpartition("/")[2], self.FLAGS, dir_fd=fd)
+            fd = known
         return fd
 
     def parent(self, rel: str) -> tuple[int, str]:
@@ -792,16 +815,26 @@ def _remove(fds: DirFds, rel: str, how: str) -> None:
 
 
 def _rmtree_at(parent_fd: int, name: str) -> None:
-    """``rm -r`` of the folder ``name`` in ``parent_fd``, never following a link."""
-    fd = os.open(name, DirFds.FLAGS, dir_fd=parent_fd)
+    """``rm -r`` of the folder ``name`` in ``parent_fd``, never following a link (a stack, not recursion)."""
+    stack = [(parent_fd, name, os.open(name, DirFds.FLAGS, dir_fd=parent_fd))]
     try:
-        with os.scandir(fd) as it:
-            items = [(item.name, item.is_dir(follow_symlinks=False)) for item in it]
-        for child, is_dir in items:
-            if is_dir:
-                _rmtree_at(fd, child)
-            else:
-                os.unlink(child, dir_fd=fd)
+        while stack:
+            _, _, fd = stack[-1]
+            with os.scandir(fd) as it:
+                items = [(item.name, item.is_dir(follow_symlinks=False)) for item in it]
+            deeper = None
+            for child, is_dir in items:
+                if is_dir:
+                    deeper = child
+                else:
+                    os.unlink(child, dir_fd=fd)
+            if deeper is not None:
+                stack.append((fd, deeper, os.open(deeper, DirFds.FLAGS, dir_fd=fd)))
+                continue
+            above, done, _ = stack.pop()
+            os.close(fd)
+            os.rmdir(done, dir_fd=above)
     finally:
-        os.close(fd)
-    os.rmdir(name, dir_fd=parent_fd)
+        for _, _, fd in stack:
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -18,6 +18,7 @@ from .errors import ArtifactIntegrityError, UnsafePathError
 
 MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
 NAME_MAX_BYTES = 255  # the longest file or folder name Linux and macOS filesystems accept
+PATH_MAX_BYTES = 4096  # the longest path Linux accepts
 
 
 def check_entry_path(path: str) -> str:
@@ -45,6 +46,8 @@ def _path_problem(path: object) -> str | None:
         return "it contains NUL"
     if "\\" in path:
         return "it contains a backslash"
+    if len(path.encode("utf-8", "surrogatepass")) > PATH_MAX_BYTES:
+        return f"it is longer than {PATH_MAX_BYTES} bytes"
     if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
         return "it is absolute, so it could be written outside the download root"
     for part in path.split("/"):
