@@ -350,9 +350,11 @@ def test_verify_false_trusts_a_present_file_of_the_right_size(wandb_server, clie
 @pytest.mark.parametrize("include", ["", [""], ["*.txt", " "]])
 def test_empty_patterns_are_refused(wandb_server, client: WandbClient, tmp_path: Path, include) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
+    wandb_server.reset_stats()
     with pytest.raises(BadRequestError, match="empty pattern"):
         client.download("ds", tmp_path / "out", include=include)
     assert not (tmp_path / "out").exists()
+    assert wandb_server.stats()["graphql"]["total"] == 0  # refused before any request
 
 
 def test_include_matching_nothing_is_refused_unless_allowed(wandb_server, client: WandbClient,

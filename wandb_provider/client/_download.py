@@ -267,6 +267,8 @@ class Downloader:
         if self.link_from_cache:
             try:
                 os.link(blob, dest)
+            except FileNotFoundError:
+                return False  # evicted meanwhile: download it instead
             except OSError:
                 pass  # another filesystem: copy below
             else:
@@ -276,7 +278,10 @@ class Downloader:
                 os.unlink(dest)
                 return False
         hasher = new_hasher(entry.algorithm)
-        src = os.open(blob, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            src = os.open(blob, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False  # evicted or unreadable meanwhile: download it instead
         try:
             out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
             try:
@@ -419,7 +424,7 @@ class Downloader:
         started = time.monotonic()
         self._identity = identity
         for entry in entries:
-            if entry.path.split("/", 1)[0] == LEDGER_DIR:
+            if entry.path.split("/", 1)[0].lower() == LEDGER_DIR:
                 raise UnsafePathError(
                     f"refusing manifest entry {entry.path!r}: the provider keeps its ledger in {LEDGER_DIR}/ "
                     "inside the root.", hint=f"Skip such entries with exclude=['{LEDGER_DIR}'].")
@@ -575,8 +580,11 @@ def verify_root(manifest: Manifest, root: Path) -> VerifyReport:
 MODES = ("merge", "checkout")
 
 
-def check_options(mode: object, max_workers: object, progress: object, **flags: object) -> None:
+def check_options(mode: object, max_workers: object, progress: object, include: Patterns = None,
+                  exclude: Patterns = None, **flags: object) -> None:
     """Refuse option values of the wrong kind before any request (text from templates included)."""
+    _patterns("include", include)
+    _patterns("exclude", exclude)
     if mode not in MODES:
         raise BadRequestError(f"mode must be 'merge' or 'checkout', not {mode!r}.",
                               hint="'merge' adds files and keeps the rest; 'checkout' also removes files an "

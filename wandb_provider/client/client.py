@@ -352,8 +352,8 @@ class WandbClient:
         from ._download import check_options, select
         from ._roots import resolve_root
 
-        check_options(mode, max_workers, progress, verify=verify, cache=cache, allow_empty=allow_empty,
-                      remove_foreign=remove_foreign, link_from_cache=link_from_cache)
+        check_options(mode, max_workers, progress, include, exclude, verify=verify, cache=cache,
+                      allow_empty=allow_empty, remove_foreign=remove_foreign, link_from_cache=link_from_cache)
         target = resolve_root(root)
         version = self._version(artifact)
         manifest = self.manifest(version)
