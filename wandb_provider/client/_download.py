@@ -428,6 +428,7 @@ class Downloader:
                 raise UnsafePathError(
                     f"refusing manifest entry {entry.path!r}: the provider keeps its ledger in {LEDGER_DIR}/ "
                     "inside the root.", hint=f"Skip such entries with exclude=['{LEDGER_DIR}'].")
+        self.policy.precheck(entries)  # a forbidden reference is refused before the root is touched
         with RootSession(root, self.lock_wait) as session:
             ledger = Ledger.load(session.ledger_dir)
             planner = Planner(root, ledger, identity, mode=mode, remove_foreign=remove_foreign, verify=self.verify,

@@ -154,15 +154,28 @@ class ReferencePolicy:
                  f"{setting} (the connection's extra of the same name); or exclude the entry with exclude=[...].",
         )
 
+    def precheck(self, entries: Iterable[ManifestEntry]) -> None:
+        """Refuse any reference the policy forbids before a download starts (each host resolved once)."""
+        hosts_seen: set[str] = set()
+        for entry in entries:
+            if entry.ref is None:
+                continue
+            scheme = entry.ref.split("://", 1)[0].lower() if "://" in entry.ref else ""
+            if scheme == "file":
+                self._check_file_path(entry)
+            elif scheme in ("http", "https"):
+                origin = entry.ref.split("/", 3)[:3]
+                key = "/".join(origin)
+                if key not in hosts_seen:
+                    self.check_http(entry, entry.ref)
+                    hosts_seen.add(key)
+            else:
+                refuse_reference(entry)
+
     # --- file:// --------------------------------------------------------------------------------
 
-    def open_file(self, entry: ManifestEntry) -> int:
-        """Open a ``file://`` reference for reading, if it lies under an allowed folder.
-
-        The real path (symlinks and ``..`` resolved) must be a regular file under one of the
-        allowed roots; the opened descriptor is checked again, so a link swapped in meanwhile
-        cannot redirect the read.
-        """
+    def _check_file_path(self, entry: ManifestEntry) -> tuple[str, list[str]]:
+        """The real path of a ``file://`` reference and the allowed roots, if it lies under one."""
         assert entry.ref is not None
         try:
             parts = urlsplit(entry.ref)
@@ -179,6 +192,16 @@ class ReferencePolicy:
         real = os.path.realpath(path)
         if not _under(real, roots):
             raise self._file_refused(entry, f"{real!r} is not under an allowed folder ({', '.join(roots)})")
+        return real, roots
+
+    def open_file(self, entry: ManifestEntry) -> int:
+        """Open a ``file://`` reference for reading, if it lies under an allowed folder.
+
+        The real path (symlinks and ``..`` resolved) must be a regular file under one of the
+        allowed roots; the opened descriptor is checked again, so a link swapped in meanwhile
+        cannot redirect the read.
+        """
+        real, roots = self._check_file_path(entry)
         try:
             fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
                          | getattr(os, "O_NONBLOCK", 0))
