@@ -34,7 +34,9 @@ def _b64md5(data: bytes) -> str:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    """The user's view of ``root``: every file but the provider's ledger folder."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] != ".wandb-provider"}
 
 
 def _expected(files: dict[str, str | bytes]) -> dict[str, bytes]:
@@ -74,7 +76,6 @@ def test_corrupt_cache_entry_is_replaced(wandb_server, client: WandbClient, tmp_
     wandb_server.seed_artifact("ds", {"a.txt": "alpha\n"}, project="p")
     client.download("ds", tmp_path / "one")
     (blob,) = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
-    (tmp_path / "one" / "a.txt").unlink()  # the root shares the blob's inode
     blob.write_bytes(b"evil!!")
     result = client.download("ds", tmp_path / "two")
     assert (tmp_path / "two" / "a.txt").read_bytes() == b"alpha\n"
@@ -108,14 +109,17 @@ def test_single_file(wandb_server, client: WandbClient, tmp_path: Path) -> None:
         client.download_file("ds:v0", "nope.txt", tmp_path / "out")
 
 
-def test_merge_keeps_and_checkout_removes_unrelated_files(wandb_server, client: WandbClient, tmp_path: Path) -> None:
+def test_merge_keeps_and_checkout_removes_only_with_remove_foreign(wandb_server, client: WandbClient,
+                                                                   tmp_path: Path) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
     root = tmp_path / "out"
     (root / "mine").mkdir(parents=True)
     (root / "mine" / "notes.txt").write_text("keep me")
     client.download("ds", root, mode="merge")
     assert (root / "mine" / "notes.txt").exists()
-    client.download("ds", root, mode="checkout")
+    client.download("ds", root, mode="checkout")  # the provider did not place mine/notes.txt: it stays
+    assert (root / "mine" / "notes.txt").read_text() == "keep me"
+    client.download("ds", root, mode="checkout", remove_foreign=True)
     assert _tree(root) == _expected(FILES)
     assert not (root / "mine").exists()
 
@@ -131,7 +135,7 @@ def test_verify_report(wandb_server, client: WandbClient, tmp_path: Path) -> Non
     report = client.verify("ds", root)
     assert (report.missing, report.mismatched, report.unexpected) == (("data/b.csv",), ("a.txt",), ("extra.txt",))
     assert not report.ok
-    client.download("ds", root)  # repairs the damaged and missing files
+    client.download("ds", root, remove_foreign=True)  # repairs: a.txt was edited, so it needs the opt-in
     assert client.verify("ds", root).mismatched == ()
 
 
@@ -141,11 +145,13 @@ def test_file_reference(wandb_server, client: WandbClient, tmp_path: Path) -> No
     uri = source.as_uri()
     wandb_server.seed_artifact("refs", {"ref.txt": SeedFile("ref.txt", ref=uri, digest=_b64md5(b"referenced\n"),
                                                              size=11)}, project="p")
-    client.download("refs", tmp_path / "out")
+    allowed = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="demo", project="p",
+                          cache_dir=str(tmp_path / "cache"), allowed_file_reference_roots=(str(tmp_path),))
+    allowed.download("refs", tmp_path / "out")
     assert (tmp_path / "out" / "ref.txt").read_bytes() == b"referenced\n"
     source.write_bytes(b"changed!!!\n")
     with pytest.raises(ArtifactIntegrityError, match="has changed since it was logged"):
-        client.download("refs", tmp_path / "out2")
+        allowed.download("refs", tmp_path / "out2")
     assert not (tmp_path / "out2").exists() or not any((tmp_path / "out2").iterdir())
 
 
@@ -157,6 +163,8 @@ def test_http_reference_checked_by_etag(wandb_server, client: WandbClient, tmp_p
         "httpref", {"h.txt": SeedFile("h.txt", ref=url, digest=etag.strip('"'), size=10, extra={"etag": etag})},
         project="p",
     )
+    client = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="demo", project="p",
+                         cache_dir=str(tmp_path / "cache"), allowed_reference_hosts=("127.0.0.1",))
     client.download("httpref", tmp_path / "out")
     assert (tmp_path / "out" / "h.txt").read_bytes() == b"over http\n"
     wandb_server.seed_artifact(
@@ -171,7 +179,7 @@ def test_s3_references_are_refused_clearly(wandb_server, client: WandbClient, tm
     wandb_server.seed_artifact("s3", {"k": SeedFile("k", ref="s3://bucket/key", digest="etag", size=3)}, project="p")
     with pytest.raises(UnsupportedReferenceError, match="apache-airflow-providers-amazon"):
         client.download("s3", tmp_path / "out")
-    assert client.download("s3", tmp_path / "out", exclude="k").files == ()
+    assert client.download("s3", tmp_path / "out", exclude="k", allow_empty=True).files == ()
 
 
 def test_progress_is_reported(wandb_server, client: WandbClient, tmp_path: Path,

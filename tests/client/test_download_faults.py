@@ -37,7 +37,9 @@ def _files(count: int, size: int) -> dict[str, bytes]:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    """The user's view of ``root``: every file but the provider's ledger folder."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] != ".wandb-provider"}
 
 
 def _cache_is_sound(cache: Path) -> None:

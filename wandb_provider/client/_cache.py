@@ -1,23 +1,26 @@
 """Content-addressed download cache: blobs keyed by MD5, safe for concurrent processes.
 
-Layout ``<root>/obj/md5/<hex[:2]>/<hex[2:]>``. Every write is a temporary file in the cache plus
-an atomic rename, so a reader never sees a partial blob, and a blob is re-hashed before it is used,
-so a corrupt entry (a killed writer on another filesystem, an edited hard link) is replaced, never
-published. ``max_bytes`` bounds the cache: least recently used blobs are evicted first.
+Layout ``<root>/obj/md5/<hex[:2]>/<hex[2:]>``. Every write is a temporary file in the cache plus an
+atomic rename, so a reader never sees a partial blob. The cache holds its own copies: roots never
+share an inode with it unless the caller asked for hard links (``link_from_cache``), and every blob
+is hashed again as it is copied out, so a damaged blob is replaced, never published. ``max_bytes``
+bounds the cache: least recently used blobs are evicted first. A cache that cannot be written (read
+only, full) only costs speed: the download goes on without it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
-import shutil
-import tempfile
-import time
+import secrets
+import threading
 from pathlib import Path
 
-from ._hashing import file_digest
+from ._localfs import clone_or_copy, copy_fd, try_clone
 
 ENV_CACHE_DIR = "WANDB_PROVIDER_CACHE_DIR"
+log = logging.getLogger("wandb_provider.client.cache")
 
 
 def default_cache_dir() -> Path:
@@ -28,76 +31,83 @@ def default_cache_dir() -> Path:
     return Path(base) / "airflow-provider-wandb"
 
 
-def ensure_dir(path: Path, made: set[str] | None = None) -> None:
-    """``mkdir -p``, remembered in ``made`` (one download's folders): many files share a few folders."""
-    key = str(path)
-    if made is None or key not in made:
-        path.mkdir(parents=True, exist_ok=True)
-        if made is not None:
-            made.add(key)
-
-
-def link_new(source: Path, target: Path, made: set[str] | None = None) -> None:
-    """Hard-link ``source`` to a ``target`` that does not exist yet (copy across filesystems)."""
-    ensure_dir(target.parent, made)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
-def place(source: Path, target: Path, made: set[str] | None = None) -> None:
-    """Hard-link ``source`` to ``target`` (atomically replacing it); copy across filesystems."""
-    ensure_dir(target.parent, made)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-    try:
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 class BlobCache:
     def __init__(self, root: Path | str | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root else default_cache_dir()
         self.max_bytes = max_bytes
-        self._made: set[str] = set()
+        self._objects = str(self.root / "obj" / "md5")
+        self._folders: dict[str, int] = {}
+        self._folders_lock = threading.Lock()
+        self._warned = False
+
+    def _folder(self, folder: Path) -> int:
+        """A descriptor of one cache folder (made if missing), kept for the rest of the download."""
+        key = str(folder)
+        with self._folders_lock:
+            fd = self._folders.get(key)
+            if fd is None:
+                folder.mkdir(parents=True, exist_ok=True)
+                fd = self._folders[key] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            return fd
+
+    def close(self) -> None:
+        with self._folders_lock:
+            for fd in self._folders.values():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._folders.clear()
 
     def path(self, md5_hex: str) -> Path:
-        return self.root / "obj" / "md5" / md5_hex[:2] / md5_hex[2:]
+        return Path(self.blob(md5_hex))
 
-    def get(self, md5_hex: str, md5_b64: str) -> Path | None:
-        """The verified blob, or None; a blob whose bytes do not match is removed."""
-        path = self.path(md5_hex)
+    def blob(self, md5_hex: str) -> str:
+        """The blob's path as text (built without pathlib: this runs once per file)."""
+        return f"{self._objects}/{md5_hex[:2]}/{md5_hex[2:]}"
+
+    def lookup(self, md5_hex: str) -> str | None:
+        """The blob's path if the cache holds it (its bytes are checked by whoever copies it out)."""
+        path = self.blob(md5_hex)
         try:
-            if file_digest(path, "md5") != md5_b64:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                return None
             os.utime(path)  # mark as recently used for LRU eviction
-        except FileNotFoundError:
-            return None
+        except OSError:
+            return path if os.path.isfile(path) else None
         return path
 
-    def put(self, md5_hex: str, source: Path) -> None:
-        """Add a verified file to the cache (hard link when possible).
+    def discard(self, md5_hex: str) -> None:
+        """Remove a blob whose bytes turned out not to match its name."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.blob(md5_hex))
 
-        Blobs are immutable and named by content, so a plain link (atomic; it fails if another
-        process already added the blob) is enough; ``get`` re-checks bytes before any use.
+    def put(self, md5_hex: str, source: str | Path, *, link: bool = False) -> bool:
+        """Add a verified file to the cache: its own copy, or a hard link when ``link``.
+
+        Returns whether ``source`` now shares its inode with the cache blob. Blobs are immutable and
+        named by content, so replacing one with another copy of the same bytes is harmless.
         """
         target = self.path(md5_hex)
         try:
-            ensure_dir(target.parent, self._made)
-            os.link(source, target)
-        except FileExistsError:
-            return
-        except OSError:
-            with contextlib.suppress(OSError):
-                place(source, target)
+            folder_fd = self._folder(target.parent)
+            if link:
+                try:
+                    os.link(source, target)
+                    return True
+                except FileExistsError:
+                    return False
+                except OSError:
+                    pass  # another filesystem, or no hard links here: keep a copy instead
+            if not _put_unnamed(source, target, folder_fd):
+                tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+                try:
+                    clone_or_copy(source, tmp)
+                    os.replace(tmp, target)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("The download cache %s cannot be written (%s); going on without it.", self.root, exc)
+        return False
 
     def evict(self) -> int:
         """Remove least recently used blobs until the cache fits ``max_bytes``; return bytes freed."""
@@ -105,46 +115,49 @@ class BlobCache:
             return 0
         blobs = []
         total = 0
-        for path in (self.root / "obj").rglob("*"):
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            if path.is_file() and not path.name.endswith(".tmp"):
-                blobs.append((stat.st_mtime, stat.st_size, path))
-                total += stat.st_size
+        try:
+            for folder, _, names in os.walk(self.root / "obj"):
+                for name in names:
+                    path = Path(folder, name)
+                    try:
+                        stat = path.stat()
+                    except OSError:
+                        continue
+                    if not name.endswith(".tmp"):
+                        blobs.append((stat.st_mtime, stat.st_size, path))
+                        total += stat.st_size
+        except OSError:
+            return 0
         freed = 0
         for _, size, path in sorted(blobs):
             if total - freed <= self.max_bytes:
                 break
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 path.unlink()
                 freed += size
         return freed
 
 
-def scratch_dir(near: Path) -> Path:
-    """A private staging folder beside ``near`` (same filesystem, so publishing is a rename)."""
-    near.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{near.name}.wandb-staging-{os.getpid()}-"
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=near.parent))
-
-
-def remove_stale_staging(near: Path) -> None:
-    """Delete staging folders beside ``near`` left by processes that no longer run (e.g. SIGKILL)."""
-    if not near.parent.is_dir():
-        return
-    for folder in near.parent.glob(f".{near.name}.wandb-staging-*"):
-        pid_text = folder.name.rsplit("wandb-staging-", 1)[1].split("-", 1)[0]
-        if pid_text.isdigit() and not _alive(int(pid_text)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _put_unnamed(source: str | Path, target: Path, folder_fd: int) -> bool:
+    """Copy ``source`` into an unnamed file in the cache and give it its name only when complete
+    (Linux ``O_TMPFILE``): a writer killed midway leaves nothing behind. False where unsupported."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not _PROC_FD:
         return False
-    except PermissionError:
-        return True
+    try:
+        fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
+    except OSError:
+        return False
+    try:
+        with open(source, "rb") as src:
+            if not try_clone(src.fileno(), fd):
+                copy_fd(src.fileno(), fd)
+        # linkat(AT_SYMLINK_FOLLOW), which os.link only uses when given a folder descriptor
+        with contextlib.suppress(FileExistsError):  # another process cached the same bytes meanwhile
+            os.link(f"/proc/self/fd/{fd}", target.name, dst_dir_fd=folder_fd, follow_symlinks=True)
+    finally:
+        os.close(fd)
     return True
+
+
+_PROC_FD = os.path.isdir("/proc/self/fd")

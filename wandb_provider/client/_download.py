@@ -1,30 +1,49 @@
 """The download engine: parallel, streamed, verified in one pass, cached, published atomically.
 
-Files land in a staging folder beside ``root`` and move into ``root`` only once every selected
-file is verified, so a failed download leaves nothing new where the user looks. Files already in
-``root`` with the right digest are skipped, so re-runs (Airflow retries) are cheap and idempotent.
+Files are fetched into a staging folder inside the root's ledger folder (same filesystem, so
+publishing is a rename) and move into the root only once every selected file is verified and the
+plan (``_roots``) has found no clash, so a failed or cancelled download leaves the root as it was.
+Every byte is checked against its digest on the way in, whether it comes from W&B, the cache or a
+reference. Workers are daemon threads that check a cancel event between chunks and before each file:
+when the caller's thread is interrupted (SIGTERM, a timeout, Ctrl-C) the download stops at once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-import hashlib
 import logging
 import os
-import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
-from ._cache import BlobCache, ensure_dir, link_new, remove_stale_staging, scratch_dir
+from ._cache import BlobCache
 from ._hashing import CHUNK, b64, file_digest, new_hasher
-from ._references import check_http_reference, copy_file_reference, refuse_reference
+from ._localfs import local_file_error, try_clone
+from ._references import (
+    REDIRECT_STATUSES,
+    ReferencePolicy,
+    check_file_reference,
+    check_http_reference,
+    has_content_digest,
+    next_hop,
+    refuse_reference,
+)
 from ._retry import TransientTransportError
-from ._storage import Storage, raise_for_storage_status
-from .errors import ArtifactIntegrityError, NotFoundError, ServerError, WandbError
+from ._roots import LEDGER_DIR, Identity, Ledger, Planner, Record, RootSession, apply
+from ._storage import Storage, StorageResponse, raise_for_storage_status
+from .errors import (
+    ArtifactIntegrityError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+    UnsafePathError,
+    WandbError,
+)
 from .manifest import Manifest, ManifestEntry
 from .models import DownloadResult, ProgressUpdate, VerifyReport
 
@@ -32,14 +51,41 @@ log = logging.getLogger("wandb_provider.client.download")
 
 UrlSource = Callable[[], dict[str, str]]
 ProgressCallback = Callable[[ProgressUpdate], None]
+Patterns = Sequence[str] | str | None
+RENEWED_URLS_TRUSTED_FOR = 60.0  # seconds: a refusal of URLs renewed this recently is no expiry
 
 
-def select(manifest: Manifest, include: Sequence[str] | str | None, exclude: Sequence[str] | str | None) -> list[
+# --- selection ----------------------------------------------------------------------------------
+
+
+def _patterns(name: str, value: Patterns) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(p, str) for p in items):
+        raise BadRequestError(f"{name} must be a pattern or a list of patterns (strings), not {value!r}.",
+                              hint=f"e.g. {name}=['*.csv', 'data/'].")
+    patterns = list(items)
+    if any(not p.strip() for p in patterns):
+        raise BadRequestError(f"{name}={value!r} holds an empty pattern, which selects nothing.",
+                              hint=f"Pass None to not filter, or name files, folders or globs in {name}.")
+    return patterns
+
+
+def select(manifest: Manifest, include: Patterns, exclude: Patterns, *, allow_empty: bool = True) -> list[
         ManifestEntry]:
-    """Entries matching any ``include`` pattern and no ``exclude`` pattern (globs, exact paths or folders)."""
-    includes = [include] if isinstance(include, str) else list(include or [])
-    excludes = [exclude] if isinstance(exclude, str) else list(exclude or [])
-    return [e for e in manifest if (not includes or _matches(e.path, includes)) and not _matches(e.path, excludes)]
+    """Entries matching any ``include`` pattern and no ``exclude`` pattern (globs, exact paths or folders).
+
+    Without ``allow_empty``, a selection that leaves nothing of a non-empty version is refused.
+    """
+    includes, excludes = _patterns("include", include), _patterns("exclude", exclude)
+    chosen = [e for e in manifest if (not includes or _matches(e.path, includes)) and not _matches(e.path, excludes)]
+    if not chosen and len(manifest) and not allow_empty:
+        raise BadRequestError(
+            f"include={includes!r} exclude={excludes!r} selects none of the version's {len(manifest)} files.",
+            hint="Check the patterns (client.manifest(version).entries lists the files), or pass allow_empty=True.",
+        )
+    return chosen
 
 
 def _matches(path: str, patterns: Iterable[str]) -> bool:
@@ -49,34 +95,14 @@ def _matches(path: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-def has_content_digest(entry: ManifestEntry) -> bool:
-    """Whether the entry's digest is a hash of its bytes (stored files, checksummed file:// refs)."""
-    if entry.ref is None:
-        return True
-    if entry.ref.startswith("file://"):
-        return entry.digest != b64(hashlib.md5(entry.ref.encode()).digest())
-    return False  # http(s)/cloud references carry an ETag or the URL, not a content hash
-
-
-def matches_on_disk(entry: ManifestEntry, path: Path, *, strict: bool = True, check_digest: bool = True) -> bool:
-    """True when ``path`` holds the entry's bytes (size first, then digest).
-
-    Entries without a content digest match on size alone unless ``strict`` (then never, so
-    re-runs fetch such references again rather than trust a file they cannot check).
-    """
-    try:
-        if not path.is_file() or (entry.size is not None and path.stat().st_size != entry.size):
-            return False
-    except OSError:
-        return False
+def content_key(entry: ManifestEntry) -> tuple[str, str]:
+    """The (algorithm, digest) an entry's bytes are checked with; ("", "") when its digest is no hash."""
     if not has_content_digest(entry):
-        return not strict
-    if not check_digest:
-        return True
-    try:
-        return file_digest(path, entry.algorithm) == entry.digest
-    except WandbError:
-        return False
+        return "", ""
+    return ("md5", entry.digest) if entry.ref is not None else (entry.algorithm, entry.digest)
+
+
+# --- progress -----------------------------------------------------------------------------------
 
 
 class _Progress:
@@ -116,27 +142,52 @@ class _Progress:
             log.info("%s", update.describe())
 
 
+class _Cancelled(Exception):
+    """The download was cancelled or another file failed: stop this one."""
+
+
+class _Denied(Exception):
+    """Storage refused the signed URL (401/403): it may have expired."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+
 class Downloader:
     """Downloads one version's selected entries into ``root`` (one instance per call)."""
 
-    def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, max_workers: int,
-                 max_attempts: int, progress: ProgressCallback | None, progress_interval: float = 5.0,
-                 verify: bool = True) -> None:
+    def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
+                 max_attempts: int, progress: ProgressCallback | None, policy: ReferencePolicy,
+                 lock_wait: float, progress_interval: float = 5.0, verify: bool = True,
+                 link_from_cache: bool = False) -> None:
         self.storage = storage
-        self._made: set[str] = set()
         self._url_source = urls
         self._urls: dict[str, str] | None = None
         self._url_generation = 0
+        self._urls_fetched_at = 0.0
         self._url_lock = threading.Lock()
         self.cache = cache
         self.max_workers = max_workers
         self.max_attempts = max_attempts
         self.progress_callback = progress
         self.progress_interval = progress_interval
+        self.policy = policy
+        self.lock_wait = lock_wait
         self.verify = verify
+        self.link_from_cache = link_from_cache
+        self.cancel = threading.Event()
+        self.idle = threading.Event()  # set once no worker thread runs
+        self.idle.set()
         self._counter_lock = threading.Lock()
+        self._can_clone = True
         self.bytes_downloaded = 0
         self.bytes_from_cache = 0
+        self._records: dict[str, Record] = {}
+        self._identity: Identity | None = None
 
     # --- URLs -------------------------------------------------------------------------------
 
@@ -145,6 +196,7 @@ class Downloader:
             if self._urls is None:
                 self._urls = self._url_source()
                 self._url_generation += 1
+                self._urls_fetched_at = time.monotonic()
             url = self._urls.get(name)
             if url is None:
                 raise NotFoundError(f"W&B listed no download URL for file {name!r} of this version.")
@@ -156,6 +208,13 @@ class Downloader:
             if self._url_generation == seen_generation:
                 self._urls = self._url_source()
                 self._url_generation += 1
+                self._urls_fetched_at = time.monotonic()
+
+    def _renewed_recently(self, generation: int) -> bool:
+        """Whether URLs of ``generation`` were themselves a renewal, made under a minute ago."""
+        with self._url_lock:
+            return (generation > 1 and generation == self._url_generation
+                    and time.monotonic() - self._urls_fetched_at < RENEWED_URLS_TRUSTED_FOR)
 
     # --- one file ---------------------------------------------------------------------------
 
@@ -164,40 +223,116 @@ class Downloader:
             self.bytes_downloaded += downloaded
             self.bytes_from_cache += cached
 
-    def fetch(self, entry: ManifestEntry, dest: Path, progress: _Progress) -> None:
-        """Put the verified bytes of ``entry`` at ``dest`` (a staging path)."""
-        if entry.ref is not None:
-            self._fetch_reference(entry, dest, progress)
-            return
-        md5_hex = entry.md5_hex
-        if self.cache is not None and md5_hex is not None:
-            blob = self.cache.get(md5_hex, entry.digest)
-            if blob is not None:
-                link_new(blob, dest, self._made)  # dest is new: it sits in a fresh staging folder
-                size = dest.stat().st_size
-                self._count(cached=size)
-                progress.advance(1, size)
-                return
-        self._download_stored(entry, dest, progress)
-        if self.cache is not None and md5_hex is not None:
-            self.cache.put(md5_hex, dest)
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled()
 
-    def _download_stored(self, entry: ManifestEntry, dest: Path, progress: _Progress) -> None:
+    def _record(self, entry: ManifestEntry, alg: str, digest: str, size: int) -> None:
+        assert self._identity is not None
+        record = Record(self._identity.key, alg, digest, size, entry.digest)
+        with self._counter_lock:
+            self._records[entry.path] = record
+
+    def fetch(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
+        """Put the verified bytes of ``entry`` at ``dest`` (a new file in the staging folder)."""
+        self._check_cancel()
+        try:
+            if entry.ref is not None:
+                self._fetch_reference(entry, dest, progress)
+                return
+            md5_hex = entry.md5_hex
+            if self.cache is not None and md5_hex is not None:
+                blob = self.cache.lookup(md5_hex)
+                if blob is not None:
+                    if self._copy_from_cache(blob, dest, entry):
+                        size = entry.size if entry.size is not None else os.stat(dest).st_size
+                        self._count(cached=size)
+                        progress.advance(1, size)
+                        self._record(entry, entry.algorithm, entry.digest, size)
+                        return
+                    self.cache.discard(md5_hex)  # damaged: replaced by the download below
+            size = self._download_stored(entry, dest, progress)
+            self._record(entry, entry.algorithm, entry.digest, size)
+            if self.cache is not None and md5_hex is not None:
+                self._check_cancel()
+                if self.cache.put(md5_hex, dest, link=self.link_from_cache):
+                    _make_read_only(dest)
+        except OSError as exc:
+            if self.cancel.is_set():
+                raise _Cancelled() from exc
+            raise local_file_error(exc, f"write file {entry.path!r} into the staging folder", dest) from exc
+
+    def _copy_from_cache(self, blob: str, dest: str, entry: ManifestEntry) -> bool:
+        """Copy (reflink where possible) or, when asked, hard-link a cached blob; check its digest."""
+        if self.link_from_cache:
+            try:
+                os.link(blob, dest)
+            except FileNotFoundError:
+                return False  # evicted meanwhile: download it instead
+            except OSError:
+                pass  # another filesystem: copy below
+            else:
+                if file_digest(dest, entry.algorithm) == entry.digest:
+                    _make_read_only(dest)
+                    return True
+                os.unlink(dest)
+                return False
+        hasher = new_hasher(entry.algorithm)
+        try:
+            src = os.open(blob, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False  # evicted or unreadable meanwhile: download it instead
+        try:
+            out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            try:
+                if self._can_clone and try_clone(src, out):
+                    hasher = None  # the clone shares the blob's extents: hash what landed below
+                else:
+                    self._can_clone = False
+                    while chunk := os.read(src, CHUNK):  # plain descriptors: small files are the common case
+                        self._check_cancel()
+                        hasher.update(chunk)
+                        _write_all(out, chunk)
+            finally:
+                os.close(out)
+        finally:
+            os.close(src)
+        digest = file_digest(dest, entry.algorithm) if hasher is None else b64(hasher.digest())
+        if digest == entry.digest:
+            return True
+        os.unlink(dest)
+        return False
+
+    def _download_stored(self, entry: ManifestEntry, dest: str, progress: _Progress) -> int:
         last_error: Exception | None = None
+        refreshed = False
         for _ in range(self.max_attempts):
+            self._check_cancel()
             url, generation = self._url(entry.path)
             try:
-                size, digest = self._stream(url, dest, entry, progress)
-            except _UrlExpired:
+                with self.storage.get(url, operation="DownloadFile") as response:
+                    if response.status in (401, 403):
+                        raise _Denied(response.status)
+                    raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
+                    size, digest = self._stream(response, dest, entry.algorithm, progress)
+            except _Denied as denied:
+                if refreshed or self._renewed_recently(generation):
+                    raise PermissionDeniedError(
+                        f"download {entry.path!r}: storage refused the file (HTTP {denied.status}) again after "
+                        "the download URLs were renewed.", operation="DownloadFile", status=denied.status,
+                        hint="The API key may not read this artifact's files, or the storage bucket's permissions "
+                             "are wrong; ask an admin of the entity.",
+                    ) from None
                 self._refresh_urls(generation)
+                refreshed = True
                 continue
             except TransientTransportError as exc:
                 last_error = exc
                 continue
-            if (digest == entry.digest or not self.verify) and (entry.size is None or size == entry.size):
+            if digest == entry.digest and (entry.size is None or size == entry.size):
                 self._count(downloaded=size)
                 progress.advance(1)
-                return
+                return size
             last_error = ArtifactIntegrityError(
                 f"file {entry.path!r}: downloaded {size} bytes with digest {digest}, but the manifest says "
                 f"{entry.size} bytes with digest {entry.digest}.",
@@ -210,130 +345,277 @@ class Downloader:
             attempts=self.max_attempts, hint="This is usually temporary: try again later.",
         ) from last_error
 
-    def _stream(self, url: str, dest: Path, entry: ManifestEntry, progress: _Progress) -> tuple[int, str]:
-        """GET ``url`` into ``dest``, hashing as it goes; return (size, digest)."""
-        with self.storage.get(url, operation="DownloadFile") as response:
-            if response.status in (401, 403):
-                raise _UrlExpired()
-            raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
-            hasher = new_hasher(entry.algorithm)
-            size = 0
-            ensure_dir(dest.parent, self._made)
-            with open(dest, "wb") as out:
-                for chunk in response.chunks(CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
+    def _stream(self, response: StorageResponse, dest: str, algorithm: str, progress: _Progress | None
+                ) -> tuple[int, str]:
+        """Write the body into ``dest``, hashing as it goes; return (size, digest)."""
+        hasher = new_hasher(algorithm)
+        size = 0
+        with open(dest, "wb") as out:
+            for chunk in response.chunks(CHUNK):
+                self._check_cancel()
+                hasher.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+                if progress is not None:
                     progress.advance(0, len(chunk))
         return size, b64(hasher.digest())
 
-    def _fetch_reference(self, entry: ManifestEntry, dest: Path, progress: _Progress) -> None:
+    def _fetch_reference(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
         assert entry.ref is not None
-        scheme = entry.ref.split("://", 1)[0].lower()
+        scheme = entry.ref.split("://", 1)[0].lower() if "://" in entry.ref else ""
         if scheme == "file":
-            size = copy_file_reference(entry, dest)
+            size, digest = self._copy_file_reference(entry, dest)
         elif scheme in ("http", "https"):
-            size = self._fetch_http_reference(entry, dest)
+            size, digest = self._fetch_http_reference(entry, dest)
         else:
             refuse_reference(entry)
             return
         self._count(downloaded=size)
         progress.advance(1, size)
+        self._record(entry, "md5", digest, size)
 
-    def _fetch_http_reference(self, entry: ManifestEntry, dest: Path) -> int:
+    def _copy_file_reference(self, entry: ManifestEntry, dest: str) -> tuple[int, str]:
+        fd = self.policy.open_file(entry)
+        hasher = new_hasher("md5")
+        size = 0
+        with open(fd, "rb") as src, open(dest, "wb") as out:
+            while chunk := src.read(CHUNK):
+                self._check_cancel()
+                hasher.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        digest = b64(hasher.digest())
+        check_file_reference(entry, digest, size)
+        return size, digest
+
+    def _fetch_http_reference(self, entry: ManifestEntry, dest: str) -> tuple[int, str]:
+        """Follow redirects (bounded, each hop checked), then check the bytes against the manifest."""
         assert entry.ref is not None
-        with self.storage.get(entry.ref, operation="DownloadReference") as response:
-            raise_for_storage_status(response, "DownloadReference", f"download reference {entry.ref}")
-            ensure_dir(dest.parent, self._made)
-            size = 0
-            with open(dest, "wb") as out:
-                for chunk in response.chunks(CHUNK):
-                    out.write(chunk)
-                    size += len(chunk)
-            check_http_reference(entry, response.header("ETag"), size)
-        return size
+        last_error: Exception | None = None
+        for _ in range(self.max_attempts):
+            url = entry.ref
+            self.policy.check_http(entry, url)
+            hops = 0
+            try:
+                while True:
+                    self._check_cancel()
+                    with self.storage.get(url, operation="DownloadReference", follow_redirects=False) as response:
+                        if response.status in REDIRECT_STATUSES:
+                            url = next_hop(self.policy, entry, url, response.status, response.header("Location"),
+                                           hops)
+                            hops += 1
+                            continue
+                        raise_for_storage_status(response, "DownloadReference", f"download reference {entry.path!r}")
+                        size, digest = self._stream(response, dest, "md5", None)
+                        check_http_reference(entry, response.header("ETag"), size)
+                        return size, digest
+            except TransientTransportError as exc:
+                last_error = exc
+                continue
+        raise ServerError(
+            f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
+            attempts=self.max_attempts, hint="This is usually temporary: try again later.",
+        ) from last_error
 
     # --- the whole download -----------------------------------------------------------------
 
-    def run(self, manifest: Manifest, entries: list[ManifestEntry], root: Path, mode: str) -> DownloadResult:
+    def run(self, entries: list[ManifestEntry], root: Path, *, mode: str, identity: Identity,
+            remove_foreign: bool = False) -> DownloadResult:
         started = time.monotonic()
-        root = root.absolute()
-        remove_stale_staging(root)
-        todo = [e for e in entries if not matches_on_disk(e, root / e.path, check_digest=self.verify)]
-        skipped = len(entries) - len(todo)
-        progress = _Progress(len(todo), sum(e.size or 0 for e in todo), self.progress_callback,
-                             self.progress_interval)
-        if todo:
-            staging = scratch_dir(root)
-            try:
-                self._fetch_all(todo, staging, progress)
-                _publish(todo, staging, root)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        root.mkdir(parents=True, exist_ok=True)
-        if mode == "checkout":
-            _remove_unexpected(root, set(manifest.entries))
-        if todo and progress.callback is None and time.monotonic() - started >= self.progress_interval:
+        self._identity = identity
+        for entry in entries:
+            if entry.path.split("/", 1)[0].lower() == LEDGER_DIR:
+                raise UnsafePathError(
+                    f"refusing manifest entry {entry.path!r}: the provider keeps its ledger in {LEDGER_DIR}/ "
+                    "inside the root.", hint=f"Skip such entries with exclude=['{LEDGER_DIR}'].")
+        self.policy.precheck(entries)  # a forbidden reference is refused before the root is touched
+        with RootSession(root, self.lock_wait) as session:
+            ledger = Ledger.load(session.ledger_dir)
+            planner = Planner(root, ledger, identity, mode=mode, remove_foreign=remove_foreign, verify=self.verify,
+                              hasher=file_digest)
+            plan = planner.plan(entries, content_key)
+            if plan.foreign_left:
+                log.info("Left %d entries in %s that the provider did not place.", plan.foreign_left, root)
+            progress = _Progress(len(plan.fetch), sum(e.size or 0 for e in plan.fetch), self.progress_callback,
+                                 self.progress_interval)
+            staged: dict[str, str] = {}
+            if plan.fetch:
+                staging = str(session.make_staging())
+                staged = {e.path: f"{staging}/{i}" for i, e in enumerate(plan.fetch)}
+                self._fetch_all(plan.fetch, staged, progress)
+            apply(plan, root, staged, {path: self._records[path] for path in staged}, session)
+        if plan.fetch and progress.callback is None and time.monotonic() - started >= self.progress_interval:
             log.info("%s", progress.snapshot().describe())
         return DownloadResult(
             root=str(root), files=tuple(e.path for e in entries), bytes_downloaded=self.bytes_downloaded,
-            bytes_from_cache=self.bytes_from_cache, skipped_existing=skipped,
+            bytes_from_cache=self.bytes_from_cache, skipped_existing=len(entries) - len(plan.fetch),
             seconds=round(time.monotonic() - started, 3),
         )
 
-    def _fetch_all(self, todo: list[ManifestEntry], staging: Path, progress: _Progress) -> None:
-        if len(todo) == 1 or self.max_workers <= 1:
-            for entry in todo:
-                self.fetch(entry, staging / entry.path, progress)
-            return
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="wandb-download") as pool:
-            futures = [pool.submit(self.fetch, e, staging / e.path, progress) for e in todo]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in pending:
-                future.cancel()
-            for future in done:
-                error = future.exception()
-                if error is not None:
-                    raise error
+    def _fetch_all(self, todo: list[ManifestEntry], staged: dict[str, str], progress: _Progress) -> None:
+        """Fetch on daemon worker threads; stop them all on the first failure or any interruption."""
+        jobs = iter(todo)
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+        workers = max(1, min(self.max_workers, len(todo)))
+        finished = threading.Event()
+        running = [workers]
+
+        def work() -> None:
+            try:
+                while not self.cancel.is_set():
+                    with lock:
+                        entry = next(jobs, None)
+                    if entry is None:
+                        return
+                    self.fetch(entry, staged[entry.path], progress)
+            except _Cancelled:
+                pass
+            except BaseException as exc:  # handed to the caller's thread
+                with lock:
+                    if not self.cancel.is_set():
+                        errors.append(exc)
+                self.cancel.set()
+            finally:
+                with lock:
+                    running[0] -= 1
+                    if running[0] == 0:
+                        finished.set()
+                        self.idle.set()
+
+        threads = [threading.Thread(target=work, name=f"wandb-download-{i}", daemon=True) for i in range(workers)]
+        self.idle.clear()
+        try:
+            for thread in threads:
+                try:
+                    thread.start()
+                except BaseException:
+                    with lock:  # this worker never ran: do not wait for it
+                        running[0] -= 1
+                        if running[0] == 0:
+                            finished.set()
+                            self.idle.set()
+                    raise
+            while not finished.wait(0.2):
+                pass
+        except BaseException:
+            self.cancel.set()  # SIGTERM, timeouts, Ctrl-C: workers stop between chunks; nothing is published
+            raise
+        if errors:
+            raise errors[0]
 
 
-class _UrlExpired(Exception):
-    """The signed URL was refused (401/403): fetch fresh URLs and try again."""
+def _close_when_idle(downloader: Downloader, cache: BlobCache) -> None:
+    """Close the cache's folder descriptors once no worker can use them (a cancelled download's
+    workers may still be finishing a file)."""
+    if downloader.idle.is_set():
+        cache.close()
+        return
+
+    def close_later() -> None:
+        downloader.idle.wait()
+        cache.close()
+
+    threading.Thread(target=close_later, name="wandb-download-cache-close", daemon=True).start()
 
 
-def _publish(entries: list[ManifestEntry], staging: Path, root: Path) -> None:
-    made: set[str] = set()
-    """Move verified files into ``root``; each move is an atomic rename on the same filesystem."""
-    for entry in entries:
-        target = root / entry.path
-        ensure_dir(target.parent, made)
-        if target.is_dir():
-            shutil.rmtree(target)
-        os.replace(staging / entry.path, target)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
-def _remove_unexpected(root: Path, keep: set[str]) -> None:
-    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        relative = path.relative_to(root).as_posix()
-        if path.is_file() or path.is_symlink():
-            if relative not in keep:
-                path.unlink()
-        elif path.is_dir():
-            with contextlib.suppress(OSError):
-                path.rmdir()  # only empty folders go
+def _make_read_only(path: str) -> None:
+    mode = os.stat(path).st_mode
+    os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+# --- verify -------------------------------------------------------------------------------------
+
+
+def _matches_on_disk(entry: ManifestEntry, st: os.stat_result, path: Path) -> bool:
+    if entry.size is not None and st.st_size != entry.size:
+        return False
+    if not has_content_digest(entry):
+        return True  # references without a content hash match on size
+    try:
+        return file_digest(path, entry.algorithm) == entry.digest
+    except OSError:
+        return False
+    except WandbError:
+        return False
 
 
 def verify_root(manifest: Manifest, root: Path) -> VerifyReport:
-    """Compare ``root`` with the manifest: missing, unexpected and mismatched files."""
-    root = Path(root)
+    """Compare ``root`` with the manifest: missing, unexpected and mismatched files.
+
+    Links are never followed: a link where a file should be counts as mismatched. The provider's
+    ledger folder is not the user's content and is ignored.
+    """
+    from ._roots import FILE, Tree
+
+    tree = Tree(root)
     missing, mismatched = [], []
-    for entry in manifest:
-        path = root / entry.path
-        if not path.is_file():
-            missing.append(entry.path)
-        elif not matches_on_disk(entry, path, strict=False):
-            mismatched.append(entry.path)
-    present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
-    unexpected = sorted(present - set(manifest.entries))
+    try:
+        kinds = tree.walk()
+        for entry in manifest:
+            kind = kinds.get(entry.path)
+            if kind is None:
+                missing.append(entry.path)
+            elif kind != FILE:
+                mismatched.append(entry.path)
+            else:
+                st = tree.stat(entry.path)
+                if st is None or not _matches_on_disk(entry, st, root / entry.path):
+                    mismatched.append(entry.path)
+    except OSError as exc:
+        raise local_file_error(exc, "read the folder to verify", root) from exc
+    unexpected = sorted(rel for rel, kind in kinds.items() if kind != "folder" and rel not in manifest.entries)
     return VerifyReport(root=str(root), checked=len(manifest), missing=tuple(missing),
                         mismatched=tuple(mismatched), unexpected=tuple(unexpected))
+
+
+
+# --- one call -----------------------------------------------------------------------------------
+
+MODES = ("merge", "checkout")
+
+
+def check_options(mode: object, max_workers: object, progress: object, include: Patterns = None,
+                  exclude: Patterns = None, **flags: object) -> None:
+    """Refuse option values of the wrong kind before any request (text from templates included)."""
+    _patterns("include", include)
+    _patterns("exclude", exclude)
+    if mode not in MODES:
+        raise BadRequestError(f"mode must be 'merge' or 'checkout', not {mode!r}.",
+                              hint="'merge' adds files and keeps the rest; 'checkout' also removes files an "
+                                   "earlier download placed that this version does not have.")
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise BadRequestError(f"{name} must be True or False, not {value!r}.")
+    if max_workers is not None and (not isinstance(max_workers, int) or isinstance(max_workers, bool)
+                                    or max_workers < 1):
+        raise BadRequestError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
+    if progress is not None and not callable(progress):
+        raise BadRequestError(f"progress must be a callable taking a ProgressUpdate, not {progress!r}.")
+
+
+def identity_of(version: Any) -> Identity:
+    """The ledger's name for a version: its id, its source collection and its qualified name."""
+    source = "/".join((version.source_entity or version.entity, version.source_project or version.project,
+                       version.source_name or version.name))
+    return Identity(key=version.id, sequence=source, name=version.qualified_name, digest=version.digest)
+
+
+def download_entries(downloader: Downloader, version: Any, entries: list[ManifestEntry], root: Path, *, mode: str,
+                     remove_foreign: bool, cache: BlobCache | None) -> DownloadResult:
+    """Run one download and keep the cache within its size limit."""
+    try:
+        result = downloader.run(entries, root, mode=mode, identity=identity_of(version),
+                                remove_foreign=remove_foreign)
+    finally:
+        if cache is not None:
+            _close_when_idle(downloader, cache)
+    if cache is not None:
+        cache.evict()
+    return result

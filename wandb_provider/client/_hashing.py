@@ -1,9 +1,10 @@
-"""One-pass hashing helpers: W&B's base64 MD5 of files and streams."""
+"""One-pass hashing helpers: W&B's base64 MD5 (or XXH128) of files and streams."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,14 @@ def new_hasher(algorithm: str) -> Any:
     return xxhash.xxh3_128()
 
 
-def file_digest(path: Path, algorithm: str) -> str:
-    """The W&B entry digest of a local file, read in 1 MiB chunks (bounded memory)."""
+def file_digest(path: str | Path, algorithm: str) -> str:
+    """The W&B entry digest of a local file, read in 1 MiB chunks (bounded memory).
+
+    A symbolic link is not followed (``OSError``): the digest is always of the file itself.
+    """
     hasher = new_hasher(algorithm)
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with open(fd, "rb") as fh:
         while chunk := fh.read(CHUNK):
             hasher.update(chunk)
     return b64(hasher.digest())

@@ -1,14 +1,280 @@
-"""Materialising reference entries (``ref``): ``http(s)://`` and ``file://``; others are refused."""
+"""Reference entries (``ref``): which ones may be fetched, and from where.
+
+Anyone who can log a version that a DAG consumes writes its manifest, so references are data from
+outside: a ``file://`` reference is read only under a folder the user allowed
+(``ClientConfig.allowed_file_reference_roots``), and an ``http(s)`` reference only reaches public
+addresses unless the host or network is allowed (``ClientConfig.allowed_reference_hosts``). Every
+redirect hop is checked again. Other schemes (``s3://``, ``gs://``) need credentials this client does
+not hold and are refused.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-from urllib.parse import unquote, urlparse
+import ipaddress
+import os
+import socket
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit
 
-from ._hashing import CHUNK, b64
-from .errors import ArtifactIntegrityError, NotFoundError, UnsupportedReferenceError
+from .errors import (
+    ArtifactIntegrityError,
+    NotFoundError,
+    ReferenceNotAllowedError,
+    UnsupportedReferenceError,
+)
 from .manifest import ManifestEntry
+
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Iterable[str]]
+
+
+def redact(url: str) -> str:
+    """``scheme://host/path`` of a URL: no credentials, no query (signatures), no fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _embedded(address: IpAddress) -> list[IpAddress]:
+    """The address itself and any IPv4 address carried inside an IPv6 one (mapped, 6to4, Teredo)."""
+    found: list[IpAddress] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        for inner in (address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None):
+            if inner is not None:
+                found.append(inner)
+        if address.scope_id:
+            found.append(ipaddress.IPv6Address(str(address).split("%", 1)[0]))
+    return found
+
+
+def is_public(address: IpAddress) -> bool:
+    """False for loopback, link-local, private, unspecified, multicast, reserved and other non-global
+    addresses, including IPv4 ones hidden inside an IPv6 address."""
+    for candidate in _embedded(address):
+        if (candidate.is_loopback or candidate.is_link_local or candidate.is_private or candidate.is_unspecified
+                or candidate.is_multicast or candidate.is_reserved or not candidate.is_global):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class ReferencePolicy:
+    """What reference entries may reach. Built from ``ClientConfig``; empty lists allow nothing local."""
+
+    file_roots: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    resolver: Resolver = _resolve
+
+    @classmethod
+    def of(cls, file_roots: Iterable[str], hosts: Iterable[str]) -> ReferencePolicy:
+        return cls(tuple(str(root) for root in file_roots), tuple(str(host) for host in hosts))
+
+    # --- http(s) --------------------------------------------------------------------------------
+
+    def _allowed_names_and_networks(self) -> tuple[set[str], list[IpNetwork]]:
+        names, networks = set(), []
+        for item in self.hosts:
+            text = item.strip().strip("[]").lower()
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                names.add(text.rstrip("."))
+        return names, networks
+
+    def check_http(self, entry: ManifestEntry, url: str) -> None:
+        """Refuse ``url`` unless it is http(s) to public addresses only, or to an allowed host."""
+        from urllib3.exceptions import LocationParseError
+        from urllib3.util import parse_url  # the parser that will make the request
+
+        try:
+            parsed = parse_url(url)
+        except LocationParseError:
+            raise self._refused(entry, url, "it is not a valid URL") from None
+        scheme = (parsed.scheme or "").lower()
+        if scheme not in ("http", "https"):
+            raise self._refused(entry, url, f"a redirect leads to a {scheme or 'schemeless'} URL")
+        host = (parsed.host or "").strip("[]").lower().rstrip(".")
+        if not host:
+            raise self._refused(entry, url, "it names no host")
+        names, networks = self._allowed_names_and_networks()
+        if host in names:
+            return
+        try:
+            literal: IpAddress | None = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            literal = None
+        addresses: list[IpAddress] = [literal] if literal is not None else []
+        try:
+            resolved = self.resolver(host, parsed.port or (443 if scheme == "https" else 80))
+        except (OSError, UnicodeError) as exc:
+            if literal is None:
+                raise NotFoundError(
+                    f"reference {entry.path!r} points at {redact(url)}, whose host cannot be resolved ({exc}).",
+                    hint="Check the worker's DNS, or exclude the entry with exclude=[...].", transient=True,
+                ) from None
+            resolved = []
+        for text in resolved:
+            try:
+                addresses.append(ipaddress.ip_address(text.split("%", 1)[0]))
+            except ValueError:
+                raise self._refused(entry, url, f"its host resolves to {text!r}, not an IP address") from None
+        if not addresses:
+            raise self._refused(entry, url, "its host resolves to no address")
+        for address in addresses:
+            if is_public(address) or str(address) in names:
+                continue
+            if any(candidate in network for candidate in _embedded(address) for network in networks
+                   if candidate.version == network.version):
+                continue
+            raise self._refused(
+                entry, url, f"its host {host!r} resolves to {address}, a loopback, private, link-local or "
+                            "otherwise non-public address", setting="allowed_reference_hosts",
+            )
+
+    def _refused(self, entry: ManifestEntry, url: str, why: str,
+                 setting: str = "allowed_reference_hosts") -> ReferenceNotAllowedError:
+        return ReferenceNotAllowedError(
+            f"refusing reference entry {entry.path!r} ({redact(url)}): {why}.",
+            hint=f"If this artifact is trusted, add the host, address or network to the client setting "
+                 f"{setting} (the connection's extra of the same name); or exclude the entry with exclude=[...].",
+        )
+
+    def precheck(self, entries: Iterable[ManifestEntry]) -> None:
+        """Refuse any reference the policy forbids before a download starts (each host resolved once)."""
+        hosts_seen: set[str] = set()
+        for entry in entries:
+            if entry.ref is None:
+                continue
+            scheme = entry.ref.split("://", 1)[0].lower() if "://" in entry.ref else ""
+            if scheme == "file":
+                self._check_file_path(entry)
+            elif scheme in ("http", "https"):
+                origin = entry.ref.split("/", 3)[:3]
+                key = "/".join(origin)
+                if key not in hosts_seen:
+                    self.check_http(entry, entry.ref)
+                    hosts_seen.add(key)
+            else:
+                refuse_reference(entry)
+
+    # --- file:// --------------------------------------------------------------------------------
+
+    def _check_file_path(self, entry: ManifestEntry) -> tuple[str, list[str]]:
+        """The real path of a ``file://`` reference and the allowed roots, if it lies under one."""
+        assert entry.ref is not None
+        try:
+            parts = urlsplit(entry.ref)
+        except ValueError:
+            raise self._file_refused(entry, "it is not a valid URL") from None
+        if parts.netloc not in ("", "localhost"):
+            raise self._file_refused(entry, f"it names the remote host {parts.netloc!r}")
+        path = unquote(parts.path)
+        if "\x00" in path or not path.startswith("/"):
+            raise self._file_refused(entry, "it is not an absolute local path")
+        roots = [os.path.realpath(root) for root in self.file_roots if root]
+        if not roots:
+            raise self._file_refused(entry, "no local folder is allowed for file:// references")
+        real = os.path.realpath(path)
+        if not _under(real, roots):
+            raise self._file_refused(entry, f"{real!r} is not under an allowed folder ({', '.join(roots)})")
+        return real, roots
+
+    def open_file(self, entry: ManifestEntry) -> int:
+        """Open a ``file://`` reference for reading, if it lies under an allowed folder.
+
+        The real path (symlinks and ``..`` resolved) must be a regular file under one of the
+        allowed roots; the opened descriptor is checked again, so a link swapped in meanwhile
+        cannot redirect the read.
+        """
+        real, roots = self._check_file_path(entry)
+        try:
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+                         | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"reference {entry.path!r} points at {entry.ref}, which does not exist on this machine.",
+                hint="Mount the same path on the worker, or exclude the entry with exclude=[...].",
+            ) from None
+        except OSError as exc:
+            raise self._file_refused(entry, f"it cannot be opened ({exc.strerror})") from None
+        try:
+            opened = os.path.realpath(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd") else real
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise self._file_refused(entry, "it is not a regular file")
+            if not _under(opened, roots):
+                raise self._file_refused(entry, f"it resolves to {opened!r}, outside the allowed folders")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _file_refused(self, entry: ManifestEntry, why: str) -> ReferenceNotAllowedError:
+        return ReferenceNotAllowedError(
+            f"refusing file:// reference entry {entry.path!r} ({entry.ref}): {why}.",
+            hint="If this artifact is trusted, add the folder to the client setting allowed_file_reference_roots "
+                 "(the connection's extra of the same name); or exclude the entry with exclude=[...].",
+        )
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(os.path.commonpath([path, root]) == root for root in roots)
+
+
+def next_hop(policy: ReferencePolicy, entry: ManifestEntry, url: str, status: int, location: str | None,
+             hops: int) -> str:
+    """The checked URL a redirect leads to (bounded)."""
+    if not location:
+        raise UnsupportedReferenceError(
+            f"reference {entry.path!r} ({redact(url)}) answered HTTP {status} without a Location.",
+            hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
+        )
+    if hops >= MAX_REDIRECTS:
+        raise UnsupportedReferenceError(
+            f"reference {entry.path!r} ({redact(url)}) redirected more than {MAX_REDIRECTS} times.",
+            hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
+        )
+    try:
+        target = urljoin(url, location)
+    except ValueError:
+        raise UnsupportedReferenceError(
+            f"reference {entry.path!r} ({redact(url)}) redirected to an invalid URL.",
+            hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
+        ) from None
+    policy.check_http(entry, target)
+    return target
+
+
+def has_content_digest(entry: ManifestEntry) -> bool:
+    """Whether the entry's digest is a hash of its bytes (stored files, checksummed file:// refs)."""
+    if entry.ref is None:
+        return True
+    if entry.ref.startswith("file://"):
+        return not is_unchecked_file_reference(entry)
+    return False  # http(s)/cloud references carry an ETag or the URL, not a content hash
+
+
+def is_unchecked_file_reference(entry: ManifestEntry) -> bool:
+    """A ``file://`` reference logged with ``checksum=False``: its digest is the MD5 of the URL."""
+    import hashlib
+
+    from ._hashing import b64
+
+    return entry.ref is not None and entry.digest == b64(hashlib.md5(entry.ref.encode()).digest())
 
 
 def _strip_quotes(etag: str | None) -> str | None:
@@ -20,44 +286,34 @@ def _strip_quotes(etag: str | None) -> str | None:
     return etag.strip('"')
 
 
-def copy_file_reference(entry: ManifestEntry, dest: Path) -> int:
-    """Copy a ``file://`` reference and check its MD5 (unless it was logged with checksum=False)."""
-    assert entry.ref is not None
-    source = Path(unquote(urlparse(entry.ref).path))
-    if not source.is_file():
-        raise NotFoundError(
-            f"reference {entry.path!r} points at {entry.ref}, which does not exist on this machine.",
-            hint="Mount the same path on the worker, or exclude the entry with exclude=[...].",
-        )
-    md5 = hashlib.md5()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(source, "rb") as src, open(dest, "wb") as out:
-        while chunk := src.read(CHUNK):
-            md5.update(chunk)
-            out.write(chunk)
-    digest = b64(md5.digest())
-    unchecked = b64(hashlib.md5(entry.ref.encode()).digest())  # checksum=False (wandb-protocol.md §9.1)
-    if entry.digest not in (digest, unchecked):
-        raise ArtifactIntegrityError(
-            f"reference {entry.path!r} ({entry.ref}) has changed since it was logged: MD5 {digest}, "
-            f"manifest {entry.digest}.",
-            hint="Log a new version of the artifact for the new content.",
-        )
-    return dest.stat().st_size
-
-
 def check_http_reference(entry: ManifestEntry, etag: str | None, size: int) -> None:
     """An http(s) reference matches when its ETag and size match what was recorded."""
     recorded = _strip_quotes(entry.extra.get("etag")) if entry.extra.get("etag") else None
     if recorded is None and entry.digest != entry.ref:
         recorded = entry.digest
+    url = redact(entry.ref or "")
     if recorded is not None and _strip_quotes(etag) != recorded:
         raise ArtifactIntegrityError(
-            f"reference {entry.path!r} ({entry.ref}) has changed since it was logged: ETag "
+            f"reference {entry.path!r} ({url}) has changed since it was logged: ETag "
             f"{_strip_quotes(etag)!r}, recorded {recorded!r}.",
             hint="Log a new version of the artifact for the new content.",
         )
     if entry.size is not None and size != entry.size:
+        raise ArtifactIntegrityError(
+            f"reference {entry.path!r} ({url}) has {size} bytes; {entry.size} were recorded.",
+            hint="Log a new version of the artifact for the new content.",
+        )
+
+
+def check_file_reference(entry: ManifestEntry, digest: str, size: int) -> None:
+    """A checksummed ``file://`` reference must still hold the bytes it was logged with."""
+    if not is_unchecked_file_reference(entry) and digest != entry.digest:
+        raise ArtifactIntegrityError(
+            f"reference {entry.path!r} ({entry.ref}) has changed since it was logged: MD5 {digest}, "
+            f"manifest {entry.digest}.",
+            hint="Log a new version of the artifact for the new content.",
+        )
+    if entry.size is not None and size != entry.size and not is_unchecked_file_reference(entry):
         raise ArtifactIntegrityError(
             f"reference {entry.path!r} ({entry.ref}) has {size} bytes; {entry.size} were recorded.",
             hint="Log a new version of the artifact for the new content.",
@@ -66,12 +322,11 @@ def check_http_reference(entry: ManifestEntry, etag: str | None, size: int) -> N
 
 def refuse_reference(entry: ManifestEntry) -> None:
     """Cloud object-store references need credentials this client does not hold."""
-    scheme = urlparse(entry.ref or "").scheme
+    scheme = (entry.ref or "").split("://", 1)[0].lower() if "://" in (entry.ref or "") else "?"
     package = {"s3": "apache-airflow-providers-amazon", "gs": "apache-airflow-providers-google"}.get(scheme)
     where = f"; fetch it with {package}'s hook" if package else ""
     raise UnsupportedReferenceError(
-        f"reference {entry.path!r} points at {entry.ref}: {scheme}:// references are not downloaded by this "
-        f"provider{where}.",
+        f"reference {entry.path!r} points at {redact(entry.ref or '')}: {scheme}:// references are not downloaded "
+        f"by this provider{where}.",
         hint="Or skip such entries with exclude=[...].",
     )
-

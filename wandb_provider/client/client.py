@@ -258,25 +258,44 @@ class WandbClient:
         return artifact if isinstance(artifact, ArtifactVersion) else self.artifact(artifact)
 
     def manifest(self, artifact: ArtifactRef) -> Manifest:
-        """Fetch and parse a version's manifest; unsafe entry paths raise ``UnsafePathError``."""
+        """Fetch, check and parse a version's manifest.
+
+        The manifest must be a version-1 W&B manifest whose entries hash to the version's digest;
+        a damaged one is fetched once more, then refused.
+
+        :raises ArtifactIntegrityError: Not JSON, a field of the wrong type (the entry is named), or
+            entries that do not hash to the version's digest.
+        :raises UnsafePathError: An entry path that is not a plain relative path.
+        """
         from ._transport import raise_for_status
+        from .errors import ArtifactIntegrityError
 
         version = self._version(artifact)
         what = f"fetch the manifest of {version.qualified_name}"
-        for attempt in range(2):
+        refreshed = False
+        damaged: ArtifactIntegrityError | None = None
+        while True:
             data = self._graphql.execute(q.MANIFEST_URL, {"id": version.id}, what=what)
             url = (((data.get("artifact") or {}).get("currentManifest") or {}).get("file") or {}).get("directUrl")
             if not url:
                 raise NotFoundError(f"{what}: the version has no manifest (is it still PENDING?).",
                                     operation=q.MANIFEST_URL.name)
-            # Signed storage URLs are fetched without credentials (wandb-protocol.md §1.3).
+            # Signed storage URLs are fetched without credentials.
             response = self._transport.send("GET", url, operation="GetManifest", authenticated=False)
             with response:
-                if response.status_code in (401, 403) and attempt == 0:
-                    continue  # an expired signed URL: ask for a fresh one
+                if response.status_code in (401, 403) and not refreshed:
+                    refreshed = True
+                    continue  # an expired signed URL: ask for a fresh one, once
                 raise_for_status(response, "GetManifest", what)
-                return Manifest.from_json(response.content)
-        raise AssertionError("unreachable")
+                body = response.content
+            try:
+                return Manifest.from_json(body, digest=version.digest or None)
+            except ArtifactIntegrityError as exc:
+                if damaged is not None:
+                    raise ArtifactIntegrityError(f"{what}: {exc.message.rstrip('.')} (fetched twice).",
+                                                 operation="GetManifest",
+                                                 hint=exc.hint) from None
+                damaged = exc
 
     def file_urls(self, artifact: ArtifactRef) -> list[FileUrl]:
         """Signed download URLs of every file of a version (all pages)."""
@@ -309,61 +328,113 @@ class WandbClient:
         cache: bool = True,
         max_workers: int | None = None,
         progress: Callable[[ProgressUpdate], None] | None = None,
+        allow_empty: bool = False,
+        remove_foreign: bool = False,
+        link_from_cache: bool = False,
     ) -> DownloadResult:
         """Download a version (or the entries matching ``include``/``exclude``) into ``root``.
 
         Files are fetched in parallel, hashed while streaming and checked against the manifest,
-        then moved into ``root`` together; on any failure ``root`` gets nothing new. Files already
-        in ``root`` with the right digest are not fetched again.
+        then moved into ``root`` together; on any failure or cancellation ``root`` is left as it was.
+        Files already in ``root`` with the right bytes are not fetched again. The provider records
+        what it placed in ``root/.wandb-provider/`` and never removes or overwrites anything else:
+        a user's file, folder or link in the way is a ``RootConflictError`` and nothing changes.
 
-        :param mode: ``"merge"`` leaves unrelated files alone; ``"checkout"`` also deletes files
-            under ``root`` that are not in the artifact.
-        :param verify: Check every file's digest (while streaming, and for files already in ``root``);
-            with ``False`` only sizes are compared.
+        :param root: The folder to download into (created if missing). ``/``, a home folder, an empty
+            value and a file are refused.
+        :param mode: ``"merge"`` adds the version's files and keeps everything else (two versions of
+            one collection are never mixed); ``"checkout"`` also removes files that earlier downloads
+            placed and this selection does not have.
+        :param verify: Re-hash files already in ``root`` before trusting them (with ``False`` a file of
+            the right size is trusted). Downloaded bytes are always checked.
         :param cache: Use the content-addressed cache (``cache_dir``, ``WANDB_PROVIDER_CACHE_DIR``).
-        :raises ArtifactIntegrityError: A file kept arriving with the wrong digest.
-        :raises UnsafePathError: The manifest has a path that would escape ``root``.
+        :param allow_empty: Accept an ``include``/``exclude`` that selects no file.
+        :param remove_foreign: Let the download remove or replace entries it did not place (a checkout
+            into a folder holding other files; a clash).
+        :param link_from_cache: Hard-link files from the cache instead of copying them; linked files
+            are made read-only, since editing one would change every root and the cache.
+        :raises RootConflictError: Something in ``root`` the provider did not place is in the way.
+        :raises RootBusyError: Another download held ``root`` for longer than the client's deadline.
+        :raises ArtifactIntegrityError: A file or the manifest kept arriving with the wrong digest.
+        :raises UnsafePathError: The manifest has a path that is not a plain relative path.
+        :raises ReferenceNotAllowedError: A reference entry outside the allowed folders or hosts.
+        :raises LocalFileError: A local filesystem problem (permissions, space, names).
         """
-        from ._cache import BlobCache
-        from ._download import Downloader, select
+        from ._download import check_options, select
+        from ._roots import resolve_root
 
-        if mode not in ("merge", "checkout"):
-            raise ValueError(f"mode must be 'merge' or 'checkout', not {mode!r}")
+        check_options(mode, max_workers, progress, include, exclude, verify=verify, cache=cache,
+                      allow_empty=allow_empty, remove_foreign=remove_foreign, link_from_cache=link_from_cache)
+        target = resolve_root(root)
         version = self._version(artifact)
         manifest = self.manifest(version)
-        entries = select(manifest, include, exclude)
+        entries = select(manifest, include, exclude, allow_empty=allow_empty)
+        return self._download_entries(version, entries, target, mode=mode, verify=verify, cache=cache,
+                                      max_workers=max_workers, progress=progress, remove_foreign=remove_foreign,
+                                      link_from_cache=link_from_cache)
+
+    def _download_entries(self, version: ArtifactVersion, entries: list[Any], root: Path, *, mode: str,
+                          verify: bool, cache: bool, max_workers: int | None,
+                          progress: Callable[[ProgressUpdate], None] | None, remove_foreign: bool,
+                          link_from_cache: bool) -> DownloadResult:
+        from ._cache import BlobCache
+        from ._download import Downloader, download_entries
+        from ._references import ReferencePolicy
+
         blob_cache = BlobCache(self.config.cache_dir, self.config.cache_max_bytes) if cache else None
         downloader = Downloader(
             self._file_storage(),
             lambda: {u.name: u.url for u in self.file_urls(version)},
             blob_cache,
-            max_workers or self.config.max_workers,
-            self.config.max_retries + 1,
-            progress,
+            max_workers=max_workers or self.config.max_workers,
+            max_attempts=self.config.max_retries + 1,
+            progress=progress,
+            policy=ReferencePolicy.of(self.config.allowed_file_reference_roots, self.config.allowed_reference_hosts),
+            lock_wait=self.config.deadline,
             verify=verify,
+            link_from_cache=link_from_cache,
         )
-        result = downloader.run(manifest, entries, Path(root), mode)
-        if blob_cache is not None:
-            blob_cache.evict()
-        return result
+        return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
+                                cache=blob_cache)
 
     def download_file(self, artifact: ArtifactRef, path: str, root: str | os.PathLike[str], **options: Any) -> Path:
-        """Download one entry of a version into ``root`` and return its local path."""
-        check_entry_path(path)
-        version = self._version(artifact)
-        result = self.download(version, root, include=[path], **options)
-        if path not in result.files:
-            from .errors import NotFoundError
+        """Download one entry of a version into ``root`` and return its local path.
 
+        ``options`` are ``download()``'s: ``mode``, ``verify``, ``cache``, ``max_workers``, ``progress``,
+        ``remove_foreign``, ``link_from_cache``.
+        """
+        from ._download import check_options
+        from ._roots import resolve_root
+
+        allowed = {"mode", "verify", "cache", "max_workers", "progress", "remove_foreign", "link_from_cache"}
+        if unknown := sorted(set(options) - allowed):
+            raise BadRequestError(f"download_file() takes no option {', '.join(unknown)}.",
+                                  hint=f"Its options are {', '.join(sorted(allowed))}.")
+        settings: dict[str, Any] = {"mode": "merge", "verify": True, "cache": True, "max_workers": None,
+                                    "progress": None, "remove_foreign": False, "link_from_cache": False, **options}
+        check_options(settings["mode"], settings["max_workers"], settings["progress"], verify=settings["verify"],
+                      cache=settings["cache"], remove_foreign=settings["remove_foreign"],
+                      link_from_cache=settings["link_from_cache"])
+        check_entry_path(path)
+        target = resolve_root(root)
+        version = self._version(artifact)
+        entry = self.manifest(version).entries.get(path)
+        if entry is None:
             raise NotFoundError(f"{version.qualified_name} has no file {path!r}.",
                                 hint="client.manifest(version).entries lists its files.")
-        return Path(root) / path
+        self._download_entries(version, [entry], target, **settings)
+        return target / path
 
     def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str]) -> VerifyReport:
-        """Compare a folder with a version: missing, unexpected and mismatched files."""
-        from ._download import verify_root
+        """Compare a folder with a version: missing, unexpected and mismatched files.
 
-        return verify_root(self.manifest(self._version(artifact)), Path(root))
+        Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored.
+        """
+        from ._download import verify_root
+        from ._roots import resolve_root
+
+        target = resolve_root(root)
+        return verify_root(self.manifest(self._version(artifact)), target)
 
     # --- aliases ----------------------------------------------------------------------------
 
