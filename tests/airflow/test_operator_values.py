@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from wandb_provider.client import WandbClient
 from wandb_provider.operators.artifacts import (
     LinkArtifactOperator,
     UpdateArtifactAliasesOperator,
@@ -21,8 +19,6 @@ from wandb_provider.sensors.artifacts import ArtifactVersionSensor
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
 
-CLIENT_HAS_ALLOW_EMPTY = "allow_empty" in inspect.signature(WandbClient.download).parameters
-CLIENT_GATES_ON_ITS_READ = "require" in inspect.signature(WandbClient.update_aliases).parameters
 
 
 @pytest.fixture
@@ -73,7 +69,6 @@ def test_rendered_values_that_cannot_be_meant_fail_once_before_any_request(
     assert not (out.parent / "downloads").exists()
 
 
-@pytest.mark.skipif(not CLIENT_HAS_ALLOW_EMPTY, reason="needs WandbClient.download(allow_empty=) (download slice)")
 def test_include_matching_no_file_fails_unless_allowed(wandb_env: Any, run_dag: Any, out: Path) -> None:
     run = run_dag("values_include_matches_nothing")
     assert run.state == "failed" and states(run)["use"] == ("failed", 1)
@@ -117,8 +112,6 @@ def test_numbers_from_jinja_are_stored_and_gated_as_numbers(wandb_env: Any, run_
     assert api.artifact("acme/churn/churn-model:production").version == "v1"
 
 
-@pytest.mark.skipif(not CLIENT_GATES_ON_ITS_READ,
-                    reason="needs WandbClient.update_aliases(require=) with numeric comparison (writes slice)")
 def test_number_like_text_is_never_compared_as_text(wandb_env: Any, run_dag: Any, out: Path) -> None:
     wandb_env.seed_artifact("text-metrics", {"m.txt": "m"}, type="model", project="churn", entity="acme",
                             metadata={"latency_ms": "200"})

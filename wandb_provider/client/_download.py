@@ -306,11 +306,15 @@ class Downloader:
     def _download_stored(self, entry: ManifestEntry, dest: str, progress: _Progress) -> int:
         last_error: Exception | None = None
         refreshed = False
-        for _ in range(self.max_attempts):
+        for attempt in range(1, self.max_attempts + 1):
             self._check_cancel()
+            if last_error is not None:
+                log.warning("download %r failed (%s); attempt %d of %d, retrying now", entry.path, last_error,
+                            attempt - 1, self.max_attempts)
             url, generation = self._url(entry.path)
             try:
-                with self.storage.get(url, operation="DownloadFile") as response:
+                with self.storage.get(url, operation="DownloadFile", cancel=self.cancel,
+                                      expected_size=entry.size) as response:
                     if response.status in (401, 403):
                         raise _Denied(response.status)
                     raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
@@ -392,14 +396,18 @@ class Downloader:
         """Follow redirects (bounded, each hop checked), then check the bytes against the manifest."""
         assert entry.ref is not None
         last_error: Exception | None = None
-        for _ in range(self.max_attempts):
+        for attempt in range(1, self.max_attempts + 1):
+            if last_error is not None:
+                log.warning("download reference %r failed (%s); attempt %d of %d, retrying now", entry.path,
+                            last_error, attempt - 1, self.max_attempts)
             url = entry.ref
             self.policy.check_http(entry, url)
             hops = 0
             try:
                 while True:
                     self._check_cancel()
-                    with self.storage.get(url, operation="DownloadReference", follow_redirects=False) as response:
+                    with self.storage.get(url, operation="DownloadReference", follow_redirects=False,
+                                          cancel=self.cancel, expected_size=entry.size) as response:
                         if response.status in REDIRECT_STATUSES:
                             url = next_hop(self.policy, entry, url, response.status, response.header("Location"),
                                            hops)

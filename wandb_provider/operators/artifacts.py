@@ -7,8 +7,7 @@ fails before any request.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._airflow import default_download_root, version_xcom
@@ -51,21 +50,6 @@ def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
 def _optional_list(name: str, value: Any) -> list[str] | None:
     """``None`` (not given) stays None; anything else is a list (possibly empty once rendered)."""
     return None if value is None else text_list(name, value)
-
-
-def _supported(method: Callable[..., Any], options: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """The keyword ``options`` that ``method`` accepts. A client that predates one of them may only
-    be called with that option at its default; any other value is refused, never silently dropped."""
-    parameters = inspect.signature(method).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return options
-    accepted = {}
-    for key, value in options.items():
-        if key in parameters:
-            accepted[key] = value
-        elif value != defaults[key]:
-            raise InvalidValueError(f"{key}={value!r} is not supported by this version of the W&B client.")
-    return accepted
 
 
 class UseArtifactOperator(WandbBaseOperator):
@@ -173,15 +157,10 @@ class UseArtifactOperator(WandbBaseOperator):
                 return {"path": root, **version_xcom(version), "bytes_downloaded": 0, "bytes_from_cache": 0}
             self.log.info("Downloading %s (%d files, %d bytes) into %s", version.qualified_name,
                           version.file_count, version.size, root)
-            options = _supported(
-                client.download,
-                {"allow_empty": self.allow_empty, "remove_foreign": self.remove_foreign,
-                 "link_from_cache": self.link_from_cache},
-                {"allow_empty": False, "remove_foreign": False, "link_from_cache": False},
-            )
             result = client.download(version, root, include=include, exclude=args["exclude"], mode=self.mode,
                                      verify=self.verify, cache=self.use_cache, max_workers=self.max_workers,
-                                     **options)
+                                     allow_empty=self.allow_empty, remove_foreign=self.remove_foreign,
+                                     link_from_cache=self.link_from_cache)
         self.log.info("Downloaded %d bytes, %d from cache, %d files already present, in %.2fs",
                       result.bytes_downloaded, result.bytes_from_cache, result.skipped_existing, result.seconds)
         self.record_lineage([version], [])
