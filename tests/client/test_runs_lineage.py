@@ -58,8 +58,8 @@ def test_logged_by_and_used_by_through_the_sdk(client: WandbClient, wandb_env: A
     client.finish_run(producer, failed=False)
     consumers = [client.upsert_run(None, "p", f"consumer-{i}", job_type="consume") for i in range(2)]
     wandb_env.reset_stats()
-    for consumer in consumers:
-        client.use_artifact(consumer, version)
+    client.use_artifact(consumers[0], version)
+    client.use_artifact(consumers[1].to_dict(), version)  # as an XCom hands it back
     assert wandb_env.stats()["graphql"]["operations"] == {"UseArtifact": 2}  # one request per declared use
     artifact = sdk().artifact(f"{wandb_env.entity}/p/raw:v0")
     assert artifact.logged_by().id == "producer-run"

@@ -154,6 +154,10 @@ def test_symlinks_are_followed_only_inside_the_folder(client: WandbClient, wandb
     ({"files": {"/abs.txt": "a.txt"}}, BadRequestError),
     ({"files": {"same.txt": "a.txt", "same.txt/": "sub/b.bin"}}, BadRequestError),
     ({"files": []}, BadRequestError),
+    ({"files": {"line\nbreak.txt": "a.txt"}}, BadRequestError),
+    ({"aliases": "['ok', 'bad/alias']"}, InvalidArtifactPathError),
+    ({"multipart_threshold": "many"}, BadRequestError),
+    ({"run": {"entity": "demo", "project": "p", "run_id": "has space"}}, BadRequestError),
     ({"project": "bad/project"}, InvalidArtifactPathError),
     ({"multipart_threshold": 0}, BadRequestError),
     ({"references": ["s3://bucket/key"]}, UnsupportedReferenceError),
@@ -351,3 +355,31 @@ def test_manifest_is_what_the_sdk_would_write(client: WandbClient, wandb_env: An
     manifest = client.manifest(version)
     assert {e.path for e in manifest} == {"a.txt", "sub/b.bin"}
     assert all(e.birth_artifact_id == version.id for e in manifest)
+
+
+def test_upload_headers_from_the_server_cannot_set_framing_or_credentials() -> None:
+    from wandb_provider.client._upload import upload_headers
+
+    given = ["Content-MD5:abc==", "Content-Type: application/json", "Authorization:Basic x", "Host:evil",
+             "Content-Length:1", "Transfer-Encoding:chunked", "X-Evil:a\r\nInjected: 1", "no colon", 42]
+    assert upload_headers(given) == {"Content-MD5": "abc==", "Content-Type": "application/json"}
+    assert upload_headers("Content-Type:x") == {}
+
+
+def test_cancelled_before_upload_sends_nothing(client: WandbClient, wandb_env: Any, folder: Path) -> None:
+    from wandb_provider.client.errors import CancelledError
+
+    cancel = threading.Event()
+    cancel.set()
+    wandb_env.reset_stats()
+    with pytest.raises(CancelledError):
+        client.log_artifact("ds", "dataset", folder, cancel=cancel)
+    assert wandb_env.stats()["graphql"]["total"] == 0
+
+
+def test_templated_values_arrive_as_text(client: WandbClient, wandb_env: Any, folder: Path) -> None:
+    version = client.log_artifact("ds", "dataset", f"['{folder / 'a.txt'}', '{folder / 'sub'}']",
+                                  aliases="['candidate', 'latest']", tags="nightly", metadata='{"rows": 2}',
+                                  multipart_threshold="5242880")
+    assert set(version.aliases) == {"candidate", "latest"} and version.metadata == {"rows": 2}
+    assert sorted(e.path for e in client.manifest(version)) == ["a.txt", "b.bin"]

@@ -60,14 +60,21 @@ def manifest_bytes(contents: dict[str, dict[str, Any]]) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Headers the storage URL's answer may not set: framing and credentials are ours to decide.
+_REFUSED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "authorization", "cookie",
+                    "proxy-authorization", "expect"}
+
+
 def upload_headers(raw: Any) -> dict[str, str]:
-    """W&B's ``uploadHeaders``: ``"Name:Value"`` strings, split at the first colon; others skipped."""
+    """W&B's ``uploadHeaders``: ``"Name:Value"`` strings, split at the first colon; malformed entries,
+    line breaks and framing or credential headers are skipped."""
     headers: dict[str, str] = {}
-    for item in raw or []:
-        if isinstance(item, str) and ":" in item:
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, str) and ":" in item and "\r" not in item and "\n" not in item:
             name, _, value = item.partition(":")
-            if name.strip():
-                headers[name.strip()] = value.strip()
+            name = name.strip()
+            if name and name.isascii() and " " not in name and name.lower() not in _REFUSED_HEADERS:
+                headers[name] = value.strip()
     return headers
 
 
@@ -167,6 +174,8 @@ class Uploader:
         self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, manifest_vars, what=f"{what}: create its manifest")
         outcome = LogOutcome(artifact_id, index, deduplicated=False)
         self._upload_files(artifact_id, files, contents, outcome, what)
+        for hashed in files:  # also those W&B had already: the manifest must describe the files as they are
+            hashed.check_unchanged()
         body = manifest_bytes(contents)
         manifest_md5 = b64(hashlib.md5(body).digest())
         data = self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, {**manifest_vars, "digest": manifest_md5,

@@ -890,7 +890,7 @@ class WandbClient:
         description: str | None = None,
         aliases: str | Sequence[str] = (),
         tags: str | Sequence[str] = (),
-        run: WandbRun | None = None,
+        run: WandbRun | Mapping[str, Any] | None = None,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         max_workers: int | None = None,
         progress: Callable[[ProgressUpdate], None] | None = None,
@@ -926,7 +926,7 @@ class WandbClient:
                               tags, run, multipart_threshold, max_workers)
         hashed, reference_entries = plan.prepare(self._transport, cancel)
         dest_entity = plan.entity or self.default_entity()
-        dest = Destination(dest_entity, plan.project, name, type, run.run_id if run else None)
+        dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
         uploader = Uploader(self._graphql, self._transport, plan.workers, progress, cancel)
         outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity))
         path = f"{dest_entity}/{plan.project}/{name}:v{outcome.version_index}"
@@ -944,7 +944,7 @@ class WandbClient:
 
     def _log_plan(self, name: str, type: str, files: Any, project: str | None, entity: str | None,
                   references: Any, metadata: Mapping[str, Any] | str | None, description: str | None,
-                  aliases: str | Sequence[str], tags: str | Sequence[str], run: WandbRun | None,
+                  aliases: str | Sequence[str], tags: str | Sequence[str], run: Any,
                   multipart_threshold: int, max_workers: int | None) -> _LogPlan:
         """Check every argument of ``log_artifact`` (no request)."""
         import json as jsonlib
@@ -961,8 +961,7 @@ class WandbClient:
             check_name(kind, value)
         if type.startswith("wandb-") or type == "job":
             raise BadRequestError(f"artifact type {type!r} is reserved by W&B.", hint="Choose another type name.")
-        if run is not None and not isinstance(run, WandbRun):
-            raise BadRequestError(f"run must be a WandbRun from upsert_run(), not {run!r}.")
+        run = _as_run(run) if run is not None else None
         project = project or (run.project if run else None) or self.config.project
         entity = entity or (run.entity if run else None) or self.config.entity
         if not project:
@@ -1037,10 +1036,11 @@ class WandbClient:
         spec.update({k: v for k, v in optional.items() if v is not None})
         return self._upsert_bucket(spec, f"record run {entity}/{project}/{run_id}")
 
-    def finish_run(self, run: WandbRun, *, failed: bool) -> WandbRun:
+    def finish_run(self, run: WandbRun | Mapping[str, Any], *, failed: bool) -> WandbRun:
         """Mark the run ``finished`` or ``failed`` (one request); what ``wandb.Api().run(...).state`` reads."""
-        if not isinstance(run, WandbRun) or not isinstance(failed, bool):
-            raise BadRequestError("finish_run needs a WandbRun and failed=True or False.")
+        run = _as_run(run)
+        if not isinstance(failed, bool):
+            raise BadRequestError(f"finish_run needs failed=True or False, not {failed!r}.")
         state = "failed" if failed else "finished"
         return self._upsert_bucket({"name": run.run_id, "entityName": run.entity, "modelName": run.project,
                                     "state": state}, f"mark run {run.path} {state}")
@@ -1052,10 +1052,9 @@ class WandbClient:
         with strict_answer(what, q.UPSERT_RUN.name):
             return WandbRun.from_graphql(data["upsertBucket"]["bucket"], base_url=self.config.base_url)
 
-    def use_artifact(self, run: WandbRun, artifact: ArtifactRef) -> ArtifactVersion:
+    def use_artifact(self, run: WandbRun | Mapping[str, Any], artifact: ArtifactRef) -> ArtifactVersion:
         """Declare that ``run`` consumed a version (W&B's ``useArtifact``): it appears in ``used_by()``."""
-        if not isinstance(run, WandbRun):
-            raise BadRequestError(f"run must be a WandbRun from upsert_run(), not {run!r}.")
+        run = _as_run(run)
         version = self._version(artifact)
         self._graphql.execute(q.USE_ARTIFACT, {"input": {
             "entityName": run.entity, "projectName": run.project, "runName": run.run_id, "artifactID": version.id,
@@ -1116,6 +1115,21 @@ def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BadRequestError(f"{what} must be a whole number >= 1, not {value!r}.")
     return value
+
+
+def _as_run(run: Any) -> WandbRun:
+    """A ``WandbRun``, or its ``to_dict()`` (as it comes back from an XCom)."""
+    from .paths import check_entity, check_project
+
+    if isinstance(run, Mapping) and {"entity", "project", "run_id"} <= set(run):
+        run = WandbRun(entity=str(run["entity"]), project=str(run["project"]), run_id=str(run["run_id"]),
+                       id=str(run.get("id") or ""))
+    if not isinstance(run, WandbRun):
+        raise BadRequestError(f"run must be a WandbRun from upsert_run() (or its to_dict()), not {run!r}.")
+    check_entity(run.entity)
+    check_project(run.project)
+    _check_run_id(run.run_id)
+    return run
 
 
 _RUN_ID_FORBIDDEN = set("/\\#?%:")
