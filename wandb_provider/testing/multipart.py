@@ -28,6 +28,7 @@ class MultipartUpload:
     name: str
     declared: dict[int, str]  # part number -> hex MD5 from uploadPartsInput
     received: dict[int, tuple[Path, str]] = field(default_factory=dict)  # part number -> (temp file, hex MD5)
+    result: tuple[str, int] | None = None  # (hex MD5, size) once completed: a retried completion gets it again
 
     @property
     def storage_path(self) -> str:
@@ -73,6 +74,9 @@ class MultipartUploads:
     def receive_part(self, upload_id: str, number: int, writer: BlobWriter) -> str:
         """Keep an uploaded part if it is declared and its MD5 matches; return its ETag."""
         upload = self.get(upload_id)
+        if upload.result is not None:
+            writer.abort()
+            raise InvalidInput(f"multipart upload {upload_id!r} of {upload.name!r} is already complete")
         expected = upload.declared.get(number)
         if expected is None:
             writer.abort()
@@ -95,6 +99,8 @@ class MultipartUploads:
         upload = self.get(upload_id)
         if upload.artifact_id != artifact_id or storage_path != upload.storage_path:
             raise InvalidInput(f"multipart upload {upload_id!r} belongs to another artifact or storage path")
+        if upload.result is not None:
+            return upload.result
         listed = [(p.get("partNumber"), str(p.get("hexMD5") or "").strip().strip('"').lower()) for p in completed]
         if [n for n, _ in listed] != sorted(upload.declared):
             raise InvalidInput(f"completion of {upload.name!r} lists parts {[n for n, _ in listed][:10]}, "
@@ -116,12 +122,9 @@ class MultipartUploads:
         except BaseException:
             writer.abort()
             raise
-        self.discard(upload_id)
-        return md5_hex, size
-
-    def discard(self, upload_id: str) -> None:
-        with self._lock:
-            upload = self._uploads.pop(upload_id, None)
-        for path, _ in (upload.received.values() if upload else ()):
+        upload.result = (md5_hex, size)
+        for path, _ in upload.received.values():
             path.unlink(missing_ok=True)
+        upload.received.clear()
+        return upload.result
 
