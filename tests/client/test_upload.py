@@ -136,6 +136,8 @@ def test_symlinks_are_followed_only_inside_the_folder(client: WandbClient, wandb
     client.log_artifact("links", "dataset", folder)
     names = sorted(sdk_artifact(wandb_env, "links:v0").manifest.entries)
     assert names == ["a.txt", "alias.txt", "sub/b.bin"]
+    client.log_artifact("globbed", "dataset", {"g": str(folder / "*.txt")})
+    assert sorted(sdk_artifact(wandb_env, "globbed:v0").manifest.entries) == ["g/a.txt", "g/alias.txt"]
 
 
 @pytest.mark.parametrize(("kwargs", "error"), [

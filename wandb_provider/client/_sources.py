@@ -114,7 +114,11 @@ def _expand(name: str | None, source: str) -> Iterator[LocalFile]:
             raise LocalFileError(f"files: the pattern {source!r} matches no file.", path=source,
                                  hint="Check the pattern and the working directory.")
         base = _glob_base(source)
+        real_base = os.path.realpath(base)
         for match in matches:
+            if os.path.commonpath([real_base, os.path.realpath(match)]) != real_base:
+                log.warning("skipping %s: a symlink that leads outside %s", match, base)
+                continue
             relative = os.path.relpath(match, base).replace(os.sep, "/")
             inner = relative if name is None else f"{name}/{relative}"
             if os.path.isdir(match):
