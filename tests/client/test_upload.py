@@ -161,6 +161,7 @@ def test_symlinks_are_followed_only_inside_the_folder(client: WandbClient, wandb
     ({"multipart_threshold": "many"}, BadRequestError),
     ({"run": {"entity": "demo", "project": "p", "run_id": "has space"}}, BadRequestError),
     ({"project": "bad/project"}, InvalidArtifactPathError),
+    ({"project": "wandb-registry-model"}, BadRequestError),
     ({"multipart_threshold": 0}, BadRequestError),
     ({"references": ["s3://bucket/key"]}, UnsupportedReferenceError),
     ({"references": ["file:///etc/passwd"]}, ReferenceNotAllowedError),

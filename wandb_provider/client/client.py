@@ -952,7 +952,7 @@ class WandbClient:
         from ._log_references import parse_references
         from ._metadata import check_metadata, check_tags
         from ._sources import collect
-        from .paths import check_alias, check_entity, check_name, check_project
+        from .paths import REGISTRY_PREFIX, check_alias, check_entity, check_name, check_project
         from .values import as_str_list
 
         for kind, value in (("artifact", name), ("artifact type", type)):
@@ -967,6 +967,9 @@ class WandbClient:
         if not project:
             raise BadRequestError("log_artifact needs a project: pass project= or set WANDB_PROJECT.")
         check_project(project)
+        if project.startswith(REGISTRY_PREFIX):
+            raise BadRequestError(f"{project!r} is a registry: versions are logged into a project and then linked "
+                                  "into a registry.", hint="Log into a project, then call link(version, ...).")
         if entity is not None:
             check_entity(entity)
         if run is not None and (run.project != project or (entity is not None and run.entity != entity)):
