@@ -162,6 +162,8 @@ def test_symlinks_are_followed_only_inside_the_folder(client: WandbClient, wandb
     ({"run": {"entity": "demo", "project": "p", "run_id": "has space"}}, BadRequestError),
     ({"project": "bad/project"}, InvalidArtifactPathError),
     ({"project": "wandb-registry-model"}, BadRequestError),
+    ({"project": 42}, BadRequestError),
+    ({"entity": ["demo"]}, BadRequestError),
     ({"multipart_threshold": 0}, BadRequestError),
     ({"references": ["s3://bucket/key"]}, UnsupportedReferenceError),
     ({"references": ["file:///etc/passwd"]}, ReferenceNotAllowedError),

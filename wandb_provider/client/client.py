@@ -874,7 +874,6 @@ class WandbClient:
         return {"entity": target.entity, "project": target.project, "name": name, "kind": node.get("__typename"),
                 "description": node.get("description"), "tags": sorted(tags)}
 
-
     # --- logging ----------------------------------------------------------------------------
 
     def log_artifact(
@@ -966,6 +965,7 @@ class WandbClient:
         entity = entity or (run.entity if run else None) or self.config.entity
         if not project:
             raise BadRequestError("log_artifact needs a project: pass project= or set WANDB_PROJECT.")
+        _check_texts(project=project, entity=entity)
         check_project(project)
         if project.startswith(REGISTRY_PREFIX):
             raise BadRequestError(f"{project!r} is a registry: versions are logged into a project and then linked "
@@ -1023,6 +1023,7 @@ class WandbClient:
         from ._metadata import check_metadata
         from .paths import check_entity, check_project
 
+        _check_texts(project=project, entity=entity)
         check_project(project)
         if entity is not None:
             check_entity(entity)
@@ -1118,6 +1119,13 @@ def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BadRequestError(f"{what} must be a whole number >= 1, not {value!r}.")
     return value
+
+
+def _check_texts(**values: Any) -> None:
+    """Names that must be text when given (a number from a template would otherwise fail deep inside)."""
+    for label, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise BadRequestError(f"{label} must be text, not {value!r}.")
 
 
 def _as_run(run: Any) -> WandbRun:
