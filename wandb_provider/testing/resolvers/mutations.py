@@ -57,7 +57,11 @@ def resolve_update_artifact_manifest(_: Any, info: GraphQLResolveInfo, input: di
 def resolve_create_artifact_files(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     slots = ctx(info).store.create_files(ctx(info).user, input["artifactFiles"])
     edges: list[dict[str, Any]] = []
+    births: dict[int, Any] = {}
     for slot in slots:
+        birth = slot.file.birth_artifact_id or slot.file.artifact_id
+        if birth not in births:
+            births[birth] = ctx(info).store.find_version(birth)
         md5_hex = b64_to_hex(slot.file.md5 or "")
         node = {
             "id": ids.encode("File", slot.file.id),
@@ -69,7 +73,7 @@ def resolve_create_artifact_files(_: Any, info: GraphQLResolveInfo, input: dict[
             "uploadUrl": None,
             "uploadHeaders": [],
             "uploadMultipartUrls": None,
-            "artifact": ctx(info).store.find_version(slot.file.birth_artifact_id or slot.file.artifact_id),
+            "artifact": births[birth],
         }
         if slot.needs_upload and slot.parts:
             upload = ctx(info).store.multipart.start(slot.file.artifact_id, slot.file.name, slot.parts)

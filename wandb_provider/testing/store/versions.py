@@ -187,11 +187,14 @@ class VersionsMixin(CollectionsMixin):
     def create_files(self, user: User, specs: list[dict[str, Any]]) -> list[FileSlot]:
         """``createArtifactFiles``: one slot per spec, in request order (wandb-protocol.md §5.10)."""
         slots = []
+        checked: set[int] = set()  # versions found PENDING and writable in this request (a batch names one)
         for spec in specs:
             artifact_id = ids.decode(spec["artifactID"], "Artifact")
             if artifact_id is None:
                 raise NotFound(f"artifact {spec['artifactID']!r} not found")
-            self._pending(user, artifact_id)
+            if artifact_id not in checked:
+                self._pending(user, artifact_id)
+                checked.add(artifact_id)
             md5 = spec.get("md5") or ""
             parts = None
             if not md5:
