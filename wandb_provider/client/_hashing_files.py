@@ -118,6 +118,19 @@ def hash_file(name: str, path: Path, part_size: int) -> HashedFile:
     return hashed
 
 
+def read_checked(hashed: HashedFile, offset: int, length: int, expected: bytes) -> bytes:
+    """A small slice read whole and checked against its MD5 before anything is sent."""
+    try:
+        with open(hashed.path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+    except OSError as exc:
+        raise file_changed(hashed.path, f"it can no longer be read: {exc.strerror or exc}") from None
+    if len(data) != length or hashlib.md5(data).digest() != expected:
+        raise file_changed(hashed.path, "its bytes differ from the bytes hashed")
+    return data
+
+
 class SliceReader:
     """The bytes ``[offset, offset + length)`` of a file as 1 MiB chunks, hashed as they are sent.
 

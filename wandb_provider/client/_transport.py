@@ -47,7 +47,7 @@ CHUNK = 1 << 20
 MAX_REDIRECTS = 5
 MIN_TRANSFER_RATE = 1 << 20  # bytes/s a large file is granted beyond the call's deadline
 UrlGuard = Callable[[str], None]
-BodyOpener = Callable[[], Iterable[bytes]]  # a fresh stream of a request body's chunks, once per attempt
+BodyOpener = Callable[[], bytes | Iterable[bytes]]  # a request body (or its chunks), afresh per attempt
 
 
 # --- connections that report their sockets to the watchdog ---------------------------------------

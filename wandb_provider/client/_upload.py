@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
-from ._hashing import b64
-from ._hashing_files import HashedFile, SliceReader
+from ._hashing import CHUNK, b64
+from ._hashing_files import HashedFile, SliceReader, read_checked
 from ._redact import redact_url
 from ._transport import raise_for_status
 from .errors import CancelledError, MalformedResponseError
@@ -298,18 +298,26 @@ class Uploader:
 
     def _put_range(self, url: str, hashed: HashedFile, offset: int, length: int, md5: bytes,
                    given: dict[str, str], what: str) -> str | None:
-        """PUT ``length`` bytes of the file from ``offset``, streamed and re-hashed; returns the ETag."""
+        """PUT ``length`` bytes of the file from ``offset``, re-hashed as they are read; returns the ETag.
+
+        Up to 1 MiB is read whole and checked before it is sent; more is streamed in 1 MiB chunks and
+        checked once sent. Either way the file's size, mtime and inode are compared afterwards.
+        """
         headers = {k: v for k, v in given.items() if k.lower() not in ("content-md5", "content-length")}
         headers.update({"Content-MD5": b64(md5), "Content-Length": str(length)})
         readers: list[SliceReader] = []
 
-        def opener() -> SliceReader:
+        def opener() -> bytes | SliceReader:
+            if length <= CHUNK:
+                return read_checked(hashed, offset, length, md5)
             readers.append(SliceReader(hashed, offset, length, md5))
             return readers[-1]
 
         response = self.transport.request("PUT", url, operation="upload file", what=what, authenticated=False,
                                           body=opener, headers=headers, cancel=self.stop, expected_size=length)
-        readers[-1].check()  # before the status: a file that changed explains a refused Content-MD5
+        if readers:
+            readers[-1].check()  # before the status: a file that changed explains a refused Content-MD5
+        hashed.check_unchanged()
         raise_for_status(response, "upload file", what)
         return response.header("ETag")
 
