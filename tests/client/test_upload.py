@@ -397,3 +397,20 @@ def test_templated_values_arrive_as_text(client: WandbClient, wandb_env: Any, fo
                                   multipart_threshold="5242880")
     assert set(version.aliases) == {"candidate", "latest"} and version.metadata == {"rows": 2}
     assert sorted(e.path for e in client.manifest(version)) == ["a.txt", "b.bin"]
+
+
+def test_one_refused_upload_stops_the_rest_and_commits_nothing(client: WandbClient, wandb_env: Any,
+                                                               tmp_path: Path) -> None:
+    from wandb_provider.client.errors import PermissionDeniedError
+
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(40):
+        (root / f"f{i:02d}.txt").write_text(f"file {i}\n")
+    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "status", "status": 403, "times": 1}]})
+    with pytest.raises(PermissionDeniedError):  # the cause, not the cancellation of the other PUTs
+        client.log_artifact("refused", "dataset", root)
+    assert "CommitArtifact" not in wandb_env.stats()["graphql"]["operations"]
+    assert committed(client, wandb_env, "refused") == []
+    wandb_env.set_faults(None)
+    assert client.log_artifact("refused", "dataset", root).version == "v0"

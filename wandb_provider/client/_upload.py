@@ -252,10 +252,8 @@ class Uploader:
         if self.user_cancel is not None and self.user_cancel.is_set():
             self.stop.set()
         done, rest = wait(pending, timeout=0.5 if block else 0, return_when=FIRST_EXCEPTION)
+        _raise_first_cause([future.exception() for future in done])
         for future in done:
-            exc = future.exception()
-            if exc is not None:
-                raise exc
             outcome.files_uploaded += 1
             outcome.bytes_uploaded += future.result()
         return rest
@@ -352,12 +350,12 @@ class Uploader:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wandb-part") as pool:
             futures = [pool.submit(put_part, n) for n in sorted(urls)]
             wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f.exception() for f in futures if f.done() and f.exception() is not None]
-            if failed:
+            failed = [f.exception() for f in futures if f.done()]
+            if any(failed):
                 self.stop.set()
                 for future in futures:
                     future.cancel()
-                raise failed[0]  # type: ignore[misc]
+                _raise_first_cause(failed)
             for future in futures:
                 future.result()
         hashed.check_unchanged()
@@ -373,3 +371,10 @@ class Uploader:
                                          operation=q.COMPLETE_MULTIPART_UPLOAD.name)
         progress.add(1, 0)
         return hashed.size
+
+
+def _raise_first_cause(errors: list[BaseException | None]) -> None:
+    """Raise the error that stopped the others (a ``CancelledError`` only if nothing else failed)."""
+    failed = [e for e in errors if e is not None]
+    if failed:
+        raise next((e for e in failed if not isinstance(e, CancelledError)), failed[0])
