@@ -414,3 +414,30 @@ def test_one_refused_upload_stops_the_rest_and_commits_nothing(client: WandbClie
     assert committed(client, wandb_env, "refused") == []
     wandb_env.set_faults(None)
     assert client.log_artifact("refused", "dataset", root).version == "v0"
+
+
+def test_two_runs_of_the_same_request_at_once_make_one_version(wandb_env: Any, tmp_path: Path) -> None:
+    root = tmp_path / "same"
+    root.mkdir()
+    for i in range(30):
+        (root / f"f{i:02d}.txt").write_text(f"file {i}\n")
+    # Slow storage, so both calls are uploading into the same PENDING version at the same time.
+    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "delay", "seconds": 0.3}]})
+    results: list[Any] = []
+
+    def log() -> None:
+        client = WandbClient(wandb_env.base_url, wandb_env.api_key, entity=wandb_env.entity, project="p")
+        try:
+            results.append(client.log_artifact("same", "dataset", root, aliases=["x"]))
+        except WandbError as exc:  # pragma: no cover - reported by the assertion below
+            results.append(exc)
+
+    threads = [threading.Thread(target=log) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert {r.id for r in results} == {results[0].id}
+    reader = WandbClient(wandb_env.base_url, wandb_env.api_key, entity=wandb_env.entity, project="p")
+    assert committed(reader, wandb_env, "same") == ["v0"]

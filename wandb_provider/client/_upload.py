@@ -29,7 +29,14 @@ from ._hashing import CHUNK, b64
 from ._hashing_files import HashedFile, SliceReader, read_checked
 from ._redact import redact_url
 from ._transport import raise_for_status
-from .errors import CancelledError, MalformedResponseError
+from .errors import (
+    ArtifactIntegrityError,
+    BadRequestError,
+    CancelledError,
+    MalformedResponseError,
+    NotFoundError,
+    WandbError,
+)
 from .models import ProgressUpdate
 
 if TYPE_CHECKING:
@@ -173,9 +180,23 @@ class Uploader:
                          "runName": dest.run_name or "", "manifestType": "FULL", "includeUpload": False}
         self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, manifest_vars, what=f"{what}: create its manifest")
         outcome = LogOutcome(artifact_id, index, deduplicated=False)
-        self._upload_files(artifact_id, files, contents, outcome, what)
-        for hashed in files:  # also those W&B had already: the manifest must describe the files as they are
-            hashed.check_unchanged()
+        try:
+            self._upload_files(artifact_id, files, contents, outcome, what)
+            for hashed in files:  # also those W&B had already: the manifest must describe the files as they are
+                hashed.check_unchanged()
+            self._commit(artifact_id, contents, manifest_vars, digest, what)
+        except (BadRequestError, NotFoundError):
+            # The same request running elsewhere (an Airflow retry while the first try still runs) may
+            # have committed this very version first; then W&B refuses our late writes to it.
+            if not self._committed_by_another(artifact_id, digest, what):
+                raise
+            log.info("%s: a concurrent run of the same request committed it first.", what)
+            return LogOutcome(artifact_id, index, deduplicated=True)
+        return outcome
+
+    def _commit(self, artifact_id: str, contents: dict[str, dict[str, Any]], manifest_vars: dict[str, Any],
+                digest: str, what: str) -> None:
+        """Register and upload the manifest, then commit the version."""
         body = manifest_bytes(contents)
         manifest_md5 = b64(hashlib.md5(body).digest())
         data = self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, {**manifest_vars, "digest": manifest_md5,
@@ -196,12 +217,18 @@ class Uploader:
         data = self.graphql.execute(q.COMMIT_ARTIFACT, {"artifactID": artifact_id}, what=f"{what}: commit it")
         committed = self._field(data, ("commitArtifact", "artifact"), what, q.COMMIT_ARTIFACT.name)
         if committed.get("digest") not in (None, digest):
-            from .errors import ArtifactIntegrityError
-
             raise ArtifactIntegrityError(
                 f"{what}: W&B committed digest {committed.get('digest')}, but the files hash to {digest}.",
                 operation=q.COMMIT_ARTIFACT.name, hint="Check the version in W&B and log it again.")
-        return outcome
+
+    def _committed_by_another(self, artifact_id: str, digest: str, what: str) -> bool:
+        """Whether the version is now COMMITTED with our digest (one read)."""
+        try:
+            data = self.graphql.execute(q.ARTIFACT_BY_ID, {"id": artifact_id}, what=f"{what}: read it again")
+        except WandbError:
+            return False
+        node = data.get("artifact") or {}
+        return bool(node.get("state") == "COMMITTED" and node.get("digest") == digest)
 
     @staticmethod
     def _field(data: dict[str, Any], keys: tuple[str, ...], what: str, operation: str) -> dict[str, Any]:
