@@ -19,7 +19,8 @@ def test_exported_names_are_pinned() -> None:
         "InvalidArtifactPathError", "LocalFileError", "MalformedResponseError", "Manifest", "ManifestEntry",
         "MetadataConflictError", "NotFoundError", "PermissionDeniedError", "ProgressUpdate", "ProtectedAliasError",
         "ReferenceNotAllowedError", "RootBusyError", "RootConflictError", "ServerError", "UnsafePathError",
-        "UnsupportedReferenceError", "VerifyReport", "Viewer", "WandbClient", "WandbError", "evaluate_gate",
+        "UnsupportedReferenceError", "VerifyReport", "Viewer", "WandbClient", "WandbError", "WandbRun",
+        "evaluate_gate",
     }
 
 

@@ -289,6 +289,7 @@ def test_stats_count_requests_by_route_and_operation(server: LocalWandbServer, u
         "graphql": {"total": 5, "operations": {"Viewer": 3, "B": 1, "CreateArtifact": 1}},
         "files": 3,
         "uploads": 1,
+        "upload_bytes": len(b"counted"),
     }
 
 
@@ -305,7 +306,7 @@ def test_stats_reset(server: LocalWandbServer, urls: dict[str, str]) -> None:
     requests.get(urls["small.txt"], timeout=TIMEOUT)
     assert server.stats()["graphql"]["operations"]["Viewer"] == 1 and server.stats()["files"] == 1
     reply = requests.post(f"{server.base_url}/_admin/stats/reset", timeout=TIMEOUT)
-    zero = {"graphql": {"total": 0, "operations": {}}, "files": 0, "uploads": 0}
+    zero = {"graphql": {"total": 0, "operations": {}}, "files": 0, "uploads": 0, "upload_bytes": 0}
     assert reply.status_code == 200 and reply.json() == zero
     assert requests.get(f"{server.base_url}/_admin/stats", timeout=TIMEOUT).json() == zero
 

@@ -43,6 +43,7 @@ from .models import (
     ProgressUpdate,
     VerifyReport,
     Viewer,
+    WandbRun,
 )
 from .paths import ArtifactPath
 
@@ -82,5 +83,6 @@ __all__ = [
     "Viewer",
     "WandbClient",
     "WandbError",
+    "WandbRun",
     "evaluate_gate",
 ]

@@ -248,6 +248,125 @@ mutation DeleteCollectionTags($input: DeleteArtifactCollectionTagAssignmentsInpu
 """)
 
 
+# --- logging (the upload sequence W&B's own SDK sends: create, manifest, files, PUTs, manifest, commit) ---
+
+CREATE_ARTIFACT = Operation("CreateArtifact", """
+mutation CreateArtifact($input: CreateArtifactInput!) {
+  createArtifact(input: $input) {
+    artifact {
+      id
+      state
+      versionIndex
+      digest
+      artifactSequence { latestArtifact { id } }
+    }
+  }
+}
+""")
+
+CREATE_ARTIFACT_MANIFEST = Operation("CreateArtifactManifest", """
+mutation CreateArtifactManifest(
+  $artifactID: ID!, $baseArtifactID: ID, $name: String!, $digest: String!, $entityName: String!,
+  $projectName: String!, $runName: String!, $manifestType: ArtifactManifestType!, $includeUpload: Boolean!
+) {
+  createArtifactManifest(input: {
+    artifactID: $artifactID, baseArtifactID: $baseArtifactID, name: $name, digest: $digest,
+    entityName: $entityName, projectName: $projectName, runName: $runName, type: $manifestType,
+    includeUpload: $includeUpload
+  }) {
+    artifactManifest {
+      id
+      file {
+        id
+        uploadUrl @include(if: $includeUpload)
+        uploadHeaders @include(if: $includeUpload)
+      }
+    }
+  }
+}
+""")
+
+CREATE_ARTIFACT_FILES = Operation("CreateArtifactFiles", """
+mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
+  createArtifactFiles(input: $input) {
+    files {
+      edges {
+        node {
+          storagePath
+          uploadUrl
+          uploadHeaders
+          uploadMultipartUrls { uploadID uploadUrlParts { partNumber uploadUrl } }
+          artifact { id }
+        }
+      }
+    }
+  }
+}
+""")
+
+COMPLETE_MULTIPART_UPLOAD = Operation("CompleteMultipartUploadArtifact", """
+mutation CompleteMultipartUploadArtifact(
+  $completeMultipartAction: CompleteMultipartAction!, $completedParts: [UploadPartsInput!]!,
+  $artifactID: ID!, $storagePath: String!, $uploadID: String!
+) {
+  completeMultipartUploadArtifact(input: {
+    completeMultipartAction: $completeMultipartAction, completedParts: $completedParts,
+    artifactID: $artifactID, storagePath: $storagePath, uploadID: $uploadID
+  }) { digest }
+}
+""")
+
+COMMIT_ARTIFACT = Operation("CommitArtifact", """
+mutation CommitArtifact($artifactID: ID!) {
+  commitArtifact(input: {artifactID: $artifactID}) {
+    artifact { id digest state }
+  }
+}
+""")
+
+# --- runs and lineage ---------------------------------------------------------------------
+
+_RUN_FIELDS = """
+fragment RunFields on Run {
+  id
+  name
+  displayName
+  state
+  jobType
+  group
+  project { name entity { name } }
+}
+"""
+
+UPSERT_RUN = Operation("UpsertBucket", """
+mutation UpsertBucket($input: UpsertBucketInput!) {
+  upsertBucket(input: $input) {
+    bucket { ...RunFields }
+    inserted
+  }
+}
+""" + _RUN_FIELDS)
+
+USE_ARTIFACT = Operation("UseArtifact", """
+mutation UseArtifact($input: UseArtifactInput!) {
+  useArtifact(input: $input) { artifact { id } }
+}
+""")
+
+ARTIFACT_LINEAGE = Operation("ArtifactLineage", """
+query ArtifactLineage($id: ID!, $perPage: Int, $cursor: String) {
+  artifact(id: $id) {
+    id
+    createdBy { __typename ... on Run { ...RunFields } }
+    usedBy(first: $perPage, after: $cursor) {
+      pageInfo { hasNextPage endCursor }
+      edges { node { ...RunFields } }
+    }
+  }
+}
+""" + _RUN_FIELDS)
+
+
 def artifact_with_alias_holders(count: int) -> Operation:
     """Resolve a version and, in the same request, who holds ``count`` aliases of its collection.
 
@@ -290,6 +409,14 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     UPDATE_PORTFOLIO,
     ADD_COLLECTION_TAGS,
     DELETE_COLLECTION_TAGS,
+    CREATE_ARTIFACT,
+    CREATE_ARTIFACT_MANIFEST,
+    CREATE_ARTIFACT_FILES,
+    COMPLETE_MULTIPART_UPLOAD,
+    COMMIT_ARTIFACT,
+    UPSERT_RUN,
+    USE_ARTIFACT,
+    ARTIFACT_LINEAGE,
 )
 
 

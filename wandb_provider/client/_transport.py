@@ -18,7 +18,7 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -47,6 +47,7 @@ CHUNK = 1 << 20
 MAX_REDIRECTS = 5
 MIN_TRANSFER_RATE = 1 << 20  # bytes/s a large file is granted beyond the call's deadline
 UrlGuard = Callable[[str], None]
+BodyOpener = Callable[[], bytes | Iterable[bytes]]  # a request body (or its chunks), afresh per attempt
 
 
 # --- connections that report their sockets to the watchdog ---------------------------------------
@@ -320,7 +321,7 @@ class Transport:
         what: str | None = None,
         authenticated: bool = True,
         json: Any = None,
-        body: bytes | None = None,
+        body: bytes | BodyOpener | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
         follow_redirects: bool = True,
@@ -333,13 +334,14 @@ class Transport:
         The call's deadline (``config.deadline``) bounds every attempt's connect, headers and body
         and the waits between attempts; a body of ``expected_size`` bytes is granted at least
         ``expected_size / 1 MiB/s``. ``url_guard`` sees every URL before it is requested, redirects
-        included. Authentication is only ever sent to the W&B host.
+        included. Authentication is only ever sent to the W&B host. A ``body`` given as a callable is
+        opened afresh for every attempt and streamed (a file is never read into memory whole).
         """
         started = time.monotonic()
         allowance = expected_size / MIN_TRANSFER_RATE if expected_size else 0.0
         deadline = started + max(self.config.deadline, allowance)
         what = what or f"{operation} {redact_url(url)}"
-        payload = body
+        payload: bytes | BodyOpener | None = body
         request_headers = dict(headers or {})
         if json is not None:
             payload = jsonlib.dumps(json, separators=(",", ":")).encode()
@@ -348,8 +350,14 @@ class Transport:
         budget = RetryBudget(self.config, operation=operation, what=what, deadline=deadline, cancel=stop)
 
         def attempt() -> Response:
-            return self._exchange(method, url, operation, payload, request_headers, authenticated, stream,
-                                  follow_redirects, url_guard, deadline, stop)
+            data = payload() if callable(payload) else payload
+            try:
+                return self._exchange(method, url, operation, data, request_headers, authenticated, stream,
+                                      follow_redirects, url_guard, deadline, stop)
+            finally:
+                close = getattr(data, "close", None)
+                if close is not None:
+                    close()
 
         return budget.run(attempt, host=self._describe_host(url))
 
@@ -359,9 +367,9 @@ class Transport:
         origin = _origin(url)
         return f"W&B at {self.config.base_url}" if origin == self._api_origin else f"storage at {redact_url(origin)}"
 
-    def _exchange(self, method: str, url: str, operation: str, payload: bytes | None, headers: dict[str, str],
-                  authenticated: bool, stream: bool, follow_redirects: bool, url_guard: UrlGuard | None,
-                  deadline: float, cancel: threading.Event | None) -> Response:
+    def _exchange(self, method: str, url: str, operation: str, payload: bytes | Iterable[bytes] | None,
+                  headers: dict[str, str], authenticated: bool, stream: bool, follow_redirects: bool,
+                  url_guard: UrlGuard | None, deadline: float, cancel: threading.Event | None) -> Response:
         """One attempt: the request, its redirects, and (unless ``stream``) the whole body."""
         if cancel is not None and cancel.is_set():
             raise CancelledError(f"{operation}: cancelled before requesting {redact_url(url)}.", operation=operation)
@@ -391,8 +399,9 @@ class Transport:
                 response.close()
         return response
 
-    def _send_once(self, method: str, url: str, operation: str, payload: bytes | None, headers: dict[str, str],
-                   authenticated: bool, deadline: float, cancel: threading.Event | None) -> Response:
+    def _send_once(self, method: str, url: str, operation: str, payload: bytes | Iterable[bytes] | None,
+                   headers: dict[str, str], authenticated: bool, deadline: float,
+                   cancel: threading.Event | None) -> Response:
         exchange = _watchdog.Exchange(deadline, cancel)
         remaining = deadline - time.monotonic()
         if remaining <= 0:

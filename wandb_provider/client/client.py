@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
+from ._hashing_files import DEFAULT_MULTIPART_THRESHOLD
 from .config import DEFAULT_BASE_URL, ClientConfig
 from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError, WandbError
 from .manifest import Manifest, check_entry_path
@@ -23,6 +24,7 @@ from .models import (
     ProgressUpdate,
     VerifyReport,
     Viewer,
+    WandbRun,
 )
 from .paths import ArtifactPath
 
@@ -943,6 +945,223 @@ class WandbClient:
         return {"entity": target.entity, "project": target.project, "name": name, "kind": node.get("__typename"),
                 "description": node.get("description"), "tags": sorted(tags)}
 
+    # --- logging ----------------------------------------------------------------------------
+
+    def log_artifact(
+        self,
+        name: str,
+        type: str,
+        files: Any = None,
+        *,
+        project: str | None = None,
+        entity: str | None = None,
+        references: Any = (),
+        metadata: Mapping[str, Any] | str | None = None,
+        description: str | None = None,
+        aliases: str | Sequence[str] = (),
+        tags: str | Sequence[str] = (),
+        run: WandbRun | Mapping[str, Any] | None = None,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+        max_workers: int | None = None,
+        progress: Callable[[ProgressUpdate], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ArtifactVersion:
+        """Log a new version of ``entity/project/name`` from local files (and references); return it.
+
+        :param files: A path, a folder (its files keep their relative names), a glob, a list of those,
+            or a mapping ``{name in the artifact: path, folder or glob}``. Symlinks inside a folder are
+            followed only when they stay inside it.
+        :param references: ``http(s)://`` URLs (ETag and size recorded, nothing downloaded; private
+            addresses only if ``allowed_reference_hosts`` allows them) and ``file://`` paths under
+            ``allowed_file_reference_roots``; a list (named after the URL's last segment) or a
+            mapping ``{name: url}``.
+        :param aliases: Added to the version; ``latest`` is always added, as W&B's SDK does.
+        :param run: Log the version as an output of this run (``upsert_run``); the run's project is
+            the default ``project``.
+        :param multipart_threshold: Files of this size and more are uploaded in parallel parts
+            (W&B's default 2 GiB).
+
+        Everything is checked before any request (names, paths, metadata, aliases, tags); files are
+        hashed once (MD5, streamed). The same content as an existing version gives that version back
+        (no new version, no file bytes sent; the requested aliases are still added). Only files W&B
+        lacks are uploaded; a file that changes while it is logged raises ``LocalFileError``
+        (transient) and nothing is committed. A failed or killed upload commits nothing, and a
+        re-run finishes the same version.
+        """
+        import logging
+
+        from ._upload import Destination, Uploader
+
+        plan = self._log_plan(name, type, files, project, entity, references, metadata, description, aliases,
+                              tags, run, multipart_threshold, max_workers)
+        hashed, reference_entries = plan.prepare(self._transport, cancel)
+        dest_entity = plan.entity or self.default_entity()
+        dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
+        uploader = Uploader(self._graphql, self._transport, plan.workers, progress, cancel)
+        outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity))
+        path = f"{dest_entity}/{plan.project}/{name}:v{outcome.version_index}"
+        version = self.artifact(path)
+        log = logging.getLogger("wandb_provider.client.upload")
+        if outcome.deduplicated:
+            log.info("log artifact %s: %s already has exactly this content; no new version was created and no "
+                     "file was uploaded.", f"{dest_entity}/{plan.project}/{name}", version.qualified_name)
+            if missing := [a for a in plan.aliases if a != "latest" and a not in version.aliases]:
+                version = self.update_aliases(version, add=missing).artifact
+        else:
+            log.info("log artifact %s: committed %s (%d file(s), %d bytes uploaded).", dest.name,
+                     version.qualified_name, outcome.files_uploaded, outcome.bytes_uploaded)
+        return version
+
+    def _log_plan(self, name: str, type: str, files: Any, project: str | None, entity: str | None,
+                  references: Any, metadata: Mapping[str, Any] | str | None, description: str | None,
+                  aliases: str | Sequence[str], tags: str | Sequence[str], run: Any,
+                  multipart_threshold: int, max_workers: int | None) -> _LogPlan:
+        """Check every argument of ``log_artifact`` (no request)."""
+        import json as jsonlib
+
+        from ._log_references import parse_references
+        from ._metadata import check_metadata, check_tags
+        from ._sources import collect
+        from .paths import REGISTRY_PREFIX, check_alias, check_entity, check_name, check_project
+        from .values import as_str_list
+
+        for kind, value in (("artifact", name), ("artifact type", type)):
+            if not isinstance(value, str):
+                raise BadRequestError(f"the {kind} name must be text, not {value!r}.")
+            check_name(kind, value)
+        if type.startswith("wandb-") or type == "job":
+            raise BadRequestError(f"artifact type {type!r} is reserved by W&B.", hint="Choose another type name.")
+        run = _as_run(run) if run is not None else None
+        project = project or (run.project if run else None) or self.config.project
+        entity = entity or (run.entity if run else None) or self.config.entity
+        if not project:
+            raise BadRequestError("log_artifact needs a project: pass project= or set WANDB_PROJECT.")
+        _check_texts(project=project, entity=entity)
+        check_project(project)
+        if project.startswith(REGISTRY_PREFIX):
+            raise BadRequestError(f"{project!r} is a registry: versions are logged into a project and then linked "
+                                  "into a registry.", hint="Log into a project, then call link(version, ...).")
+        if entity is not None:
+            check_entity(entity)
+        if run is not None and (run.project != project or (entity is not None and run.entity != entity)):
+            raise BadRequestError(f"run {run.path} logs into its own project, not {entity}/{project}.",
+                                  hint="Leave project/entity unset, or use a run of that project.")
+        names = [a for a in as_str_list(aliases, "aliases") if a != "latest"]
+        for alias in names:
+            check_alias(alias, allow_version=False)
+        tag_names = check_tags(tags, "tags")
+        if isinstance(metadata, str):
+            text = metadata
+            try:
+                metadata = jsonlib.loads(text) if text.strip() else None
+            except ValueError:
+                raise BadRequestError(f"metadata is not JSON: {text[:200]!r}.") from None
+        meta = check_metadata(metadata) if metadata is not None else {}
+        if description is not None and not isinstance(description, str):
+            raise BadRequestError(f"description must be text, not {description.__class__.__name__}.")
+        threshold = _positive_int(multipart_threshold, "multipart_threshold")
+        workers = _positive_int(max_workers, "max_workers") if max_workers is not None else self.config.max_workers
+        local = collect(files) if files not in (None, "", (), []) else []
+        refs = parse_references(references, self.config) if references not in (None, "", (), []) else []
+        if clash := sorted({f.name for f in local} & {r.name for r in refs}):
+            raise BadRequestError(f"{clash[0]!r} is both a file and a reference of the artifact.")
+        if not local and not refs:
+            raise BadRequestError("log_artifact got no files and no references: nothing to log.")
+        return _LogPlan(name, type, project, entity, [*names, "latest"], tag_names, meta, description, run,
+                        threshold, workers, local, refs)
+
+    # --- runs and lineage -------------------------------------------------------------------
+
+    def upsert_run(
+        self,
+        entity: str | None,
+        project: str,
+        run_id: str,
+        *,
+        job_type: str | None = None,
+        group: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        display_name: str | None = None,
+    ) -> WandbRun:
+        """Create the run ``entity/project/run_id``, or update it when it exists (one request).
+
+        Safe to call again (an Airflow retry resumes the same run): the run is marked ``running``
+        and its config replaced. ``config`` is stored as W&B stores a run's config
+        (``{key: {"value": ...}}``), so ``wandb.Api().run(path).config`` reads it back.
+        """
+        import json as jsonlib
+
+        from ._metadata import check_metadata
+        from .paths import check_entity, check_project
+
+        _check_texts(project=project, entity=entity)
+        check_project(project)
+        if entity is not None:
+            check_entity(entity)
+        _check_run_id(run_id)
+        for label, value in (("job_type", job_type), ("group", group), ("display_name", display_name)):
+            if value is not None and (not isinstance(value, str) or len(value) > 128):
+                raise BadRequestError(f"{label} must be text of at most 128 characters, not {value!r}.")
+        values = check_metadata(config) if config is not None else None
+        entity = entity or self.default_entity()
+        spec: dict[str, Any] = {"name": run_id, "entityName": entity, "modelName": project, "state": "running"}
+        optional = {"jobType": job_type, "groupName": group, "displayName": display_name,
+                    "config": jsonlib.dumps({k: {"value": v, "desc": None} for k, v in values.items()})
+                    if values is not None else None}
+        spec.update({k: v for k, v in optional.items() if v is not None})
+        return self._upsert_bucket(spec, f"record run {entity}/{project}/{run_id}")
+
+    def finish_run(self, run: WandbRun | Mapping[str, Any], *, failed: bool) -> WandbRun:
+        """Mark the run ``finished`` or ``failed`` (one request); what ``wandb.Api().run(...).state`` reads."""
+        run = _as_run(run)
+        if not isinstance(failed, bool):
+            raise BadRequestError(f"finish_run needs failed=True or False, not {failed!r}.")
+        state = "failed" if failed else "finished"
+        return self._upsert_bucket({"name": run.run_id, "entityName": run.entity, "modelName": run.project,
+                                    "state": state}, f"mark run {run.path} {state}")
+
+    def _upsert_bucket(self, spec: dict[str, Any], what: str) -> WandbRun:
+        from ._writes import strict_answer
+
+        data = self._graphql.execute(q.UPSERT_RUN, {"input": spec}, what=what)
+        with strict_answer(what, q.UPSERT_RUN.name):
+            return WandbRun.from_graphql(data["upsertBucket"]["bucket"], base_url=self.config.base_url)
+
+    def use_artifact(self, run: WandbRun | Mapping[str, Any], artifact: ArtifactRef) -> ArtifactVersion:
+        """Declare that ``run`` consumed a version (W&B's ``useArtifact``): it appears in ``used_by()``."""
+        run = _as_run(run)
+        version = self._version(artifact)
+        self._graphql.execute(q.USE_ARTIFACT, {"input": {
+            "entityName": run.entity, "projectName": run.project, "runName": run.run_id, "artifactID": version.id,
+        }}, what=f"record that run {run.path} used {version.qualified_name}")
+        return version
+
+    def lineage(self, artifact: ArtifactRef) -> dict[str, Any]:
+        """``{"logged_by": WandbRun or None, "used_by": [WandbRun, ...]}`` of a version, from W&B."""
+        from ._writes import strict_answer
+
+        version = self._version(artifact)
+        what = f"read the lineage of {version.qualified_name}"
+        logged_by: WandbRun | None = None
+        used_by: list[WandbRun] = []
+        cursor: str | None = None
+        while True:
+            data = self._graphql.execute(q.ARTIFACT_LINEAGE, {"id": version.id, "perPage": PAGE_SIZE,
+                                                               "cursor": cursor}, what=what)
+            with strict_answer(what, q.ARTIFACT_LINEAGE.name):
+                node = data["artifact"]
+                if node is None:
+                    raise ArtifactNotFoundError(f"{what}: the version no longer exists.",
+                                                operation=q.ARTIFACT_LINEAGE.name)
+                creator = node.get("createdBy")
+                if cursor is None and creator and creator.get("__typename") == "Run":
+                    logged_by = WandbRun.from_graphql(creator, base_url=self.config.base_url)
+                page = node["usedBy"]
+                used_by += [WandbRun.from_graphql(e["node"], base_url=self.config.base_url) for e in page["edges"]]
+                if not page["pageInfo"]["hasNextPage"] or not page["pageInfo"].get("endCursor"):
+                    break
+                cursor = page["pageInfo"]["endCursor"]
+        return {"logged_by": logged_by, "used_by": used_by}
 
 def _link_target(target: str) -> str:
     """A link target must name its project or registry: ``project/collection`` at least."""
@@ -962,3 +1181,110 @@ def _link_target(target: str) -> str:
             f"default project; write {forms}.",
         )
     return target
+
+
+def _positive_int(value: Any, what: str) -> int:
+    """A whole number >= 1 (text such as ``"5242880"`` from a template included)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BadRequestError(f"{what} must be a whole number >= 1, not {value!r}.")
+    return value
+
+
+def _check_texts(**values: Any) -> None:
+    """Names that must be text when given (a number from a template would otherwise fail deep inside)."""
+    for label, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise BadRequestError(f"{label} must be text, not {value!r}.")
+
+
+def _as_run(run: Any) -> WandbRun:
+    """A ``WandbRun``, or its ``to_dict()`` (as it comes back from an XCom)."""
+    from .paths import check_entity, check_project
+
+    if isinstance(run, Mapping) and {"entity", "project", "run_id"} <= set(run):
+        run = WandbRun(entity=str(run["entity"]), project=str(run["project"]), run_id=str(run["run_id"]),
+                       id=str(run.get("id") or ""))
+    if not isinstance(run, WandbRun):
+        raise BadRequestError(f"run must be a WandbRun from upsert_run() (or its to_dict()), not {run!r}.")
+    check_entity(run.entity)
+    check_project(run.project)
+    _check_run_id(run.run_id)
+    return run
+
+
+_RUN_ID_FORBIDDEN = set("/\\#?%:")
+
+
+def _check_run_id(run_id: str) -> str:
+    """W&B run ids: 1-128 characters, none of ``/ \\ # ? % :``, no whitespace or control characters."""
+    if not isinstance(run_id, str) or not run_id or len(run_id) > 128 or set(run_id) & _RUN_ID_FORBIDDEN \
+            or any(c.isspace() or not c.isprintable() for c in run_id):
+        raise BadRequestError(f"invalid W&B run id {run_id!r}: 1-128 characters without spaces or / \\ # ? % :.",
+                              hint="Derive it from letters, digits, '-', '_' and '.'.")
+    return run_id
+
+
+@dataclasses.dataclass
+class _LogPlan:
+    """The checked arguments of one ``log_artifact`` call."""
+
+    name: str
+    type: str
+    project: str
+    entity: str | None
+    aliases: list[str]
+    tags: list[str]
+    metadata: dict[str, Any]
+    description: str | None
+    run: WandbRun | None
+    threshold: int
+    workers: int
+    files: list[Any]
+    references: list[Any]
+
+    def prepare(self, transport: Transport, cancel: threading.Event | None) -> tuple[list[Any], dict[str, Any]]:
+        """Hash the files (in parallel, once) and read the references' ETags and sizes."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ._hashing_files import hash_file, part_size_for
+        from ._log_references import file_entries, http_entry
+
+        def hash_one(item: Any) -> Any:
+            if cancel is not None and cancel.is_set():
+                from .errors import CancelledError
+
+                raise CancelledError("log artifact: cancelled while hashing files.")
+            size = item.path.stat().st_size
+            return hash_file(item.name, item.path, part_size_for(size, self.threshold))
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="wandb-hash") as pool:
+            hashed = list(pool.map(hash_one, self.files))
+        entries: dict[str, Any] = {}
+        for ref in self.references:
+            if ref.scheme == "file":
+                for entry_name, path, uri in file_entries(ref):
+                    local = hash_file(entry_name, path, 0)
+                    entries[entry_name] = {"digest": local.b64, "ref": uri, "size": local.size}
+            else:
+                entries[ref.name] = http_entry(transport, ref, cancel)
+        if clash := sorted(set(entries) & {h.name for h in hashed}):
+            raise BadRequestError(f"{clash[0]!r} is both a file and a reference of the artifact.")
+        return hashed, entries
+
+    def create_input(self, entity: str) -> dict[str, Any]:
+        """``CreateArtifactInput`` with the fields W&B's SDK sends (digest and client ids added later)."""
+        import json as jsonlib
+
+        spec: dict[str, Any] = {
+            "entityName": entity, "projectName": self.project, "artifactTypeName": self.type,
+            "artifactCollectionName": self.name, "artifactCollectionNames": None,
+            "aliases": [{"alias": a, "artifactCollectionName": self.name} for a in self.aliases],
+            "description": self.description, "metadata": jsonlib.dumps(self.metadata) if self.metadata else None,
+            "runName": self.run.run_id if self.run else None, "historyStep": None, "ttlDurationSeconds": None,
+            "labels": None, "distributedID": None, "storageRegion": None, "clientMutationId": None,
+        }
+        if self.tags:
+            spec["tags"] = [{"tagName": t} for t in self.tags]
+        return spec

@@ -269,10 +269,11 @@ class ProgressUpdate:
     bytes_total: int
     mb_per_second: float
     eta_seconds: float | None
+    action: str = "downloaded"  # or "uploaded"
 
     def describe(self) -> str:
         eta = f"{self.eta_seconds:.0f}s" if self.eta_seconds is not None else "?"
-        return (f"downloaded {self.files_done}/{self.files_total} files, {self.bytes_done / 1e6:.1f}/"
+        return (f"{self.action} {self.files_done}/{self.files_total} files, {self.bytes_done / 1e6:.1f}/"
                 f"{self.bytes_total / 1e6:.1f} MB at {self.mb_per_second:.1f} MB/s, ETA {eta}")
 
 
@@ -307,3 +308,45 @@ class DeleteOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "action": self.action, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class WandbRun:
+    """A W&B run (what ``upsert_run`` makes): where it lives and its id (``run_id``, W&B's run "name")."""
+
+    entity: str
+    project: str
+    run_id: str
+    id: str = ""  # W&B's GraphQL id
+    display_name: str | None = None
+    state: str | None = None
+    job_type: str | None = None
+    group: str | None = None
+    url: str = ""
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.run_id}"
+
+    @classmethod
+    def from_graphql(cls, node: dict[str, Any], *, base_url: str) -> WandbRun:
+        """Build from a ``Run`` node (``RunFields``); a node without them is ``MalformedResponseError``."""
+        try:
+            project = node["project"]
+            entity, name, run_id = project["entity"]["name"], project["name"], node["name"]
+            return cls(entity=entity, project=name, run_id=run_id, id=str(node.get("id") or ""),
+                       display_name=node.get("displayName"), state=node.get("state"), job_type=node.get("jobType"),
+                       group=node.get("group"), url=run_web_url(base_url, entity, name, run_id))
+        except (KeyError, TypeError) as exc:
+            raise _malformed(exc) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entity": self.entity, "project": self.project, "run_id": self.run_id, "id": self.id,
+                "path": self.path, "display_name": self.display_name, "state": self.state,
+                "job_type": self.job_type, "group": self.group, "url": self.url}
+
+
+def run_web_url(base_url: str, entity: str, project: str, run_id: str) -> str:
+    """The run's page in the W&B app (``api.`` hosts serve the app without that prefix)."""
+    app = base_url.replace("://api.", "://", 1)
+    return f"{app}/{quote(entity)}/{quote(project)}/runs/{quote(run_id)}"

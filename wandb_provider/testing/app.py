@@ -276,9 +276,26 @@ async def upload_file(request: Request) -> Response:
             except BaseException:
                 writer.abort()
                 raise
+            state.faults.count_upload_bytes(writer.size)
     except EmulatorError as exc:
         return _error(exc)
-    return Response(status_code=200)
+    return Response(status_code=200, headers={"ETag": f'"{expected}"'})
+
+
+async def upload_part(request: Request) -> Response:
+    """One part of a multipart upload (``multipart.py``); answered with its ETag, as S3 does."""
+    state = _state(request)
+    try:
+        _check_signature(state, request)
+        upload = state.store.multipart.get(unquote(request.path_params["upload"]))
+        number = int(request.path_params["number"])
+        with state.pending.uploading(upload.artifact_id):
+            writer = await _receive_upload(request)
+            etag = state.store.multipart.receive_part(upload.upload_id, number, writer)
+            state.faults.count_upload_bytes(writer.size)
+    except EmulatorError as exc:
+        return _error(exc)
+    return Response(status_code=200, headers={"ETag": etag})
 
 
 async def upload_manifest(request: Request) -> Response:
@@ -487,6 +504,7 @@ def create_app(state: ServerState) -> Any:
         Route("/storage/blobs/{md5}/{name:path}", download_blob, methods=["GET", "HEAD"]),
         Route("/storage/uploads/{artifact}/{md5}", upload_file, methods=["PUT"]),
         Route("/storage/manifests/{artifact}", upload_manifest, methods=["PUT"]),
+        Route("/storage/parts/{upload}/{number:int}", upload_part, methods=["PUT"]),
         Route("/storage/runs/{run}/{name:path}", upload_run_file, methods=["PUT"]),
         Route("/artifactsV2/{rest:path}", artifact_file_fallback, methods=["GET", "HEAD"]),
         Route("/artifacts/{rest:path}", artifact_file_fallback, methods=["GET", "HEAD"]),

@@ -127,6 +127,11 @@ class BlobWriter:
         os.replace(self._tmp, target)
         return md5_hex
 
+    def keep(self) -> Path:
+        """Close the write and keep it as a temporary file (a multipart part); return its path."""
+        self._file.close()
+        return self._tmp
+
     @property
     def md5_hex(self) -> str:
         return self._md5.hexdigest()

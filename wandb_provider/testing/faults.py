@@ -149,6 +149,7 @@ class FaultState:
             self.operations: Counter[str] = Counter()
             self.files = 0
             self.uploads = 0
+            self.upload_bytes = 0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -156,6 +157,7 @@ class FaultState:
                 "graphql": {"total": self.graphql_total, "operations": dict(self.operations)},
                 "files": self.files,
                 "uploads": self.uploads,
+                "upload_bytes": self.upload_bytes,
             }
 
     def count(self, route: str, operation: str | None) -> None:
@@ -167,6 +169,11 @@ class FaultState:
                 self.files += 1
             else:
                 self.uploads += 1
+
+    def count_upload_bytes(self, size: int) -> None:
+        """Bytes of artifact files stored by uploads (whole files and multipart parts; not manifests)."""
+        with self._lock:
+            self.upload_bytes += size
 
     def pick(self, route: str, path: str) -> Rule | None:
         """The rule to apply to this request, if any fires."""

@@ -48,6 +48,9 @@ class UrlBuilder:
     def file_upload(self, artifact_gid: str, md5_hex: str) -> str:
         return self.base_url + self.signer.sign(f"/storage/uploads/{quote(artifact_gid, safe='')}/{md5_hex}")
 
+    def part_upload(self, upload_id: str, part_number: int) -> str:
+        return self.base_url + self.signer.sign(f"/storage/parts/{quote(upload_id, safe='')}/{part_number}")
+
     def manifest_upload(self, artifact_gid: str) -> str:
         return self.base_url + self.signer.sign(f"/storage/manifests/{quote(artifact_gid, safe='')}")
 

@@ -57,7 +57,11 @@ def resolve_update_artifact_manifest(_: Any, info: GraphQLResolveInfo, input: di
 def resolve_create_artifact_files(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     slots = ctx(info).store.create_files(ctx(info).user, input["artifactFiles"])
     edges: list[dict[str, Any]] = []
+    births: dict[int, Any] = {}
     for slot in slots:
+        birth = slot.file.birth_artifact_id or slot.file.artifact_id
+        if birth not in births:
+            births[birth] = ctx(info).store.find_version(birth)
         md5_hex = b64_to_hex(slot.file.md5 or "")
         node = {
             "id": ids.encode("File", slot.file.id),
@@ -69,14 +73,33 @@ def resolve_create_artifact_files(_: Any, info: GraphQLResolveInfo, input: dict[
             "uploadUrl": None,
             "uploadHeaders": [],
             "uploadMultipartUrls": None,
-            "artifact": ctx(info).store.find_version(slot.file.birth_artifact_id or slot.file.artifact_id),
+            "artifact": births[birth],
         }
-        if slot.needs_upload:
+        if slot.needs_upload and slot.parts:
+            upload = ctx(info).store.multipart.start(slot.file.artifact_id, slot.file.name, slot.parts)
+            node["storagePath"] = upload.storage_path
+            node["uploadHeaders"] = ["Content-Type:application/octet-stream"]
+            node["uploadMultipartUrls"] = {"uploadID": upload.upload_id, "uploadUrlParts": [
+                {"partNumber": n, "uploadUrl": ctx(info).urls.part_upload(upload.upload_id, n)}
+                for n in sorted(slot.parts)]}
+        elif slot.needs_upload:
             node["uploadUrl"] = ctx(info).urls.file_upload(ids.encode("Artifact", slot.file.artifact_id), md5_hex)
             node["uploadHeaders"] = [f"Content-MD5:{slot.file.md5}"]
         edges.append({"node": node, "cursor": str(len(edges))})
     return {"files": {"totalCount": len(edges), "edges": edges, "pageInfo": {"hasNextPage": False,
                                                                             "hasPreviousPage": False}}}
+
+
+def resolve_complete_multipart(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    if input["completeMultipartAction"] != "Complete":
+        from ..errors import InvalidInput
+
+        raise InvalidInput(f"unsupported completeMultipartAction {input['completeMultipartAction']!r}")
+    digest = ctx(info).store.complete_multipart(
+        ctx(info).user, _artifact_id(input["artifactID"]), input["storagePath"], input["uploadID"],
+        input["completedParts"],
+    )
+    return {"digest": digest}
 
 
 def resolve_commit_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +210,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "createArtifactManifest": resolve_create_artifact_manifest,
         "updateArtifactManifest": resolve_update_artifact_manifest,
         "createArtifactFiles": resolve_create_artifact_files,
+        "completeMultipartUploadArtifact": resolve_complete_multipart,
         "commitArtifact": resolve_commit_artifact,
         "addAliases": resolve_add_aliases,
         "deleteAliases": resolve_delete_aliases,

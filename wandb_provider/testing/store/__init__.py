@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import ids
 from ..blobs import BlobStore, hex_to_b64
+from ..multipart import MultipartUploads
 from ._db import Database
 from .manifests import Entry, artifact_digest, build_manifest
 from .records import User, Version
@@ -36,6 +37,7 @@ class Store(RunsMixin):
     def __init__(self, db_path: str, blob_root: Path) -> None:
         self.db = Database(db_path)
         self.blobs = BlobStore(blob_root)
+        self.multipart = MultipartUploads(self.blobs)
 
     def close(self) -> None:
         self.db.close()

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS artifact_files (
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, project_id INTEGER NOT NULL, name TEXT NOT NULL,
     display_name TEXT, state TEXT, config TEXT, summary TEXT, user_id INTEGER,
-    created_at TEXT NOT NULL, UNIQUE (project_id, name));
+    created_at TEXT NOT NULL, group_name TEXT, job_type TEXT, UNIQUE (project_id, name));
 CREATE TABLE IF NOT EXISTS run_inputs (
     run_id INTEGER NOT NULL, artifact_id INTEGER NOT NULL, used_as TEXT,
     PRIMARY KEY (run_id, artifact_id));
@@ -92,6 +92,14 @@ class Database:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
+            self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a ``--data-dir`` was created (its tables exist already)."""
+        present = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+        for column in ("group_name", "job_type"):
+            if column not in present:
+                self._conn.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -166,6 +166,8 @@ class Run:
     summary: str | None
     user_id: int | None
     created_at: str
+    group_name: str | None = None
+    job_type: str | None = None
 
 
 @dataclass(frozen=True)

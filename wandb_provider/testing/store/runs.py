@@ -36,14 +36,15 @@ class RunsMixin(VersionsMixin):
         if existing is None:
             name = name or "".join(secrets.choice(_RUN_ID_ALPHABET) for _ in range(8))
             run_id = self.db.execute(
-                "INSERT INTO runs (project_id, name, display_name, state, config, summary, user_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (project_id, name, display_name, state, config, summary, user_id, created_at, "
+                "group_name, job_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (project.id, name, spec.get("displayName") or name, spec.get("state") or "running",
-                 spec.get("config"), spec.get("summaryMetrics"), user.id, now()),
+                 spec.get("config"), spec.get("summaryMetrics"), user.id, now(), spec.get("groupName"),
+                 spec.get("jobType")),
             )
             return self.run(run_id), True
         for column, key in (("display_name", "displayName"), ("state", "state"), ("config", "config"),
-                            ("summary", "summaryMetrics")):
+                            ("summary", "summaryMetrics"), ("group_name", "groupName"), ("job_type", "jobType")):
             if spec.get(key) is not None:
                 self.db.execute(f"UPDATE runs SET {column} = ? WHERE id = ?", (spec[key], existing.id))
         return self.run(existing.id), False

@@ -8,6 +8,7 @@ the digest is already in the sequence), ``createArtifactManifest`` twice (an ups
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from collections.abc import Collection
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import ids
-from ..blobs import BlobStore, b64_to_hex
+from ..blobs import BlobStore, b64_to_hex, hex_to_b64
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ..multipart import MultipartUploads, check_parts
 from ._db import Database
 from ._util import check_alias, check_name, check_tag, now, parse_metadata
 from .collections import CollectionsMixin, dumps
@@ -30,11 +32,13 @@ class FileSlot:
 
     file: FileEntry
     needs_upload: bool
+    parts: dict[int, str] | None = None  # a multipart upload: part number -> hex MD5
 
 
 class VersionsMixin(CollectionsMixin):
     db: Database
     blobs: BlobStore
+    multipart: MultipartUploads
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -183,19 +187,29 @@ class VersionsMixin(CollectionsMixin):
     def create_files(self, user: User, specs: list[dict[str, Any]]) -> list[FileSlot]:
         """``createArtifactFiles``: one slot per spec, in request order (wandb-protocol.md §5.10)."""
         slots = []
+        checked: set[int] = set()  # versions found PENDING and writable in this request (a batch names one)
         for spec in specs:
             artifact_id = ids.decode(spec["artifactID"], "Artifact")
             if artifact_id is None:
                 raise NotFound(f"artifact {spec['artifactID']!r} not found")
-            self._pending(user, artifact_id)
+            if artifact_id not in checked:
+                self._pending(user, artifact_id)
+                checked.add(artifact_id)
             md5 = spec.get("md5") or ""
+            parts = None
             if not md5:
-                raise InvalidInput(f"file {spec['name']!r}: multipart uploads are not supported by this server")
+                # A multipart upload (wandb-core sends md5 "" and the parts' MD5s): the server knows
+                # the file's MD5 only if the spec's digest names it, else once the parts are joined.
+                if not spec.get("uploadPartsInput"):
+                    raise InvalidInput(f"file {spec['name']!r}: md5 is empty and no uploadPartsInput is given")
+                parts = check_parts(spec["name"], spec["uploadPartsInput"])
+                digest = spec.get("digest") or ""
+                md5 = digest if digest and _is_md5_b64(digest) and self.blobs.has(b64_to_hex(digest)) else ""
             try:
                 md5_hex = b64_to_hex(md5)
             except ValueError:
                 raise InvalidInput(f"file {spec['name']!r}: md5 {md5!r} is not base64") from None
-            stored = self.blobs.has(md5_hex)
+            stored = bool(md5_hex) and self.blobs.has(md5_hex)
             birth = artifact_id
             if stored:
                 # The first live version that stored this content; a deleted one (say an upload
@@ -217,8 +231,26 @@ class VersionsMixin(CollectionsMixin):
                 "SELECT * FROM artifact_files WHERE artifact_id = ? AND name = ?", (artifact_id, spec["name"])
             )
             assert row is not None
-            slots.append(FileSlot(file=from_row(FileEntry, row), needs_upload=not stored))
+            slots.append(FileSlot(file=from_row(FileEntry, row), needs_upload=not stored,
+                                  parts=None if stored else parts))
         return slots
+
+    def complete_multipart(self, user: User, artifact_id: int, storage_path: str, upload_id: str,
+                           completed: list[dict[str, Any]]) -> str:
+        """``completeMultipartUploadArtifact``: join the parts; the file record gets its MD5 (base64)."""
+        self._pending(user, artifact_id)
+        upload = self.multipart.get(upload_id)
+        md5_hex, size = self.multipart.complete(upload_id, artifact_id, storage_path, completed)
+        md5 = hex_to_b64(md5_hex)
+        row = self.db.one("SELECT * FROM artifact_files WHERE artifact_id = ? AND name = ?",
+                          (artifact_id, upload.name))
+        if row is None:
+            raise NotFound(f"file {upload.name!r} is not part of artifact {ids.encode('Artifact', artifact_id)}")
+        if row["digest"] and _is_md5_b64(row["digest"]) and row["digest"] != md5:
+            raise InvalidInput(f"file {upload.name!r}: the joined parts have MD5 {md5}, declared {row['digest']}")
+        self.db.execute("UPDATE artifact_files SET md5 = ?, digest = ?, size = ? WHERE id = ?",
+                        (md5, row["digest"] or md5, size, row["id"]))
+        return md5
 
     def store_manifest_upload(self, artifact_id: int, md5_hex: str, md5_b64: str) -> None:
         version = self.find_version(artifact_id)
@@ -367,6 +399,13 @@ class VersionsMixin(CollectionsMixin):
         self.db.execute("UPDATE artifacts SET state = 'DELETED', updated_at = ? WHERE id = ?", (now(), artifact_id))
         for membership in self.memberships_of(artifact_id):
             self._repoint_latest(self.collection(membership.collection_id))
+
+
+def _is_md5_b64(value: str) -> bool:
+    try:
+        return len(base64.b64decode(value, validate=True)) == 16
+    except ValueError:
+        return False
 
 
 def _seconds_ago(seconds: float) -> str:

@@ -1,0 +1,171 @@
+"""Hashing local files once for an upload, and streaming them to a PUT while checking they did not change.
+
+A file is identified by its size, modification time, inode and device at hashing time (its
+*signature*). The upload re-hashes the bytes it sends and checks the signature again afterwards; any
+difference means the file changed under us, and nothing is committed (``FileChangedError``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._hashing import CHUNK, b64
+from .errors import LocalFileError
+
+Signature = tuple[int, int, int, int]
+
+MIB = 1 << 20
+DEFAULT_MULTIPART_THRESHOLD = 2 << 30  # W&B's SDK uploads files of 2 GiB and more in parts
+DEFAULT_PART_SIZE = 100 * MIB  # the SDK's part size ...
+MIN_PART_SIZE = 5 * MIB  # ... and the smallest part S3-style storage accepts (but the last)
+MAX_PARTS = 10_000
+
+
+def part_size_for(size: int, threshold: int) -> int:
+    """0 below ``threshold``; else the SDK's 100 MiB parts (scaled to a smaller threshold, never under
+    5 MiB), grown so a file has at most 10,000 parts."""
+    if size < threshold:
+        return 0
+    part = max(MIN_PART_SIZE, min(DEFAULT_PART_SIZE, threshold))
+    return max(part, -(-size // MAX_PARTS))
+
+
+def signature(info: os.stat_result) -> Signature:
+    return (info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+
+
+def file_changed(path: Path, detail: str) -> LocalFileError:
+    """The error for a file that changed while we read it: transient, since a re-run after the writer
+    has finished logs the new content."""
+    return LocalFileError(
+        f"{path} changed while it was being logged ({detail}); nothing was committed.",
+        path=str(path), transient=True,
+        hint="Log files only once whatever writes them has finished; a re-run logs the new content.",
+    )
+
+
+def unreadable(path: Path, exc: OSError) -> LocalFileError:
+    return LocalFileError(f"cannot read {path} ({exc.strerror or exc}).", path=str(path),
+                          hint="Check that the file exists and the worker may read it.")
+
+
+@dataclass(frozen=True)
+class HashedFile:
+    """A local file with its MD5 (and, for a multipart upload, each part's MD5)."""
+
+    name: str
+    path: Path
+    size: int
+    md5: bytes
+    signature: Signature
+    part_size: int = 0  # 0: uploaded in one PUT
+    part_md5s: tuple[bytes, ...] = ()
+
+    @property
+    def b64(self) -> str:
+        return b64(self.md5)
+
+    @property
+    def multipart(self) -> bool:
+        return bool(self.part_md5s)
+
+    def part_range(self, number: int) -> tuple[int, int]:
+        """``(offset, length)`` of part ``number`` (1-based)."""
+        offset = (number - 1) * self.part_size
+        return offset, min(self.part_size, self.size - offset)
+
+    def check_unchanged(self) -> None:
+        """Raise ``FileChangedError`` when the file on disk is no longer the one hashed."""
+        try:
+            now = signature(os.stat(self.path))
+        except OSError as exc:
+            raise file_changed(self.path, f"it can no longer be read: {exc.strerror or exc}") from None
+        if now != self.signature:
+            raise file_changed(self.path, "its size, modification time or inode changed")
+
+
+def hash_file(name: str, path: Path, part_size: int) -> HashedFile:
+    """MD5 of the whole file (and of each ``part_size`` part when ``part_size`` > 0), read once."""
+    try:
+        with open(path, "rb") as fh:
+            before = signature(os.fstat(fh.fileno()))
+            whole = hashlib.md5()
+            parts: list[bytes] = []
+            part = hashlib.md5()
+            in_part = 0
+            size = 0
+            while chunk := fh.read(CHUNK if not part_size else min(CHUNK, part_size - in_part)):
+                whole.update(chunk)
+                size += len(chunk)
+                if part_size:
+                    part.update(chunk)
+                    in_part += len(chunk)
+                    if in_part == part_size:
+                        parts.append(part.digest())
+                        part, in_part = hashlib.md5(), 0
+            if part_size and (in_part or not parts):
+                parts.append(part.digest())
+    except OSError as exc:
+        raise unreadable(path, exc) from None
+    hashed = HashedFile(name, path, size, whole.digest(), before, part_size if part_size else 0, tuple(parts))
+    if size != before[0]:
+        raise file_changed(path, f"{size} bytes were read, its size was {before[0]}")
+    hashed.check_unchanged()
+    return hashed
+
+
+def read_checked(hashed: HashedFile, offset: int, length: int, expected: bytes) -> bytes:
+    """A small slice read whole and checked against its MD5 before anything is sent."""
+    try:
+        with open(hashed.path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(length)
+    except OSError as exc:
+        raise file_changed(hashed.path, f"it can no longer be read: {exc.strerror or exc}") from None
+    if len(data) != length or hashlib.md5(data).digest() != expected:
+        raise file_changed(hashed.path, "its bytes differ from the bytes hashed")
+    return data
+
+
+class SliceReader:
+    """The bytes ``[offset, offset + length)`` of a file as 1 MiB chunks, hashed as they are sent.
+
+    A file cut short while it is sent raises ``FileChangedError`` (the request is abandoned, not
+    padded); ``check()`` afterwards compares what was sent with the MD5 hashed before.
+    """
+
+    def __init__(self, hashed: HashedFile, offset: int, length: int, expected: bytes) -> None:
+        self.hashed = hashed
+        self.offset = offset
+        self.length = length
+        self.expected = expected
+        self.sent = 0
+        self._md5 = hashlib.md5()
+        try:
+            self._file = open(hashed.path, "rb")  # noqa: SIM115 - closed by close(), called by the transport
+        except OSError as exc:
+            raise file_changed(hashed.path, f"it can no longer be read: {exc.strerror or exc}") from None
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._file.seek(self.offset)
+        remaining = self.length
+        while remaining > 0:
+            chunk = self._file.read(min(CHUNK, remaining))
+            if not chunk:
+                raise file_changed(self.hashed.path, "it became shorter")
+            self._md5.update(chunk)
+            self.sent += len(chunk)
+            remaining -= len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+    def check(self) -> None:
+        if self.sent != self.length or self._md5.digest() != self.expected:
+            raise file_changed(self.hashed.path, "the bytes sent differ from the bytes hashed")
+        self.hashed.check_unchanged()
