@@ -156,3 +156,61 @@ def test_sdk_escape_hatch_names_the_extra_when_wandb_is_missing(wandb_env, monke
     with pytest.raises(SdkNotInstalledError, match=r"airflow-provider-wandb\[sdk\]") as info:
         WandbHook().get_sdk_api()
     assert isinstance(info.value, ImportError) and wandb_env.api_key not in str(info.value)
+
+
+def test_unlink_keeps_an_aliased_link_unless_its_aliases_may_go(wandb_env, run_dag, out: Path) -> None:
+    import wandb
+
+    run = run_dag("unlink_guarded")
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert tis["refused"].state == "failed" and tis["refused"].try_number == 1
+    assert tis["agreed"].state == "success"
+    result = json.loads(out.read_text())
+    assert result["agreed"]["unlinked"]["aliases"] == ["latest", "staging"]
+    with pytest.raises(wandb.errors.CommError):
+        sdk(wandb_env).artifact("acme-corp-org/wandb-registry-model/churn:staging")
+
+
+def test_set_ttl_refuses_a_link_and_writes_nothing_when_already_set(wandb_env) -> None:
+    from wandb_provider.client import BadRequestError, WandbClient
+
+    with WandbClient.from_env() as client:
+        linked = client.link("acme/churn/churn-model:v2", "acme-corp/wandb-registry-model/churn")
+        wandb_env.reset_stats()
+        with pytest.raises(BadRequestError, match="acme/churn/churn-model:v2"):
+            client.set_ttl(linked, 3600)
+        assert wandb_env.stats()["graphql"]["total"] == 0
+        assert client.set_ttl("acme/churn/churn-model:v2", 3600).changed is True
+        wandb_env.reset_stats()
+        again = client.set_ttl("acme/churn/churn-model:v2", 3600)
+        assert again.changed is False and again.after == 3600
+        assert wandb_env.stats()["graphql"]["total"] == 2  # resolve, read the TTL; no write
+        assert client.set_ttl("acme/churn/churn-model:v2", "inherit").after == "inherit"
+    assert sdk(wandb_env).artifact("acme/churn/churn-model:v2").ttl is None
+
+
+def test_delete_one_version_counts_a_missing_version_as_deleted_only_on_a_retry(wandb_env) -> None:
+    from types import SimpleNamespace
+
+    operator = DeleteArtifactVersionOperator(task_id="delete", artifact="acme/churn/churn-model:v0")
+
+    def context(try_number: int) -> dict:
+        return {"ti": SimpleNamespace(try_number=try_number, xcom_push=lambda **_: None)}
+
+    assert operator.execute(context(1))["action"] == "deleted"
+    with pytest.raises(AirflowFailException, match="v0"):  # a first try that finds nothing: a wrong path?
+        operator.execute(context(1))
+    assert operator.execute(context(2))["action"] == "gone"  # a retry after the first try deleted it
+
+
+def test_sdk_escape_hatch_with_a_wrong_key_is_a_typed_error_without_the_key(
+        wandb_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wandb_provider.client import AuthenticationError
+    from wandb_provider.hooks.wandb import WandbHook
+
+    wrong = "local-" + "9" * 40
+    conn = {"conn_type": "wandb", "host": wandb_env.base_url, "password": wrong}
+    monkeypatch.setenv("AIRFLOW_CONN_WANDB_WRONG", json.dumps(conn))
+    with pytest.raises(AuthenticationError) as info:
+        WandbHook(wandb_conn_id="wandb_wrong").get_sdk_api()
+    assert wrong not in str(info.value)

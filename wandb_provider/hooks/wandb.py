@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from ..client import ClientConfig, WandbClient, WandbError
+from ..client import AuthenticationError, ClientConfig, ServerError, WandbClient, WandbError
 from ._connection import ConnectionConfigError, base_url, client_options, parse_extra_text
 
 __all__ = ["ConnectionConfigError", "SdkNotInstalledError", "WandbHook"]
@@ -14,6 +14,13 @@ __all__ = ["ConnectionConfigError", "SdkNotInstalledError", "WandbHook"]
 
 class SdkNotInstalledError(WandbError, ImportError):
     """``get_sdk_api`` without the official ``wandb`` package; names the extra that installs it."""
+
+
+def _scrubbed(error: Exception, api_key: str) -> str:
+    """An SDK error's text without URLs' queries and never the API key."""
+    from ..client._redact import scrub
+
+    return scrub(str(error), [api_key])[:300]
 
 
 class WandbHook(BaseHook):
@@ -96,7 +103,15 @@ class WandbHook(BaseHook):
             overrides["entity"] = config.entity
         if config.project:
             overrides["project"] = config.project
-        return wandb.Api(overrides=overrides, timeout=max(1, math.ceil(config.timeout)), api_key=config.api_key)
+        try:
+            return wandb.Api(overrides=overrides, timeout=max(1, math.ceil(config.timeout)), api_key=config.api_key)
+        except wandb.errors.AuthenticationError as exc:
+            raise AuthenticationError(
+                f"the W&B SDK could not sign in to {config.base_url} with connection {self.wandb_conn_id!r}: "
+                f"{_scrubbed(exc, config.api_key)}", hint="Check the connection's API key and host.") from None
+        except wandb.errors.CommError as exc:
+            raise ServerError(f"the W&B SDK could not reach {config.base_url}: {_scrubbed(exc, config.api_key)}",
+                              hint="Airflow will retry the task.") from None
 
     def test_connection(self) -> tuple[bool, str]:
         """One viewer round trip; says who the key belongs to, never the key."""

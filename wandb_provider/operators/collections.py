@@ -6,7 +6,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._airflow import version_xcom
-from .._values import InvalidValueError, collection_target, is_empty, is_template, required_text, text_list
+from .._values import (
+    InvalidValueError,
+    alias_list,
+    collection_target,
+    is_empty,
+    is_template,
+    required_text,
+    text_list,
+)
 from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
@@ -18,29 +26,38 @@ class UnlinkArtifactOperator(WandbBaseOperator):
     Take a version out of a portfolio or registry it was linked into (the reverse of ``LinkArtifactOperator``).
 
     The version keeps existing in the collection it was logged into and in every other link. A
-    re-run after the version left ``target`` changes nothing and says so.
+    version that holds aliases in ``target`` (other than ``latest``) is not unlinked unless each is
+    in ``drop_aliases``: unlinking takes them away with it. A re-run after the version left
+    ``target`` changes nothing and says so. W&B has no compare-and-set: an alias given to the
+    link in the instant between the check and the unlink goes with it.
 
     :param artifact: The version, through any collection: ``"acme/churn/churn-model:v3"`` or
         ``"acme-corp/wandb-registry-model/churn:staging"``. (templated)
     :param target: The portfolio or registry collection to take it out of:
         ``[entity/]project/collection`` or ``[org/]wandb-registry-<name>/<collection>``. (templated)
+    :param drop_aliases: Aliases of the version in ``target`` that may go with it. (templated)
     :return: JSON-safe dict: the ``version``, the ``unlinked`` view (None when it was not in
         ``target``) and ``changed``.
     """
 
-    template_fields: Sequence[str] = ("artifact", "target")
+    template_fields: Sequence[str] = ("artifact", "target", "drop_aliases")
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "artifact": required_text,
         "target": collection_target,
+        "drop_aliases": alias_list,
     }
 
-    def __init__(self, *, artifact: str, target: str, wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
+    def __init__(self, *, artifact: str, target: str, drop_aliases: Sequence[str] | str = (),
+                 wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
         super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
         self.target = target
+        self.drop_aliases = drop_aliases
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from ..client.errors import MetadataConflictError
 
         with self.wandb_client() as client:
@@ -50,6 +67,10 @@ class UnlinkArtifactOperator(WandbBaseOperator):
             if linked is None:
                 self.log.info("%s is not in %s: nothing to unlink", version.qualified_name, args["target"])
                 return {"version": version_xcom(version), "unlinked": None, "changed": False}
+            if held := sorted(set(linked.aliases) - {"latest"} - set(args["drop_aliases"])):
+                raise AirflowFailException(
+                    f"Not unlinking {linked.qualified_name}: it holds {held} there, which would go with it. "
+                    "Pass them in drop_aliases, or move them first.")
             client.unlink(linked)
             if _member(client, version, args["target"]) is not None:
                 raise MetadataConflictError(

@@ -40,6 +40,8 @@ def _pin(name: str, value: Any) -> dict[str, str] | None:
         return None
     if isinstance(value, Mapping) or (isinstance(value, str) and value.strip().startswith("{")):
         given = mapping(name, value) or {}
+        if isinstance(given.get("artifact"), Mapping) and "digest" not in given:
+            given = dict(given["artifact"])  # the XCom of an alias update or a TTL change
         pin = {key: given[key].strip() for key in ("digest", "id", "qualified_name")
                if isinstance(given.get(key), str) and given[key].strip()}
         if "digest" not in pin and "id" not in pin:
@@ -50,8 +52,8 @@ def _pin(name: str, value: Any) -> dict[str, str] | None:
             raise InvalidValueError(f"{name}['digest'] {pin['digest']!r} is not a W&B digest (32 hex digits).")
         return pin
     text = required_text(name, value)
-    if _DIGEST.match(text):
-        return {"digest": text}
+    if _DIGEST.match(text.lower()):
+        return {"digest": text.lower()}
     if is_version(text):
         return {"version": text}
     collection, _, version = text.rpartition(":")
@@ -93,13 +95,16 @@ class VerifyArtifactOperator(WandbBaseOperator):
         ``allow_extra_files``) extra files are problems. Typically the ``path`` of an upstream
         ``UseArtifactOperator``'s XCom. (templated)
     :param pin: What the version must be: the XCom of an upstream W&B task (its ``digest`` and
-        ``id`` must match, so an alias moved in between is caught), a digest, ``"vN"`` or
-        ``"entity/project/collection:vN"``. (templated)
+        ``id``, or those of its ``artifact``, must match, so an alias moved in between is caught), a
+        digest, ``"vN"`` or ``"entity/project/collection:vN"`` (as resolved: for a registry, the
+        organization's entity). (templated)
     :param expected_type: The artifact type the version must have, e.g. ``"model"``. (templated)
     :param require: Conditions on the version's metadata in the gate language of promotion, e.g.
         ``{"eval.accuracy": {">=": 0.9}}``. (templated)
     :param allow_extra_files: Files in ``path`` that the version does not have are not problems.
-    :param on_failure: ``"fail"`` (default: the task fails without retries) or ``"skip"``.
+    :param on_failure: ``"fail"`` (default: the task fails without retries) or ``"skip"``. Errors
+        that are not findings (a version that does not exist, a bad argument, W&B unreachable)
+        fail the task whatever this says; only W&B being unreachable is retried.
     :return: JSON-safe report: ``ok``, ``problems``, the version, and ``files`` (counts and the
         first 100 paths of each kind) and ``references`` when a folder was checked. A failed
         verification pushes the same report under the XCom key ``verify_report``.

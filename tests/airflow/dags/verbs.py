@@ -104,3 +104,14 @@ with DAG("verbs", schedule=None, start_date=START, catchup=False,
     refused = DeleteArtifactVersionOperator(task_id="refused", artifact=f"{MODEL}:v1", retries=2)
     link >> unlink
     [unlink, collection, ttl, no_ttl, delete, refused] >> record()
+
+with DAG("unlink_guarded", schedule=None, start_date=START, catchup=False):
+    link = LinkArtifactOperator(task_id="link", artifact=f"{MODEL}:v2", target="acme-corp/wandb-registry-model/churn",
+                                aliases=["staging"])
+    refused = UnlinkArtifactOperator(task_id="refused", artifact=f"{MODEL}:v2", retries=2,
+                                     target="acme-corp/wandb-registry-model/churn")
+    agreed = UnlinkArtifactOperator(task_id="agreed", artifact="acme-corp/wandb-registry-model/churn:staging",
+                                    target="acme-corp/wandb-registry-model/churn", drop_aliases="['staging']",
+                                    trigger_rule="all_done")
+    link >> refused >> agreed
+    [refused, agreed] >> record()
