@@ -109,3 +109,17 @@ def test_arguments_are_checked_at_parse_time(options, problem: str) -> None:
 def test_templated_pin_waits_for_rendering() -> None:
     VerifyArtifactOperator(task_id="v", artifact="a/b/c:v1", pin="{{ ti.xcom_pull(task_ids='d') }}",
                            path="{{ ti.xcom_pull(task_ids='d')['path'] }}")
+
+
+def test_a_version_still_uploading_fails_verification_and_its_folder_is_not_read(wandb_env, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from tests.testing._http import begin_upload
+
+    begin_upload(wandb_env, "acme", "churn", "half-logged", {"a.txt": b"never uploaded"})
+    pushed: dict = {}
+    operator = VerifyArtifactOperator(task_id="verify", artifact="acme/churn/half-logged:v0", path=str(tmp_path))
+    with pytest.raises(AirflowFailException, match="the version is PENDING, not COMMITTED"):
+        operator.execute({"ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value}))})
+    report = pushed["verify_report"]
+    assert report["ok"] is False and report["files"]["checked"] is False

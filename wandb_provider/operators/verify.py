@@ -191,6 +191,10 @@ class VerifyArtifactOperator(WandbBaseOperator):
     def folder_problems(self, client: WandbClient, version: ArtifactVersion, root: Path,
                         report: dict[str, Any]) -> list[str]:
         """What differs between ``root`` and the version's files; fills ``report["files"]``."""
+        if version.state != "COMMITTED":  # its manifest may not exist yet; the state is already a problem
+            report["files"] = {"path": str(root), "checked": False, "reason": f"the version is {version.state}"}
+            report["references"] = {"checked": False, "reason": f"the version is {version.state}"}
+            return []
         if not root.is_dir():
             what = "is not a folder" if root.exists() else "does not exist on this worker"
             report["files"] = {"path": str(root), "exists": False}
