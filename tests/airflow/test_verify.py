@@ -123,3 +123,24 @@ def test_a_version_still_uploading_fails_verification_and_its_folder_is_not_read
         operator.execute({"ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value}))})
     report = pushed["verify_report"]
     assert report["ok"] is False and report["files"]["checked"] is False
+
+
+def test_references_are_reported_as_not_checked_never_fetched(wandb_env, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from wandb_provider.testing.store import SeedFile
+
+    etag = '"' + "a" * 32 + '"'
+    wandb_env.seed_artifact("with-ref", {
+        "a.txt": "stored\n",
+        "remote/data.bin": SeedFile("remote/data.bin", ref="https://data.example.invalid/data.bin", digest="a" * 32,
+                                    size=10, extra={"etag": etag}),
+    }, project="churn", entity="acme")
+    (tmp_path / "remote").mkdir()
+    (tmp_path / "a.txt").write_text("stored\n")
+    (tmp_path / "remote" / "data.bin").write_bytes(b"0123456789")
+    operator = VerifyArtifactOperator(task_id="verify", artifact="acme/churn/with-ref:v0", path=str(tmp_path))
+    report = operator.execute({"ti": SimpleNamespace(xcom_push=lambda key, value: None)})
+    assert report["ok"] is True and report["files"]["checked"] == 2
+    assert report["references"]["checked"] is False and report["references"]["entries"] == ["remote/data.bin"]
+    assert "not checked" in report["references"]["reason"]
