@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from tests.airflow._fakes import RecordingTI
 from wandb_provider.operators.collections import UnlinkArtifactOperator, UpdateCollectionOperator
 from wandb_provider.operators.lifecycle import DeleteArtifactVersionOperator, SetArtifactTTLOperator
 
@@ -190,12 +191,12 @@ def test_set_ttl_refuses_a_link_and_writes_nothing_when_already_set(wandb_env) -
 
 
 def test_delete_one_version_counts_a_missing_version_as_deleted_only_on_a_retry(wandb_env) -> None:
-    from types import SimpleNamespace
-
     operator = DeleteArtifactVersionOperator(task_id="delete", artifact="acme/churn/churn-model:v0")
 
     def context(try_number: int) -> dict:
-        return {"ti": SimpleNamespace(try_number=try_number, xcom_push=lambda **_: None)}
+        ti = RecordingTI()
+        ti.try_number = try_number  # what Airflow counts; RecordingTI has none
+        return {"ti": ti}
 
     assert operator.execute(context(1))["action"] == "deleted"
     with pytest.raises(AirflowFailException, match="v0"):  # a first try that finds nothing: a wrong path?

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from tests.airflow._fakes import RecordingTI
 from wandb_provider.operators.verify import VerifyArtifactOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
@@ -112,22 +113,18 @@ def test_templated_pin_waits_for_rendering() -> None:
 
 
 def test_a_version_still_uploading_fails_verification_and_its_folder_is_not_read(wandb_env, tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
     from tests.testing._http import begin_upload
 
     begin_upload(wandb_env, "acme", "churn", "half-logged", {"a.txt": b"never uploaded"})
-    pushed: dict = {}
+    ti = RecordingTI()
     operator = VerifyArtifactOperator(task_id="verify", artifact="acme/churn/half-logged:v0", path=str(tmp_path))
     with pytest.raises(AirflowFailException, match="the version is PENDING, not COMMITTED"):
-        operator.execute({"ti": SimpleNamespace(xcom_push=lambda key, value: pushed.update({key: value}))})
-    report = pushed["verify_report"]
+        operator.execute({"ti": ti})
+    report = ti.pushed["verify_report"]
     assert report["ok"] is False and report["files"]["checked"] is False
 
 
 def test_references_are_reported_as_not_checked_never_fetched(wandb_env, tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
     from wandb_provider.testing.store import SeedFile
 
     etag = '"' + "a" * 32 + '"'
@@ -140,7 +137,7 @@ def test_references_are_reported_as_not_checked_never_fetched(wandb_env, tmp_pat
     (tmp_path / "a.txt").write_text("stored\n")
     (tmp_path / "remote" / "data.bin").write_bytes(b"0123456789")
     operator = VerifyArtifactOperator(task_id="verify", artifact="acme/churn/with-ref:v0", path=str(tmp_path))
-    report = operator.execute({"ti": SimpleNamespace(xcom_push=lambda key, value: None)})
+    report = operator.execute({"ti": RecordingTI()})
     assert report["ok"] is True and report["files"]["checked"] == 2
     assert report["references"]["checked"] is False and report["references"]["entries"] == ["remote/data.bin"]
     assert "not checked" in report["references"]["reason"]
