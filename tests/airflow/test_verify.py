@@ -141,3 +141,17 @@ def test_references_are_reported_as_not_checked_never_fetched(wandb_env, tmp_pat
     assert report["ok"] is True and report["files"]["checked"] == 2
     assert report["references"]["checked"] is False and report["references"]["entries"] == ["remote/data.bin"]
     assert "not checked" in report["references"]["reason"]
+
+
+def test_the_failure_message_names_every_problem_and_lineage_names_the_input(wandb_env) -> None:
+    ti = RecordingTI()
+    operator = VerifyArtifactOperator(task_id="verify", artifact="acme/churn/churn-model:candidate", pin="v0",
+                                      expected_type="dataset", require={"accuracy": {">=": 0.99}})
+    with pytest.raises(AirflowFailException) as info:
+        operator.execute({"ti": ti})
+    message = str(info.value)
+    assert message.startswith("acme/churn/churn-model:v2 failed verification (3 problems): (1) its type is 'model'")
+    assert "(2) it is v2, not the pinned v0" in message and "(3) metadata: accuracy = 0.9" in message
+    assert ti.pushed["verify_report"]["problems"] == [p.split(") ", 1)[1] for p in message.rstrip(".").split("; (")]
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("wandb://acme", "churn/churn-model")]
