@@ -42,7 +42,8 @@ def test_faithful_folder_and_version_pass(wandb_env, run_dag, out: Path) -> None
 def test_each_kind_of_drift_fails_once_with_a_message_naming_it(wandb_env, run_dag, out: Path) -> None:
     run = run_dag("verify_drift")
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
-    for task_id in ("verify_missing", "verify_changed", "verify_extra", "verify_nowhere", "verify_version"):
+    for task_id in ("verify_missing", "verify_changed", "verify_extra", "verify_nowhere", "verify_version",
+                    "verify_unpinned"):
         assert tis[task_id].state == "failed", task_id
         assert tis[task_id].try_number == 1, f"{task_id} was retried"
     assert tis["verify_extra_allowed"].state == "success"
@@ -67,6 +68,7 @@ def test_each_kind_of_drift_fails_once_with_a_message_naming_it(wandb_env, run_d
     assert "it is v2, not the pinned v0" in problems[1]
     assert "accuracy = 0.9 does not satisfy >= 0.99" in problems[2]
     assert result["verify_skip"] is None and "not the pinned v1" in result["verify_skip.report"]["problems"][0]
+    assert result["verify_unpinned"] is None and result["verify_unpinned.report"] is None  # refused before any check
 
 
 def test_pin_from_upstream_task_catches_an_alias_moved_in_between(wandb_env, run_dag, out: Path) -> None:

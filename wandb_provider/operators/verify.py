@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._airflow import version_xcom
-from .._values import InvalidValueError, is_empty, mapping, optional_text, required_text
+from .._values import InvalidValueError, is_empty, is_template, mapping, optional_text, required_text
 from ..client.paths import is_version
 from ._base import ArgumentCheck, WandbBaseOperator
 from .artifacts import _choice, _flag, _gate
@@ -99,6 +99,10 @@ class VerifyArtifactOperator(WandbBaseOperator):
         digest, ``"vN"`` or ``"entity/project/collection:vN"`` (as resolved: for a registry, the
         organization's entity). (templated)
     :param expected_type: The artifact type the version must have, e.g. ``"model"``. (templated)
+
+    A template for ``path``, ``pin`` or ``expected_type`` that renders empty (a missing upstream
+    XCom renders ``"None"``) fails the task rather than skipping that check.
+
     :param require: Conditions on the version's metadata in the gate language of promotion, e.g.
         ``{"eval.accuracy": {">=": 0.9}}``. (templated)
     :param allow_extra_files: Files in ``path`` that the version does not have are not problems.
@@ -147,6 +151,12 @@ class VerifyArtifactOperator(WandbBaseOperator):
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        for name in ("path", "pin", "expected_type"):
+            if is_template(self.unrendered(name)) and is_empty(getattr(self, name)):
+                raise InvalidValueError(
+                    f"{name} rendered empty ({getattr(self, name)!r}) from {self.unrendered(name)!r}; a verification "
+                    "never drops a check quietly (is an upstream XCom missing?).",
+                    hint=f"Check what the template renders; leave {name} unset (None) for no such check.")
         with self.wandb_client() as client:
             version = client.artifact(args["artifact"])
             self.push_link(context, version)

@@ -76,8 +76,10 @@ with DAG("verify_drift", schedule=None, start_date=START, catchup=False):
         require={"accuracy": {">=": 0.99}, "framework": {"==": "linear"}}, retries=2)
     skipped = VerifyArtifactOperator(task_id="verify_skip", artifact=f"{MODEL}:candidate", pin="v1",
                                      on_failure="skip")
+    unpinned = VerifyArtifactOperator(task_id="verify_unpinned", artifact=f"{MODEL}:candidate", retries=2,
+                                      pin="{{ ti.xcom_pull(task_ids='no_such_task') }}")
     download >> nowhere
-    [*checks, nowhere, version, skipped] >> record()
+    [*checks, nowhere, version, skipped, unpinned] >> record()
 
 with DAG("verify_pin_moved", schedule=None, start_date=START, catchup=False):
     download = UseArtifactOperator(task_id="download", artifact=f"{MODEL}:candidate")
