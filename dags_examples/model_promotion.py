@@ -1,5 +1,6 @@
-"""Scheduled model promotion: evaluate the candidate, promote it to ``production`` behind a quality
-gate and a compare-and-set guard, then link it into the model registry.
+"""Scheduled model promotion: evaluate the candidate, verify it is still the version whose files were
+evaluated, promote it to ``production`` behind a quality gate and a compare-and-set guard, then link
+it into the model registry.
 
 Templates render as text here (Airflow's default): the operators read ``"0.9"`` from a template as
 the number 0.9 and ``"None"`` as no value, so no ``render_template_as_native_obj`` is needed.
@@ -25,6 +26,7 @@ from wandb_provider.operators.artifacts import (
     UpdateArtifactOperator,
     UseArtifactOperator,
 )
+from wandb_provider.operators.verify import VerifyArtifactOperator
 
 ENTITY = os.environ.get("WANDB_ENTITY") or "acme"
 PROJECT = os.environ.get("WANDB_PROJECT") or "churn"
@@ -73,6 +75,10 @@ def summary(**context: Any) -> str:
     linked = ti.xcom_pull(task_ids="link_to_registry")
     lines = [f"Candidate {model.get('qualified_name', CANDIDATE)}: accuracy {scores.get('accuracy')} "
              f"on {scores.get('rows')} rows of {scores.get('dataset')}"]
+    verified = ti.xcom_pull(task_ids="verify_candidate")
+    if verified:
+        lines.append(f"Verified {verified['artifact']['qualified_name']}: {verified['files']['checked']} files "
+                     "as downloaded and evaluated")
     if promoted:
         before = previous or "no version"
         verb = "Promoted" if promoted["changed"] else "Already promoted"
@@ -115,6 +121,15 @@ with DAG(
         metadata={"eval": {"accuracy": "{{ ti.xcom_pull(task_ids='evaluate')['accuracy'] }}", "split": "test",
                            "dataset": "{{ ti.xcom_pull(task_ids='evaluate')['dataset'] }}"}},
     )
+    # The candidate must still be the version that was downloaded and evaluated (an alias can move
+    # meanwhile), committed, a model, and its files on disk must be exactly the version's.
+    verify = VerifyArtifactOperator(
+        task_id="verify_candidate",
+        artifact=CANDIDATE,
+        path="{{ ti.xcom_pull(task_ids='download_candidate')['path'] }}",
+        pin="{{ ti.xcom_pull(task_ids='download_candidate') }}",
+        expected_type="model",
+    )
     promote = UpdateArtifactAliasesOperator(
         task_id="promote",
         artifact="{{ ti.xcom_pull(task_ids='download_candidate')['qualified_name'] }}",
@@ -129,5 +144,5 @@ with DAG(
         aliases=["production"],
     )
     # [END howto_model_promotion]
-    scores >> record >> promote >> link
+    scores >> record >> verify >> promote >> link
     [before, promote, link] >> summary()

@@ -25,7 +25,13 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Weights & Biases",
-                "python-modules": ["wandb_provider.operators.artifacts", "wandb_provider.operators.retention"],
+                "python-modules": [
+                    "wandb_provider.operators.artifacts",
+                    "wandb_provider.operators.collections",
+                    "wandb_provider.operators.lifecycle",
+                    "wandb_provider.operators.retention",
+                    "wandb_provider.operators.verify",
+                ],
             }
         ],
         "sensors": [{"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.sensors.artifacts"]}],

@@ -195,6 +195,21 @@ mutation UnlinkArtifact($input: UnlinkArtifactInput!) {
 }
 """)
 
+# A version's time-to-live: ttlDurationSeconds > 0 (seconds), -1 (inherits the team default) or -2 (none).
+ARTIFACT_TTL = Operation("ArtifactTTL", """
+query ArtifactTTL($id: ID!) {
+  artifact(id: $id) { id state ttlDurationSeconds ttlIsInherited }
+}
+""")
+
+UPDATE_ARTIFACT_TTL = Operation("UpdateArtifactTTL", """
+mutation UpdateArtifactTTL($input: UpdateArtifactInput!) {
+  updateArtifact(input: $input) {
+    artifact { id ttlDurationSeconds ttlIsInherited }
+  }
+}
+""")
+
 DELETE_ARTIFACT = Operation("DeleteArtifact", """
 mutation DeleteArtifact($input: DeleteArtifactInput!) {
   deleteArtifact(input: $input) { artifact { id state } }
@@ -401,6 +416,8 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     ADD_ALIASES,
     DELETE_ALIASES,
     UPDATE_ARTIFACT,
+    ARTIFACT_TTL,
+    UPDATE_ARTIFACT_TTL,
     LINK_ARTIFACT,
     UNLINK_ARTIFACT,
     DELETE_ARTIFACT,

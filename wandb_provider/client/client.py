@@ -16,12 +16,14 @@ from .config import DEFAULT_BASE_URL, ClientConfig
 from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError, WandbError
 from .manifest import Manifest, check_entry_path
 from .models import (
+    TTL,
     AliasChange,
     ArtifactVersion,
     DeleteOutcome,
     DownloadResult,
     FileUrl,
     ProgressUpdate,
+    TTLChange,
     VerifyReport,
     Viewer,
     WandbRun,
@@ -711,6 +713,57 @@ class WandbClient:
         self._graphql.execute(q.DELETE_ARTIFACT, {"input": {"artifactID": version.id,
                                                             "deleteAliases": delete_aliases}},
                               what=f"delete {version.qualified_name}")
+
+    def set_ttl(self, artifact: ArtifactRef, ttl: TTL) -> TTLChange:
+        """Set a version's time-to-live (W&B's ``ttl``): seconds > 0, ``None`` for no TTL (even when
+        the team has a default), or ``"inherit"`` for the team's default.
+
+        W&B counts the TTL from the version's creation and deletes it soon after it runs out. Like the
+        official SDK, a version seen through a link (a registry or portfolio) is refused: its TTL is
+        the source version's. The TTL is read first (nothing is sent when it is already so), written,
+        then read back; when another writer changed it meanwhile, ``MetadataConflictError`` says so.
+        """
+        import time
+
+        from ._ttl import check_ttl, ttl_from_wire, ttl_to_wire
+        from ._writes import settle, strict_answer
+        from .errors import MetadataConflictError
+
+        wanted = check_ttl(ttl)
+        version = self._version(artifact)
+        if version.is_link:
+            raise BadRequestError(
+                f"set the TTL of {version.qualified_name}: it is a link; W&B keeps a TTL on the source version.",
+                hint=f"Pass the source version, {version.source_entity}/{version.source_project}/"
+                     f"{version.source_name}:{version.source_version}.")
+        started = time.monotonic()
+        before = self._ttl_of(version)
+        if before == wanted:
+            return TTLChange(version, before, before, changed=False)
+        what = f"set the TTL of {version.qualified_name}"
+        data = self._graphql.execute(q.UPDATE_ARTIFACT_TTL, {"input": {
+            "artifactID": version.id, "ttlDurationSeconds": ttl_to_wire(wanted)}}, what=what)
+        with strict_answer(what, q.UPDATE_ARTIFACT_TTL.name):
+            ttl_from_wire(data["updateArtifact"]["artifact"])
+        settle(time.monotonic() - started)
+        after = self._ttl_of(version)
+        if after != wanted:
+            raise MetadataConflictError(
+                f"{what} to {wanted!r}: read back {after!r}; another writer changed it at the same time.",
+                hint="W&B has no compare-and-set; re-run to write it again.")
+        return TTLChange(version, before, after, changed=True)
+
+    def _ttl_of(self, version: ArtifactVersion) -> TTL:
+        from ._ttl import ttl_from_wire
+        from ._writes import strict_answer
+
+        what = f"read the TTL of {version.qualified_name}"
+        data = self._graphql.execute(q.ARTIFACT_TTL, {"id": version.id}, what=what)
+        with strict_answer(what, q.ARTIFACT_TTL.name):
+            node = data.get("artifact")
+            if node is None or node["state"] == "DELETED":
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.", operation=q.ARTIFACT_TTL.name)
+            return ttl_from_wire(node)
 
     def delete_if_unclaimed(
         self,

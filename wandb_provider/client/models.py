@@ -293,6 +293,25 @@ class AliasChange:
                 "before": dict(self.before), "after": dict(self.after), "changed": self.changed}
 
 
+TTL_INHERIT = "inherit"
+TTL = int | str | None  # seconds (> 0), None (no TTL) or TTL_INHERIT (the team's default)
+
+
+@dataclass(frozen=True)
+class TTLChange:
+    """What ``set_ttl`` found and did: the TTL ``before`` and ``after`` (seconds, None for no TTL,
+    ``"inherit"`` for the team's default)."""
+
+    artifact: ArtifactVersion
+    before: TTL
+    after: TTL
+    changed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"artifact": self.artifact.to_dict(), "before": self.before, "after": self.after,
+                "changed": self.changed}
+
+
 @dataclass(frozen=True)
 class DeleteOutcome:
     """What ``delete_if_unclaimed`` did with one version: ``deleted``, ``unlinked``, ``kept`` (and why),

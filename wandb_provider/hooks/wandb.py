@@ -6,10 +6,21 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from ..client import ClientConfig, WandbClient, WandbError
+from ..client import AuthenticationError, ClientConfig, ServerError, WandbClient, WandbError
 from ._connection import ConnectionConfigError, base_url, client_options, parse_extra_text
 
-__all__ = ["ConnectionConfigError", "WandbHook"]
+__all__ = ["ConnectionConfigError", "SdkNotInstalledError", "WandbHook"]
+
+
+class SdkNotInstalledError(WandbError, ImportError):
+    """``get_sdk_api`` without the official ``wandb`` package; names the extra that installs it."""
+
+
+def _scrubbed(error: Exception, api_key: str) -> str:
+    """An SDK error's text without URLs' queries and never the API key."""
+    from ..client._redact import scrub
+
+    return scrub(str(error), [api_key])[:300]
 
 
 class WandbHook(BaseHook):
@@ -64,6 +75,43 @@ class WandbHook(BaseHook):
     def get_client(self) -> WandbClient:
         """A new client for this connection (one pooled session per client)."""
         return WandbClient(config=self.get_config())
+
+    def get_sdk_api(self) -> Any:
+        """A ``wandb.Api`` (the official SDK) configured from this connection: base URL, API key,
+        entity, project and timeout. For what the provider's operators do not cover.
+
+        The key is handed to ``wandb.Api`` directly: it is never put in the process environment and
+        never logged. TLS and proxy settings are the SDK's own (``WANDB_*`` settings), not the
+        connection's ``verify_ssl``. Needs the ``sdk`` extra: ``pip install 'airflow-provider-wandb[sdk]'``.
+        """
+        import math
+
+        config = self.get_config()
+        if not config.api_key:
+            raise ConnectionConfigError(
+                f"connection {self.wandb_conn_id!r} has no API key, so the W&B SDK cannot authenticate.",
+                hint="Set the connection's password to a W&B API key.")
+        try:
+            import wandb
+        except ImportError:
+            raise SdkNotInstalledError(
+                "WandbHook.get_sdk_api needs the official W&B SDK (wandb), which is not installed.",
+                hint="Install the provider's 'sdk' extra: pip install 'airflow-provider-wandb[sdk]'.",
+            ) from None
+        overrides = {"base_url": config.base_url}
+        if config.entity:
+            overrides["entity"] = config.entity
+        if config.project:
+            overrides["project"] = config.project
+        try:
+            return wandb.Api(overrides=overrides, timeout=max(1, math.ceil(config.timeout)), api_key=config.api_key)
+        except wandb.errors.AuthenticationError as exc:
+            raise AuthenticationError(
+                f"the W&B SDK could not sign in to {config.base_url} with connection {self.wandb_conn_id!r}: "
+                f"{_scrubbed(exc, config.api_key)}", hint="Check the connection's API key and host.") from None
+        except wandb.errors.CommError as exc:
+            raise ServerError(f"the W&B SDK could not reach {config.base_url}: {_scrubbed(exc, config.api_key)}",
+                              hint="Airflow will retry the task.") from None
 
     def test_connection(self) -> tuple[bool, str]:
         """One viewer round trip; says who the key belongs to, never the key."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
-
-from .._airflow import translate_errors
+from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
     from ..client import ArtifactVersion, WandbClient
@@ -17,9 +15,10 @@ DEFAULT_PROTECTED_ALIASES = ("production",)
 _NO_LIMIT_TEXT = ("", "None", "none", "null")
 
 
-def _age_limit(older_than: Any) -> dt.timedelta | None:
-    """``older_than`` as a duration: seconds (a number, or text that reads as one), a timedelta, or
-    an ISO 8601 duration such as ``"P30D"``; None/empty for no age condition. ``BadRequestError`` else."""
+def _age_limit(older_than: Any, name: str = "older_than") -> dt.timedelta | None:
+    """``older_than`` (or the argument ``name``) as a duration: seconds (a number, or text that reads
+    as one), a timedelta, or an ISO 8601 duration such as ``"P30D"``; None/empty for none.
+    ``BadRequestError`` else."""
     from ..client.errors import BadRequestError
     from ..client.values import as_number
 
@@ -43,13 +42,27 @@ def _age_limit(older_than: Any) -> dt.timedelta | None:
             parsed = None
         limit = parsed if isinstance(parsed, dt.timedelta) else None
     if limit is None:
-        raise BadRequestError(f"older_than={older_than!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
+        raise BadRequestError(f"{name}={older_than!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
     if limit < dt.timedelta(0):
-        raise BadRequestError(f"older_than={older_than!r} is negative; give how long ago, e.g. 'P30D'.")
+        raise BadRequestError(f"{name}={older_than!r} is negative; give a length of time, e.g. 'P30D'.")
     return limit
 
 
-class DeleteArtifactVersionsOperator(BaseOperator):
+def _collection(name: str, value: Any) -> str:
+    """A whole collection, ``[entity/]project/collection``: no alias or version."""
+    from ..client.errors import BadRequestError, InvalidArtifactPathError
+    from ..client.paths import ArtifactPath
+
+    if not isinstance(value, str):
+        raise BadRequestError(f"{name} must be text, not {type(value).__name__}.")
+    path = ArtifactPath.parse(value.strip(), default_entity="e", default_project="p")
+    if path.alias is not None:
+        raise InvalidArtifactPathError(
+            f"{name} {value!r} names an alias; retention works on a whole collection.")
+    return value.strip()
+
+
+class DeleteArtifactVersionsOperator(WandbBaseOperator):
     """
     Delete all but the newest ``keep_last`` versions of a collection (dry run by default).
 
@@ -77,6 +90,10 @@ class DeleteArtifactVersionsOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("collection", "older_than")
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "collection": _collection,
+        "older_than": lambda name, value: _age_limit(value, name),
+    }
 
     def __init__(
         self,
@@ -90,7 +107,12 @@ class DeleteArtifactVersionsOperator(BaseOperator):
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        if not isinstance(wandb_conn_id, str) or not wandb_conn_id.strip():
+            from ..client.errors import BadRequestError
+
+            raise BadRequestError(f"{type(self).__name__}(task_id={kwargs.get('task_id')!r}): wandb_conn_id must be "
+                                  f"a connection id, not {wandb_conn_id!r}.")
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.collection = collection
         self.keep_last = keep_last
         self.keep_aliased = keep_aliased
@@ -98,11 +120,11 @@ class DeleteArtifactVersionsOperator(BaseOperator):
         self.older_than = older_than
         # Not `self.dry_run`: BaseOperator already has a dry_run() method.
         self.report_only = dry_run
-        self.wandb_conn_id = wandb_conn_id
         self._check_arguments()
 
     def _check_arguments(self) -> None:
-        """Arguments that are not templated are checked here, when the DAG file is parsed."""
+        """Arguments are checked here, when the DAG file is parsed (templated ones again after
+        rendering, ``argument_checks``); a bad one raises ``BadRequestError`` naming the task."""
         from ..client._aliases import check_alias_names
         from ..client.errors import BadRequestError
 
@@ -115,8 +137,6 @@ class DeleteArtifactVersionsOperator(BaseOperator):
             if not isinstance(getattr(self, name), bool):
                 shown = "dry_run" if name == "report_only" else name
                 raise BadRequestError(f"{where}: {shown} must be True or False, not {getattr(self, name)!r}.")
-        if not isinstance(self.wandb_conn_id, str) or not self.wandb_conn_id:
-            raise BadRequestError(f"{where}: wandb_conn_id must be a connection id, not {self.wandb_conn_id!r}.")
         self.protected_aliases = list(check_alias_names(self.protected_aliases, "protected_aliases"))
         if self.keep_last == 0 and not self.keep_aliased and not self.report_only:
             raise BadRequestError(
@@ -136,24 +156,10 @@ class DeleteArtifactVersionsOperator(BaseOperator):
         race (e.g. a rollback moving ``production`` onto a planned version) deterministically.
         """
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
         import pendulum
 
-        from ..client.paths import ArtifactPath
-        from ..hooks.wandb import WandbHook
-
-        with translate_errors():
-            limit = _age_limit(self.older_than)
-            if not isinstance(self.collection, str):
-                from ..client.errors import BadRequestError
-
-                raise BadRequestError(f"collection must be text, not {type(self.collection).__name__}.")
-            path = ArtifactPath.parse(self.collection.strip(), default_entity="e", default_project="p")
-            if path.alias is not None:
-                from ..client.errors import InvalidArtifactPathError
-
-                raise InvalidArtifactPathError(
-                    f"collection {self.collection!r} names an alias; retention works on a whole collection.")
+        limit, collection = args["older_than"], args["collection"]
         try:
             cutoff = pendulum.now("UTC") - limit if limit else None
         except OverflowError:  # older than anything a calendar holds: no version is that old
@@ -162,8 +168,8 @@ class DeleteArtifactVersionsOperator(BaseOperator):
         doomed: list[ArtifactVersion] = []
         removed: list[str] = []
         gone: list[str] = []
-        with translate_errors(), WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
-            versions = sorted(client.versions(self.collection.strip()), key=lambda v: v.version_index, reverse=True)
+        with self.wandb_client() as client:
+            versions = sorted(client.versions(collection), key=lambda v: v.version_index, reverse=True)
             for position, version in enumerate(versions):
                 user_aliases = [a for a in version.aliases if a != "latest"]
                 if position < self.keep_last:
@@ -192,5 +198,5 @@ class DeleteArtifactVersionsOperator(BaseOperator):
                     removed.append(version.version)
                     self.log.info("%s %s (aliases %s)", "Dry run: would remove" if self.report_only else "Removed",
                                   version.qualified_name, list(version.aliases))
-        return {"collection": self.collection, "dry_run": self.report_only,
+        return {"collection": collection, "dry_run": self.report_only,
                 "would_delete" if self.report_only else "deleted": removed, "kept": kept, "gone": gone}

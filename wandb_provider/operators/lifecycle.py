@@ -1,0 +1,164 @@
+"""Operators on a version's life: its time-to-live (W&B's ``ttl``) and deleting it safely."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from .._airflow import version_xcom
+from .._values import InvalidValueError, alias_list, is_empty, required_text
+from ._base import ArgumentCheck, WandbBaseOperator
+from .artifacts import _flag
+from .retention import DEFAULT_PROTECTED_ALIASES, _age_limit
+
+TTL_INHERIT = "inherit"
+
+
+def _ttl(name: str, value: Any) -> int | str | None:
+    """Seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``); ``None`` written in the
+    DAG file for no TTL; ``"inherit"`` for the team's default. A template that renders empty is refused."""
+    from ..client._ttl import check_ttl
+    from ..client.errors import BadRequestError
+
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == TTL_INHERIT:
+        return TTL_INHERIT
+    if is_empty(value):
+        raise InvalidValueError(
+            f"{name} is empty (it is {value!r}); a template that renders nothing does not remove a TTL.",
+            hint=f"Give a duration (seconds, 'P30D'), None in the DAG file for no TTL, or {TTL_INHERIT!r}.")
+    try:
+        limit = _age_limit(value, name)
+        if limit is None or limit.total_seconds() < 1:
+            raise BadRequestError(f"{name}={value!r} is not a positive duration of at least one second.",
+                                  hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
+        return check_ttl(int(limit.total_seconds()))
+    except BadRequestError as exc:
+        raise InvalidValueError(exc.message, hint=exc.hint) from None
+
+
+def _pinned_version(name: str, value: Any) -> str:
+    """A version named by its index (``...:vN``): an alias could point at another version on a retry."""
+    from ..client.errors import InvalidArtifactPathError
+    from ..client.paths import ArtifactPath
+
+    text = required_text(name, value)
+    try:
+        path = ArtifactPath.parse(text, default_entity="entity", default_project="project")
+    except InvalidArtifactPathError as exc:
+        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
+    if not path.is_version:
+        raise InvalidValueError(
+            f"{name} {text!r} does not name a version index; deleting through an alias could delete another "
+            "version when the task is retried.",
+            hint="Name the version, e.g. 'acme/churn/churn-model:v3' (an upstream XCom's 'qualified_name').")
+    return text
+
+
+class SetArtifactTTLOperator(WandbBaseOperator):
+    """
+    Set or clear a version's time-to-live (W&B's ``ttl``): W&B deletes the version soon after its
+    TTL, counted from its creation, runs out.
+
+    :param artifact: The version, e.g. ``"acme/churn/churn-dataset:v3"``; not a link (a registry
+        view): W&B keeps the TTL on the source version. (templated)
+    :param ttl: A duration: seconds, a ``timedelta`` or ISO 8601 text such as ``"P30D"``; ``None``
+        (written in the DAG file) for no TTL, even if the team has a default; ``"inherit"`` for the
+        team's default. A template that renders empty is refused. (templated)
+    :return: JSON-safe dict: the version, the TTL ``before`` and ``after`` (seconds, None or
+        ``"inherit"``) and ``changed``.
+    """
+
+    template_fields: Sequence[str] = ("artifact", "ttl")
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {"artifact": required_text, "ttl": _ttl}
+
+    def __init__(self, *, artifact: str, ttl: Any, wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
+        self.artifact = artifact
+        self.ttl = ttl
+        self.check_plain_arguments()
+
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        with self.wandb_client() as client:
+            version = client.artifact(args["artifact"])
+            self.push_link(context, version)
+            change = client.set_ttl(version, args["ttl"])
+        self.log.info("TTL of %s: %s -> %s%s", version.qualified_name, change.before, change.after,
+                      "" if change.changed else " (nothing to change)")
+        self.record_lineage([], [version])
+        return {**change.to_dict(), "artifact": version_xcom(version)}
+
+
+class DeleteArtifactVersionOperator(WandbBaseOperator):
+    """
+    Delete one version (through a link: unlink it), with the retention operator's safety rules.
+
+    The version is read again just before (``WandbClient.delete_if_unclaimed``) and kept, failing
+    the task, when it holds a protected alias, an alias not in ``drop_aliases``, is linked into
+    another collection, or is not COMMITTED. The version is named by its index (``:vN``), so a
+    retry never deletes another one; on a retry, a version that is gone counts as deleted.
+
+    :param artifact: The version, e.g. ``"acme/churn/churn-model:v3"``. (templated)
+    :param drop_aliases: Aliases it may lose with it (never a protected one). (templated)
+    :param protected_aliases: Aliases that always keep it (default ``("production",)``; in a
+        registry every alias but ``latest``).
+    :param dry_run: Re-check and report, delete nothing.
+    :return: JSON-safe dict: ``version``, ``action`` (``deleted``, ``unlinked``, ``gone``,
+        ``would_delete``, ``would_unlink``), ``reason`` and ``dry_run``.
+    """
+
+    template_fields: Sequence[str] = ("artifact", "drop_aliases")
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "artifact": _pinned_version,
+        "drop_aliases": alias_list,
+    }
+
+    def __init__(
+        self,
+        *,
+        artifact: str,
+        drop_aliases: Sequence[str] | str = (),
+        protected_aliases: Sequence[str] = DEFAULT_PROTECTED_ALIASES,
+        dry_run: bool = False,
+        wandb_conn_id: str = "wandb_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
+        self.artifact = artifact
+        self.drop_aliases = drop_aliases
+        # Not `self.dry_run`: BaseOperator already has a dry_run() method.
+        self.report_only = dry_run
+        with self.checking():
+            from ..client._aliases import check_alias_names
+
+            _flag("dry_run", dry_run)
+            self.protected_aliases = list(check_alias_names(protected_aliases, "protected_aliases"))
+        self.check_plain_arguments()
+
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from ..client.errors import ArtifactNotFoundError
+
+        if protected := sorted(set(args["drop_aliases"]) & set(self.protected_aliases)):
+            raise InvalidValueError(f"drop_aliases {protected} are protected_aliases; a protected alias always "
+                                    "keeps its version.")
+        result: dict[str, Any] = {"version": args["artifact"], "dry_run": self.report_only}
+        with self.wandb_client() as client:
+            try:
+                version = client.artifact(args["artifact"])
+            except ArtifactNotFoundError:
+                if int(getattr(context["ti"], "try_number", 1) or 1) <= 1:
+                    raise
+                self.log.info("%s is gone; an earlier try of this task deleted it (or someone else did)",
+                              args["artifact"])
+                return {**result, "action": "gone", "reason": "not found on a retry"}
+            self.push_link(context, version)
+            outcome = client.delete_if_unclaimed(version, may_drop=args["drop_aliases"],
+                                                 protected_aliases=self.protected_aliases, dry_run=self.report_only)
+        result.update(outcome.to_dict(), artifact=version_xcom(version))
+        if outcome.action == "kept":
+            raise AirflowFailException(f"Not deleting {version.qualified_name}: {outcome.reason}.")
+        self.log.info("%s: %s%s", version.qualified_name, outcome.action, f" ({outcome.reason})" * bool(outcome.reason))
+        return result

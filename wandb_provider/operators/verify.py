@@ -1,0 +1,248 @@
+"""``VerifyArtifactOperator``: a pipeline step that says "these are the version and the bytes we
+expect, or stop" before a deployment or a promotion.
+
+It checks the version (state, type, a pin from an upstream task, metadata conditions in the gate
+language of promotion) and, when given a folder, the files in it against the version's manifest
+(with the same hashing as downloads, through ``WandbClient.verify``). Every problem found is named
+in one message; a failed verification fails the task without retries, or skips it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._airflow import version_xcom
+from .._values import InvalidValueError, is_empty, is_template, mapping, optional_text, required_text
+from ..client.paths import is_version
+from ._base import ArgumentCheck, WandbBaseOperator
+from .artifacts import _choice, _flag, _gate
+
+if TYPE_CHECKING:
+    from ..client import ArtifactVersion, WandbClient
+
+FAILURE_OUTCOMES = ("fail", "skip")
+REPORT_XCOM_KEY = "verify_report"
+LISTED_FILES = 100  # per kind in the report; the counts are always complete
+NAMED_IN_MESSAGE = 10
+_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+REFERENCES_NOT_CHECKED = (
+    "not checked: the client has no way to check a reference's ETag and size without downloading it"
+)
+
+
+def _pin(name: str, value: Any) -> dict[str, str] | None:
+    """What the version must be: an upstream version XCom (its ``digest`` and ``id``), or text: a
+    digest (32 hex digits), ``vN``, or ``entity/project/collection:vN``. Empty: no pin."""
+    if is_empty(value):
+        return None
+    if isinstance(value, Mapping) or (isinstance(value, str) and value.strip().startswith("{")):
+        given = mapping(name, value) or {}
+        if isinstance(given.get("artifact"), Mapping) and "digest" not in given:
+            given = dict(given["artifact"])  # the XCom of an alias update or a TTL change
+        pin = {key: given[key].strip() for key in ("digest", "id", "qualified_name")
+               if isinstance(given.get(key), str) and given[key].strip()}
+        if "digest" not in pin and "id" not in pin:
+            raise InvalidValueError(
+                f"{name} is a dict without 'digest' or 'id' (keys: {sorted(map(str, given))[:10]}).",
+                hint="Pass the XCom of an upstream W&B task (e.g. UseArtifactOperator), a digest or a version.")
+        if "digest" in pin and not _DIGEST.match(pin["digest"]):
+            raise InvalidValueError(f"{name}['digest'] {pin['digest']!r} is not a W&B digest (32 hex digits).")
+        return pin
+    text = required_text(name, value)
+    if _DIGEST.match(text.lower()):
+        return {"digest": text.lower()}
+    if is_version(text):
+        return {"version": text}
+    collection, _, version = text.rpartition(":")
+    if len(collection.split("/")) == 3 and all(collection.split("/")) and is_version(version):
+        return {"qualified_name": text}
+    raise InvalidValueError(
+        f"{name} {text!r} is neither a digest (32 hex digits), a version ('v3'), "
+        "'entity/project/collection:v3', nor the XCom of an upstream W&B task.",
+        hint="An alias such as 'production' can move; pin what an upstream task resolved instead.")
+
+
+def _folder(name: str, value: Any) -> str | None:
+    text = optional_text(name, value)
+    if text is not None and not Path(text).expanduser().is_absolute():
+        raise InvalidValueError(f"{name} {text!r} is not an absolute path; a relative one depends on the worker.",
+                                hint="Pass the 'path' of the upstream download's XCom, or an absolute folder.")
+    return str(Path(text).expanduser()) if text is not None else None
+
+
+def _listed(paths: Sequence[str]) -> list[str]:
+    return sorted(paths)[:LISTED_FILES]
+
+
+def _named(kind: str, paths: Sequence[str]) -> str:
+    shown = ", ".join(repr(p) for p in sorted(paths)[:NAMED_IN_MESSAGE])
+    more = f" and {len(paths) - NAMED_IN_MESSAGE} more" if len(paths) > NAMED_IN_MESSAGE else ""
+    return f"{len(paths)} {kind} file{'s' if len(paths) != 1 else ''}: {shown}{more}"
+
+
+class VerifyArtifactOperator(WandbBaseOperator):
+    """
+    Check an artifact version, and optionally a local folder against it; fail (or skip) naming every problem.
+
+    Without ``path`` this costs one GraphQL request. With it, the version's manifest is fetched
+    and every file in the folder is hashed as downloads do.
+
+    :param artifact: The version to check, e.g. ``"acme/churn/churn-model:candidate"``. (templated)
+    :param path: An absolute folder to compare with the version's files: missing, changed and (unless
+        ``allow_extra_files``) extra files are problems. Typically the ``path`` of an upstream
+        ``UseArtifactOperator``'s XCom. (templated)
+    :param pin: What the version must be: the XCom of an upstream W&B task (its ``digest`` and
+        ``id``, or those of its ``artifact``, must match, so an alias moved in between is caught), a
+        digest, ``"vN"`` or ``"entity/project/collection:vN"`` (as resolved: for a registry, the
+        organization's entity). (templated)
+    :param expected_type: The artifact type the version must have, e.g. ``"model"``. (templated)
+
+    A template for ``path``, ``pin`` or ``expected_type`` that renders empty (a missing upstream
+    XCom renders ``"None"``) fails the task rather than skipping that check.
+
+    :param require: Conditions on the version's metadata in the gate language of promotion, e.g.
+        ``{"eval.accuracy": {">=": 0.9}}``. (templated)
+    :param allow_extra_files: Files in ``path`` that the version does not have are not problems.
+    :param on_failure: ``"fail"`` (default: the task fails without retries) or ``"skip"``. Errors
+        that are not findings (a version that does not exist, a bad argument, W&B unreachable)
+        fail the task whatever this says; only W&B being unreachable is retried.
+    :return: JSON-safe report: ``ok``, ``problems``, the version, and ``files`` (counts and the
+        first 100 paths of each kind) and ``references`` when a folder was checked. A failed
+        verification pushes the same report under the XCom key ``verify_report``.
+    """
+
+    template_fields: Sequence[str] = ("artifact", "path", "pin", "expected_type", "require")
+    template_fields_renderers = {"pin": "json", "require": "json"}
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "artifact": required_text,
+        "path": _folder,
+        "pin": _pin,
+        "expected_type": optional_text,
+        "require": _gate,
+    }
+
+    def __init__(
+        self,
+        *,
+        artifact: str,
+        path: str | None = None,
+        pin: Mapping[str, Any] | str | None = None,
+        expected_type: str | None = None,
+        require: Mapping[str, Any] | str | None = None,
+        allow_extra_files: bool = False,
+        on_failure: str = "fail",
+        wandb_conn_id: str = "wandb_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
+        self.artifact = artifact
+        self.path = path
+        self.pin = pin
+        self.expected_type = expected_type
+        self.require = require
+        self.allow_extra_files = allow_extra_files
+        self.on_failure = on_failure
+        with self.checking():
+            _flag("allow_extra_files", allow_extra_files)
+            _choice("on_failure", on_failure, FAILURE_OUTCOMES)
+        self.check_plain_arguments()
+
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        for name in ("path", "pin", "expected_type"):
+            if is_template(self.unrendered(name)) and is_empty(getattr(self, name)):
+                raise InvalidValueError(
+                    f"{name} rendered empty ({getattr(self, name)!r}) from {self.unrendered(name)!r}; a verification "
+                    "never drops a check quietly (is an upstream XCom missing?).",
+                    hint=f"Check what the template renders; leave {name} unset (None) for no such check.")
+        with self.wandb_client() as client:
+            version = client.artifact(args["artifact"])
+            self.push_link(context, version)
+            problems = self.version_problems(version, args)
+            report: dict[str, Any] = {"artifact": version_xcom(version), "state": version.state}
+            if args["path"] is not None:
+                problems += self.folder_problems(client, version, Path(args["path"]), report)
+        self.record_lineage([version], [])
+        report = {"ok": not problems, "problems": problems, **report}
+        if problems:
+            self.reject(context, version, problems, report)
+        self.log.info("Verified %s: %s", version.qualified_name,
+                      "version and folder as expected" if args["path"] else "version as expected")
+        return report
+
+    def version_problems(self, version: ArtifactVersion, args: dict[str, Any]) -> list[str]:
+        """What is wrong with the version itself: state, type, pin, metadata conditions."""
+        from ..client.conditions import evaluate_gate
+
+        problems = []
+        if version.state != "COMMITTED":
+            problems.append(f"the version is {version.state}, not COMMITTED")
+        if args["expected_type"] and version.type != args["expected_type"]:
+            problems.append(f"its type is {version.type!r}, not {args['expected_type']!r}")
+        pin = args["pin"] or {}
+        if "digest" in pin and version.digest != pin["digest"]:
+            problems.append(f"its digest is {version.digest}, not the pinned {pin['digest']}"
+                            + (f" (of {pin['qualified_name']})" if "qualified_name" in pin else "")
+                            + ": it is another version, or its files changed")
+        if "id" in pin and version.id != pin["id"]:
+            problems.append(f"it is artifact {version.id}, not the pinned {pin['id']}"
+                            + (f" ({pin['qualified_name']})" if "qualified_name" in pin else ""))
+        if "version" in pin and version.version != pin["version"]:
+            problems.append(f"it is {version.version}, not the pinned {pin['version']}")
+        if set(pin) == {"qualified_name"} and version.qualified_name != pin["qualified_name"]:
+            problems.append(f"it is {version.qualified_name}, not the pinned {pin['qualified_name']}")
+        if args["require"]:
+            gate = evaluate_gate(version.metadata, args["require"])
+            problems += [f"metadata: {failure}" for failure in gate.failures]
+        return problems
+
+    def folder_problems(self, client: WandbClient, version: ArtifactVersion, root: Path,
+                        report: dict[str, Any]) -> list[str]:
+        """What differs between ``root`` and the version's files; fills ``report["files"]``."""
+        if version.state != "COMMITTED":  # its manifest may not exist yet; the state is already a problem
+            report["files"] = {"path": str(root), "checked": False, "reason": f"the version is {version.state}"}
+            report["references"] = {"checked": False, "reason": f"the version is {version.state}"}
+            return []
+        if not root.is_dir():
+            what = "is not a folder" if root.exists() else "does not exist on this worker"
+            report["files"] = {"path": str(root), "exists": False}
+            report["references"] = {"checked": False, "reason": "no folder"}
+            return [f"the folder {str(root)!r} {what}"]
+        result = client.verify(version, root)
+        manifest = client.manifest(version)
+        references = sorted(entry.path for entry in manifest if entry.ref is not None)
+        extra = list(result.unexpected)
+        report["files"] = {
+            "path": str(root), "exists": True, "checked": result.checked,
+            "missing_count": len(result.missing), "changed_count": len(result.mismatched),
+            "extra_count": len(extra), "extra_allowed": self.allow_extra_files,
+            "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
+        }
+        report["references"] = {"checked": False, "count": len(references), "entries": _listed(references),
+                                "reason": REFERENCES_NOT_CHECKED}
+        if references:
+            self.log.warning("%d reference entries of %s were %s", len(references), version.qualified_name,
+                             REFERENCES_NOT_CHECKED)
+        problems = []
+        if result.missing:
+            problems.append(_named("missing", result.missing))
+        if result.mismatched:
+            problems.append(_named("changed", result.mismatched) + " (size or digest differs from the manifest)")
+        if extra and not self.allow_extra_files:
+            problems.append(_named("extra", extra) + " (not in the version; allow_extra_files=True accepts them)")
+        return problems
+
+    def reject(self, context: Any, version: ArtifactVersion, problems: list[str], report: dict[str, Any]) -> None:
+        """Fail (no retries: the same inputs would fail again) or skip, naming every problem."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=report)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        message = (f"{version.qualified_name} failed verification ({count}): "
+                   + "; ".join(f"({i}) {p}" for i, p in enumerate(problems, start=1)) + ".")
+        self.log.error("%s", message)
+        if self.on_failure == "skip":
+            raise AirflowSkipException(message)
+        raise AirflowFailException(message)
