@@ -62,7 +62,10 @@ def resolve_root(root: object) -> Path:
                               hint="Pass the folder to download into, e.g. '/data/models/churn'.")
     if "\x00" in text:
         raise BadRequestError(f"root {text!r} contains NUL.", hint="Pass a valid folder path.")
-    path = Path(os.path.abspath(os.path.expanduser(text)))
+    try:
+        path = Path(os.path.abspath(os.path.expanduser(text)))
+    except OSError as exc:  # a relative root and a current folder that no longer exists
+        raise local_file_error(exc, f"resolve the root {text!r} against the current folder") from exc
     real = os.path.realpath(path)
     homes = {os.path.realpath(os.path.expanduser("~"))}
     if os.environ.get("HOME"):
