@@ -617,3 +617,17 @@ def test_deep_trees_are_handled_without_recursion(wandb_server, client: WandbCli
     wandb_server.seed_artifact("deep", {"/".join(["d"] * 2100) + "/x": "x"}, project="p")
     with pytest.raises(UnsafePathError):
         client.download("deep", tmp_path / "other")
+
+
+def test_a_folder_inside_the_root_on_another_filesystem(wandb_server, client: WandbClient, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    if not _mount_tmpfs(root / "data"):
+        pytest.skip("mounting a tmpfs needs root and mount(8); the cross-filesystem publish path is untested here")
+    try:
+        wandb_server.seed_artifact("ds", FILES, project="p")
+        client.download("ds", root)  # staging is on the root's filesystem, data/ on another: copied in
+        assert _files_only(user_view(root)) == _bytes(FILES)
+        assert client.verify("ds", root).ok
+        assert [n for n in os.listdir(root / "data") if n.endswith(".tmp")] == []
+    finally:
+        subprocess.run(["umount", str(root / "data")], check=False)

@@ -39,6 +39,7 @@ class BlobCache:
         self._folders: dict[str, int] = {}
         self._folders_lock = threading.Lock()
         self._warned = False
+        self._can_clone = True
 
     def _folder(self, folder: Path) -> int:
         """A descriptor of one cache folder (made if missing), kept for the rest of the download."""
@@ -95,7 +96,7 @@ class BlobCache:
                     return False
                 except OSError:
                     pass  # another filesystem, or no hard links here: keep a copy instead
-            if not _put_unnamed(source, target, folder_fd):
+            if not self._put_unnamed(source, target, folder_fd):
                 tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
                 try:
                     clone_or_copy(source, tmp)
@@ -108,6 +109,31 @@ class BlobCache:
                 self._warned = True
                 log.warning("The download cache %s cannot be written (%s); going on without it.", self.root, exc)
         return False
+
+    def _put_unnamed(self, source: str | Path, target: Path, folder_fd: int) -> bool:
+        """Copy ``source`` into an unnamed file in the cache and give it its name only when complete
+        (Linux ``O_TMPFILE``): a writer killed midway leaves nothing behind. False where unsupported."""
+        flag = getattr(os, "O_TMPFILE", 0)
+        if not flag or not _PROC_FD:
+            return False
+        try:
+            fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
+        except OSError:
+            return False
+        try:
+            src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if not (self._can_clone and try_clone(src, fd)):
+                    self._can_clone = False  # not on this filesystem: stop asking
+                    copy_fd(src, fd)
+            finally:
+                os.close(src)
+            # linkat(AT_SYMLINK_FOLLOW), which os.link only uses when given a folder descriptor
+            with contextlib.suppress(FileExistsError):  # another process cached the same bytes meanwhile
+                os.link(f"/proc/self/fd/{fd}", target.name, dst_dir_fd=folder_fd, follow_symlinks=True)
+        finally:
+            os.close(fd)
+        return True
 
     def evict(self) -> int:
         """Remove least recently used blobs until the cache fits ``max_bytes``; return bytes freed."""
@@ -136,28 +162,6 @@ class BlobCache:
                 path.unlink()
                 freed += size
         return freed
-
-
-def _put_unnamed(source: str | Path, target: Path, folder_fd: int) -> bool:
-    """Copy ``source`` into an unnamed file in the cache and give it its name only when complete
-    (Linux ``O_TMPFILE``): a writer killed midway leaves nothing behind. False where unsupported."""
-    flag = getattr(os, "O_TMPFILE", 0)
-    if not flag or not _PROC_FD:
-        return False
-    try:
-        fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
-    except OSError:
-        return False
-    try:
-        with open(source, "rb") as src:
-            if not try_clone(src.fileno(), fd):
-                copy_fd(src.fileno(), fd)
-        # linkat(AT_SYMLINK_FOLLOW), which os.link only uses when given a folder descriptor
-        with contextlib.suppress(FileExistsError):  # another process cached the same bytes meanwhile
-            os.link(f"/proc/self/fd/{fd}", target.name, dst_dir_fd=folder_fd, follow_symlinks=True)
-    finally:
-        os.close(fd)
-    return True
 
 
 _PROC_FD = os.path.isdir("/proc/self/fd")

@@ -62,7 +62,10 @@ def resolve_root(root: object) -> Path:
                               hint="Pass the folder to download into, e.g. '/data/models/churn'.")
     if "\x00" in text:
         raise BadRequestError(f"root {text!r} contains NUL.", hint="Pass a valid folder path.")
-    path = Path(os.path.abspath(os.path.expanduser(text)))
+    try:
+        path = Path(os.path.abspath(os.path.expanduser(text)))
+    except OSError as exc:  # a relative root and a current folder that no longer exists
+        raise local_file_error(exc, f"resolve the root {text!r} against the current folder") from exc
     real = os.path.realpath(path)
     homes = {os.path.realpath(os.path.expanduser("~"))}
     if os.environ.get("HOME"):
@@ -773,7 +776,12 @@ def apply(plan: Plan, root: Path, staged: dict[str, str], records: dict[str, Rec
         for rel, source in staged.items():
             current = f"place {rel!r} in the root"
             parent_fd, name = fds.parent(rel)
-            os.replace(source, name, dst_dir_fd=parent_fd)
+            try:
+                os.replace(source, name, dst_dir_fd=parent_fd)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                _copy_in(source, parent_fd, name)  # a folder of the root is another mount: copy, then rename
         for rel, how in plan.remove_after:
             current = f"remove {rel!r} from the root"
             _remove(fds, rel, how)
@@ -798,6 +806,31 @@ def apply(plan: Plan, root: Path, staged: dict[str, str], records: dict[str, Rec
     if ledger.files or ledger.dirs or session.published or plan.ledger_existed:
         ledger.save(session.ledger_dir)
         session.published = True
+
+
+def _copy_in(source: str, parent_fd: int, name: str) -> None:
+    """Copy ``source`` next to ``name`` in ``parent_fd``, then rename it into place (atomic there)."""
+    from ._localfs import copy_fd
+
+    tmp = f".{name[:200]}.wandb-{secrets.token_hex(4)}.tmp"
+    src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
+                      dir_fd=parent_fd)
+        try:
+            copy_fd(src, out)
+            os.fchmod(out, stat.S_IMODE(os.fstat(src).st_mode))
+        finally:
+            os.close(out)
+        os.replace(tmp, name, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=parent_fd)
+        raise
+    finally:
+        os.close(src)
+    with contextlib.suppress(OSError):
+        os.unlink(source)
 
 
 def _remove(fds: DirFds, rel: str, how: str) -> None:

@@ -342,7 +342,8 @@ class WandbClient:
         then moved into ``root`` together; on any failure or cancellation ``root`` is left as it was.
         Files already in ``root`` with the right bytes are not fetched again. The provider records
         what it placed in ``root/.wandb-provider/`` and never removes or overwrites anything else:
-        a user's file, folder or link in the way is a ``RootConflictError`` and nothing changes.
+        a user's file, folder or link in the way is a ``RootConflictError`` and nothing changes. A
+        file the provider placed and the user edited since is the user's from then on.
 
         :param root: The folder to download into (created if missing). ``/``, a home folder, an empty
             value and a file are refused.
