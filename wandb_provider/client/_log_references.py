@@ -10,9 +10,6 @@ file of a folder. The same policy as downloads: loopback, private and link-local
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from ._redact import redact_url
+from ._references import ReferencePolicy
 from ._sources import check_name
 from .config import ClientConfig
 from .errors import BadRequestError, ReferenceNotAllowedError, UnsupportedReferenceError
+from .manifest import ManifestEntry
 from .values import as_str_list, looks_like_list, parse_literal
 
 if TYPE_CHECKING:
@@ -82,47 +81,19 @@ def file_path(uri: str) -> str:
     return unquote(parts.path)
 
 
+def _policy(config: ClientConfig) -> ReferencePolicy:
+    return ReferencePolicy.of(config.allowed_file_reference_roots, config.allowed_reference_hosts)
+
+
 def check_file(path: str, config: ClientConfig) -> None:
-    real = os.path.realpath(path)
-    for root in config.allowed_file_reference_roots:
-        real_root = os.path.realpath(root)
-        if os.path.commonpath([real_root, real]) == real_root:
-            return
-    raise ReferenceNotAllowedError(
-        f"references: file://{path} is not under an allowed folder, so it is not read.",
-        hint="Add its folder to the connection's allowed_file_reference_roots.",
-    )
-
-
-def _allowed(host: str, address: str, allowed: tuple[str, ...]) -> bool:
-    ip = ipaddress.ip_address(address)
-    for item in allowed:
-        if item.lower() == host.lower():
-            return True
-        try:
-            if ip in ipaddress.ip_network(item, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    """Refuse a local file that is not under ``allowed_file_reference_roots`` (the download rule)."""
+    _policy(config).check_file_path(ManifestEntry(path=path, digest="", ref=f"file://{quote(path)}"))
 
 
 def check_host(url: str, config: ClientConfig) -> None:
-    """Refuse a URL whose host resolves to a loopback, private, link-local or reserved address, unless
-    ``allowed_reference_hosts`` names the host or the address."""
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        raise BadRequestError(f"references: the host of {redact_url(url)!r} does not resolve.") from None
-    for address in sorted(addresses):
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        public = ip.is_global and not ip.is_multicast
-        if not public and not _allowed(host, str(ip), config.allowed_reference_hosts):
-            raise ReferenceNotAllowedError(
-                f"references: {redact_url(url)!r} resolves to {ip}, a loopback, private or reserved address.",
-                hint="Add the host to the connection's allowed_reference_hosts if it is meant to be reached.",
-            )
+    """Refuse a URL that reaches a loopback, private, link-local or reserved address unless
+    ``allowed_reference_hosts`` names it (the download rule)."""
+    _policy(config).check_http(ManifestEntry(path=url, digest="", ref=url), url)
 
 
 def http_entry(transport: Transport, reference: Reference, cancel: Any = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
+from ._redact import redact_url
 from .errors import (
     ArtifactIntegrityError,
     NotFoundError,
@@ -31,18 +32,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Iterable[str]]
-
-
-def redact(url: str) -> str:
-    """``scheme://host/path`` of a URL: no credentials, no query (signatures), no fragment."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    host = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
 
 
 def _resolve(host: str, port: int) -> list[str]:
@@ -124,7 +113,7 @@ class ReferencePolicy:
         except (OSError, UnicodeError) as exc:
             if literal is None:
                 raise NotFoundError(
-                    f"reference {entry.path!r} points at {redact(url)}, whose host cannot be resolved ({exc}).",
+                    f"reference {entry.path!r} points at {redact_url(url)}, whose host cannot be resolved ({exc}).",
                     hint="Check the worker's DNS, or exclude the entry with exclude=[...].", transient=True,
                 ) from None
             resolved = []
@@ -149,7 +138,7 @@ class ReferencePolicy:
     def _refused(self, entry: ManifestEntry, url: str, why: str,
                  setting: str = "allowed_reference_hosts") -> ReferenceNotAllowedError:
         return ReferenceNotAllowedError(
-            f"refusing reference entry {entry.path!r} ({redact(url)}): {why}.",
+            f"refusing reference entry {entry.path!r} ({redact_url(url)}): {why}.",
             hint=f"If this artifact is trusted, add the host, address or network to the client setting "
                  f"{setting} (the connection's extra of the same name); or exclude the entry with exclude=[...].",
         )
@@ -162,7 +151,7 @@ class ReferencePolicy:
                 continue
             scheme = entry.ref.split("://", 1)[0].lower() if "://" in entry.ref else ""
             if scheme == "file":
-                self._check_file_path(entry)
+                self.check_file_path(entry)
             elif scheme in ("http", "https"):
                 origin = entry.ref.split("/", 3)[:3]
                 key = "/".join(origin)
@@ -174,7 +163,7 @@ class ReferencePolicy:
 
     # --- file:// --------------------------------------------------------------------------------
 
-    def _check_file_path(self, entry: ManifestEntry) -> tuple[str, list[str]]:
+    def check_file_path(self, entry: ManifestEntry) -> tuple[str, list[str]]:
         """The real path of a ``file://`` reference and the allowed roots, if it lies under one."""
         assert entry.ref is not None
         try:
@@ -201,7 +190,7 @@ class ReferencePolicy:
         allowed roots; the opened descriptor is checked again, so a link swapped in meanwhile
         cannot redirect the read.
         """
-        real, roots = self._check_file_path(entry)
+        real, roots = self.check_file_path(entry)
         try:
             fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
                          | getattr(os, "O_NONBLOCK", 0))
@@ -240,19 +229,19 @@ def next_hop(policy: ReferencePolicy, entry: ManifestEntry, url: str, status: in
     """The checked URL a redirect leads to (bounded)."""
     if not location:
         raise UnsupportedReferenceError(
-            f"reference {entry.path!r} ({redact(url)}) answered HTTP {status} without a Location.",
+            f"reference {entry.path!r} ({redact_url(url)}) answered HTTP {status} without a Location.",
             hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
         )
     if hops >= MAX_REDIRECTS:
         raise UnsupportedReferenceError(
-            f"reference {entry.path!r} ({redact(url)}) redirected more than {MAX_REDIRECTS} times.",
+            f"reference {entry.path!r} ({redact_url(url)}) redirected more than {MAX_REDIRECTS} times.",
             hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
         )
     try:
         target = urljoin(url, location)
     except ValueError:
         raise UnsupportedReferenceError(
-            f"reference {entry.path!r} ({redact(url)}) redirected to an invalid URL.",
+            f"reference {entry.path!r} ({redact_url(url)}) redirected to an invalid URL.",
             hint="Re-log the reference with its final URL, or exclude the entry with exclude=[...].",
         ) from None
     policy.check_http(entry, target)
@@ -291,7 +280,7 @@ def check_http_reference(entry: ManifestEntry, etag: str | None, size: int) -> N
     recorded = _strip_quotes(entry.extra.get("etag")) if entry.extra.get("etag") else None
     if recorded is None and entry.digest != entry.ref:
         recorded = entry.digest
-    url = redact(entry.ref or "")
+    url = redact_url(entry.ref or "")
     if recorded is not None and _strip_quotes(etag) != recorded:
         raise ArtifactIntegrityError(
             f"reference {entry.path!r} ({url}) has changed since it was logged: ETag "
@@ -326,7 +315,7 @@ def refuse_reference(entry: ManifestEntry) -> None:
     package = {"s3": "apache-airflow-providers-amazon", "gs": "apache-airflow-providers-google"}.get(scheme)
     where = f"; fetch it with {package}'s hook" if package else ""
     raise UnsupportedReferenceError(
-        f"reference {entry.path!r} points at {redact(entry.ref or '')}: {scheme}:// references are not downloaded "
+        f"reference {entry.path!r} points at {redact_url(entry.ref or '')}: {scheme}:// references are not downloaded "
         f"by this provider{where}.",
         hint="Or skip such entries with exclude=[...].",
     )
