@@ -133,14 +133,24 @@ class RetryBudget:
         elif self.cancel.wait(seconds):
             raise CancelledError(f"{self.what}: cancelled while waiting to retry.", operation=self.operation)
 
-    def run(self, attempt: Callable[[], T], *, host: str) -> T:
-        """Run ``attempt`` until it succeeds, fails permanently or the budget is spent (``ServerError``)."""
+    def run(self, attempt: Callable[[], T], *, host: str, first_failure: BaseException | None = None) -> T:
+        """Run ``attempt`` until it succeeds, fails permanently or the budget is spent (``ServerError``).
+
+        ``first_failure``: the caller already made attempt 1 and it failed so; tenacity replays it.
+        """
+        replay = [first_failure] if first_failure is not None else []
+
+        def next_attempt() -> T:
+            if replay:
+                raise replay.pop()
+            return attempt()
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_retryable), stop=self.stop, wait=self.wait,
             before_sleep=self.before_sleep, sleep=self.sleep, reraise=False,
         )
         try:
-            return retrying(attempt)
+            return retrying(next_attempt)
         except tenacity.RetryError as exc:
             last = exc.last_attempt.exception()
             status = last.status if isinstance(last, RetryableStatus) else None

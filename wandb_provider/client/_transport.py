@@ -340,14 +340,12 @@ class Transport:
         started = time.monotonic()
         allowance = expected_size / MIN_TRANSFER_RATE if expected_size else 0.0
         deadline = started + max(self.config.deadline, allowance)
-        what = what or f"{operation} {redact_url(url)}"
         payload: bytes | BodyOpener | None = body
         request_headers = dict(headers or {})
         if json is not None:
             payload = jsonlib.dumps(json, separators=(",", ":")).encode()
             request_headers.setdefault("Content-Type", "application/json")
         stop = _either(cancel, self.closed)
-        budget = RetryBudget(self.config, operation=operation, what=what, deadline=deadline, cancel=stop)
 
         def attempt() -> Response:
             data = payload() if callable(payload) else payload
@@ -359,7 +357,12 @@ class Transport:
                 if close is not None:
                     close()
 
-        return budget.run(attempt, host=self._describe_host(url))
+        try:  # most calls succeed at once: the retry machinery is only built for those that do not
+            return attempt()
+        except (RetryableStatus, TransientTransportError) as first:
+            budget = RetryBudget(self.config, operation=operation, what=what or f"{operation} {redact_url(url)}",
+                                 deadline=deadline, cancel=stop)
+            return budget.run(attempt, host=self._describe_host(url), first_failure=first)
 
     send = request  # the name the GraphQL layer and older callers use
 
