@@ -299,14 +299,9 @@ class ArtifactEventTrigger(BaseEventTrigger):
         return events
 
     def _payload(self, version: Any, reason: str, unseen: int) -> dict[str, Any]:
-        from ..assets import collection_uri
+        from ..assets import event_extra
 
-        payload = {
-            "reason": reason, "collection": collection_uri(version.entity, version.project, version.name),
-            "qualified_name": version.qualified_name, "id": version.id, "digest": version.digest,
-            "aliases": list(version.aliases), "version": version.version, "entity": version.entity,
-            "project": version.project, "name": version.name, "type": version.type, "url": version.url,
-        }
+        payload = event_extra(version, reason)
         if self.alias is not None:
             payload["alias"] = self.alias
         if unseen:
