@@ -29,7 +29,6 @@ MODEL = "acme/churn/churn-model"
 @pytest.fixture(autouse=True)
 def fresh_pollers() -> None:
     ArtifactVersionTrigger._clients.clear()
-    events_module._POLLERS.clear()
 
 
 class Driver:
@@ -244,7 +243,40 @@ def test_many_watchers_share_one_batched_poll(wandb_env) -> None:
     graphql = wandb_env.stats()["graphql"]
     assert set(graphql["operations"]) == {"WatchCollections"}
     assert graphql["total"] <= 3  # one request per poll for all 40 watchers, not 40
-    assert not events_module._POLLERS[("wandb_default", 1.0)].subscribers  # the loop stopped with its watchers
+
+    async def leftovers() -> list[Any]:
+        return [p for pollers in events_module._POLLERS.values() for p in pollers.values() if p.subscribers]
+
+    assert asyncio.run(leftovers()) == []  # every poll loop stopped with its watchers
+
+
+def test_watchers_through_airflows_shared_stream_manager(wandb_env) -> None:
+    """As the triggerer runs them: one subscription per (collection, alias), one batched request per poll."""
+    from airflow.triggers.shared_stream import SharedStreamManager
+
+    for c in range(4):
+        wandb_env.seed_artifact(f"shared-{c}", {"a": "a"}, project="many", entity="acme")
+    triggers = [ArtifactEventTrigger(collection=f"acme/many/shared-{i % 4}", poll_interval=1.0) for i in range(20)]
+
+    async def watch() -> list[Any]:
+        manager = SharedStreamManager()
+        streams = [t.filter_shared_stream(manager.subscribe(trigger_id=i, trigger=t, key=t.shared_stream_key()))
+                   for i, t in enumerate(triggers)]
+        tasks = [asyncio.create_task(s.__anext__()) for s in streams]
+        await asyncio.sleep(1.5)
+        wandb_env.reset_stats()
+        for c in range(4):
+            wandb_env.seed_artifact(f"shared-{c}", {"a": "b"}, project="many", entity="acme")
+        done, pending = await asyncio.wait(tasks, timeout=15)
+        for task in pending:
+            task.cancel()
+        await manager.stop_all()
+        return [t.result() for t in done]
+
+    fired = asyncio.run(watch())
+    assert sorted(e.payload["qualified_name"] for e in fired) == sorted(
+        f"acme/many/shared-{i % 4}:v1" for i in range(20))
+    assert wandb_env.stats()["graphql"]["total"] <= 3
 
 
 def test_a_bad_connection_fails_every_watcher_visibly(wandb_env, monkeypatch) -> None:

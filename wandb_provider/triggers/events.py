@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import math
+import weakref
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,18 +104,23 @@ class _Poller:
 
     async def _loop(self) -> None:
         while self.subscribers:
-            await self._poll_once()
+            try:
+                await self._poll_once()
+            except Exception:  # a bug must not silently stop every watcher of this process
+                log.exception("Polling W&B collections failed; trying again next poll")
             await asyncio.sleep(self.interval)
 
 
-_POLLERS: dict[tuple[str, float], _Poller] = {}
+# One set of poll loops per event loop (the triggerer runs one; tests may run several in turn).
+_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float], _Poller]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _poller(conn_id: str, interval: float) -> _Poller:
-    key = (conn_id, interval)
-    poller = _POLLERS.get(key)
+    pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
+    poller = pollers.get((conn_id, interval))
     if poller is None:
-        poller = _POLLERS[key] = _Poller(conn_id, interval)
+        poller = pollers[(conn_id, interval)] = _Poller(conn_id, interval)
     return poller
 
 
