@@ -38,13 +38,20 @@ def pin_of(value: Any) -> tuple[str, str]:
     return pinned[0], pinned[1]
 
 
+def _patterns(value: str | Sequence[str] | None) -> list[str] | None:
+    """One pattern or a list of them (a lone string is one pattern, never its characters)."""
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
 def materialize(
     pin: Mapping[str, Any],
     root: str | os.PathLike[str] | None = None,
     *,
     wandb_conn_id: str = "wandb_default",
-    include: Sequence[str] | None = None,
-    exclude: Sequence[str] = (),
+    include: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] = (),
     verify: bool = True,
     cache: bool = True,
     max_workers: int | None = None,
@@ -76,7 +83,6 @@ def materialize(
             if root is None:
                 parts = (version.entity, version.project, version.name, f"{version.version}-{digest}")
                 root = download_base().joinpath(PINNED_FOLDER, *(_part(p) for p in parts))
-            result = client.download(version, root, include=list(include) if include is not None else None,
-                                     exclude=list(exclude), mode="merge", verify=verify, cache=cache,
-                                     max_workers=max_workers)
+            result = client.download(version, root, include=_patterns(include), exclude=_patterns(exclude) or [],
+                                     mode="merge", verify=verify, cache=cache, max_workers=max_workers)
     return Path(result.root)

@@ -32,7 +32,7 @@ def test_each_writer_emits_the_version_it_wrote(wandb_env, run_dag) -> None:
     promote_uri, promoted = events["promote"]
     assert promote_uri == "wandb://acme/churn/churn-model"
     production = wandb.Api().artifact("acme/churn/churn-model:production")
-    assert promoted["reason"] == "aliases" and promoted["version"] == "v2"
+    assert promoted["reason"] == "aliases" and promoted["version"] == "v2" and promoted["changed"] is True
     assert promoted["id"] == production.id and promoted["digest"] == production.digest
     assert "production" in promoted["aliases"]
     update_uri, updated = events["update"]

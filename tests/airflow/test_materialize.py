@@ -76,6 +76,11 @@ def test_a_tampered_file_is_repaired(wandb_env, pin, tmp_path) -> None:
     assert _tree(root) == _tree(Path(pin["path"]))
 
 
+def test_one_include_pattern_as_text(wandb_env, pin, tmp_path) -> None:
+    root = materialize(pin, tmp_path / "one", include="model.json")
+    assert sorted(p.name for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")) == ["model.json"]
+
+
 def test_a_pin_whose_digest_changed_is_refused_before_any_download(wandb_env, pin, tmp_path) -> None:
     root = tmp_path / "refused"
     with pytest.raises(AirflowFailException, match="digest"):

@@ -308,7 +308,7 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         result = change.to_dict()
         result["artifact"] = version_xcom(change.artifact)
         self.record_lineage([], [change.artifact])
-        self.publish_asset_event(context, change.artifact, "aliases")
+        self.publish_asset_event(context, change.artifact, "aliases", change.changed)
         return result
 
 
@@ -386,7 +386,7 @@ class UpdateArtifactOperator(WandbBaseOperator):
                                   tags_remove=args["tags_remove"])
         self.log.info("Updated %s%s", before.qualified_name, "" if after != before else " (nothing to change)")
         self.record_lineage([], [after])
-        self.publish_asset_event(context, after, "update")
+        self.publish_asset_event(context, after, "update", after != before)
         return {"before": version_xcom(before), "after": version_xcom(after), "changed": after != before}
 
 

@@ -151,8 +151,9 @@ class ArtifactEventTrigger(BaseEventTrigger):
     * ``require``: every version that meets the metadata conditions (the sensor's ``require``),
       including an older version whose metadata is updated to meet them (``reason="condition"``).
     * ``alias``: the version the alias points to, whenever it points to a version it did not
-      point to before (``reason="alias"``), and only if that version meets ``require``. An alias is
-      a pointer: if it moves twice between two polls, only where it points at the poll is seen.
+      point to before (``reason="alias"``), and only once that version meets ``require`` (a holder
+      that did not meet it when watching started fires when it comes to). An alias is a pointer:
+      if it moves twice between two polls, only where it points at the poll is seen.
 
     Guarantees within one trigger's life: no version fires twice; no new version is silently
     missed, because each poll reads the ``WINDOW`` newest versions and fires for every unseen one;
