@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -288,3 +289,15 @@ def test_a_bad_connection_fails_every_watcher_visibly(wandb_env, monkeypatch) ->
 
     with pytest.raises(Exception, match="wandb_default"):
         asyncio.run(first())
+
+
+def test_the_event_driven_example_parses_with_its_watcher() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags_examples"))
+    assert not bag.import_errors
+    from airflow.sdk import Asset
+
+    [asset] = [a for a in bag.dags["evaluate_on_candidate"].timetable.asset_condition.objects if isinstance(a, Asset)]
+    [watcher] = asset.watchers
+    assert watcher.trigger.serialize()[1]["alias"] == "candidate"
