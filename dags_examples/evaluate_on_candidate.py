@@ -31,11 +31,17 @@ candidate_moves = Asset(f"wandb://{COLLECTION}", watchers=[AssetWatcher(
 
 @task
 def describe_candidate(**context: Any) -> dict[str, Any]:
-    """Read the model files of the version that moved, by its pin (id and digest)."""
+    """Read the model files of the version that moved, by its pin (id and digest); a manual run
+    pins the version ``candidate`` points to now."""
     from wandb_provider import materialize
 
     events = [e for batch in context["triggering_asset_events"].values() for e in batch]
-    pin = events[-1].extra if events else {}
+    pin = dict(events[-1].extra) if events else {}
+    if not pin:
+        from wandb_provider.hooks.wandb import WandbHook
+
+        with WandbHook().get_client() as client:
+            pin = client.artifact(f"{COLLECTION}:candidate").to_dict()
     root = materialize(pin, include=["model.json"])
     model = json.loads((root / "model.json").read_text())
     print(f"Candidate {pin.get('qualified_name')}: {model}")

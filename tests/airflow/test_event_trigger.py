@@ -301,3 +301,4 @@ def test_the_event_driven_example_parses_with_its_watcher() -> None:
     [asset] = [a for a in bag.dags["evaluate_on_candidate"].timetable.asset_condition.objects if isinstance(a, Asset)]
     [watcher] = asset.watchers
     assert watcher.trigger.serialize()[1]["alias"] == "candidate"
+
