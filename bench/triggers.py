@@ -7,7 +7,13 @@ far ahead), polling a local W&B server that runs in its own process. Reported:
   * the longest event-loop stall: how late a 5 ms heartbeat ever woke up.
 Goals (issue 6): <= 2 ms CPU per poke, <= 50 KiB per trigger, no stall over 50 ms.
 
-Usage: python bench/triggers.py [--triggers 1000] [--seconds 20] [--poll 5] [--json out.json]
+Watchers (issue 11): ``--watchers 1000 --collections 100`` runs that many ``ArtifactEventTrigger``s
+(half on new versions, half on an alias) through Airflow's own ``SharedStreamManager``, as the
+triggerer does, and reports W&B requests per poll interval (goal <= 10), CPU per poll, memory per
+watcher and the longest event-loop stall. ``--quick`` shortens every phase (a shared machine).
+
+Usage: python bench/triggers.py [--triggers 1000] [--seconds 20] [--poll 5] [--watchers 0]
+       [--collections 100] [--quick] [--json out.json]
 """
 
 from __future__ import annotations
@@ -78,13 +84,81 @@ async def wait_all(count: int, seconds: float, poll: float, measure_memory: bool
             "bytes_per_trigger": per_trigger, "heap_objects": heap_objects}
 
 
+async def watch_all(count: int, collections: int, seconds: float, poll: float) -> dict[str, Any]:
+    """``count`` watchers over ``collections`` collections, subscribed as the triggerer subscribes them."""
+    import gc
+
+    from airflow.triggers.shared_stream import SharedStreamManager
+
+    from wandb_provider.triggers.events import ArtifactEventTrigger
+
+    stop = asyncio.Event()
+    worst = [0.0]
+    manager = SharedStreamManager()
+
+    async def consume(trigger: Any, stream: Any) -> None:
+        async for _ in trigger.filter_shared_stream(stream):
+            pass
+
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    triggers = [ArtifactEventTrigger(collection=f"acme/bench/coll-{i % collections}",
+                                     alias="candidate" if i % 2 else None, poll_interval=poll) for i in range(count)]
+    tasks = [asyncio.create_task(consume(t, manager.subscribe(trigger_id=i, trigger=t, key=t.shared_stream_key())))
+             for i, t in enumerate(triggers)]
+    await asyncio.sleep(min(poll, seconds) / 2)  # subscribed, first poll under way
+    per_watcher = (tracemalloc.get_traced_memory()[0] - base) / count
+    tracemalloc.stop()
+    monitor = asyncio.create_task(heartbeat(stop, worst))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await manager.stop_all()
+    stop.set()
+    await monitor
+    return {"cpu_seconds": cpu, "wall_seconds": wall, "worst_stall_ms": worst[0] * 1000,
+            "bytes_per_watcher": per_watcher}
+
+
+def bench_watchers(base_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    asyncio.run(watch_all(min(args.watchers, 10), min(args.collections, 10), 0.5, args.poll))  # warm imports
+    reset_stats(base_url)
+    timing = asyncio.run(watch_all(args.watchers, args.collections, args.seconds, args.poll))
+    graphql = stats(base_url)["graphql"]
+    polls = max(1.0, timing["wall_seconds"] / args.poll)
+    result = {
+        "watchers": args.watchers, "collections": args.collections, "poll_seconds": args.poll,
+        "requests": graphql["total"], "operations": graphql["operations"],
+        "requests_per_poll_interval": graphql["total"] / polls,
+        "cpu_ms_per_poll": 1000 * timing["cpu_seconds"] / polls,
+        "kib_per_watcher": timing["bytes_per_watcher"] / 1024,
+        "worst_stall_ms": timing["worst_stall_ms"],
+    }
+    print(f"{args.watchers} watchers over {args.collections} collections, poll every {args.poll}s, "
+          f"{timing['wall_seconds']:.1f}s: {graphql['total']} W&B requests {graphql['operations']}")
+    print(f"requests per poll interval {result['requests_per_poll_interval']:.1f} (goal <= 10)")
+    print(f"CPU per poll               {result['cpu_ms_per_poll']:.1f} ms")
+    print(f"memory per watcher         {result['kib_per_watcher']:.1f} KiB (tracemalloc)")
+    print(f"longest loop stall         {result['worst_stall_ms']:.1f} ms (goal <= 50 ms)")
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--triggers", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--poll", type=float, default=5.0)
+    parser.add_argument("--watchers", type=int, default=0, help="also bench this many ArtifactEventTriggers")
+    parser.add_argument("--collections", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="short phases, watchers only when --watchers is set")
     parser.add_argument("--json")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.poll = min(args.seconds, 10.0), min(args.poll, 2.5)
     work = Path(tempfile.mkdtemp(prefix="bench-triggers-"))
     from wandb_provider.testing.config import DEFAULT_USER
     from wandb_provider.testing.seed import seed_demo
@@ -93,11 +167,24 @@ def main() -> int:
     store = Store(str(work / "wandb.sqlite3"), work / "blobs")
     store.add_user(DEFAULT_USER, API_KEY)
     seed_demo(store, DEFAULT_USER)
+    if args.watchers:
+        from wandb_provider.testing.store import SeedFile
+
+        user = store.user_by_name(DEFAULT_USER)
+        assert user is not None
+        for c in range(args.collections):
+            store.seed_artifact(user, "acme", "bench", f"coll-{c}", "model", [SeedFile("m", b"m")],
+                                aliases=["candidate"])
     store.close()
     with server_process(work) as base_url:
         os.environ["AIRFLOW_CONN_WANDB_DEFAULT"] = json.dumps(
             {"conn_type": "wandb", "host": base_url, "password": API_KEY})
         os.environ.setdefault("AIRFLOW_HOME", str(work / "airflow-home"))
+        watchers = bench_watchers(base_url, args) if args.watchers else None
+        if args.quick and watchers is not None:
+            if args.json:
+                Path(args.json).write_text(json.dumps({"environment": environment(), "watchers": watchers}, indent=2))
+            return 0
         reset_stats(base_url)
         timing = asyncio.run(wait_all(args.triggers, args.seconds, args.poll, measure_memory=False))
         pokes = stats(base_url)["graphql"]["total"]
@@ -110,7 +197,7 @@ def main() -> int:
         "kib_per_trigger": (memory["bytes_per_trigger"] or 0) / 1024,
         "worst_stall_ms": timing["worst_stall_ms"],
         "worst_stall_ms_gc_frozen": frozen["worst_stall_ms"],
-        "heap_objects": timing["heap_objects"],
+        "heap_objects": timing["heap_objects"], "watchers": watchers,
     }
     print(f"environment: {result['environment']}")
     print(f"{args.triggers} triggers, poll every {args.poll}s, {timing['wall_seconds']:.1f}s: "

@@ -52,10 +52,15 @@ def current_production() -> str | None:
 
 @task
 def evaluate(model: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """Score the candidate's linear model on the held-out split: a small but real computation."""
-    weights = json.loads((Path(model["path"]) / "model.json").read_text())
+    """Score the candidate's linear model on the held-out split: a small but real computation.
+
+    The XComs pin the versions (id and digest); ``materialize`` puts their verified bytes on the
+    worker that runs this task, which need not be the one that ran the downloads."""
+    from wandb_provider import materialize
+
+    weights = json.loads((materialize(model, include=["model.json"]) / "model.json").read_text())
     w1, w2 = weights["weights"]
-    rows = (Path(data["path"]) / "test.csv").read_text().splitlines()[1:]
+    rows = (materialize(data, include=["test.csv"]) / "test.csv").read_text().splitlines()[1:]
     correct = 0
     for row in rows:
         x1, x2, label = row.split(",")

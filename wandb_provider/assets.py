@@ -13,11 +13,50 @@ from urllib.parse import SplitResult, urlsplit
 if TYPE_CHECKING:
     from airflow.sdk import Asset
 
+    from .client.models import ArtifactVersion
+
 SCHEME = "wandb"
 
 
 def collection_uri(entity: str, project: str, collection: str) -> str:
     return f"{SCHEME}://{entity}/{project}/{collection}"
+
+
+def event_extra(version: ArtifactVersion, reason: str) -> dict[str, Any]:
+    """The extra of an asset event about ``version``: its identity, and why the event happened.
+
+    The same keys whether the event comes from ``ArtifactEventTrigger`` (a watcher saw it) or from
+    an operator's outlet (a task wrote it), so a DAG scheduled on the asset reads either alike."""
+    return {
+        "reason": reason, "collection": collection_uri(version.entity, version.project, version.name),
+        "qualified_name": version.qualified_name, "id": version.id, "digest": version.digest,
+        "aliases": list(version.aliases), "version": version.version, "entity": version.entity,
+        "project": version.project, "name": version.name, "type": version.type, "url": version.url,
+    }
+
+
+def artifact_asset(path: str) -> Asset:
+    """The ``wandb://`` asset of the collection an artifact path names, for an operator's ``outlets``.
+
+    ``artifact_asset("acme/churn/churn-model:candidate")`` is ``Asset("wandb://acme/churn/churn-model")``.
+    The path must name its entity and project (outlets are fixed when the DAG is parsed, before any
+    template renders or connection is read); for a collection known only at run time, declare an
+    ``AssetAlias`` outlet instead and the operator attaches the asset it changed to it."""
+    from airflow.sdk import Asset
+
+    from .client.errors import InvalidArtifactPathError
+    from .client.paths import ArtifactPath
+
+    if not isinstance(path, str) or "{{" in path or "{%" in path:
+        raise InvalidArtifactPathError(f"artifact_asset needs a plain artifact path, not {path!r}.",
+                                       hint="Use an AssetAlias outlet for a path known only at run time.")
+    parsed = ArtifactPath.parse(path)
+    if parsed.entity is None or parsed.project is None or parsed.is_registry:
+        raise InvalidArtifactPathError(
+            f"artifact_asset needs 'entity/project/collection', not {path!r}.",
+            hint="Name the entity and project (registries: use an AssetAlias outlet, the org entity is "
+                 "resolved at run time).")
+    return Asset(uri=collection_uri(parsed.entity, parsed.project, parsed.name))
 
 
 def sanitize_uri(uri: SplitResult) -> SplitResult:

@@ -36,7 +36,8 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "sensors": [{"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.sensors.artifacts"]}],
         "triggers": [
-            {"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.triggers.artifacts"]}
+            {"integration-name": "Weights & Biases", "python-modules": ["wandb_provider.triggers.artifacts",
+                                                                  "wandb_provider.triggers.events"]}
         ],
         "extra-links": ["wandb_provider.links.WandbArtifactLink"],
         "asset-uris": [

@@ -23,6 +23,16 @@ def _scrubbed(error: Exception, api_key: str) -> str:
     return scrub(str(error), [api_key])[:300]
 
 
+def _stored_connection(conn_id: str) -> Any:
+    """The connection row in Airflow's metadata database, if this process can read it (else None)."""
+    try:
+        from airflow.secrets.metastore import MetastoreBackend
+
+        return MetastoreBackend().get_connection(conn_id)
+    except Exception:  # no database configured or reachable from here: the SDK's answer stands
+        return None
+
+
 class WandbHook(BaseHook):
     """Interact with W&B Artifacts through the connection's base URL and API key.
 
@@ -50,8 +60,25 @@ class WandbHook(BaseHook):
         return self.config_from_connection(self.get_connection(self.wandb_conn_id))
 
     async def aget_config(self) -> ClientConfig:
-        """``get_config`` for async code (the triggerer): never blocks the event loop."""
-        return self.config_from_connection(await self.aget_connection(self.wandb_conn_id))
+        """``get_config`` for async code (the triggerer): never blocks the event loop.
+
+        Where the Task SDK finds no such connection but this process can read the metadata
+        database itself, the connection stored there is used: ``airflow dags test`` runs a
+        deferred task's trigger in line, after the task's supervisor (the SDK's way to the
+        database) is gone, so a connection added with ``airflow connections add`` was not found.
+        """
+        import asyncio
+
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            conn = await self.aget_connection(self.wandb_conn_id)
+        except AirflowNotFoundException:
+            stored = await asyncio.to_thread(_stored_connection, self.wandb_conn_id)
+            if stored is None:
+                raise
+            conn = stored
+        return self.config_from_connection(conn)
 
     def config_from_connection(self, conn: Any) -> ClientConfig:
         """A validated ClientConfig; raises ``ConnectionConfigError`` naming the field or extra at fault."""

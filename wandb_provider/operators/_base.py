@@ -108,6 +108,35 @@ class WandbBaseOperator(BaseOperator):
         """Point the task's "W&B Artifact" button at ``version``."""
         context["ti"].xcom_push(key=XCOM_URL_KEY, value=version.url)
 
+    def publish_asset_event(self, context: Mapping[str, Any], version: ArtifactVersion, reason: str,
+                            changed: bool = True) -> None:
+        """Put ``version`` (and whether this run ``changed`` W&B: False on an idempotent re-run) in the
+        extra of this task's asset event for the collection it changed.
+
+        Outlets are fixed when the DAG is parsed; the collection a task changes may only be known
+        when it runs. So: an ``Asset`` outlet for that collection (``wandb_provider.assets.artifact_asset``)
+        gets the version in its event's extra; each ``AssetAlias`` outlet gets an event for the
+        collection's ``wandb://`` asset (so a DAG scheduled on that asset runs); a ``wandb://``
+        outlet for another collection is left as declared, with a warning (Airflow emits it anyway).
+        """
+        from airflow.sdk import Asset, AssetAlias
+
+        from ..assets import SCHEME, collection_uri, event_extra
+
+        events = context.get("outlet_events")
+        if events is None or not self.outlets:
+            return
+        extra = {**event_extra(version, reason), "changed": changed}
+        target = Asset(uri=collection_uri(version.entity, version.project, version.name))
+        for outlet in self.outlets:
+            if isinstance(outlet, AssetAlias):
+                events[outlet].add(target, extra=extra)
+            elif isinstance(outlet, Asset) and outlet.uri == target.uri:
+                events[outlet].extra.update(extra)
+            elif isinstance(outlet, Asset) and outlet.uri.startswith(f"{SCHEME}://"):
+                self.log.warning("Outlet %s is not the collection this task changed (%s); its asset event "
+                                 "carries no version.", outlet.uri, target.uri)
+
     def record_lineage(self, inputs: list[ArtifactVersion], outputs: list[ArtifactVersion]) -> None:
         self._lineage = ([version_xcom(v) for v in inputs], [version_xcom(v) for v in outputs])
 

@@ -287,6 +287,7 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         result = change.to_dict()
         result["artifact"] = version_xcom(change.artifact)
         self.record_lineage([], [change.artifact])
+        self.publish_asset_event(context, change.artifact, "aliases", change.changed)
         return result
 
 
@@ -364,6 +365,7 @@ class UpdateArtifactOperator(WandbBaseOperator):
                                   tags_remove=args["tags_remove"])
         self.log.info("Updated %s%s", before.qualified_name, "" if after != before else " (nothing to change)")
         self.record_lineage([], [after])
+        self.publish_asset_event(context, after, "update", after != before)
         return {"before": version_xcom(before), "after": version_xcom(after), "changed": after != before}
 
 
@@ -401,4 +403,5 @@ class LinkArtifactOperator(WandbBaseOperator):
         self.push_link(context, linked)
         self.log.info("Linked %s as %s", source.qualified_name, linked.qualified_name)
         self.record_lineage([source], [linked])
+        self.publish_asset_event(context, linked, "link")
         return {"source": version_xcom(source), "linked": version_xcom(linked)}

@@ -7,17 +7,47 @@ Fixtures:
   ``@pytest.mark.wandb_server(seed="demo", teams=["acme:demo:admin"], orgs=["acme-corp:acme"])``.
 * ``wandb_env`` - the same server, with ``WANDB_BASE_URL``, ``WANDB_API_KEY``, ``WANDB_ENTITY`` and
   the Airflow connection ``AIRFLOW_CONN_WANDB_DEFAULT`` set for the test.
+* ``wandb_airflow`` - the same server, plus a migrated Airflow metadata database whose
+  ``wandb_default`` connection (stored in the database, as ``airflow connections add`` does) points
+  at it: a test calls ``dag.test()`` with no other set-up.
+
+Airflow reads ``AIRFLOW_HOME`` once, when it is first imported. So, before any conftest is loaded,
+this plugin points an unset ``AIRFLOW_HOME`` at a fresh folder for the session (never at
+``~/airflow``); ``wandb_airflow`` refuses a database outside the temp folder rather than migrate or
+write a real one. Set ``wandb_airflow_home = off`` in the pytest ini options to keep an unset
+``AIRFLOW_HOME`` unset. ``dag.test()`` runs DAGs found in ``[core] dags_folder`` (e.g. set
+``AIRFLOW__CORE__DAGS_FOLDER`` in your conftest).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .config import OrgSpec, ServerConfig, TeamSpec, UserSpec
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("wandb_airflow_home", "'auto' (default): point an unset AIRFLOW_HOME at a temporary folder "
+                  "for the session; 'off': leave it alone", default="auto")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """Before any conftest imports Airflow: a private AIRFLOW_HOME unless one is set (or 'off')."""
+    if os.environ.get("AIRFLOW_HOME") or "airflow" in sys.modules:
+        return
+    if str(early_config.getini("wandb_airflow_home")).strip().lower() == "off":
+        return
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="wandb-provider-airflow-home-")
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,3 +97,53 @@ def wandb_env(wandb_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     for key, value in connection_env(wandb_server).items():
         monkeypatch.setenv(key, value)
     return wandb_server
+
+
+def _check_disposable_database() -> None:
+    """Refuse to migrate or write a metadata database that is not a SQLite file in the temp folder."""
+    from airflow.configuration import conf
+
+    url = conf.get("database", "sql_alchemy_conn")
+    temp = Path(tempfile.gettempdir()).resolve()
+    path = Path(url.removeprefix("sqlite:///")).resolve() if url.startswith("sqlite:///") else None
+    if path is None or not path.is_relative_to(temp):
+        pytest.fail(
+            f"wandb_airflow: Airflow's database is {url.split('@')[-1]!r}, not a SQLite file under {temp}; "
+            "refusing to migrate or write it. Airflow read AIRFLOW_HOME when it was first imported: leave "
+            "AIRFLOW_HOME unset (this plugin then uses a temporary one) or point it at a temporary folder "
+            "before anything imports airflow.", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def wandb_airflow_db() -> None:
+    """A migrated Airflow metadata database in this session's (temporary) AIRFLOW_HOME."""
+    _check_disposable_database()
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@pytest.fixture
+def wandb_airflow(wandb_airflow_db: None, wandb_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``wandb_server``, with the ``wandb_default`` connection stored in Airflow's database and the
+    SDK's ``WANDB_*`` variables pointing at it; the connection is removed afterwards."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    for key, value in connection_env(wandb_server).items():
+        if not key.startswith("AIRFLOW_CONN_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AIRFLOW_CONN_WANDB_DEFAULT", raising=False)  # the stored one is the one used
+
+    def remove(session: Any) -> None:
+        session.query(Connection).filter(Connection.conn_id == "wandb_default").delete()
+
+    with create_session() as session:
+        remove(session)
+        session.add(Connection(conn_id="wandb_default", conn_type="wandb", host=wandb_server.base_url,
+                               password=wandb_server.api_key, extra=json.dumps({"entity": wandb_server.entity})))
+    try:
+        yield wandb_server
+    finally:
+        with create_session() as session:
+            remove(session)

@@ -78,6 +78,26 @@ def _bounded(config: ClientConfig, deadline: float) -> ClientConfig:
                                connect_timeout=min(config.connect_timeout, deadline))
 
 
+_CLIENTS: dict[str, tuple[Any, float]] = {}
+
+
+async def shared_client(wandb_conn_id: str) -> WandbClient:
+    """One pooled client per connection for every trigger in this process (looked up once a minute),
+    whose calls end within ``CALL_DEADLINE``."""
+    from ..client import WandbClient
+    from ..hooks.wandb import WandbHook
+
+    cached = _CLIENTS.get(wandb_conn_id)
+    if cached is not None and cached[1] > time.monotonic():
+        client: WandbClient = cached[0]
+        return client
+    config = await WandbHook(wandb_conn_id=wandb_conn_id).aget_config()
+    config = _bounded(config, min(config.deadline, CALL_DEADLINE))
+    client = cached[0] if cached is not None and cached[0].config == config else WandbClient(config=config)
+    _CLIENTS[wandb_conn_id] = (client, time.monotonic() + CONNECTION_TTL)
+    return client
+
+
 class ArtifactVersionTrigger(BaseTrigger):
     """Polls W&B until ``artifact`` resolves to a COMMITTED version meeting the conditions.
 
@@ -90,7 +110,7 @@ class ArtifactVersionTrigger(BaseTrigger):
     :param end_time: Absolute deadline (epoch seconds) computed on the worker; a ``timeout`` event follows.
     """
 
-    _clients: ClassVar[dict[str, tuple[Any, float]]] = {}
+    _clients: ClassVar[dict[str, tuple[Any, float]]] = _CLIENTS  # (kept for tests that clear it)
 
     def __init__(
         self,
@@ -118,19 +138,7 @@ class ArtifactVersionTrigger(BaseTrigger):
         )
 
     async def _shared_client(self) -> WandbClient:
-        """One pooled client per connection for every trigger in this process (looked up once a minute)."""
-        from ..client import WandbClient
-        from ..hooks.wandb import WandbHook
-
-        cached = self._clients.get(self.wandb_conn_id)
-        if cached is not None and cached[1] > time.monotonic():
-            client: WandbClient = cached[0]
-            return client
-        config = await WandbHook(wandb_conn_id=self.wandb_conn_id).aget_config()
-        config = _bounded(config, min(config.deadline, CALL_DEADLINE))
-        client = cached[0] if cached is not None and cached[0].config == config else WandbClient(config=config)
-        self._clients[self.wandb_conn_id] = (client, time.monotonic() + CONNECTION_TTL)
-        return client
+        return await shared_client(self.wandb_conn_id)
 
     def _client_for(self, shared: WandbClient, remaining: float | None) -> tuple[WandbClient, bool]:
         """The shared client, or a one-off one (to close after use) when less time is left than its deadline."""

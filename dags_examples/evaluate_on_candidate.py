@@ -1,0 +1,59 @@
+"""Event-driven evaluation: runs when the ``candidate`` alias of the model moves, with no sensor task.
+
+An ``AssetWatcher`` with ``ArtifactEventTrigger`` polls W&B from the triggerer (one batched poll for
+every watcher of the triggerer); each move of ``candidate`` becomes an asset event whose extra names
+the version (id, digest, aliases). The task materialises that exact version on whatever worker runs
+it, so a later move of the alias cannot change what is evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, AssetWatcher, task
+
+from wandb_provider.triggers.events import ArtifactEventTrigger
+
+ENTITY = os.environ.get("WANDB_ENTITY") or "acme"
+PROJECT = os.environ.get("WANDB_PROJECT") or "churn"
+MODEL = os.environ.get("WANDB_PROVIDER_DEMO_MODEL") or "churn-model"
+POLL_SECONDS = float(os.environ.get("WANDB_PROVIDER_WATCH_POLL_SECONDS") or 30)
+COLLECTION = f"{ENTITY}/{PROJECT}/{MODEL}"
+
+candidate_moves = Asset(f"wandb://{COLLECTION}", watchers=[AssetWatcher(
+    name="candidate-moves",
+    trigger=ArtifactEventTrigger(collection=COLLECTION, alias="candidate", poll_interval=POLL_SECONDS),
+)])
+
+
+@task
+def describe_candidate(**context: Any) -> dict[str, Any]:
+    """Read the model files of the version that moved, by its pin (id and digest); a manual run
+    pins the version ``candidate`` points to now."""
+    from wandb_provider import materialize
+
+    events = [e for batch in context["triggering_asset_events"].values() for e in batch]
+    pin = dict(events[-1].extra) if events else {}
+    if not pin:
+        from wandb_provider.hooks.wandb import WandbHook
+
+        with WandbHook().get_client() as client:
+            pin = client.artifact(f"{COLLECTION}:candidate").to_dict()
+    root = materialize(pin, include=["model.json"])
+    model = json.loads((root / "model.json").read_text())
+    print(f"Candidate {pin.get('qualified_name')}: {model}")
+    return {"qualified_name": pin.get("qualified_name"), "digest": pin.get("digest"), "model": model}
+
+
+with DAG(
+    dag_id="evaluate_on_candidate",
+    schedule=[candidate_moves],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["wandb", "example", "event-driven"],
+    doc_md=__doc__,
+):
+    describe_candidate()

@@ -1,0 +1,102 @@
+"""materialize(pin): the pinned bytes on another worker (another process, its own cache and root)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from wandb_provider import materialize
+from wandb_provider._airflow import version_xcom
+from wandb_provider.client import WandbClient
+
+pytestmark = pytest.mark.wandb_server(seed="demo")
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = "acme/churn/churn-model:candidate"
+
+WORKER = """
+import json, sys
+from wandb_provider import materialize
+pin, kwargs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print("ROOT=" + str(materialize(pin, **kwargs)))
+"""
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+
+
+def _worker(server: Any, home: Path, pin: dict[str, Any], **kwargs: Any) -> Path:
+    """Run materialize in a fresh interpreter with its own AIRFLOW_HOME, cache and download root."""
+    conn = {"conn_type": "wandb", "host": server.base_url, "password": server.api_key,
+            "extra": {"cache_dir": str(home / "cache")}}
+    env = {**os.environ, "AIRFLOW_HOME": str(home / "airflow"), "AIRFLOW_CONN_WANDB_DEFAULT": json.dumps(conn),
+           "WANDB_PROVIDER_DOWNLOAD_ROOT": str(home / "downloads"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", WORKER, json.dumps(pin), json.dumps(kwargs)], env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Path(next(line[5:] for line in done.stdout.splitlines() if line.startswith("ROOT=")))
+
+
+@pytest.fixture
+def pin(wandb_env, tmp_path: Path) -> dict[str, Any]:
+    """What UseArtifactOperator hands downstream, and the files the first worker got."""
+    with WandbClient(wandb_env.base_url, wandb_env.api_key) as client:
+        version = client.artifact(MODEL)
+        client.download(version, tmp_path / "worker-1")
+    return {"path": str(tmp_path / "worker-1"), **version_xcom(version)}
+
+
+def test_another_worker_gets_the_same_bytes_in_its_own_folder_and_cache(wandb_env, pin, tmp_path) -> None:
+    home = tmp_path / "worker-2"
+    root = _worker(wandb_env, home, {**pin, "path": "/nonexistent/elsewhere"})
+    assert root.is_relative_to(home / "downloads")
+    assert _tree(root) == _tree(Path(pin["path"]))
+    assert any(p.is_file() for p in (home / "cache").rglob("*"))  # its own cache, not worker 1's
+    wandb_env.reset_stats()
+    again = _worker(wandb_env, home, pin)  # idempotent: the same folder, nothing fetched again
+    assert again == root and _tree(again) == _tree(Path(pin["path"]))
+    assert wandb_env.stats()["files"] <= 1  # the manifest at most: no file body again
+
+
+def test_a_tampered_file_is_repaired(wandb_env, pin, tmp_path) -> None:
+    root = tmp_path / "mine"
+    materialize(pin, root)
+    (root / "model.json").unlink()  # a new file: never write through a link the cache may share
+    (root / "model.json").write_text("{}")
+    materialize(pin, root)
+    assert _tree(root) == _tree(Path(pin["path"]))
+
+
+def test_one_include_pattern_as_text(wandb_env, pin, tmp_path) -> None:
+    root = materialize(pin, tmp_path / "one", include="model.json")
+    assert sorted(p.name for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")) == ["model.json"]
+
+
+def test_a_pin_whose_digest_changed_is_refused_before_any_download(wandb_env, pin, tmp_path) -> None:
+    root = tmp_path / "refused"
+    with pytest.raises(AirflowFailException, match="digest"):
+        materialize({**pin, "digest": "0" * 32}, root)
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("bad", ["/some/path", None, {"id": "", "digest": "x"}, {"id": "QXJ0aWZhY3Q6MQ=="},
+                                 {"id": 3, "digest": "x"}])
+def test_malformed_pins_are_refused_without_a_request(wandb_env, bad: Any, tmp_path) -> None:
+    wandb_env.reset_stats()
+    with pytest.raises(AirflowFailException, match="pin"):
+        materialize(bad, tmp_path / "x")
+    assert wandb_env.stats()["graphql"]["total"] == 0
+
+
+def test_an_unknown_version_fails_clearly(wandb_env, tmp_path) -> None:
+    with pytest.raises(AirflowFailException, match="no such artifact"):
+        materialize({"id": "QXJ0aWZhY3Q6OTk5OQ==", "digest": "x"}, tmp_path / "x")

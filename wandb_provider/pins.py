@@ -1,0 +1,88 @@
+"""``materialize(pin)``: the bytes of a pinned version on whatever worker runs the task.
+
+A task's XCom crosses machines; a local path in it does not. ``UseArtifactOperator`` and
+``ArtifactVersionSensor`` return the version's immutable identity (``id`` and ``digest``) with
+their result: that is the pin. ``materialize`` fetches the version by id, refuses it if its
+digest is no longer the pinned one, and downloads it (verified in-stream, through this worker's
+cache) into a folder of this worker: the same bytes on every worker, and a re-run costs one read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._airflow import _part, download_base, translate_errors
+from ._values import InvalidValueError
+
+PINNED_FOLDER = "pinned"
+
+
+def pin_of(value: Any) -> tuple[str, str]:
+    """``(id, digest)`` of a pin: the XCom dict of ``UseArtifactOperator``/``ArtifactVersionSensor``
+    (or any mapping with text ``id`` and ``digest``); anything else is refused before any request."""
+    if not isinstance(value, Mapping):
+        raise InvalidValueError(
+            f"a pin must be the XCom dict of UseArtifactOperator or ArtifactVersionSensor, not "
+            f"{type(value).__name__} {str(value)[:100]!r}.",
+            hint="Pass the upstream task's .output (or xcom_pull of it), not its path.")
+    pinned = []
+    for key in ("id", "digest"):
+        item = value.get(key)
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidValueError(f"the pin has no {key!r} (it has {sorted(map(str, value))}).",
+                                    hint="Pass the XCom of UseArtifactOperator or ArtifactVersionSensor.")
+        pinned.append(item.strip())
+    return pinned[0], pinned[1]
+
+
+def _patterns(value: str | Sequence[str] | None) -> list[str] | None:
+    """One pattern or a list of them (a lone string is one pattern, never its characters)."""
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def materialize(
+    pin: Mapping[str, Any],
+    root: str | os.PathLike[str] | None = None,
+    *,
+    wandb_conn_id: str = "wandb_default",
+    include: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] = (),
+    verify: bool = True,
+    cache: bool = True,
+    max_workers: int | None = None,
+) -> Path:
+    """Download the pinned version into ``root`` on this worker and return that folder.
+
+    :param pin: The XCom of ``UseArtifactOperator`` or ``ArtifactVersionSensor`` (its ``id`` and
+        ``digest``; a ``path`` in it, written by another worker, is ignored).
+    :param root: Target folder. Default: ``<download base>/pinned/<entity>/<project>/<collection>/<vN>-<digest>``
+        under ``[wandb] download_root`` (or ``WANDB_PROVIDER_DOWNLOAD_ROOT``, else a private temp folder).
+    :param include: Only these files, globs or folders; ``exclude``: skip these.
+    :param verify: Re-hash files already in ``root`` before trusting them (new bytes are always checked).
+    :param cache: Use this worker's content-addressed cache.
+    :raises AirflowFailException: the pin is malformed, the version is gone or its digest changed,
+        or any other error a retry cannot fix; a transient error is raised as such for Airflow's retries.
+    """
+    from .client.errors import ArtifactIntegrityError
+    from .hooks.wandb import WandbHook
+
+    with translate_errors("materialize"):
+        artifact_id, digest = pin_of(pin)
+        with WandbHook(wandb_conn_id=wandb_conn_id).get_client() as client:
+            version = client.artifact_by_id(artifact_id)
+            if version.digest != digest:
+                raise ArtifactIntegrityError(
+                    f"materialize {version.qualified_name} (id {artifact_id}): its digest is now "
+                    f"{version.digest}, not the pinned {digest}; refusing to hand over other bytes.",
+                    hint="Re-run the upstream task to pin the version that is there now.")
+            if root is None:
+                parts = (version.entity, version.project, version.name, f"{version.version}-{digest}")
+                root = download_base().joinpath(PINNED_FOLDER, *(_part(p) for p in parts))
+            result = client.download(version, root, include=_patterns(include), exclude=_patterns(exclude) or [],
+                                     mode="merge", verify=verify, cache=cache, max_workers=max_workers)
+    return Path(result.root)
