@@ -49,6 +49,15 @@ def run_dag(airflow_db: None) -> Any:
     return run
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the SDK compatibility suite first. The wandb SDK keeps process-wide state (its service
+    connection and caches) that ``wandb.teardown()`` does not fully reset; ``wandb.init`` +
+    ``log_artifact`` after many other modules' ``wandb.Api`` use fails inside the SDK
+    (``AlreadyJoinedError``). The suite checks our server, not the SDK's lifecycle, so it gets the
+    fresh process it would have in a user's own test run."""
+    items.sort(key=lambda item: 0 if item.path.name == "test_sdk_compat.py" else 1)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def reset_wandb_sdk() -> Iterator[None]:
     """The wandb SDK keeps process-wide settings (base URL, entity) from its first use: start each
