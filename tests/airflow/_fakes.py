@@ -15,3 +15,10 @@ class RecordingTI:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
+
+
+def sdk(server: Any) -> Any:
+    """The official SDK pointed at the local server: the independent observer of W&B state."""
+    import wandb
+
+    return wandb.Api(api_key=server.api_key, overrides={"base_url": server.base_url})

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from tests.airflow._fakes import sdk
 from wandb_provider.operators.artifacts import (
     LinkArtifactOperator,
     UpdateArtifactAliasesOperator,
@@ -27,12 +28,6 @@ def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WANDB_PROVIDER_DOWNLOAD_ROOT", str(tmp_path / "downloads"))
     monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "xcom.json"
-
-
-def sdk(server: Any) -> Any:
-    import wandb
-
-    return wandb.Api(api_key=server.api_key, overrides={"base_url": server.base_url})
 
 
 def states(run: Any) -> dict[str, tuple[str, int]]:

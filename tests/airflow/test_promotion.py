@@ -7,19 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.airflow._fakes import sdk
+
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
-
-
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    return tmp_path / "xcom.json"
-
-
-def sdk(server):
-    import wandb
-
-    return wandb.Api(api_key=server.api_key, overrides={"base_url": server.base_url})
 
 
 def test_guarded_promotion_moves_production_and_is_idempotent(wandb_env, run_dag, out: Path) -> None:

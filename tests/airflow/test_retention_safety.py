@@ -10,24 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.airflow._fakes import sdk
 from wandb_provider.client import BadRequestError, InvalidArtifactPathError, WandbClient
 from wandb_provider.operators.retention import DeleteArtifactVersionsOperator, _age_limit
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
 
 REGISTRY = "acme-corp-org/wandb-registry-model/churn"
-
-
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    return tmp_path / "xcom.json"
-
-
-def sdk(server):
-    import wandb
-
-    return wandb.Api(api_key=server.api_key, overrides={"base_url": server.base_url})
 
 
 def versions(server, type_name: str, collection: str) -> list[str]:

@@ -13,23 +13,11 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from tests.airflow._fakes import RecordingTI
+from tests.airflow._fakes import RecordingTI, sdk
 from wandb_provider.operators.collections import UnlinkArtifactOperator, UpdateCollectionOperator
 from wandb_provider.operators.lifecycle import DeleteArtifactVersionOperator, SetArtifactTTLOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
-
-
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    return tmp_path / "xcom.json"
-
-
-def sdk(server):
-    import wandb
-
-    return wandb.Api(api_key=server.api_key, overrides={"base_url": server.base_url})
 
 
 def test_each_verb_is_seen_through_the_sdk(wandb_env, run_dag, out: Path) -> None:

@@ -9,22 +9,10 @@ from pathlib import Path
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from tests.airflow._fakes import RecordingTI
+from tests.airflow._fakes import RecordingTI, sdk
 from wandb_provider.operators.verify import VerifyArtifactOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
-
-
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    return tmp_path / "xcom.json"
-
-
-def sdk(server):
-    import wandb
-
-    return wandb.Api(api_key=server.api_key, overrides={"base_url": server.base_url})
 
 
 def test_faithful_folder_and_version_pass(wandb_env, run_dag, out: Path) -> None:
