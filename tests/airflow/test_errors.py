@@ -37,7 +37,7 @@ def _outcome(error: BaseException) -> BaseException:
         pytest.param(ServerError("503 again"), ServerError, True, id="transient-wandb"),
         pytest.param(RootBusyError("busy", path="/x"), RootBusyError, True, id="busy-root"),
         pytest.param(LocalFileError("disk full", transient=True), LocalFileError, True, id="transient-local"),
-        pytest.param(PermissionError(errno.EACCES, "Permission denied", "/root/x"), AirflowFailException, False,
+        pytest.param(PermissionError(errno.EACCES, "Permission denied", "/srv/x"), AirflowFailException, False,
                      id="eacces"),
         pytest.param(NotADirectoryError(errno.ENOTDIR, "Not a directory", "/etc/hosts/x"), AirflowFailException,
                      False, id="enotdir"),

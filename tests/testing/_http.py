@@ -14,7 +14,7 @@ from wandb_provider.testing.store import Store
 
 TIMEOUT = 10
 
-# The SDK's download query (wandb-protocol.md §5.4), trimmed to what the tests read.
+# The SDK's download query, trimmed to what the tests read.
 FILE_URLS = """
 query GetArtifactMembershipFileUrls($entity: String!, $project: String!, $collection: String!,
                                     $alias: String!, $cursor: String, $perPage: Int) {
@@ -109,7 +109,7 @@ def error_messages(reply: requests.Response) -> list[str]:
 
 @dataclass
 class Upload:
-    """One version being logged over HTTP as wandb-core does (wandb-protocol.md §12), step by step."""
+    """One version being logged over HTTP as wandb-core does, step by step."""
 
     server: Any
     entity: str
@@ -184,7 +184,7 @@ def begin_upload(server: Any, entity: str, project: str, name: str, files: dict[
 
 def log_artifact(server: Any, entity: str, project: str, name: str, files: dict[str, bytes],
                  type_name: str = "dataset") -> str:
-    """Log a version over HTTP as wandb-core does (wandb-protocol.md §12); returns its id."""
+    """Log a version over HTTP as wandb-core does; returns its id."""
     upload = begin_upload(server, entity, project, name, files, type_name)
     for path in files:
         upload.put(path)

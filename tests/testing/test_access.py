@@ -3,7 +3,7 @@
 W&B answers a missing or unknown key with HTTP 401 and an ``errors`` body; other entities'
 objects read as ``null``; view-only members may look but not download or change anything
 (W&B docs: view-only seats cannot download artifacts); signed URLs are refused with 403 once
-expired or altered (wandb-protocol.md §1.3, §1.5, §13).
+expired or altered.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad input gets a clear W&B-shaped error and changes nothing (wandb-protocol.md §1.6, §11.6, §13.22).
+"""Bad input gets a clear W&B-shaped error and changes nothing.
 
 Request-level errors (syntax, validation, variables) are answered HTTP 400 with ``errors`` and
 ``data: null``; errors raised while resolving a field come back in an HTTP 200 with ``errors`` and

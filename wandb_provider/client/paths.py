@@ -2,7 +2,7 @@
 
 Registry paths name a project ``wandb-registry-<registry>`` whose entity is the organization's
 entity; ``[org/]wandb-registry-model/churn:production`` keeps ``org`` (or nothing) and the client
-resolves the org entity through the API (wandb-protocol.md §11.4).
+resolves the org entity through the API.
 """
 
 from __future__ import annotations

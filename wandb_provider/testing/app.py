@@ -382,7 +382,7 @@ async def file_stream(request: Request) -> Response:
 
 
 async def otel(request: Request) -> Response:
-    return Response(status_code=404)  # no telemetry proxy (wandb-protocol.md §1.1)
+    return Response(status_code=404)  # no telemetry proxy
 
 
 async def healthz(request: Request) -> Response:

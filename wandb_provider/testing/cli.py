@@ -33,7 +33,7 @@ from .faults import parse_spec
 
 PROG = "wandb-provider-server"
 # The SDK refuses keys whose secret (after an optional "<prefix>-") is not >= 40 chars of [\w-]
-# (wandb-protocol.md §1.3); JWTs (a.b.c) are exempt.
+#; JWTs (a.b.c) are exempt.
 _SDK_KEY = re.compile(r"(?:[^-]*-)?[\w-]{40,}|[\w-]+\.[\w-]+\.[\w-]+")
 _SIZE = re.compile(r"(\d+)\s*(|b|k|kib|m|mib|g|gib)", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}

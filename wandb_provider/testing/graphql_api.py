@@ -1,7 +1,7 @@
 """Executes GraphQL requests against the project's SDL schema with W&B's request semantics.
 
 Request errors (syntax, validation, bad variables) are answered with HTTP 400; errors raised while
-resolving fields become ``errors`` entries in an HTTP 200, as W&B does (wandb-protocol.md §1.6).
+resolving fields become ``errors`` entries in an HTTP 200, as W&B does.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Opaque global ids in W&B's shape: standard base64 of ``"<Type>:<n>"`` (wandb-protocol.md §2).
+"""Opaque global ids in W&B's shape: standard base64 of ``"<Type>:<n>"``.
 
 The SDK base64-decodes artifact ids to build ``wandb-artifact://`` references, so every id must be
 valid, padded, standard base64.

@@ -1,7 +1,7 @@
 """Signed, expiring URLs for file downloads and uploads, like W&B's presigned storage URLs.
 
-Signed URLs carry no credentials, so clients fetch them without ``Authorization`` (wandb-protocol.md
-§1.3); an expired or tampered URL is answered 403, which the SDK treats as "fetch a fresh URL".
+Signed URLs carry no credentials, so clients fetch them without ``Authorization``; an expired or
+tampered URL is answered 403, which the SDK treats as "fetch a fresh URL".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Projects, types, collections, memberships, versions and files (wandb-protocol.md §4, §5.2-§5.4)."""
+"""Projects, types, collections, memberships, versions and files (as the wandb 0.31.0 SDK reads them)."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def _collection_id(collection: Collection, info: GraphQLResolveInfo) -> str:
 def _collection_aliases(
     collection: Collection, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
 ) -> dict[str, Any]:
-    # Collection alias lists hold `latest` and custom aliases, never vN (wandb-protocol.md §5.3).
+    # Collection alias lists hold `latest` and custom aliases, never vN.
     return connection(ctx(info).store.collection_aliases(collection.id), after, first, default_page=1000)
 
 
@@ -154,7 +154,7 @@ def _aliases_everywhere(version: Version, info: GraphQLResolveInfo) -> list[Alia
     """The version's aliases in every collection, plus one ``vN`` alias per live membership.
 
     The SDK takes an artifact's ``version`` from the single ``vN`` alias of the collection it
-    was fetched through, else from the *source* ``versionIndex`` (wandb-protocol.md §7, §11.1):
+    was fetched through, else from the *source* ``versionIndex``:
     without the ``vN`` aliases, listing a portfolio (``ProjectArtifacts``) would report source
     versions. Collection alias lists still exclude ``vN`` (§13.10).
     """

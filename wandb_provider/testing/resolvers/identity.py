@@ -1,4 +1,4 @@
-"""Viewer, entities, organizations and the server feature probe (wandb-protocol.md §3, §5.1, §5.7)."""
+"""Viewer, entities, organizations and the server feature probe."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Artifact mutations: logging, aliases, edits, links and collections (wandb-protocol.md §5.5-§5.10)."""
+"""Artifact mutations: logging, aliases, edits, links and collections (as the wandb 0.31.0 SDK sends them)."""
 
 from __future__ import annotations
 

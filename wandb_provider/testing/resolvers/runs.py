@@ -1,4 +1,4 @@
-"""Runs: what ``wandb.init`` upserts, run files, and run-side lineage (wandb-protocol.md §5.9, §5.12)."""
+"""Runs: what ``wandb.init`` upserts, run files, and run-side lineage."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def is_version_alias(alias: str) -> bool:
 
 
 def check_name(kind: str, name: str | None) -> str:
-    """Validate an artifact, collection, type or entity name (wandb-protocol.md §11.6)."""
+    """Validate an artifact, collection, type or entity name."""
     if not name:
         raise InvalidInput(f"invalid {kind} name: it must not be empty")
     if len(name) > MAX_NAME:
@@ -48,7 +48,7 @@ def check_project_name(name: str | None) -> str:
 
 
 def check_alias(alias: str) -> str:
-    """Validate an alias a client asks to add or remove (wandb-protocol.md §11.2)."""
+    """Validate an alias a client asks to add or remove."""
     if not alias:
         raise InvalidInput("invalid alias: it must not be empty")
     if len(alias) > MAX_NAME:

@@ -2,7 +2,7 @@
 
 A sequence is the collection a version was logged into; a portfolio is a collection versions are
 linked into (every registry collection is one). A version belongs to its sequence and to any number
-of portfolios, with its own ``versionIndex`` and aliases in each (wandb-protocol.md §7).
+of portfolios, with its own ``versionIndex`` and aliases in each.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class CollectionsMixin(AccountsMixin):
         return from_row(Membership, row) if row else None
 
     def resolve_name(self, project: Project, name: str) -> tuple[Collection, Membership] | None:
-        """Resolve ``collection[:alias]`` in a project (wandb-protocol.md §13.9)."""
+        """Resolve ``collection[:alias]`` in a project."""
         collection_name, _, alias = name.partition(":")
         collection = self.collection_by_name(project.id, collection_name)
         if collection is None:
@@ -220,7 +220,7 @@ class CollectionsMixin(AccountsMixin):
 
     def _assign_alias(self, collection: Collection, alias: str, artifact_id: int) -> None:
         # Aliases are unique per collection: adding one takes it off the version that held it
-        # (wandb-protocol.md §11.2, W&B docs registry/aliases).
+        # (W&B docs: registry/aliases).
         self.db.execute("DELETE FROM aliases WHERE collection_id = ? AND alias = ?", (collection.id, alias))
         self.db.execute(
             "INSERT INTO aliases (collection_id, alias, artifact_id) VALUES (?, ?, ?)",

@@ -1,4 +1,4 @@
-"""Manifest parsing and the digests W&B derives from it (wandb-protocol.md §8, §9.2)."""
+"""Manifest parsing and the digests W&B derives from it."""
 
 from __future__ import annotations
 

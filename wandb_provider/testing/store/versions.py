@@ -1,6 +1,6 @@
 """Artifact versions: the logging sequence (create, manifest, files, commit) and later edits.
 
-Logging follows wandb-protocol.md §12: ``createArtifact`` (PENDING, or the existing version when
+Logging follows wandb 0.31's upload sequence: ``createArtifact`` (PENDING, or the existing version when
 the digest is already in the sequence), ``createArtifactManifest`` twice (an upsert),
 ``createArtifactFiles`` (upload URLs only for content the server lacks), PUTs, then
 ``commitArtifact``, which checks the manifest against the stored files and the artifact digest.
@@ -137,7 +137,7 @@ class VersionsMixin(CollectionsMixin):
                         self._assign_alias(sequence, alias, existing.id)
                 if run_id is not None and run_id != existing.run_id:
                     # The run declared the existing version as its output (the public API's
-                    # ``Run.log_artifact``, wandb-protocol.md §5.9): it is listed in
+                    # ``Run.log_artifact``): it is listed in
                     # ``outputArtifacts``; ``createdBy`` stays the run that first logged it.
                     self.db.execute(
                         "INSERT OR IGNORE INTO run_outputs (run_id, artifact_id) VALUES (?, ?)",
@@ -185,7 +185,7 @@ class VersionsMixin(CollectionsMixin):
         return self.live_version(artifact_id)
 
     def create_files(self, user: User, specs: list[dict[str, Any]]) -> list[FileSlot]:
-        """``createArtifactFiles``: one slot per spec, in request order (wandb-protocol.md §5.10)."""
+        """``createArtifactFiles``: one slot per spec, in request order."""
         slots = []
         checked: set[int] = set()  # versions found PENDING and writable in this request (a batch names one)
         for spec in specs:
@@ -374,7 +374,7 @@ class VersionsMixin(CollectionsMixin):
             project = self.project(collection.project_id)
             if (collection.kind == "PORTFOLIO" and project.is_registry
                     and alias.alias in self.protected_aliases(project.id)):
-                # W&B docs (registry/aliases, wandb-protocol.md §11.3): a source artifact linked
+                # W&B docs (registry/aliases): a source artifact linked
                 # into a registry with a protected alias cannot be deleted by anyone, admins included.
                 where = f"{project.entity_name}/{project.name}/{collection.name}"
                 raise PermissionDenied(
@@ -394,7 +394,7 @@ class VersionsMixin(CollectionsMixin):
 
     def _soft_delete(self, artifact_id: int) -> None:
         # Deletion is soft (state DELETED, no longer resolvable); `latest` moves to the newest
-        # remaining committed version of each collection it was in (wandb-protocol.md §11.5).
+        # remaining committed version of each collection it was in.
         self.db.execute("DELETE FROM aliases WHERE artifact_id = ?", (artifact_id,))
         self.db.execute("UPDATE artifacts SET state = 'DELETED', updated_at = ? WHERE id = ?", (now(), artifact_id))
         for membership in self.memberships_of(artifact_id):
