@@ -22,14 +22,6 @@ pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], team
 
 
 
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    monkeypatch.setenv("WANDB_PROVIDER_DOWNLOAD_ROOT", str(tmp_path / "downloads"))
-    monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "xcom.json"
-
-
 def states(run: Any) -> dict[str, tuple[str, int]]:
     return {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
 

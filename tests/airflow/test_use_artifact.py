@@ -10,14 +10,6 @@ import pytest
 pytestmark = pytest.mark.wandb_server(seed="demo")
 
 
-@pytest.fixture
-def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    monkeypatch.setenv("WANDB_PROVIDER_DOWNLOAD_ROOT", str(tmp_path / "downloads"))
-    monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "xcom.json"
-
-
 def test_download_xcom_reaches_downstream(wandb_env, run_dag, out: Path) -> None:
     run = run_dag("use_artifact_ok")
     assert run.state == "success"

@@ -52,27 +52,29 @@ BodyOpener = Callable[[], bytes | Iterable[bytes]]  # a request body (or its chu
 
 # --- connections that report their sockets to the watchdog ---------------------------------------
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _Watched:
+    """Mixed into urllib3's connections: report the socket to the calling thread's exchange."""
+
+    sock: Any
+
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _attach(self)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         _attach(self)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _attach(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
 
 
-def _attach(connection: HTTPConnection) -> None:
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+def _attach(connection: _Watched) -> None:
     exchange = _watchdog.current()
     if exchange is not None:
         exchange.attach(connection.sock)
