@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: builds .venv from scratch when needed, installs the project with its test
-# extras, then runs ruff, mypy and pytest. Extra arguments go to pytest.
+# extras, then runs ruff, mypy and pytest. Extra arguments go to pytest. Tests run in parallel
+# (pytest-xdist, one worker per core, a file per worker at a time; PYTEST_WORKERS=0 runs them in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
@@ -14,4 +15,6 @@ rm -f "$pip_log"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 "$VENV/bin/ruff" check wandb_provider tests bench dags_examples
 "$VENV/bin/mypy"
-"$VENV/bin/python" -m pytest "$@"
+workers="${PYTEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}"
+# --no-loadscope-reorder keeps collection order, which runs the SDK compatibility suite first in its worker.
+"$VENV/bin/python" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder "$@"

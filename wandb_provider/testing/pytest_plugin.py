@@ -33,6 +33,9 @@ import pytest
 
 from .config import OrgSpec, ServerConfig, TeamSpec, UserSpec
 
+# The AIRFLOW_HOME this plugin made, so that an xdist worker can tell it from one the user set.
+_AUTO_HOME = "WANDB_PROVIDER_AUTO_AIRFLOW_HOME"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("wandb_airflow_home", "'auto' (default): point an unset AIRFLOW_HOME at a temporary folder "
@@ -41,12 +44,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    """Before any conftest imports Airflow: a private AIRFLOW_HOME unless one is set (or 'off')."""
-    if os.environ.get("AIRFLOW_HOME") or "airflow" in sys.modules:
+    """Before any conftest imports Airflow: a private AIRFLOW_HOME unless one is set (or 'off').
+
+    Under pytest-xdist each worker inherits the home the controller made; it gets one of its own,
+    so that workers never share a metadata database.
+    """
+    if "airflow" in sys.modules:
+        return
+    home = os.environ.get("AIRFLOW_HOME")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    inherited = home is not None and home == os.environ.get(_AUTO_HOME) and worker is not None
+    if home and not inherited:
         return
     if str(early_config.getini("wandb_airflow_home")).strip().lower() == "off":
         return
-    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="wandb-provider-airflow-home-")
+    suffix = f"{worker}-" if inherited else ""
+    os.environ["AIRFLOW_HOME"] = os.environ[_AUTO_HOME] = tempfile.mkdtemp(
+        prefix=f"wandb-provider-airflow-home-{suffix}")
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
