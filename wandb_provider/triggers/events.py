@@ -2,7 +2,8 @@
 
 One poll loop per connection and poll interval (``_polling``) serves every watcher, every deferred
 ``ArtifactVersionSensor`` and every collection of this triggerer process: each poll reads all
-watched collections in ``ceil(collections / BATCH)`` GraphQL requests (``wandb_provider.client.watch``), and Airflow's shared streams give each watched
+watched collections in ``ceil(collections / BATCH)`` GraphQL requests
+(``wandb_provider.client.watch``), and Airflow's shared streams give each watched
 ``(collection, alias)`` one subscription, whatever the number of watchers on it.
 """
 
