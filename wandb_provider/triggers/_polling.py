@@ -33,6 +33,7 @@ EXECUTOR_THREADS = 16  # the triggers' own threads for blocking HTTP: never the 
 THREADS_PER_HOST = EXECUTOR_THREADS // 2  # one hung W&B host can hold at most half of them
 CALL_DEADLINE = 60.0  # the longest one poll may take (connect, headers, body and retries), whatever the connection says
 MIN_CALL_DEADLINE = 0.5
+FAN_OUT = 20  # subscribers woken per event-loop turn when a poll's snapshots are handed out
 GRACE = 1.0  # how long past a call's deadline the trigger still waits for its thread before moving on
 
 _EXECUTOR = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="wandb-trigger")
@@ -174,10 +175,17 @@ class Poller:
             return None
         return max(0.0, max(d for d in deadlines if d is not None) - time.time())
 
-    def _deliver(self, watch: CollectionWatch, snapshot: CollectionSnapshot) -> None:
-        for slots in self.subscribers.get(watch.path, {}).values():
-            for slot in slots:
-                _offer(slot, snapshot)
+    async def _deliver(self, found: dict[CollectionWatch, CollectionSnapshot]) -> None:
+        """Offer each snapshot to its subscribers, ``FAN_OUT`` at a time: the event loop runs those
+        (each decides, may log) before the next ones wake, so 1,000 waiters do not stall it at once."""
+        offered = 0
+        for watch, snapshot in found.items():
+            for slots in list(self.subscribers.get(watch.path, {}).values()):
+                for slot in list(slots):
+                    _offer(slot, snapshot)
+                    offered += 1
+                    if offered % FAN_OUT == 0:
+                        await asyncio.sleep(0)
 
     async def _poll_once(self) -> None:
         from ..client.watch import BATCH, CollectionSnapshot, CollectionWatch
@@ -208,8 +216,7 @@ class Poller:
                 log.warning("Could not poll %d W&B collection(s)%s: %s", len(part),
                             ", will try again" if error.transient else "", redact_urls(str(error)))
                 found = dict.fromkeys(part, CollectionSnapshot(error=error))
-            for watch, snapshot in found.items():
-                self._deliver(watch, snapshot)
+            await self._deliver(found)
 
         await asyncio.gather(*(chunk(watches[i:i + BATCH]) for i in range(0, len(watches), BATCH)))
 
