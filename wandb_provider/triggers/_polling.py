@@ -101,7 +101,7 @@ def client_within(shared: WandbClient, remaining: float | None) -> tuple[WandbCl
 Item = Any  # a CollectionSnapshot, or the exception that says why polling cannot go on (an unusable connection)
 
 
-def _offer(slot: asyncio.Queue[Item], item: Item) -> None:
+def offer(slot: asyncio.Queue[Item], item: Item) -> None:
     """Snapshots are state, not deltas: a slow subscriber only needs the newest one."""
     with contextlib.suppress(asyncio.QueueEmpty):
         slot.get_nowait()
@@ -182,7 +182,7 @@ class Poller:
         for watch, snapshot in found.items():
             for slots in list(self.subscribers.get(watch.path, {}).values()):
                 for slot in list(slots):
-                    _offer(slot, snapshot)
+                    offer(slot, snapshot)
                     offered += 1
                     if offered % FAN_OUT == 0:
                         await asyncio.sleep(0)
@@ -198,7 +198,7 @@ class Poller:
             for aliases in self.subscribers.values():
                 for slots in aliases.values():
                     for slot in slots:
-                        _offer(slot, exc)
+                        offer(slot, exc)
             return
         remaining = self._remaining()
         deadline = shared.config.deadline

@@ -12,10 +12,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from .._airflow import redact_urls
 from .._waiting import FAILED, READY, WAITING, Outcome, WaitSpec, failure, judge
-from ._polling import _CLIENTS, poller
+from ._polling import _CLIENTS, offer, poller
 from ._polling import THREADS_PER_HOST as THREADS_PER_HOST  # re-exported: the triggers' shared thread pool
 from ._polling import run_bounded as run_bounded
 from ._polling import shared_client as shared_client
+
+_DEADLINE = object()  # what the wait's alarm hands the trigger's slot
 
 
 class ArtifactVersionTrigger(BaseTrigger):
@@ -77,22 +79,31 @@ class ArtifactVersionTrigger(BaseTrigger):
         collection, name = spec.watched()
         loop = poller(self.wandb_conn_id, float(self.poll_interval))
         slot = loop.subscribe(collection, name, until=self.end_time)
+        remaining = self._remaining()
+        # One alarm for the whole wait (not a timer per poll): it hands the slot the deadline.
+        alarm = None if remaining is None else asyncio.get_running_loop().call_later(remaining, offer, slot, _DEADLINE)
         last_reason = "W&B did not answer in time"
+        seen: tuple[Any, Outcome] | None = None  # the last version judged, and how
         try:
             while True:
                 remaining = self._remaining()
                 if remaining is not None and remaining <= 0:
                     yield _event({"status": "timeout", "message": f"gave up waiting: {last_reason}"})
                     return
-                try:
-                    item = await asyncio.wait_for(slot.get(), remaining)
-                except asyncio.TimeoutError:
-                    continue  # the deadline: said above, with the last reason
+                item = await slot.get()
+                if item is _DEADLINE:
+                    yield _event({"status": "timeout", "message": f"gave up waiting: {last_reason}"})
+                    return
                 if isinstance(item, BaseException):  # a missing or malformed connection will not heal by waiting
                     yield _event({"status": "error", "message": f"cannot use connection {self.wandb_conn_id!r}: "
                                                                 f"{redact_urls(str(item))}"})
                     return
-                outcome = self._decide(spec, name, item)
+                version = None if item.error is not None else item.holders.get(name)
+                if seen is not None and version is not None and seen[0] == version:
+                    outcome = seen[1]  # the same version as last poll: the same decision (judge is pure)
+                else:
+                    outcome = self._decide(spec, name, item)
+                    seen = (version, outcome)
                 if outcome.status == READY:
                     yield _event({"status": "success", "message": outcome.message, "version": outcome.version})
                     return
@@ -103,6 +114,8 @@ class ArtifactVersionTrigger(BaseTrigger):
                     self.log.info("Waiting for %s: %s", spec.artifact, redact_urls(outcome.message))
                     last_reason = outcome.message
         finally:
+            if alarm is not None:
+                alarm.cancel()
             loop.unsubscribe(collection, name, slot)
 
     @staticmethod
