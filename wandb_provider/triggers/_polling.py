@@ -23,6 +23,7 @@ from .._airflow import redact_urls
 
 if TYPE_CHECKING:
     from ..client import ClientConfig, WandbClient
+    from ..client.errors import WandbError
     from ..client.watch import CollectionSnapshot, CollectionWatch
 
 T = TypeVar("T")
@@ -108,7 +109,7 @@ def offer(slot: asyncio.Queue[Item], item: Item) -> None:
     slot.put_nowait(item)
 
 
-def _failure(exc: BaseException, wait: float) -> Any:
+def _failure(exc: BaseException, wait: float) -> WandbError:
     """A chunk's failure as a typed W&B error for its snapshots (transient unless it is a bug)."""
     from ..client.errors import ServerError, WandbError
 
