@@ -3,7 +3,9 @@
 ``WaitSpec.of`` reads the sensor's arguments as users write them and refuses bad ones before any
 request. ``check()`` makes exactly one client call (one GraphQL request once the entity is known)
 and maps its outcome: ready, not yet (not found, PENDING, a condition not met, a transient server
-error), or a permanent failure that must end the wait at once (auth, permission, bad input).
+error), or a permanent failure that must end the wait at once (auth, permission, bad input). The
+deferred sensor reads the same version from the triggerer's batched poll instead and decides it
+with the same ``judge()`` and ``failure()``.
 """
 
 from __future__ import annotations
@@ -82,6 +84,12 @@ class WaitSpec:
         return {"artifact": self.artifact, "newer_than": self.newer_than, "require": self.require,
                 "created_after": self.created_after}
 
+    def watched(self) -> tuple[str, str]:
+        """The collection (the path without ``:alias``) and the alias or ``vN`` it names (``latest`` if none):
+        what ``WandbClient.artifact`` resolves, and what the batched poll reads for the deferred sensor."""
+        collection, _, name = self.artifact.partition(":")
+        return collection, name or "latest"
+
     def created_after_time(self) -> dt.datetime | None:
         if self.created_after is None:
             return None
@@ -97,16 +105,26 @@ class Outcome:
 
 def check(client: Any, spec: WaitSpec) -> Outcome:
     """Resolve once and decide."""
-    from ._airflow import version_xcom
-
     try:
         version = client.artifact(spec.artifact)
-    except (ArtifactNotFoundError, NotFoundError) as exc:
-        return Outcome(WAITING, f"not found yet: {exc}")
     except WandbError as exc:
-        if exc.transient:
-            return Outcome(WAITING, f"W&B is failing for now, will try again: {exc}")
-        return Outcome(FAILED, str(exc))
+        return failure(exc)
+    return judge(version, spec)
+
+
+def failure(exc: WandbError) -> Outcome:
+    """What an error reading the version means: not found or transient is "not yet", the rest fails."""
+    if isinstance(exc, (ArtifactNotFoundError, NotFoundError)):
+        return Outcome(WAITING, f"not found yet: {exc}")
+    if exc.transient:
+        return Outcome(WAITING, f"W&B is failing for now, will try again: {exc}")
+    return Outcome(FAILED, str(exc))
+
+
+def judge(version: Any, spec: WaitSpec) -> Outcome:
+    """Whether the resolved ``version`` (an ``ArtifactVersion``) is what ``spec`` waits for."""
+    from ._airflow import version_xcom
+
     try:
         verdict = evaluate_version(version, newer_than=spec.newer_than, require=spec.require,
                                    created_after=spec.created_after_time())

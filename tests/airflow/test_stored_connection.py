@@ -25,7 +25,7 @@ def _promote_after_the_trigger_polls(server: Any) -> threading.Thread:
 
     def move() -> None:
         deadline = time.monotonic() + 120
-        while server.stats()["graphql"]["operations"].get("ArtifactByName", 0) < 2:
+        while not server.stats()["graphql"]["operations"].get("WatchCollections"):  # the trigger's batched poll
             if time.monotonic() > deadline:
                 return
             time.sleep(0.1)

@@ -1,7 +1,8 @@
 """Watch many collections with few requests: one GraphQL document reads many collections at once.
 
 ``poll_collections(client, watches)`` reads, for each watched collection, its newest ``WINDOW``
-versions and the version each watched alias points to, in one request per ``BATCH`` collections
+versions (unless no watcher of it needs them) and the version each watched alias or ``vN`` name
+points to (exactly what ``WandbClient.artifact`` reads), in one request per ``BATCH`` collections
 (GraphQL field aliases ``c0``, ``c1``... each with its own variables, so no value is ever spliced
 into the document). A collection that does not exist (yet) reads as an empty snapshot; an error
 that concerns one collection (e.g. a permission error) is isolated by reading that chunk's
@@ -28,10 +29,14 @@ BATCH = 25  # collections per request
 
 @dataclass(frozen=True)
 class CollectionWatch:
-    """One collection (``entity/project/collection``, no alias) and the aliases watched in it."""
+    """One collection (``entity/project/collection``, no alias) and the aliases watched in it.
+
+    ``versions``: whether its ``WINDOW`` newest versions are read too (watchers of new versions need
+    them; watchers of an alias and waiting sensors only need the holders)."""
 
     path: str
     aliases: tuple[str, ...] = ()
+    versions: bool = True
 
     @classmethod
     def of(cls, collection: str, aliases: Sequence[str] = ()) -> CollectionWatch:
@@ -56,18 +61,20 @@ class CollectionSnapshot:
     error: WandbError | None = None  # this collection could not be read (the others were)
 
 
-def batch_document(count: int, aliases_per_collection: Sequence[int]) -> Operation:
-    """The document for ``count`` collections; collection ``i`` asks for ``aliases_per_collection[i]`` holders."""
+def batch_document(count: int, aliases_per_collection: Sequence[int],
+                   versions: Sequence[bool] | None = None) -> Operation:
+    """The document for ``count`` collections; collection ``i`` asks for ``aliases_per_collection[i]`` holders
+    and, if ``versions[i]`` (default: all), its newest versions."""
     slots: list[str] = []
     fields: list[str] = []
     for i in range(count):
-        slots += [f"$e{i}: String!", f"$p{i}: String!", f"$n{i}: String!"]
+        window = versions is None or versions[i]
+        slots += [f"$e{i}: String!", f"$p{i}: String!"] + ([f"$n{i}: String!"] if window else [])
         holders = ""
         for j in range(aliases_per_collection[i]):
             slots.append(f"$a{i}_{j}: String!")
             holders += f"    a{j}: artifactCollectionMembership(name: $a{i}_{j}) {{ ...MembershipFields }}\n"
-        fields.append(
-            f"  c{i}: project(entityName: $e{i}, name: $p{i}) {{\n"
+        newest = (
             f"    artifactCollection(name: $n{i}) {{\n"
             "      ...CollectionRef\n"
             f"      artifacts(first: {WINDOW}) {{\n"
@@ -75,8 +82,8 @@ def batch_document(count: int, aliases_per_collection: Sequence[int]) -> Operati
             "          aliases { alias artifactCollection { ...CollectionRef } } } }\n"
             "      }\n"
             "    }\n"
-            f"{holders}  }}\n"
-        )
+        ) if window else ""
+        fields.append(f"  c{i}: project(entityName: $e{i}, name: $p{i}) {{\n{newest}{holders}  }}\n")
     return Operation("WatchCollections", "query WatchCollections(" + ", ".join(slots) + ") {\n"
                      + "".join(fields) + "}\n" + (_MEMBERSHIP_FRAGMENTS if any(aliases_per_collection) else _FRAGMENTS))
 
@@ -106,10 +113,12 @@ def _read(client: WandbClient, watches: Sequence[CollectionWatch]) -> list[Colle
     variables: dict[str, Any] = {}
     for i, watch in enumerate(watches):
         target = client.resolve_path(watch.path)
-        variables.update({f"e{i}": target.entity, f"p{i}": target.project, f"n{i}": target.name})
+        variables.update({f"e{i}": target.entity, f"p{i}": target.project})
+        if watch.versions:
+            variables[f"n{i}"] = target.name
         for j, alias in enumerate(watch.aliases):
             variables[f"a{i}_{j}"] = f"{target.name}:{alias}"
-    operation = batch_document(len(watches), [len(w.aliases) for w in watches])
+    operation = batch_document(len(watches), [len(w.aliases) for w in watches], [w.versions for w in watches])
     data = client._graphql.execute(operation, variables, what=f"watch {len(watches)} artifact collection(s)")
     base_url = client.config.base_url
     return [_snapshot(data.get(f"c{i}"), watch, base_url) for i, watch in enumerate(watches)]

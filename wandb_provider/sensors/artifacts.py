@@ -24,7 +24,10 @@ class ArtifactVersionSensor(BaseSensorOperator):
 
     "Not found", "PENDING" and "condition not met" mean *not yet*; a bad key, a permission error or
     an invalid path fail at once; transient W&B errors are logged and tried again at the next poke.
-    Each poke costs one GraphQL request.
+    Each poke costs one GraphQL request. Deferred, the sensor waits on the triggerer's shared poll
+    (the one ``AssetWatcher``s use): all deferred sensors and watchers of a connection and
+    ``poke_interval`` cost one GraphQL request per 25 collections and poll, however many they are,
+    and decide exactly as a poke does.
 
     Arguments are read as users write them: ``None``, ``""`` and ``"None"`` (what a template renders
     for a missing value) mean "no condition"; a value that cannot be used fails the task at the

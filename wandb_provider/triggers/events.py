@@ -1,19 +1,15 @@
 """``ArtifactEventTrigger``: event-driven scheduling on a W&B collection (``AssetWatcher``).
 
-One poll loop per connection and poll interval serves every watcher and every collection of this
-triggerer process: each poll reads all watched collections in ``ceil(collections / BATCH)``
-GraphQL requests (``wandb_provider.client.watch``), and Airflow's shared streams give each watched
+One poll loop per connection and poll interval (``_polling``) serves every watcher, every deferred
+``ArtifactVersionSensor`` and every collection of this triggerer process: each poll reads all
+watched collections in ``ceil(collections / BATCH)`` GraphQL requests
+(``wandb_provider.client.watch``), and Airflow's shared streams give each watched
 ``(collection, alias)`` one subscription, whatever the number of watchers on it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import logging
 import math
-import weakref
 from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,107 +17,12 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from .._airflow import redact_urls
-from ..client.watch import BATCH, CollectionSnapshot, CollectionWatch, poll_collections
-from .artifacts import GRACE, run_bounded, shared_client
+from ..client.watch import CollectionSnapshot, CollectionWatch
+from ._polling import POLLERS, poller
 
-log = logging.getLogger(__name__)
-
-_Item = CollectionSnapshot | BaseException  # a snapshot, or why polling cannot go on
 NEW_VERSION, ALIAS, CONDITION = "new_version", "alias", "condition"
 MIN_POLL_INTERVAL = 1.0
-
-
-@dataclass
-class _Poller:
-    """One poll loop for one connection and interval: every watched collection, batched."""
-
-    conn_id: str
-    interval: float
-    # collection path -> alias (or None) -> the latest-snapshot slots of its subscribers
-    subscribers: dict[str, dict[str | None, set[asyncio.Queue[_Item]]]] = field(
-        default_factory=dict)
-    task: asyncio.Task[None] | None = None
-
-    def subscribe(self, collection: str, alias: str | None) -> asyncio.Queue[_Item]:
-        slot: asyncio.Queue[_Item] = asyncio.Queue(maxsize=1)
-        self.subscribers.setdefault(collection, {}).setdefault(alias, set()).add(slot)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._loop(), name=f"wandb-watch-{self.conn_id}-{self.interval}")
-        return slot
-
-    def unsubscribe(self, collection: str, alias: str | None,
-                    slot: asyncio.Queue[_Item]) -> None:
-        by_alias = self.subscribers.get(collection, {})
-        by_alias.get(alias, set()).discard(slot)
-        if not by_alias.get(alias, True):
-            del by_alias[alias]
-        if not by_alias:
-            self.subscribers.pop(collection, None)
-        if not self.subscribers and self.task is not None:
-            self.task.cancel()
-            self.task = None
-
-    @staticmethod
-    def _offer(slot: asyncio.Queue[_Item], item: _Item) -> None:
-        """Snapshots are state, not deltas: a slow subscriber only needs the newest one."""
-        with contextlib.suppress(asyncio.QueueEmpty):
-            slot.get_nowait()
-        slot.put_nowait(item)
-
-    async def _poll_once(self) -> None:
-        watches = [CollectionWatch(path, tuple(sorted(a for a in aliases if a is not None)))
-                   for path, aliases in self.subscribers.items()]
-        try:
-            client = await shared_client(self.conn_id)
-        except Exception as exc:  # a missing or malformed connection: every subscriber fails, visibly
-            for aliases in self.subscribers.values():
-                for slots in aliases.values():
-                    for slot in slots:
-                        self._offer(slot, exc)
-            return
-        wait = client.config.deadline + GRACE
-
-        async def chunk(part: list[CollectionWatch]) -> dict[CollectionWatch, CollectionSnapshot]:
-            call = functools.partial(poll_collections, client, part)
-            try:
-                return await asyncio.wait_for(run_bounded(client.config.base_url, call), wait)
-            except asyncio.TimeoutError:
-                log.warning("W&B did not answer within %ss; watching %d collection(s) again next poll",
-                            math.ceil(wait), len(part))
-            except Exception as exc:  # transient (or unexpected): the next poll tries again
-                log.warning("Could not poll %d W&B collection(s), will try again: %s", len(part),
-                            redact_urls(str(exc)))
-            return {}
-
-        parts = [watches[i:i + BATCH] for i in range(0, len(watches), BATCH)]
-        results: dict[CollectionWatch, CollectionSnapshot] = {}
-        for found in await asyncio.gather(*(chunk(p) for p in parts)):
-            results.update(found)
-        for watch, snapshot in results.items():
-            for slots in self.subscribers.get(watch.path, {}).values():
-                for slot in slots:
-                    self._offer(slot, snapshot)
-
-    async def _loop(self) -> None:
-        while self.subscribers:
-            try:
-                await self._poll_once()
-            except Exception:  # a bug must not silently stop every watcher of this process
-                log.exception("Polling W&B collections failed; trying again next poll")
-            await asyncio.sleep(self.interval)
-
-
-# One set of poll loops per event loop (the triggerer runs one; tests may run several in turn).
-_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float], _Poller]] = (
-    weakref.WeakKeyDictionary())
-
-
-def _poller(conn_id: str, interval: float) -> _Poller:
-    pollers = _POLLERS.setdefault(asyncio.get_running_loop(), {})
-    poller = pollers.get((conn_id, interval))
-    if poller is None:
-        poller = pollers[(conn_id, interval)] = _Poller(conn_id, interval)
-    return poller
+_POLLERS = POLLERS  # (kept for tests that look at the running poll loops)
 
 
 def _version_index(name: str, value: Any) -> int | None:
@@ -222,8 +123,8 @@ class ArtifactEventTrigger(BaseEventTrigger):
     @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
         """Snapshots of one collection from this process's batched poll loop; raises if the connection is unusable."""
-        poller = _poller(kwargs["wandb_conn_id"], float(kwargs["poll_interval"]))
-        slot = poller.subscribe(kwargs["collection"], kwargs.get("alias"))
+        loop = poller(kwargs["wandb_conn_id"], float(kwargs["poll_interval"]))
+        slot = loop.subscribe(kwargs["collection"], kwargs.get("alias"))
         try:
             while True:
                 item = await slot.get()
@@ -231,7 +132,7 @@ class ArtifactEventTrigger(BaseEventTrigger):
                     raise item
                 yield item
         finally:
-            poller.unsubscribe(kwargs["collection"], kwargs.get("alias"), slot)
+            loop.unsubscribe(kwargs["collection"], kwargs.get("alias"), slot)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Standalone path (no shared-stream manager, e.g. ``dag.test``): the same poll loop and filter."""
@@ -244,7 +145,8 @@ class ArtifactEventTrigger(BaseEventTrigger):
         state = _WatchState(last_seen=self._last_seen_index)
         async for snapshot in shared_stream:
             if snapshot.error is not None:
-                state.report(self.log, f"cannot read {self.collection}: {snapshot.error}")
+                if not snapshot.error.transient:  # a transient one was logged by the poll loop; it tries again
+                    state.report(self.log, f"cannot read {self.collection}: {snapshot.error}")
                 continue
             for payload in self._decide(snapshot, state):
                 self.log.info("W&B %s: %s (%s)", payload["reason"], payload["qualified_name"], payload["digest"])

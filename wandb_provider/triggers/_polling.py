@@ -1,0 +1,244 @@
+"""What every trigger of this provider shares in one triggerer process: the bounded thread pool for
+blocking HTTP, one pooled client per connection, and one batched poll loop per connection and
+interval that reads every watched collection (``wandb_provider.client.watch``) for event watchers
+and deferred sensors alike (README, "Event-driven scheduling, asset events and many workers").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import logging
+import math
+import time
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._airflow import redact_urls
+
+if TYPE_CHECKING:
+    from ..client import ClientConfig, WandbClient
+    from ..client.errors import WandbError
+    from ..client.watch import CollectionSnapshot, CollectionWatch
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+CONNECTION_TTL = 60.0  # seconds a connection lookup (and its client) is reused by all triggers of this process
+EXECUTOR_THREADS = 16  # the triggers' own threads for blocking HTTP: never the event loop's default executor
+THREADS_PER_HOST = EXECUTOR_THREADS // 2  # one hung W&B host can hold at most half of them
+CALL_DEADLINE = 60.0  # the longest one poll may take (connect, headers, body and retries), whatever the connection says
+MIN_CALL_DEADLINE = 0.5
+FAN_OUT = 20  # subscribers woken per event-loop turn when a poll's snapshots are handed out
+GRACE = 1.0  # how long past a call's deadline the trigger still waits for its thread before moving on
+
+_EXECUTOR = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="wandb-trigger")
+_HOST_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary())
+
+
+async def run_bounded(host: str, call: Callable[[], T]) -> T:
+    """Run blocking ``call`` in the triggers' thread pool, at most ``THREADS_PER_HOST`` at once per host.
+
+    A host's slot is given back when the thread really finishes, not when the caller stops waiting,
+    so calls abandoned on a hung host cannot pile up and take every thread from the other hosts."""
+    loop = asyncio.get_running_loop()
+    slots = _HOST_SLOTS.setdefault(loop, {}).setdefault(host, asyncio.Semaphore(THREADS_PER_HOST))
+    await slots.acquire()
+
+    def give_back(_: Future[T]) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for the slot any more
+            loop.call_soon_threadsafe(slots.release)
+
+    try:
+        future = _EXECUTOR.submit(call)
+    except BaseException:
+        slots.release()
+        raise
+    future.add_done_callback(give_back)
+    return await asyncio.wrap_future(future)
+
+
+def bounded(config: ClientConfig, deadline: float) -> ClientConfig:
+    """``config`` whose calls end within ``deadline`` seconds (each request's timeouts included)."""
+    return dataclasses.replace(config, deadline=deadline, timeout=min(config.timeout, deadline),
+                               connect_timeout=min(config.connect_timeout, deadline))
+
+
+_CLIENTS: dict[str, tuple[Any, float]] = {}
+
+
+async def shared_client(wandb_conn_id: str) -> WandbClient:
+    """One pooled client per connection for every trigger in this process (looked up once a minute),
+    whose calls end within ``CALL_DEADLINE``."""
+    from ..client import WandbClient
+    from ..hooks.wandb import WandbHook
+
+    cached = _CLIENTS.get(wandb_conn_id)
+    if cached is not None and cached[1] > time.monotonic():
+        client: WandbClient = cached[0]
+        return client
+    config = await WandbHook(wandb_conn_id=wandb_conn_id).aget_config()
+    config = bounded(config, min(config.deadline, CALL_DEADLINE))
+    client = cached[0] if cached is not None and cached[0].config == config else WandbClient(config=config)
+    _CLIENTS[wandb_conn_id] = (client, time.monotonic() + CONNECTION_TTL)
+    return client
+
+
+def client_within(shared: WandbClient, remaining: float | None) -> tuple[WandbClient, bool]:
+    """The shared client, or a one-off one (to close after use) when less time is left than its deadline."""
+    from ..client import WandbClient
+
+    if remaining is None or remaining >= shared.config.deadline:
+        return shared, False
+    return WandbClient(config=bounded(shared.config, max(MIN_CALL_DEADLINE, remaining))), True
+
+
+Item = Any  # a CollectionSnapshot, or the exception that says why polling cannot go on (an unusable connection)
+
+
+def offer(slot: asyncio.Queue[Item], item: Item) -> None:
+    """Snapshots are state, not deltas: a slow subscriber only needs the newest one."""
+    with contextlib.suppress(asyncio.QueueEmpty):
+        slot.get_nowait()
+    slot.put_nowait(item)
+
+
+def _failure(exc: BaseException, wait: float) -> WandbError:
+    """A chunk's failure as a typed W&B error for its snapshots (transient unless it is a bug)."""
+    from ..client.errors import ServerError, WandbError
+
+    if isinstance(exc, WandbError):
+        return exc
+    if isinstance(exc, asyncio.TimeoutError):
+        return ServerError(f"W&B did not answer within {math.ceil(wait)}s", transient=True)
+    if isinstance(exc, OSError):  # a network failure the client did not type: waiting may help
+        return ServerError(f"W&B could not be reached: {redact_urls(str(exc))}", transient=True)
+    return WandbError(f"unexpected {type(exc).__name__} while polling W&B: {redact_urls(str(exc))}")
+
+
+def _read_chunk(client: WandbClient, part: list[CollectionWatch],
+                close: bool) -> dict[CollectionWatch, CollectionSnapshot]:
+    """One chunk's poll in a pool thread; a one-off client is closed there once its call is over."""
+    from ..client.watch import poll_collections
+
+    try:
+        return poll_collections(client, part)
+    finally:
+        if close:
+            client.close()
+
+
+@dataclass
+class Poller:
+    """One poll loop for one connection and interval: every watched collection, batched.
+
+    Subscribers name a collection and an alias (``None``: its newest versions); each gets a slot
+    holding the newest snapshot. A subscriber may say until when it waits (a sensor's deadline):
+    when every subscriber has such a deadline, no poll outlives the latest of them."""
+
+    conn_id: str
+    interval: float
+    # collection path -> alias (or None) -> the latest-snapshot slots of its subscribers
+    subscribers: dict[str, dict[str | None, set[asyncio.Queue[Item]]]] = field(default_factory=dict)
+    until: dict[asyncio.Queue[Item], float | None] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    def subscribe(self, collection: str, alias: str | None, until: float | None = None) -> asyncio.Queue[Item]:
+        slot: asyncio.Queue[Item] = asyncio.Queue(maxsize=1)
+        self.subscribers.setdefault(collection, {}).setdefault(alias, set()).add(slot)
+        self.until[slot] = until
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._loop(), name=f"wandb-watch-{self.conn_id}-{self.interval}")
+        return slot
+
+    def unsubscribe(self, collection: str, alias: str | None, slot: asyncio.Queue[Item]) -> None:
+        self.until.pop(slot, None)
+        by_alias = self.subscribers.get(collection, {})
+        by_alias.get(alias, set()).discard(slot)
+        if not by_alias.get(alias, True):
+            del by_alias[alias]
+        if not by_alias:
+            self.subscribers.pop(collection, None)
+        if not self.subscribers and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    def _remaining(self) -> float | None:
+        """Seconds until the latest subscriber deadline, or None when someone waits without one."""
+        deadlines = list(self.until.values())
+        if not deadlines or None in deadlines:
+            return None
+        return max(0.0, max(d for d in deadlines if d is not None) - time.time())
+
+    async def _deliver(self, found: dict[CollectionWatch, CollectionSnapshot]) -> None:
+        """Offer each snapshot to its subscribers, ``FAN_OUT`` at a time: the event loop runs those
+        (each decides, may log) before the next ones wake, so 1,000 waiters do not stall it at once."""
+        offered = 0
+        for watch, snapshot in found.items():
+            for slots in list(self.subscribers.get(watch.path, {}).values()):
+                for slot in list(slots):
+                    offer(slot, snapshot)
+                    offered += 1
+                    if offered % FAN_OUT == 0:
+                        await asyncio.sleep(0)
+
+    async def _poll_once(self) -> None:
+        from ..client.watch import BATCH, CollectionSnapshot, CollectionWatch
+
+        watches = [CollectionWatch(path, tuple(sorted(a for a in aliases if a is not None)), versions=None in aliases)
+                   for path, aliases in self.subscribers.items()]
+        try:
+            shared = await shared_client(self.conn_id)
+        except Exception as exc:  # a missing or malformed connection: every subscriber fails, visibly
+            for aliases in self.subscribers.values():
+                for slots in aliases.values():
+                    for slot in slots:
+                        offer(slot, exc)
+            return
+        remaining = self._remaining()
+        deadline = shared.config.deadline
+        if remaining is not None:
+            deadline = min(deadline, max(MIN_CALL_DEADLINE, remaining))
+        wait = deadline + GRACE
+
+        async def chunk(part: list[CollectionWatch]) -> None:
+            client, one_off = client_within(shared, remaining)
+            call = functools.partial(_read_chunk, client, part, one_off)
+            try:
+                found = await asyncio.wait_for(run_bounded(client.config.base_url, call), wait)
+            except Exception as exc:  # transient (or unexpected): the next poll tries again
+                error = _failure(exc, wait)
+                log.warning("Could not poll %d W&B collection(s)%s: %s", len(part),
+                            ", will try again" if error.transient else "", redact_urls(str(error)))
+                found = dict.fromkeys(part, CollectionSnapshot(error=error))
+            await self._deliver(found)
+
+        await asyncio.gather(*(chunk(watches[i:i + BATCH]) for i in range(0, len(watches), BATCH)))
+
+    async def _loop(self) -> None:
+        while self.subscribers:
+            try:
+                await self._poll_once()
+            except Exception:  # a bug must not silently stop every watcher of this process
+                log.exception("Polling W&B collections failed; trying again next poll")
+            await asyncio.sleep(self.interval)
+
+
+# One set of poll loops per event loop (the triggerer runs one; tests may run several in turn).
+POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float], Poller]] = (
+    weakref.WeakKeyDictionary())
+
+
+def poller(conn_id: str, interval: float) -> Poller:
+    """This event loop's poll loop for ``conn_id`` and ``interval`` (created on first use)."""
+    pollers = POLLERS.setdefault(asyncio.get_running_loop(), {})
+    found = pollers.get((conn_id, interval))
+    if found is None:
+        found = pollers[(conn_id, interval)] = Poller(conn_id, interval)
+    return found
