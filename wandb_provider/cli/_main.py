@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -115,26 +114,24 @@ def _say(message: str, secrets: Sequence[str]) -> None:
     print(f"{PROG}: {scrub(message, secrets)}", file=sys.stderr, flush=True)
 
 
-class _ScrubbingHandler(logging.Handler):
-    """Log records on the current ``sys.stderr`` (a progress bar may have redirected it), key removed."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            _say(f"{record.levelname.lower()}: {record.getMessage()}", self.secrets)
-        except Exception:  # pragma: no cover - logging must never fail the command
-            self.handleError(record)
-
-
 def _configure_logging(args: argparse.Namespace, secrets: Sequence[str]) -> None:
-    """The client's warnings (each retry) on stderr; ``-v`` adds each step, ``-q`` keeps errors only."""
+    """The client's warnings (each retry) on stderr; ``-v`` adds each step, ``-q`` keeps errors only.
+
+    Records go to the current ``sys.stderr`` (a progress bar may have redirected it), key removed.
+    """
+    import logging  # after parsing: ``--help`` need not pay for it
+
+    class ScrubbingHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                _say(f"{record.levelname.lower()}: {record.getMessage()}", secrets)
+            except Exception:  # pragma: no cover - logging must never fail the command
+                self.handleError(record)
+
     logger = logging.getLogger("wandb_provider")
-    for handler in [h for h in logger.handlers if isinstance(h, _ScrubbingHandler)]:
+    for handler in [h for h in logger.handlers if type(h).__name__ == "ScrubbingHandler"]:
         logger.removeHandler(handler)
-    logger.addHandler(_ScrubbingHandler(secrets))
+    logger.addHandler(ScrubbingHandler())
     logger.setLevel(logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING)
     logger.propagate = False
 
