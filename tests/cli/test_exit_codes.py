@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -149,3 +150,42 @@ def test_sigterm_cancels_a_download_exits_130_and_publishes_nothing(seeded: Any,
     assert time.monotonic() - began < 15
     assert "interrupted" in stderr
     assert not root.exists() or tree(root) == {}
+
+
+def test_sigterm_cancels_a_log_exits_130_and_commits_nothing(wandb_env: Any, cli_env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    from .conftest import sdk
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"f{i}.bin").write_bytes(bytes([i]) * 4096)
+    wandb_env.set_faults([{"route": "uploads", "kind": "delay", "seconds": 30}])
+    proc = subprocess.Popen([*COMMAND, "log", "cancelled", str(folder), "--type", "dataset", "--project", "p"],
+                            env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while wandb_env.stats()["uploads"] < 1 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - began < 15
+    states = [v.state for v in sdk(wandb_env).artifacts("dataset", "demo/p/cancelled")]
+    assert "COMMITTED" not in states
+
+
+def test_main_in_process_returns_the_code_and_leaves_logging_as_it_was(seeded: Any,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    logger = logging.getLogger("wandb_provider")
+    before = (list(logger.handlers), logger.level, logger.propagate)
+    assert main(["versions", "test-project/ds", "--json"]) == 0
+    assert [row["version"] for row in json.loads(capsys.readouterr().out)] == ["v0"]
+    assert main(["get", "test-project/nope"]) == 3
+    assert (list(logger.handlers), logger.level, logger.propagate) == before

@@ -105,12 +105,12 @@ def _verify(client: WandbClient, version: ArtifactVersion, root: str, include: l
     from ..client.models import VerifyReport
 
     target = resolve_root(root)
-    manifest = client.manifest(version)
     if not target.is_dir():
         from ..client.errors import NotFoundError
 
         raise NotFoundError(f"verify {version.qualified_name}: {target} is not a folder.",
                             hint="Name the folder the version was downloaded into.")
+    manifest = client.manifest(version)
     chosen = select(manifest, include, exclude, allow_empty=False)
     report = verify_root(Manifest(entries={e.path: e for e in chosen}, storage_layout=manifest.storage_layout),
                          target)
@@ -156,7 +156,7 @@ def cmd_log(client: WandbClient, args: argparse.Namespace) -> int:
         version = client.log_artifact(args.name, args.type, args.paths or None, project=args.project,
                                       entity=args.entity, references=args.references or (), metadata=metadata,
                                       description=args.description, aliases=args.aliases, tags=args.tags,
-                                      max_workers=args.workers, progress=progress)
+                                      max_workers=args.workers, progress=progress, cancel=args.cancel)
         progress.finish()
     _note(args, f"logged {version.qualified_name} ({version.file_count} file(s), {_size(version.size)}, "
                 f"aliases {', '.join(version.aliases) or 'none'})")

@@ -11,7 +11,8 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -30,19 +31,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error (argparse prints it, code 2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else _exit.USAGE
     secrets: list[str] = []
-    _configure_logging(args, secrets)
-    previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+    restore_logging = _configure_logging(args, secrets)
+    args.cancel = threading.Event()  # set on Ctrl-C or SIGTERM: uploads and downloads stop between chunks
+    previous = _on_signals(args.cancel)
     try:
         return _run(args, secrets)
     except KeyboardInterrupt:
-        _say("interrupted; nothing half-done was left behind.", secrets)
+        args.cancel.set()
+        _say("interrupted; nothing half-done was published, and running the command again is safe.", secrets)
         return _exit.INTERRUPTED
     except BrokenPipeError:  # e.g. `wandb-artifacts versions x | head -1`
         _silence_stdout()
         return _exit.OK
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        restore_logging()
 
 
 def _run(args: argparse.Namespace, secrets: list[str]) -> int:
@@ -114,10 +118,11 @@ def _say(message: str, secrets: Sequence[str]) -> None:
     print(f"{PROG}: {scrub(message, secrets)}", file=sys.stderr, flush=True)
 
 
-def _configure_logging(args: argparse.Namespace, secrets: Sequence[str]) -> None:
+def _configure_logging(args: argparse.Namespace, secrets: Sequence[str]) -> Callable[[], None]:
     """The client's warnings (each retry) on stderr; ``-v`` adds each step, ``-q`` keeps errors only.
 
     Records go to the current ``sys.stderr`` (a progress bar may have redirected it), key removed.
+    Returns what puts the logger back as it was (``main`` may be called in-process).
     """
     import logging  # after parsing: ``--help`` need not pay for it
 
@@ -129,22 +134,30 @@ def _configure_logging(args: argparse.Namespace, secrets: Sequence[str]) -> None
                 self.handleError(record)
 
     logger = logging.getLogger("wandb_provider")
-    for handler in [h for h in logger.handlers if type(h).__name__ == "ScrubbingHandler"]:
-        logger.removeHandler(handler)
-    logger.addHandler(ScrubbingHandler())
+    handler, level, propagate = ScrubbingHandler(), logger.level, logger.propagate
+    logger.addHandler(handler)
     logger.setLevel(logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING)
     logger.propagate = False
 
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM stops the command as Ctrl-C does: downloads and uploads cancel, nothing is published."""
-    raise KeyboardInterrupt
+    return restore
 
 
-def _main_thread() -> bool:
-    import threading
+def _on_signals(cancel: threading.Event) -> dict[int, Any]:
+    """Ctrl-C and SIGTERM set ``cancel`` and stop the command (downloads and uploads cancel, nothing
+    unfinished is published); returns the previous handlers. Only the main thread may install them."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
 
-    return threading.current_thread() is threading.main_thread()
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        cancel.set()
+        raise KeyboardInterrupt
+
+    return {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _silence_stdout() -> None:
