@@ -233,3 +233,13 @@ def test_lineage_names_the_logging_run_and_the_users(wandb_env: Any, cli: Any, t
     assert [run["path"] for run in out["used_by"]] == ["demo/p/eval-1"]
     text = cli("lineage", "p/lin:v0")
     assert text.stdout == "logged_by\tdemo/p/train-1\nused_by\tdemo/p/eval-1\n"
+
+
+def test_names_never_reach_the_terminal_as_control_codes(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    assert cli("get", "test-project/ds:v1", "--root", str(root)).code == 0
+    (root / "evil\x1b[2J\u202e.txt").write_text("x")
+    result = cli("verify", "test-project/ds:v1", str(root), "--strict")
+    assert result.code == 5
+    assert result.stdout == "unexpected\tevil\\x1b[2J\\u202e.txt\n"
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import _exit
 from ._parser import PROG
 from ._progress import Progress
+from ._text import printable
 
 if TYPE_CHECKING:
     from ..client import WandbClient
@@ -23,12 +24,12 @@ class UsageError(Exception):
 
 
 def _out(text: str) -> None:
-    print(text, flush=True)
+    print(printable(text), flush=True)
 
 
 def _note(args: argparse.Namespace, text: str) -> None:
     if not args.quiet:
-        print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+        print(f"{PROG}: {printable(text)}", file=sys.stderr, flush=True)
 
 
 def _json(value: Any) -> None:
@@ -90,7 +91,7 @@ def cmd_verify(client: WandbClient, args: argparse.Namespace) -> int:
                f"{len(report.missing)} missing, {len(report.mismatched)} changed, "
                f"{len(report.unexpected)} not in the version")
     if failed:
-        print(f"{PROG}: error: {summary}.", file=sys.stderr, flush=True)
+        print(f"{PROG}: error: {printable(summary)}.", file=sys.stderr, flush=True)
         return _exit.INTEGRITY
     _note(args, f"OK: {summary}.")
     return _exit.OK

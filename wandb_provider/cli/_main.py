@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _exit
 from ._parser import PROG, build_parser
+from ._text import printable
 
 if TYPE_CHECKING:
     from ..client import WandbClient
@@ -115,7 +116,7 @@ def _netrc_key(base_url: str) -> str | None:
 def _say(message: str, secrets: Sequence[str]) -> None:
     from ..client._redact import scrub
 
-    print(f"{PROG}: {scrub(message, secrets)}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {printable(scrub(message, secrets))}", file=sys.stderr, flush=True)
 
 
 def _configure_logging(args: argparse.Namespace, secrets: Sequence[str]) -> Callable[[], None]:

@@ -12,6 +12,8 @@ import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ._text import printable
+
 if TYPE_CHECKING:
     from ..client.models import ProgressUpdate
 
@@ -52,10 +54,10 @@ class Progress:
             return
         with self._lock:
             if self._bar is None:
-                print(f"wandb-artifacts: {self.label}: {update.describe()}", file=self.stream, flush=True)
+                print(f"wandb-artifacts: {printable(self.label)}: {update.describe()}", file=self.stream, flush=True)
                 return
             if self._task is None:
-                self._task = self._bar.add_task(self.label, total=update.bytes_total or None, files="")
+                self._task = self._bar.add_task(printable(self.label), total=update.bytes_total or None, files="")
             self._bar.update(self._task, completed=update.bytes_done,
                              files=f"{update.files_done}/{update.files_total} files")
 
@@ -90,7 +92,7 @@ def _rich_bar(stream: TextIO) -> Any:
     except ImportError:
         return None
     return RichProgress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TextColumn("{task.fields[files]}"), TimeRemainingColumn(),
+        TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TextColumn("{task.fields[files]}", markup=False), TimeRemainingColumn(),
         console=Console(file=stream), transient=True,
     )
