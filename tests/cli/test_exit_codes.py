@@ -189,3 +189,17 @@ def test_main_in_process_returns_the_code_and_leaves_logging_as_it_was(seeded: A
     assert [row["version"] for row in json.loads(capsys.readouterr().out)] == ["v0"]
     assert main(["get", "test-project/nope"]) == 3
     assert (list(logger.handlers), logger.level, logger.propagate) == before
+
+
+def test_an_untyped_error_exits_1_without_the_key(seeded: Any, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from wandb_provider.cli import _commands
+
+    def broken(client: Any, args: Any) -> int:
+        raise RuntimeError(f"a bug that quotes the key {seeded.api_key}")
+
+    monkeypatch.setattr(_commands, "cmd_versions", broken)
+    assert main(["versions", "test-project/ds", "-v"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected RuntimeError: a bug that quotes the key ***" in err and "Traceback" in err
+    assert seeded.api_key not in err

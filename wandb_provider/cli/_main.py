@@ -66,6 +66,15 @@ def _run(args: argparse.Namespace, secrets: list[str]) -> int:
     except _commands.UsageError as exc:
         _say(f"error: {exc}", secrets)
         return _exit.USAGE
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:  # a bug, or an error the client failed to type: say it without the key
+        if args.verbose:
+            import traceback
+
+            _say("".join(traceback.format_exception(exc)), secrets)
+        _say(f"error: unexpected {type(exc).__name__}: {exc} (-v shows where; please report it).", secrets)
+        return _exit.FAILED
 
 
 def make_client(args: argparse.Namespace, secrets: list[str]) -> WandbClient:
