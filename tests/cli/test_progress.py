@@ -47,10 +47,23 @@ def test_a_bar_on_a_terminal() -> None:
             assert progress.interval == BAR_EVERY
             progress(UPDATE)
             progress.finish()
-        drawn = os.read(master, 65536).decode(errors="replace")
+        drawn = _read_all(master).decode(errors="replace")
     finally:
         os.close(master)
     assert "get x:v0" in drawn and "3/8 files" in drawn and "\x1b[" in drawn  # drawn with terminal codes
+
+
+def _read_all(master: int) -> bytes:
+    """Everything written to a pseudo-terminal whose other end is closed."""
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other end is closed and everything has been read
+            return drawn
+        if not chunk:
+            return drawn
+        drawn += chunk
 
 
 def _seed(server: Any) -> None:
@@ -63,18 +76,11 @@ def test_the_command_draws_a_bar_on_a_terminal_stderr(wandb_env: Any, cli_env: d
     _seed(wandb_env)
     master, slave = pty.openpty()
     try:
-        proc = subprocess.run([*COMMAND, "get", "test-project/ds:v0", "--root", str(tmp_path / "out")],
-                              env=cli_env, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        proc = subprocess.Popen([*COMMAND, "get", "test-project/ds:v0", "--root", str(tmp_path / "out")],
+                                env=cli_env, stdout=subprocess.DEVNULL, stderr=slave)
         os.close(slave)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the terminal's other end is closed: everything has been read
-                break
-            if not chunk:
-                break
-            drawn += chunk
+        drawn = _read_all(master)  # while the command runs: a full terminal buffer would block it
+        proc.wait(timeout=120)
     finally:
         os.close(master)
     assert proc.returncode == 0
