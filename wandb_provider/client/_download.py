@@ -28,6 +28,7 @@ from ._references import (
     ReferencePolicy,
     check_file_reference,
     check_http_reference,
+    check_object_reference,
     has_content_digest,
     next_hop,
     refuse_reference,
@@ -46,6 +47,7 @@ from .errors import (
 )
 from .manifest import Manifest, ManifestEntry
 from .models import DownloadResult, ProgressUpdate, VerifyReport
+from .object_stores import SCHEMES as OBJECT_SCHEMES
 
 log = logging.getLogger("wandb_provider.client.download")
 
@@ -352,10 +354,14 @@ class Downloader:
     def _stream(self, response: StorageResponse, dest: str, algorithm: str, progress: _Progress | None
                 ) -> tuple[int, str]:
         """Write the body into ``dest``, hashing as it goes; return (size, digest)."""
+        return self._write_chunks(response.chunks(CHUNK), dest, algorithm, progress)
+
+    def _write_chunks(self, chunks: Iterable[bytes], dest: str, algorithm: str, progress: _Progress | None
+                      ) -> tuple[int, str]:
         hasher = new_hasher(algorithm)
         size = 0
         with open(dest, "wb") as out:
-            for chunk in response.chunks(CHUNK):
+            for chunk in chunks:
                 self._check_cancel()
                 hasher.update(chunk)
                 out.write(chunk)
@@ -371,6 +377,8 @@ class Downloader:
             size, digest = self._copy_file_reference(entry, dest)
         elif scheme in ("http", "https"):
             size, digest = self._fetch_http_reference(entry, dest)
+        elif scheme in OBJECT_SCHEMES:
+            size, digest = self._fetch_object_reference(entry, dest)
         else:
             refuse_reference(entry)
             return
@@ -420,6 +428,41 @@ class Downloader:
             except TransientTransportError as exc:
                 last_error = exc
                 continue
+        raise ServerError(
+            f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
+            attempts=self.max_attempts, hint="This is usually temporary: try again later.",
+        ) from last_error
+
+    def _fetch_object_reference(self, entry: ManifestEntry, dest: str) -> tuple[int, str]:
+        """Read an ``s3://``/``gs://`` object (the recorded version, if any) through the caller's store;
+        its ETag and size must be the recorded ones, and its bytes the store's MD5 when it gives one."""
+        location = self.policy.object_location(entry)
+        store = self.policy.object_stores[location.scheme]
+        last_error: WandbError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            self._check_cancel()
+            if last_error is not None:
+                log.warning("download reference %r failed (%s); attempt %d of %d, retrying now", entry.path,
+                            last_error, attempt - 1, self.max_attempts)
+            try:
+                with store.open(location.bucket, location.key, location.version_id) as reader:
+                    info = reader.info
+                    check_object_reference(entry, info)
+                    size, digest = self._write_chunks(reader.chunks(CHUNK), dest, "md5", None)
+            except WandbError as exc:
+                if not exc.transient:
+                    raise _about(exc, f"reference {entry.path!r}") from None
+                last_error = exc
+                continue
+            if size != info.size or (info.content_md5 is not None and digest != info.content_md5):
+                last_error = ArtifactIntegrityError(
+                    f"reference {entry.path!r} ({entry.ref}): received {size} bytes with MD5 {digest}; the store "
+                    f"announced {info.size} bytes" + (f" with MD5 {info.content_md5}" if info.content_md5 else "")
+                    + ".", hint="The transfer was cut or corrupted; nothing was published.", transient=True)
+                continue
+            return size, digest
+        if isinstance(last_error, ArtifactIntegrityError):
+            raise last_error
         raise ServerError(
             f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
             attempts=self.max_attempts, hint="This is usually temporary: try again later.",
@@ -511,6 +554,15 @@ class Downloader:
             raise
         if errors:
             raise errors[0]
+
+
+def _about(error: WandbError, subject: str) -> WandbError:
+    """The same error, its message prefixed with what was being fetched."""
+    try:
+        return type(error)(f"{subject}: {error.message}", operation=error.operation, status=error.status,
+                           hint=error.hint, transient=error.transient)
+    except TypeError:  # an error class with another signature: keep it as it is
+        return error
 
 
 def _close_when_idle(downloader: Downloader, cache: BlobCache) -> None:
