@@ -131,6 +131,23 @@ def test_download_checks_etag_size_and_bytes(wandb_server, store: MemoryStore, t
     assert store.opened == [("bkt", "data/train.csv", info.version_id)]  # the recorded version
 
 
+def test_the_cache_serves_a_second_root_and_a_damaged_blob_is_replaced(wandb_server, store: MemoryStore,
+                                                                       tmp_path: Path) -> None:
+    info = store.put("bkt", "big.bin", b"payload" * 100)
+    _seed_ref(wandb_server, "cached", "big.bin", info, "s3://bkt/big.bin")
+    client = make_client(wandb_server, tmp_path, s3=store)
+    first = client.download("cached", tmp_path / "one")
+    second = client.download("cached", tmp_path / "two")
+    assert (first.bytes_downloaded, first.bytes_from_cache) == (700, 0)
+    assert (second.bytes_downloaded, second.bytes_from_cache) == (0, 700)  # the object's ETag was still checked
+    assert len(store.opened) == 2
+    blob = next(p for p in (tmp_path / "cache").rglob("*") if p.is_file() and p.stat().st_size == 700)
+    blob.chmod(0o644)
+    blob.write_bytes(b"X" * 700)  # damaged in the cache: not served, fetched again
+    third = client.download("cached", tmp_path / "three")
+    assert third.bytes_downloaded == 700 and (tmp_path / "three/big.bin").read_bytes() == b"payload" * 100
+
+
 def test_a_versioned_reference_reads_the_recorded_version(wandb_server, store: MemoryStore, tmp_path: Path) -> None:
     old = store.put("bkt", "m.bin", b"old")
     store.put("bkt", "m.bin", b"newer bytes")

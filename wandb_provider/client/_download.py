@@ -10,6 +10,7 @@ when the caller's thread is interrupted (SIGTERM, a timeout, Ctrl-C) the downloa
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import logging
 import os
@@ -48,6 +49,7 @@ from .errors import (
 from .manifest import Manifest, ManifestEntry
 from .models import DownloadResult, ProgressUpdate, VerifyReport
 from .object_stores import SCHEMES as OBJECT_SCHEMES
+from .object_stores import ObjectInfo
 
 log = logging.getLogger("wandb_provider.client.download")
 
@@ -378,7 +380,8 @@ class Downloader:
         elif scheme in ("http", "https"):
             size, digest = self._fetch_http_reference(entry, dest)
         elif scheme in OBJECT_SCHEMES:
-            size, digest = self._fetch_object_reference(entry, dest)
+            self._fetch_object_reference(entry, dest, progress)
+            return
         else:
             refuse_reference(entry)
             return
@@ -433,9 +436,10 @@ class Downloader:
             attempts=self.max_attempts, hint="This is usually temporary: try again later.",
         ) from last_error
 
-    def _fetch_object_reference(self, entry: ManifestEntry, dest: str) -> tuple[int, str]:
+    def _fetch_object_reference(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
         """Read an ``s3://``/``gs://`` object (the recorded version, if any) through the caller's store;
-        its ETag and size must be the recorded ones, and its bytes the store's MD5 when it gives one."""
+        its ETag and size must be the recorded ones, and its bytes the store's MD5 when it gives one.
+        With such an MD5 the bytes come from the cache when it holds them, and go into it otherwise."""
         location = self.policy.object_location(entry)
         store = self.policy.object_stores[location.scheme]
         last_error: WandbError | None = None
@@ -448,6 +452,11 @@ class Downloader:
                 with store.open(location.bucket, location.key, location.version_id) as reader:
                     info = reader.info
                     check_object_reference(entry, info)
+                    if self._object_from_cache(entry, info, dest):
+                        self._count(cached=info.size)
+                        progress.advance(1, info.size)
+                        self._record(entry, "md5", info.content_md5 or "", info.size)
+                        return
                     size, digest = self._write_chunks(reader.chunks(CHUNK), dest, "md5", None)
             except WandbError as exc:
                 if not exc.transient:
@@ -460,13 +469,35 @@ class Downloader:
                     f"announced {info.size} bytes" + (f" with MD5 {info.content_md5}" if info.content_md5 else "")
                     + ".", hint="The transfer was cut or corrupted; nothing was published.", transient=True)
                 continue
-            return size, digest
+            self._count(downloaded=size)
+            progress.advance(1, size)
+            self._record(entry, "md5", digest, size)
+            if self.cache is not None and info.content_md5 is not None:
+                self._check_cancel()
+                self.cache.put(base64.b64decode(info.content_md5).hex(), dest)
+            return
         if isinstance(last_error, ArtifactIntegrityError):
             raise last_error
         raise ServerError(
             f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
             attempts=self.max_attempts, hint="This is usually temporary: try again later.",
         ) from last_error
+
+    def _object_from_cache(self, entry: ManifestEntry, info: ObjectInfo, dest: str) -> bool:
+        """Copy an object's bytes from the cache, checked against the MD5 its store vouches for."""
+        if self.cache is None or info.content_md5 is None:
+            return False
+        try:
+            md5_hex = base64.b64decode(info.content_md5, validate=True).hex()
+        except ValueError:
+            return False
+        blob = self.cache.lookup(md5_hex) if len(md5_hex) == 32 else None
+        if blob is None:
+            return False
+        if self._copy_from_cache(blob, dest, ManifestEntry(path=entry.path, digest=info.content_md5)):
+            return True
+        self.cache.discard(md5_hex)
+        return False
 
     # --- the whole download -----------------------------------------------------------------
 
