@@ -1034,7 +1034,8 @@ class WandbClient:
         :param references: ``http(s)://`` URLs (ETag and size recorded, nothing downloaded; private
             addresses only if ``allowed_reference_hosts`` allows them) and ``file://`` paths under
             ``allowed_file_reference_roots``; a list (named after the URL's last segment) or a
-            mapping ``{name: url}``.
+            mapping ``{name: url}``. ``s3://`` and ``gs://`` through ``object_stores``, as the SDK's
+            ``add_reference``: an item may be ``{"uri", "name", "checksum", "max_objects"}``.
         :param aliases: Added to the version; ``latest`` is always added, as W&B's SDK does.
         :param run: Log the version as an output of this run (``upsert_run``); the run's project is
             the default ``project``.

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from ..client import WandbError
+from ..client import ClientConfig, WandbError
 from ..client.errors import BadRequestError, NotFoundError, PermissionDeniedError, ServerError
 from ..client.object_stores import ObjectInfo, ObjectReader, ObjectStore
 
@@ -36,17 +36,19 @@ def _missing(extra: str, package: str, conn_param: str, error: ImportError) -> O
 
 
 def object_stores_for(aws_conn_id: str | None = None, gcp_conn_id: str | None = None,
-                      max_workers: int = 32) -> dict[str, ObjectStore]:
-    """The stores the operator's connections allow (none without a connection id)."""
+                      config: ClientConfig | None = None) -> dict[str, ObjectStore]:
+    """The stores the operator's connections allow (none without a connection id); S3 gets the
+    client's timeouts and one pooled connection per parallel download."""
+    config = config or ClientConfig()
     stores: dict[str, ObjectStore] = {}
     if aws_conn_id:
         try:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         except ImportError as exc:
             raise _missing("amazon", "apache-airflow-providers-amazon", "aws_conn_id", exc) from None
-        # one pooled connection per parallel download
-        stores["s3"] = S3ObjectStore(S3Hook(aws_conn_id=aws_conn_id, config={"max_pool_connections": max_workers}),
-                                     aws_conn_id)
+        defaults = {"max_pool_connections": config.max_workers, "connect_timeout": config.connect_timeout,
+                    "read_timeout": config.timeout}
+        stores["s3"] = S3ObjectStore(S3Hook(aws_conn_id=aws_conn_id), aws_conn_id, defaults)
     if gcp_conn_id:
         try:
             from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -103,9 +105,18 @@ class S3ObjectStore:
 
     scheme = "s3"
 
-    def __init__(self, hook: Any, conn_id: str) -> None:
+    def __init__(self, hook: Any, conn_id: str, defaults: dict[str, Any] | None = None) -> None:
         self._conn_id = conn_id
-        self._client = _LazyClient(hook.get_conn)
+        self._client = _LazyClient(lambda: self._make(hook, defaults or {}))
+
+    @staticmethod
+    def _make(hook: Any, defaults: dict[str, Any]) -> Any:
+        """The hook's boto3 client; ``defaults`` apply where the connection's ``config_kwargs`` say nothing."""
+        if not defaults:
+            return hook.get_conn()
+        from botocore.config import Config
+
+        return hook.get_client_type(region_name=hook.region_name, config=Config(**defaults).merge(hook.config))
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:

@@ -110,7 +110,7 @@ class WandbHook(BaseHook):
             return WandbClient(config=config)
         from .object_stores import object_stores_for
 
-        stores = object_stores_for(aws_conn_id, gcp_conn_id, max_workers=config.max_workers)
+        stores = object_stores_for(aws_conn_id, gcp_conn_id, config)
         return WandbClient(config=config, object_stores=stores)
 
     def get_sdk_api(self) -> Any:
