@@ -460,6 +460,8 @@ class Downloader:
                     size, digest = self._write_chunks(reader.chunks(CHUNK), dest, "md5", None)
             except WandbError as exc:
                 if not exc.transient:
+                    if repr(entry.path) in exc.message:
+                        raise
                     raise _about(exc, f"reference {entry.path!r}") from None
                 last_error = exc
                 continue
@@ -474,7 +476,8 @@ class Downloader:
             self._record(entry, "md5", digest, size)
             if self.cache is not None and info.content_md5 is not None:
                 self._check_cancel()
-                self.cache.put(base64.b64decode(info.content_md5).hex(), dest)
+                if self.cache.put(base64.b64decode(info.content_md5).hex(), dest, link=self.link_from_cache):
+                    _make_read_only(dest)
             return
         if isinstance(last_error, ArtifactIntegrityError):
             raise last_error
