@@ -70,6 +70,12 @@ def test_log_and_download_gcs_references(wandb_env: Any, gcs: Any, tmp_path: Pat
         client.download(version, root)
         assert (root / "a.txt").read_bytes() == b"alpha" and (root / "sub/b.txt").read_bytes() == b"beta"
 
+        from wandb.sdk.artifacts.storage_handlers.gcs_handler import GCSHandler
+
+        sdk = {str(e.path): (e.ref, e.digest, e.size, dict(e.extra))
+               for e in GCSHandler().store_path(None, "gs://gbkt/ds")}
+        assert {p: (e.ref, e.digest, e.size, dict(e.extra)) for p, e in entries.items()} == sdk  # the SDK's entries
+
         bucket.blob("ds/a.txt").upload_from_string(b"ALPHA")  # a new generation: the old one is gone here
         with pytest.raises((ArtifactIntegrityError, NotFoundError)):
             client.download(version, tmp_path / "again")
