@@ -33,12 +33,13 @@ def gcs_emulator() -> Iterator[str]:
 
 
 @pytest.fixture
-def gcs(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+def gcs(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """The Airflow connection ``gcp_emulator`` (anonymous) and a storage client, both on the emulator."""
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "cache"))  # this test's own cache
     monkeypatch.setenv("AIRFLOW_CONN_GCP_EMULATOR", json.dumps(
         {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": "test"}}))
     client = storage.Client(project="test", credentials=AnonymousCredentials())

@@ -48,11 +48,12 @@ def moto_s3() -> Iterator[Any]:
 
 
 @pytest.fixture
-def aws(moto_s3: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+def aws(moto_s3: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """The Airflow connection ``aws_moto`` and the SDK's boto3 environment, both pointed at moto."""
     conn = {"conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY,
             "extra": {"endpoint_url": moto_s3.endpoint, "region_name": "us-east-1"}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_MOTO", json.dumps(conn))
+    monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "cache"))  # this test's own cache
     for key, value in {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
                        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
                        "AWS_S3_ENDPOINT_URL": moto_s3.endpoint, "AWS_ENDPOINT_URL": moto_s3.endpoint}.items():
