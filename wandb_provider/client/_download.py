@@ -10,6 +10,7 @@ when the caller's thread is interrupted (SIGTERM, a timeout, Ctrl-C) the downloa
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import logging
 import os
@@ -28,6 +29,7 @@ from ._references import (
     ReferencePolicy,
     check_file_reference,
     check_http_reference,
+    check_object_reference,
     has_content_digest,
     next_hop,
     refuse_reference,
@@ -46,6 +48,8 @@ from .errors import (
 )
 from .manifest import Manifest, ManifestEntry
 from .models import DownloadResult, ProgressUpdate, VerifyReport
+from .object_stores import SCHEMES as OBJECT_SCHEMES
+from .object_stores import ObjectInfo
 
 log = logging.getLogger("wandb_provider.client.download")
 
@@ -352,10 +356,14 @@ class Downloader:
     def _stream(self, response: StorageResponse, dest: str, algorithm: str, progress: _Progress | None
                 ) -> tuple[int, str]:
         """Write the body into ``dest``, hashing as it goes; return (size, digest)."""
+        return self._write_chunks(response.chunks(CHUNK), dest, algorithm, progress)
+
+    def _write_chunks(self, chunks: Iterable[bytes], dest: str, algorithm: str, progress: _Progress | None
+                      ) -> tuple[int, str]:
         hasher = new_hasher(algorithm)
         size = 0
         with open(dest, "wb") as out:
-            for chunk in response.chunks(CHUNK):
+            for chunk in chunks:
                 self._check_cancel()
                 hasher.update(chunk)
                 out.write(chunk)
@@ -371,6 +379,9 @@ class Downloader:
             size, digest = self._copy_file_reference(entry, dest)
         elif scheme in ("http", "https"):
             size, digest = self._fetch_http_reference(entry, dest)
+        elif scheme in OBJECT_SCHEMES:
+            self._fetch_object_reference(entry, dest, progress)
+            return
         else:
             refuse_reference(entry)
             return
@@ -424,6 +435,72 @@ class Downloader:
             f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
             attempts=self.max_attempts, hint="This is usually temporary: try again later.",
         ) from last_error
+
+    def _fetch_object_reference(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
+        """Read an ``s3://``/``gs://`` object (the recorded version, if any) through the caller's store;
+        its ETag and size must be the recorded ones, and its bytes the store's MD5 when it gives one.
+        With such an MD5 the bytes come from the cache when it holds them, and go into it otherwise."""
+        location = self.policy.object_location(entry)
+        store = self.policy.object_stores[location.scheme]
+        last_error: WandbError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            self._check_cancel()
+            if last_error is not None:
+                log.warning("download reference %r failed (%s); attempt %d of %d, retrying now", entry.path,
+                            last_error, attempt - 1, self.max_attempts)
+            try:
+                with store.open(location.bucket, location.key, location.version_id) as reader:
+                    info = reader.info
+                    check_object_reference(entry, info)
+                    if self._object_from_cache(entry, info, dest):
+                        self._count(cached=info.size)
+                        progress.advance(1, info.size)
+                        self._record(entry, "md5", info.content_md5 or "", info.size)
+                        return
+                    size, digest = self._write_chunks(reader.chunks(CHUNK), dest, "md5", None)
+            except WandbError as exc:
+                if not exc.transient:
+                    if repr(entry.path) in exc.message:
+                        raise
+                    raise _about(exc, f"reference {entry.path!r}") from None
+                last_error = exc
+                continue
+            if size != info.size or (info.content_md5 is not None and digest != info.content_md5):
+                last_error = ArtifactIntegrityError(
+                    f"reference {entry.path!r} ({entry.ref}): received {size} bytes with MD5 {digest}; the store "
+                    f"announced {info.size} bytes" + (f" with MD5 {info.content_md5}" if info.content_md5 else "")
+                    + ".", hint="The transfer was cut or corrupted; nothing was published.", transient=True)
+                continue
+            self._count(downloaded=size)
+            progress.advance(1, size)
+            self._record(entry, "md5", digest, size)
+            if self.cache is not None and info.content_md5 is not None:
+                self._check_cancel()
+                if self.cache.put(base64.b64decode(info.content_md5).hex(), dest, link=self.link_from_cache):
+                    _make_read_only(dest)
+            return
+        if isinstance(last_error, ArtifactIntegrityError):
+            raise last_error
+        raise ServerError(
+            f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
+            attempts=self.max_attempts, hint="This is usually temporary: try again later.",
+        ) from last_error
+
+    def _object_from_cache(self, entry: ManifestEntry, info: ObjectInfo, dest: str) -> bool:
+        """Copy an object's bytes from the cache, checked against the MD5 its store vouches for."""
+        if self.cache is None or info.content_md5 is None:
+            return False
+        try:
+            md5_hex = base64.b64decode(info.content_md5, validate=True).hex()
+        except ValueError:
+            return False
+        blob = self.cache.lookup(md5_hex) if len(md5_hex) == 32 else None
+        if blob is None:
+            return False
+        if self._copy_from_cache(blob, dest, ManifestEntry(path=entry.path, digest=info.content_md5)):
+            return True
+        self.cache.discard(md5_hex)
+        return False
 
     # --- the whole download -----------------------------------------------------------------
 
@@ -511,6 +588,15 @@ class Downloader:
             raise
         if errors:
             raise errors[0]
+
+
+def _about(error: WandbError, subject: str) -> WandbError:
+    """The same error, its message prefixed with what was being fetched."""
+    try:
+        return type(error)(f"{subject}: {error.message}", operation=error.operation, status=error.status,
+                           hint=error.hint, transient=error.transient)
+    except TypeError:  # an error class with another signature: keep it as it is
+        return error
 
 
 def _close_when_idle(downloader: Downloader, cache: BlobCache) -> None:

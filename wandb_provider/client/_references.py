@@ -4,8 +4,9 @@ Anyone who can log a version that a DAG consumes writes its manifest, so referen
 outside: a ``file://`` reference is read only under a folder the user allowed
 (``ClientConfig.allowed_file_reference_roots``), and an ``http(s)`` reference only reaches public
 addresses unless the host or network is allowed (``ClientConfig.allowed_reference_hosts``). Every
-redirect hop is checked again. Other schemes (``s3://``, ``gs://``) need credentials this client does
-not hold and are refused.
+redirect hop is checked again. ``s3://`` and ``gs://`` references are read through the object store
+the caller handed the client (``object_stores``: an Airflow connection's hook), and refused without
+one; other schemes are refused.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import socket
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
 from ._redact import redact_url
@@ -26,6 +27,7 @@ from .errors import (
     UnsupportedReferenceError,
 )
 from .manifest import ManifestEntry
+from .object_stores import SCHEMES, ObjectInfo, ObjectLocation, ObjectStores, store_for
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -68,10 +70,13 @@ class ReferencePolicy:
     file_roots: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     resolver: Resolver = _resolve
+    object_stores: ObjectStores = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def of(cls, file_roots: Iterable[str], hosts: Iterable[str]) -> ReferencePolicy:
-        return cls(tuple(str(root) for root in file_roots), tuple(str(host) for host in hosts))
+    def of(cls, file_roots: Iterable[str], hosts: Iterable[str],
+           object_stores: ObjectStores | None = None) -> ReferencePolicy:
+        return cls(tuple(str(root) for root in file_roots), tuple(str(host) for host in hosts),
+                   object_stores=dict(object_stores or {}))
 
     # --- http(s) --------------------------------------------------------------------------------
 
@@ -158,8 +163,35 @@ class ReferencePolicy:
                 if key not in hosts_seen:
                     self.check_http(entry, entry.ref)
                     hosts_seen.add(key)
+            elif scheme in SCHEMES:
+                self.object_location(entry)
             else:
                 refuse_reference(entry)
+
+    # --- s3:// and gs:// ------------------------------------------------------------------------
+
+    def object_location(self, entry: ManifestEntry) -> ObjectLocation:
+        """Where an object reference points (the recorded version included), if a store can read it."""
+        assert entry.ref is not None
+        what = f"reference entry {entry.path!r} ({redact_url(entry.ref)})"
+        try:
+            location = ObjectLocation.parse(entry.ref)
+        except UnsupportedReferenceError:
+            raise
+        except Exception as exc:
+            raise UnsupportedReferenceError(f"{what}: {exc}",
+                                            hint="Skip the entry with exclude=[...].") from None
+        store_for(self.object_stores, location.scheme, what)
+        if not location.key:
+            raise UnsupportedReferenceError(f"{what} names a whole bucket, not an object.",
+                                            hint="Skip the entry with exclude=[...].")
+        recorded = entry.extra.get("versionID")
+        if recorded not in (None, ""):
+            if isinstance(recorded, bool) or not isinstance(recorded, (str, int)):
+                raise UnsupportedReferenceError(f"{what} records the version {recorded!r}, which is not an id.",
+                                                hint="Skip the entry with exclude=[...].")
+            location = ObjectLocation(location.scheme, location.bucket, location.key, str(recorded))
+        return location
 
     # --- file:// --------------------------------------------------------------------------------
 
@@ -294,6 +326,35 @@ def check_http_reference(entry: ManifestEntry, etag: str | None, size: int) -> N
         )
 
 
+def is_unchecked_object_reference(entry: ManifestEntry) -> bool:
+    """An ``s3://``/``gs://`` reference logged with ``checksum=False``: its digest is its URI."""
+    return entry.ref is not None and entry.digest == entry.ref
+
+
+def check_object_reference(entry: ManifestEntry, info: ObjectInfo) -> None:
+    """An object reference matches when the store's ETag and size are the recorded ones (W&B records
+    the ETag as the digest); a ``checksum=False`` reference matches any object at its URI."""
+    if is_unchecked_object_reference(entry):
+        return
+    if info.is_folder:
+        raise NotFoundError(f"reference {entry.path!r} ({entry.ref}) is a folder, not an object.",
+                            hint="Skip the entry with exclude=[...].")
+    recorded = _strip_quotes(entry.digest)
+    if _strip_quotes(info.etag) != recorded:
+        version = f" (version {info.version_id})" if info.version_id else ""
+        raise ArtifactIntegrityError(
+            f"reference {entry.path!r} ({entry.ref}){version} has changed since it was logged: ETag "
+            f"{_strip_quotes(info.etag)!r}, recorded {recorded!r}.",
+            hint="Log a new version of the artifact for the new content (a versioned bucket keeps the old one: "
+                 "log with the version to pin it).",
+        )
+    if entry.size is not None and info.size != entry.size:
+        raise ArtifactIntegrityError(
+            f"reference {entry.path!r} ({entry.ref}) has {info.size} bytes; {entry.size} were recorded.",
+            hint="Log a new version of the artifact for the new content.",
+        )
+
+
 def check_file_reference(entry: ManifestEntry, digest: str, size: int) -> None:
     """A checksummed ``file://`` reference must still hold the bytes it was logged with."""
     if not is_unchecked_file_reference(entry) and digest != entry.digest:
@@ -310,12 +371,10 @@ def check_file_reference(entry: ManifestEntry, digest: str, size: int) -> None:
 
 
 def refuse_reference(entry: ManifestEntry) -> None:
-    """Cloud object-store references need credentials this client does not hold."""
+    """A scheme this client has no way to read (not file, http(s), s3 or gs)."""
     scheme = (entry.ref or "").split("://", 1)[0].lower() if "://" in (entry.ref or "") else "?"
-    package = {"s3": "apache-airflow-providers-amazon", "gs": "apache-airflow-providers-google"}.get(scheme)
-    where = f"; fetch it with {package}'s hook" if package else ""
     raise UnsupportedReferenceError(
         f"reference {entry.path!r} points at {redact_url(entry.ref or '')}: {scheme}:// references are not downloaded "
-        f"by this provider{where}.",
-        hint="Or skip such entries with exclude=[...].",
+        "by this provider.",
+        hint="Skip such entries with exclude=[...].",
     )

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._graphql import GraphQLClient
     from ._storage import Storage
     from ._transport import Transport
+    from .object_stores import ObjectStore
 
 ArtifactRef = ArtifactVersion | str
 PAGE_SIZE = 100
@@ -49,6 +50,8 @@ class WandbClient:
     :param api_key: The API key (sent as HTTP Basic ``api:<key>``; never logged).
     :param entity: Default entity for paths that name none.
     :param project: Default project for paths that name none.
+    :param object_stores: ``{"s3": store, "gs": store}``: how ``s3://`` and ``gs://`` reference entries
+        are read and logged (``wandb_provider.client.object_stores``); without one they are refused.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class WandbClient:
         max_retries: int = 8,
         verify: bool | str = True,
         config: ClientConfig | None = None,
+        object_stores: Mapping[str, ObjectStore] | None = None,
         **options: Any,
     ) -> None:
         self.config = config or ClientConfig(
@@ -78,6 +82,7 @@ class WandbClient:
         self._storage: Storage | None = None
         self._default_entity: str | None = self.config.entity
         self._org_entities: dict[str | None, str] = {}
+        self._object_stores: dict[str, ObjectStore] = dict(object_stores or {})
 
     @classmethod
     def from_env(cls, **overrides: Any) -> WandbClient:
@@ -400,7 +405,8 @@ class WandbClient:
             max_workers=max_workers or self.config.max_workers,
             max_attempts=self.config.max_retries + 1,
             progress=progress,
-            policy=ReferencePolicy.of(self.config.allowed_file_reference_roots, self.config.allowed_reference_hosts),
+            policy=ReferencePolicy.of(self.config.allowed_file_reference_roots, self.config.allowed_reference_hosts,
+                                      self._object_stores),
             lock_wait=self.config.deadline,
             verify=verify,
             link_from_cache=link_from_cache,
@@ -1035,7 +1041,8 @@ class WandbClient:
         :param references: ``http(s)://`` URLs (ETag and size recorded, nothing downloaded; private
             addresses only if ``allowed_reference_hosts`` allows them) and ``file://`` paths under
             ``allowed_file_reference_roots``; a list (named after the URL's last segment) or a
-            mapping ``{name: url}``.
+            mapping ``{name: url}``. ``s3://`` and ``gs://`` through ``object_stores``, as the SDK's
+            ``add_reference``: an item may be ``{"uri", "name", "checksum", "max_objects"}``.
         :param aliases: Added to the version; ``latest`` is always added, as W&B's SDK does.
         :param run: Log the version as an output of this run (``upsert_run``); the run's project is
             the default ``project``.
@@ -1123,7 +1130,8 @@ class WandbClient:
         threshold = _positive_int(multipart_threshold, "multipart_threshold")
         workers = _positive_int(max_workers, "max_workers") if max_workers is not None else self.config.max_workers
         local = collect(files) if files not in (None, "", (), []) else []
-        refs = parse_references(references, self.config) if references not in (None, "", (), []) else []
+        refs = (parse_references(references, self.config, self._object_stores)
+                if references not in (None, "", (), []) else [])
         if clash := sorted({f.name for f in local} & {r.name for r in refs}):
             raise BadRequestError(f"{clash[0]!r} is both a file and a reference of the artifact.")
         if not local and not refs:
@@ -1310,7 +1318,8 @@ class _LogPlan:
         from concurrent.futures import ThreadPoolExecutor
 
         from ._hashing_files import hash_file, part_size_for
-        from ._log_references import file_entries, http_entry
+        from ._log_references import file_entries, http_entry, object_entries
+        from .object_stores import SCHEMES as OBJECT_SCHEMES
 
         def hash_one(item: Any) -> Any:
             if cancel is not None and cancel.is_set():
@@ -1328,6 +1337,11 @@ class _LogPlan:
                 for entry_name, path, uri in file_entries(ref):
                     local = hash_file(entry_name, path, 0)
                     entries[entry_name] = {"digest": local.b64, "ref": uri, "size": local.size}
+            elif ref.scheme in OBJECT_SCHEMES:
+                found = object_entries(ref, cancel)
+                if clash := sorted(set(found) & set(entries)):
+                    raise BadRequestError(f"{clash[0]!r} is named by two references of the artifact.")
+                entries.update(found)
             else:
                 entries[ref.name] = http_entry(transport, ref, cancel)
         if clash := sorted(set(entries) & {h.name for h in hashed}):

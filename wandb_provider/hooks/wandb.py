@@ -99,9 +99,19 @@ class WandbHook(BaseHook):
     def get_conn(self) -> WandbClient:
         return self.get_client()
 
-    def get_client(self) -> WandbClient:
-        """A new client for this connection (one pooled session per client)."""
-        return WandbClient(config=self.get_config())
+    def get_client(self, *, aws_conn_id: str | None = None, gcp_conn_id: str | None = None) -> WandbClient:
+        """A new client for this connection (one pooled session per client).
+
+        ``aws_conn_id`` / ``gcp_conn_id`` let it read and log ``s3://`` / ``gs://`` references through
+        those Airflow connections (extras ``amazon`` / ``google``; README "S3 and GCS references").
+        """
+        config = self.get_config()
+        if not (aws_conn_id or gcp_conn_id):
+            return WandbClient(config=config)
+        from .object_stores import object_stores_for
+
+        stores = object_stores_for(aws_conn_id, gcp_conn_id, config)
+        return WandbClient(config=config, object_stores=stores)
 
     def get_sdk_api(self) -> Any:
         """A ``wandb.Api`` (the official SDK) configured from this connection: base URL, API key,

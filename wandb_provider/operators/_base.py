@@ -35,15 +35,19 @@ class WandbBaseOperator(BaseOperator):
     the subclass's work, inside the one error translation (``checking``).
 
     :param wandb_conn_id: The W&B connection (type ``wandb``).
+    :param aws_conn_id: An AWS connection to read and log ``s3://`` references with (extra ``amazon``).
+    :param gcp_conn_id: A Google Cloud connection to read and log ``gs://`` references with (extra ``google``).
     """
 
     operator_extra_links = (WandbArtifactLink(),)
     ui_color = "#ffcc33"
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {}
 
-    def __init__(self, *, wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
+    def __init__(self, *, wandb_conn_id: str = "wandb_default", aws_conn_id: str | None = None,
+                 gcp_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.wandb_conn_id = wandb_conn_id
+        self.aws_conn_id, self.gcp_conn_id = aws_conn_id, gcp_conn_id
         self._lineage: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
         self._unrendered: dict[str, Any] = {}
         with self.checking():
@@ -101,7 +105,8 @@ class WandbBaseOperator(BaseOperator):
         """A client for ``wandb_conn_id``, closed afterwards."""
         from ..hooks.wandb import WandbHook
 
-        with WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
+        hook = WandbHook(wandb_conn_id=self.wandb_conn_id)
+        with hook.get_client(aws_conn_id=self.aws_conn_id, gcp_conn_id=self.gcp_conn_id) as client:
             yield client
 
     def push_link(self, context: Mapping[str, Any], version: ArtifactVersion) -> None:
