@@ -79,9 +79,10 @@ def _sources(name: str, value: Any) -> Any:
         return None
     if isinstance(value, str):
         text = value.strip()
-        if text[0] in "[({":
-            literal = mapping(name, text) if text[0] == "{" else _list_literal(name, text)
-            return _sources(name, literal)
+        if text[0] + text[-1] == "{}":
+            return _sources(name, mapping(name, text))
+        if text[0] + text[-1] in ("[]", "()"):
+            return _sources(name, text_list(name, text))
         return text
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -94,10 +95,6 @@ def _sources(name: str, value: Any) -> Any:
                 raise InvalidValueError(f"{name}: item {position} ({item!r}) is not a path or URL.")
         return list(value)
     raise InvalidValueError(f"{name} must be a path, a glob, a list of them or a mapping, not {type(value).__name__}.")
-
-
-def _list_literal(name: str, text: str) -> list[Any]:
-    return list(text_list(name, text))
 
 
 def _metadata(name: str, value: Any) -> dict[str, Any] | None:
