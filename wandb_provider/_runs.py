@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 PROVENANCE_KEY = "airflow"
 MAX_LABEL = 128
+FAILED_RUN_DEADLINE = 20.0  # seconds: marking a failed task's run never holds up the failure for long
 log = logging.getLogger(__name__)
 
 
@@ -132,8 +133,9 @@ class TaskRun:
         if version.id in self._logged:
             return
         self._used.setdefault(version.id, version)
-        if self.home is None and version.source_project and not version.source_project.startswith("wandb-registry-"):
-            self.home = (version.source_entity or version.entity, version.source_project)
+        project = version.source_project or version.project
+        if self.home is None and not project.startswith("wandb-registry-"):
+            self.home = (version.source_entity or version.entity, project)
 
     def logged(self, version: ArtifactVersion) -> None:
         """Note a version this run produced: it is not also declared as used."""
@@ -148,9 +150,26 @@ class TaskRun:
 
     def end(self, client: WandbClient, *, failed: bool) -> None:
         """Send the final state (and undeclared uses) in one request. Never raises: a task's own
-        outcome matters more than its record, so a failure here is logged."""
+        outcome matters more than its record, so a failure here is logged; for a failed task it is
+        given at most ``FAILED_RUN_DEADLINE`` seconds and one retry (W&B may be why it failed)."""
         if not self.active(client) or (self.run is None and self.home is None):
             return
+        if not failed:
+            self._end(client, failed=False)
+            return
+        import dataclasses
+
+        from .client import WandbClient
+
+        try:
+            config = dataclasses.replace(client.config, deadline=min(client.config.deadline, FAILED_RUN_DEADLINE),
+                                         max_retries=min(client.config.max_retries, 1))
+            with WandbClient(config=config) as brief:
+                self._end(brief, failed=True)
+        except Exception as exc:  # best effort: never mask the task's outcome
+            log.warning("Could not mark W&B run %s failed: %s", self.coordinates.wandb_run_id, exc)
+
+    def _end(self, client: WandbClient, *, failed: bool) -> None:
         from .client._redact import scrub
         from .client.errors import WandbError
 
@@ -166,11 +185,11 @@ class TaskRun:
             # A version the task deleted (or can no longer see) cannot be declared used: keep the state.
             log.warning("Could not declare the versions this task used on its W&B run (%s); recording its "
                         "state only.", scrub(str(exc)))
-            self.end_without_uses(client, failed=failed)
+            self._end_without_uses(client, failed=failed)
         except Exception as exc:  # best effort: never mask the task's outcome
             log.warning("Could not mark W&B run %s %s: %s", self.coordinates.wandb_run_id, state, scrub(str(exc)))
 
-    def end_without_uses(self, client: WandbClient, *, failed: bool) -> None:
+    def _end_without_uses(self, client: WandbClient, *, failed: bool) -> None:
         from .client._redact import scrub
 
         try:

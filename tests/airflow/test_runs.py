@@ -137,3 +137,28 @@ def test_record_runs_extra_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_WANDB_X", json.dumps({"conn_type": "wandb", "extra": {"record_runs": "maybe"}}))
     with pytest.raises(ConnectionConfigError, match="record_runs"):
         WandbHook(wandb_conn_id="wandb_x").get_config()
+
+
+def test_marking_a_failed_run_is_brief_and_never_raises(wandb_env: Any) -> None:
+    from wandb_provider._runs import TaskRun
+
+    recorder = TaskRun(TaskCoordinates("etl", "r1", "load"))
+    recorder.home = ("acme", "churn")
+    wandb_env.set_faults([{"route": "graphql", "kind": "status", "status": 503}])
+    wandb_env.reset_stats()
+    with WandbClient.from_env(max_retries=8) as client:
+        recorder.end(client, failed=True)  # W&B is down: logged, not raised, one retry only
+    assert wandb_env.stats()["graphql"]["total"] == 2
+
+
+def test_a_version_that_cannot_be_declared_used_still_gets_the_state(wandb_env: Any) -> None:
+    from wandb_provider._runs import TaskRun
+
+    with WandbClient.from_env() as client:
+        version = client.artifact("acme/churn/churn-dataset:v0")
+        recorder = TaskRun(TaskCoordinates("retention", "r1", "delete"))
+        recorder.use(version)
+        client.delete(version, delete_aliases=True)  # what DeleteArtifactVersionOperator does
+        recorder.end(client, failed=False)
+    run = sdk(wandb_env).run(f"acme/churn/{recorder.coordinates.wandb_run_id}")
+    assert run.state == "finished" and run.job_type == "delete"
