@@ -162,3 +162,21 @@ def test_a_version_that_cannot_be_declared_used_still_gets_the_state(wandb_env: 
         recorder.end(client, failed=False)
     run = sdk(wandb_env).run(f"acme/churn/{recorder.coordinates.wandb_run_id}")
     assert run.state == "finished" and run.job_type == "delete"
+
+
+def test_one_request_records_a_run_with_its_uses(wandb_env: Any) -> None:
+    with WandbClient.from_env() as client:
+        dataset = client.artifact("acme/churn/churn-dataset:v0")
+        model = client.artifact("acme/churn/churn-model:v1")
+        wandb_env.reset_stats()
+        run = client.upsert_run("acme", "churn", "one-request", job_type="t", used=[dataset, dataset])
+        assert wandb_env.stats()["graphql"] == {"total": 1, "operations": {"RecordRun": 1}}
+        finished = client.finish_run(run, failed=False, used=[model])
+        assert finished.state == "finished" and wandb_env.stats()["graphql"]["total"] == 2
+        with pytest.raises(Exception, match="state"):
+            client.upsert_run("acme", "churn", "bad-state", state="crashed")
+        assert wandb_env.stats()["graphql"]["total"] == 2
+    api = sdk(wandb_env)
+    assert [r.id for r in api.artifact("acme/churn/churn-dataset:v0").used_by()] == ["one-request"]
+    assert "one-request" in [r.id for r in api.artifact("acme/churn/churn-model:v1").used_by()]
+    assert api.run("acme/churn/one-request").state == "finished"

@@ -7,6 +7,7 @@ rendering, before any request.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -77,6 +78,12 @@ def _sources(name: str, value: Any) -> Any:
     empty means none. Whether the files exist is checked after rendering."""
     if is_empty(value) or value in ((), [], {}):
         return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, Mapping):
+        value = {key: os.fspath(item) if isinstance(item, os.PathLike) else item for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        value = [os.fspath(item) if isinstance(item, os.PathLike) else item for item in value]
     if isinstance(value, str):
         text = value.strip()
         if text[0] + text[-1] == "{}":
