@@ -99,3 +99,19 @@ def test_templates_are_not_checked_before_rendering() -> None:
     LogArtifactOperator(task_id="log", name="{{ params.name }}", type="{{ params.type }}",
                         files="{{ ti.xcom_pull(task_ids='x') }}", metadata="{{ params.meta }}",
                         aliases="{{ params.aliases }}")
+
+
+def test_reports_its_output_to_openlineage(wandb_env: Any, tmp_path: Path) -> None:
+    from tests.airflow._fakes import RecordingTI
+    from wandb_provider._runs import TaskCoordinates
+
+    (tmp_path / "a.txt").write_text("x\n")
+    operator = LogArtifactOperator(task_id="log", name="acme/churn/direct", type="dataset",
+                                   files=tmp_path / "a.txt")
+    ti = RecordingTI()
+    result = operator.execute({"ti": ti})
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert lineage.inputs == []
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("wandb://acme", "churn/direct")]
+    assert result["run"]["run_id"] == TaskCoordinates("d", "r", "t").wandb_run_id
+    assert ti.pushed["wandb_artifact_url"] == result["url"]
