@@ -79,19 +79,23 @@ class TaskCoordinates:
         mapped = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return _bounded(f"{self.dag_id}.{self.task_id}{mapped}")
 
-    def as_dict(self) -> dict[str, Any]:
-        """The run's config and the produced versions' provenance (``metadata["airflow"]``)."""
+    def as_dict(self, *, with_try: bool = True) -> dict[str, Any]:
+        """The run's config; without the try (``with_try=False``), the produced versions' provenance."""
         data: dict[str, Any] = {"dag_id": self.dag_id, "run_id": self.run_id, "task_id": self.task_id,
-                                "map_index": self.map_index, "try_number": self.try_number,
-                                "logical_date": self.logical_date}
+                                "map_index": self.map_index}
+        if with_try:
+            data["try_number"] = self.try_number
+        data["logical_date"] = self.logical_date
         if self.url:
-            data["url"] = self.url
+            data["url"] = self.url if with_try else self.url.split("?", 1)[0]
         return data
 
 
 def provenance(context: Mapping[str, Any]) -> dict[str, Any]:
-    """What a produced version's ``metadata["airflow"]`` holds: the coordinates of the task."""
-    return TaskCoordinates.from_context(context).as_dict()
+    """What a produced version's ``metadata["airflow"]`` holds: the coordinates of the task instance,
+    the same for every try, so that a retry sends the same request and finishes the version the
+    failed try left pending instead of starting another."""
+    return TaskCoordinates.from_context(context).as_dict(with_try=False)
 
 
 @dataclass

@@ -195,4 +195,5 @@ def test_an_airflow_retry_resumes_the_same_run(wandb_env: Any, run_dag: Any, out
     run = sdk(wandb_env).run(_run_path("log_retry", dag_run.run_id, "log"))
     assert run.state == "finished" and run.config["try_number"] == 2
     version = sdk(wandb_env).artifact("acme/churn/retried:latest")
-    assert version.state == "COMMITTED" and version.logged_by().id == run.id
+    assert version.version == "v0" and version.logged_by().id == run.id  # the retry finished the same version
+    assert "try_number" not in version.metadata["airflow"]
