@@ -137,8 +137,10 @@ class TaskRun:
         if version.id in self._logged:
             return
         self._used.setdefault(version.id, version)
+        from .client.paths import REGISTRY_PREFIX
+
         project = version.source_project or version.project
-        if self.home is None and not project.startswith("wandb-registry-"):
+        if self.home is None and not project.startswith(REGISTRY_PREFIX):  # no run lives in a registry
             self.home = (version.source_entity or version.entity, project)
 
     def logged(self, version: ArtifactVersion) -> None:
@@ -147,7 +149,7 @@ class TaskRun:
         self._used.pop(version.id, None)
 
     def active(self, client: WandbClient) -> bool:
-        return self.enabled and bool(getattr(client.config, "record_runs", True))
+        return self.enabled and client.config.record_runs
 
     def _pending(self) -> list[ArtifactVersion]:
         return [v for key, v in self._used.items() if key not in self._declared and key not in self._logged]
