@@ -43,6 +43,7 @@ def _task_instance(page: Any, base_url: str, path: Path, dag_id: str, run_id: st
     from playwright.sync_api import expect
 
     page.goto(f"{base_url}/dags/{dag_id}/runs/{quote(run_id, safe='')}/tasks/{task_id}", wait_until="domcontentloaded")
+    page.get_by_text("Details", exact=True).first.click()  # the tab that lists the task's extra links
     button = page.get_by_role("link", name=LINK_NAME).first
     expect(button).to_be_visible()
     href = button.get_attribute("href")
@@ -56,7 +57,9 @@ def take_screenshots(base_url: str, token: str, out: Path, dag_id: str, run_id: 
                      link: str) -> dict[str, Path]:
     """Save ``connection-form.png`` and ``task-instance-link.png`` into ``out``; return their paths."""
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=90_000)  # a busy machine answers the UI's API calls slowly
 
     shots = {"connection_form": out / "connection-form.png", "task_instance_link": out / "task-instance-link.png"}
     profile = tempfile.mkdtemp(prefix="e2e-chromium-")
