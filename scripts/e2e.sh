@@ -49,8 +49,10 @@ AIRFLOW="$REPO/$VENV/bin/airflow"
 WORK="$(mktemp -d -t wandb-provider-e2e.XXXXXX)"
 chmod 711 "$WORK"   # the postgres user must reach its data folder below
 mkdir -p "$WORK/logs" "$WORK/dags" "$WORK/redis" "$WORK/machine-a" "$WORK/machine-b"
-rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
+# Only what an earlier run saved here goes; anything else in the folder stays.
+rm -rf "$ARTIFACTS/logs" "$ARTIFACTS"/connection-form*.png "$ARTIFACTS"/connection-form-failed.txt \
+  "$ARTIFACTS"/task-instance-link*.png "$ARTIFACTS"/task-instance-link-failed.txt "$ARTIFACTS/summary.json"
 
 pids=()
 pg_started=""
@@ -188,7 +190,7 @@ done
   --wandb-url "$WANDB_URL" --wandb-key "$WANDB_KEY" --work "$WORK" --artifacts "$ARTIFACTS" \
   --poll-seconds "$POLL_SECONDS"
 say "passed in $(( $(date +%s) - started_at ))s; saved:"
-find "$ARTIFACTS" -type f | sort
+printf '%s\n' "$ARTIFACTS/connection-form.png" "$ARTIFACTS/task-instance-link.png" "$ARTIFACTS/summary.json"
 if [ -n "${E2E_KEEP_RUNNING:-}" ]; then  # look around: the deployment stays up until Ctrl-C
   say "Airflow at http://127.0.0.1:$API_PORT (user admin, password in $WORK/passwords.json); Ctrl-C stops it"
   while :; do sleep 3600; done
