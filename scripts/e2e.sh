@@ -42,8 +42,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   rm -f "$pip_log"
   touch "$stamp"
 fi
-PY="$REPO/$VENV/bin/python"
-AIRFLOW="$REPO/$VENV/bin/airflow"
+VENV_BIN="$(cd "$VENV" && pwd)/bin"
+PY="$VENV_BIN/python"
+AIRFLOW="$VENV_BIN/airflow"
 
 # --- temp data, ports, secrets ----------------------------------------------------------------
 WORK="$(mktemp -d -t wandb-provider-e2e.XXXXXX)"
@@ -132,7 +133,7 @@ PGPASSWORD="$PG_PASSWORD" psql -q -h 127.0.0.1 -p "$PG_PORT" -U airflow -d postg
 start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/redis"
 
 # --- the local W&B server ---------------------------------------------------------------------
-start wandb-server "$REPO/$VENV/bin/wandb-provider-server" --port 0 --seed demo
+start wandb-server "$VENV_BIN/wandb-provider-server" --port 0 --seed demo
 wait_for "the local W&B server" 60 grep -q '^WANDB_BASE_URL=' "$WORK/logs/wandb-server.log"
 WANDB_URL="$(sed -n 's/^WANDB_BASE_URL=//p' "$WORK/logs/wandb-server.log" | head -n 1)"
 WANDB_KEY="local-0000000000000000000000000000000000000000"   # the local server's well-known demo key
