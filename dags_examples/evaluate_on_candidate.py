@@ -36,7 +36,8 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
     from wandb_provider import materialize
 
     events = [e for batch in context["triggering_asset_events"].values() for e in batch]
-    pin = dict(events[-1].extra) if events else {}
+    extra = dict(events[-1].extra) if events else {}
+    pin = dict(extra.get("payload") or extra)  # a watcher's event keeps the trigger's payload under "payload"
     if not pin:
         from wandb_provider.hooks.wandb import WandbHook
 
