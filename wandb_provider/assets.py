@@ -2,7 +2,9 @@
 
 ``wandb://<entity>/<project>/<collection>`` names a collection (a version is a point in it, so
 versions are not part of the URI). OpenLineage sees namespace ``wandb://<entity>`` and name
-``<project>/<collection>``.
+``<project>/<collection>``; a dataset about one version carries it in the standard ``version``
+facet and the custom ``wandb_artifactVersion`` facet (version, digest, aliases, id, qualified name,
+type, URL; schema ``wandb_provider/openlineage-facets.json``).
 """
 
 from __future__ import annotations
