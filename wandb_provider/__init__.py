@@ -7,9 +7,14 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """``wandb_provider.materialize`` loads its module (and Airflow) only when used."""
+    """``wandb_provider.materialize`` and ``wandb_provider.task_run`` load their modules (and Airflow)
+    only when used."""
     if name == "materialize":
         from .pins import materialize
 
         return materialize
+    if name == "task_run":
+        from ._runs import task_run
+
+        return task_run
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -382,6 +382,30 @@ query ArtifactLineage($id: ID!, $perPage: Int, $cursor: String) {
 """ + _RUN_FIELDS)
 
 
+ARTIFACT_PRODUCER = Operation("ArtifactProducer", """
+query ArtifactProducer($id: ID!) {
+  artifact(id: $id) {
+    id
+    createdBy { __typename ... on Run { ...RunFields } }
+  }
+}
+""" + _RUN_FIELDS)
+
+
+def record_run(uses: int) -> Operation:
+    """Upsert a run and declare ``uses`` versions used by it, in one request (fields run in order)."""
+    slots = "".join(f", $use{i}: UseArtifactInput!" for i in range(uses))
+    fields = "".join(f"  use{i}: useArtifact(input: $use{i}) {{ artifact {{ id }} }}\n" for i in range(uses))
+    return Operation("RecordRun", f"""
+mutation RecordRun($input: UpsertBucketInput!{slots}) {{
+  upsertBucket(input: $input) {{
+    bucket {{ ...RunFields }}
+    inserted
+  }}
+{fields}}}
+""" + _RUN_FIELDS)
+
+
 def artifact_with_alias_holders(count: int) -> Operation:
     """Resolve a version and, in the same request, who holds ``count`` aliases of its collection.
 
@@ -434,9 +458,12 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     UPSERT_RUN,
     USE_ARTIFACT,
     ARTIFACT_LINEAGE,
+    ARTIFACT_PRODUCER,
 )
 
 
 def all_documents() -> tuple[Operation, ...]:
-    """Every document the client can send: the constants and the built ones (1-4 alias holders)."""
-    return ALL_OPERATIONS + tuple(artifact_with_alias_holders(n) for n in range(1, 5))
+    """Every document the client can send: the constants and the built ones (1-4 alias holders,
+    runs with 1-3 uses)."""
+    return (ALL_OPERATIONS + tuple(artifact_with_alias_holders(n) for n in range(1, 5))
+            + tuple(record_run(n) for n in range(1, 4)))

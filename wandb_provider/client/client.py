@@ -1019,6 +1019,7 @@ class WandbClient:
         max_workers: int | None = None,
         progress: Callable[[ProgressUpdate], None] | None = None,
         cancel: threading.Event | None = None,
+        created: Callable[[bool], None] | None = None,
     ) -> ArtifactVersion:
         """Log a new version of ``entity/project/name`` from local files (and references); return it.
 
@@ -1034,6 +1035,8 @@ class WandbClient:
             the default ``project``.
         :param multipart_threshold: Files of this size and more are uploaded in parallel parts
             (W&B's default 2 GiB).
+        :param created: Called once before returning, with True when a new version was created and
+            False when an existing version with the same content was returned.
 
         Everything is checked before any request (names, paths, metadata, aliases, tags); files are
         hashed once (MD5, streamed). The same content as an existing version gives that version back
@@ -1056,6 +1059,8 @@ class WandbClient:
         path = f"{dest_entity}/{plan.project}/{name}:v{outcome.version_index}"
         version = self.artifact(path)
         log = logging.getLogger("wandb_provider.client.upload")
+        if created is not None:
+            created(not outcome.deduplicated)
         if outcome.deduplicated:
             log.info("log artifact %s: %s already has exactly this content; no new version was created and no "
                      "file was uploaded.", f"{dest_entity}/{plan.project}/{name}", version.qualified_name)
@@ -1136,12 +1141,15 @@ class WandbClient:
         group: str | None = None,
         config: Mapping[str, Any] | None = None,
         display_name: str | None = None,
+        state: str = "running",
+        used: Sequence[ArtifactVersion] = (),
     ) -> WandbRun:
         """Create the run ``entity/project/run_id``, or update it when it exists (one request).
 
-        Safe to call again (an Airflow retry resumes the same run): the run is marked ``running``
-        and its config replaced. ``config`` is stored as W&B stores a run's config
-        (``{key: {"value": ...}}``), so ``wandb.Api().run(path).config`` reads it back.
+        Safe to call again (an Airflow retry resumes the same run): the run gets ``state`` and its
+        config is replaced. ``config`` is stored as W&B stores a run's config
+        (``{key: {"value": ...}}``), so ``wandb.Api().run(path).config`` reads it back. ``used``
+        versions are declared used by the run in the same request (W&B's ``useArtifact``).
         """
         import json as jsonlib
 
@@ -1157,28 +1165,42 @@ class WandbClient:
             if value is not None and (not isinstance(value, str) or len(value) > 128):
                 raise BadRequestError(f"{label} must be text of at most 128 characters, not {value!r}.")
         values = check_metadata(config) if config is not None else None
+        _check_state(state)
         entity = entity or self.default_entity()
-        spec: dict[str, Any] = {"name": run_id, "entityName": entity, "modelName": project, "state": "running"}
+        spec: dict[str, Any] = {"name": run_id, "entityName": entity, "modelName": project, "state": state}
         optional = {"jobType": job_type, "groupName": group, "displayName": display_name,
                     "config": jsonlib.dumps({k: {"value": v, "desc": None} for k, v in values.items()})
                     if values is not None else None}
         spec.update({k: v for k, v in optional.items() if v is not None})
-        return self._upsert_bucket(spec, f"record run {entity}/{project}/{run_id}")
+        return self._upsert_bucket(spec, used, f"record run {entity}/{project}/{run_id}")
 
-    def finish_run(self, run: WandbRun | Mapping[str, Any], *, failed: bool) -> WandbRun:
-        """Mark the run ``finished`` or ``failed`` (one request); what ``wandb.Api().run(...).state`` reads."""
+    def finish_run(self, run: WandbRun | Mapping[str, Any], *, failed: bool,
+                   used: Sequence[ArtifactVersion] = ()) -> WandbRun:
+        """Mark the run ``finished`` or ``failed`` (one request, with any ``used`` versions declared);
+        what ``wandb.Api().run(...).state`` reads."""
         run = _as_run(run)
         if not isinstance(failed, bool):
             raise BadRequestError(f"finish_run needs failed=True or False, not {failed!r}.")
         state = "failed" if failed else "finished"
         return self._upsert_bucket({"name": run.run_id, "entityName": run.entity, "modelName": run.project,
-                                    "state": state}, f"mark run {run.path} {state}")
+                                    "state": state}, used, f"mark run {run.path} {state}")
 
-    def _upsert_bucket(self, spec: dict[str, Any], what: str) -> WandbRun:
+    def _upsert_bucket(self, spec: dict[str, Any], used: Sequence[ArtifactVersion], what: str) -> WandbRun:
         from ._writes import strict_answer
 
-        data = self._graphql.execute(q.UPSERT_RUN, {"input": spec}, what=what)
-        with strict_answer(what, q.UPSERT_RUN.name):
+        versions = list({v.id: v for v in used}.values())
+        if any(not isinstance(v, ArtifactVersion) for v in versions):
+            raise BadRequestError("used must hold resolved ArtifactVersion objects.")
+        variables: dict[str, Any] = {"input": spec}
+        operation = q.UPSERT_RUN
+        if versions:
+            operation = q.record_run(len(versions))
+            for i, version in enumerate(versions):
+                variables[f"use{i}"] = {"entityName": spec["entityName"], "projectName": spec["modelName"],
+                                        "runName": spec["name"], "artifactID": version.id}
+            what += f" and that it used {', '.join(v.qualified_name for v in versions)}"
+        data = self._graphql.execute(operation, variables, what=what)
+        with strict_answer(what, operation.name):
             return WandbRun.from_graphql(data["upsertBucket"]["bucket"], base_url=self.config.base_url)
 
     def use_artifact(self, run: WandbRun | Mapping[str, Any], artifact: ArtifactRef) -> ArtifactVersion:
@@ -1189,6 +1211,23 @@ class WandbClient:
             "entityName": run.entity, "projectName": run.project, "runName": run.run_id, "artifactID": version.id,
         }}, what=f"record that run {run.path} used {version.qualified_name}")
         return version
+
+    def producer(self, artifact: ArtifactRef) -> WandbRun | None:
+        """The run that logged a version (``logged_by()``), or None when no run did (one request)."""
+        from ._writes import strict_answer
+
+        version = self._version(artifact)
+        what = f"find the run that logged {version.qualified_name}"
+        data = self._graphql.execute(q.ARTIFACT_PRODUCER, {"id": version.id}, what=what)
+        with strict_answer(what, q.ARTIFACT_PRODUCER.name):
+            node = data["artifact"]
+            if node is None:
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.",
+                                            operation=q.ARTIFACT_PRODUCER.name)
+            creator = node.get("createdBy")
+            if creator and creator.get("__typename") == "Run":
+                return WandbRun.from_graphql(creator, base_url=self.config.base_url)
+            return None
 
     def lineage(self, artifact: ArtifactRef) -> dict[str, Any]:
         """``{"logged_by": WandbRun or None, "used_by": [WandbRun, ...]}`` of a version, from W&B."""
@@ -1266,6 +1305,15 @@ def _as_run(run: Any) -> WandbRun:
     check_project(run.project)
     _check_run_id(run.run_id)
     return run
+
+
+RUN_STATES = ("running", "finished", "failed")
+
+
+def _check_state(state: Any) -> str:
+    if state not in RUN_STATES:
+        raise BadRequestError(f"a run's state must be one of {RUN_STATES}, not {state!r}.")
+    return str(state)
 
 
 _RUN_ID_FORBIDDEN = set("/\\#?%:")

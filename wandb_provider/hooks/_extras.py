@@ -103,6 +103,18 @@ def _verify_ssl(value: Any) -> bool | str:
     return path
 
 
+def _boolean(value: Any) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = _text(value).lower()
+    if text in TRUE_TEXTS | FALSE_TEXTS:
+        return text in TRUE_TEXTS
+    raise InvalidExtra("is not true or false")
+
+
 def _text_items(value: Any) -> list[str]:
     """A JSON list of strings, or one comma-separated string."""
     if isinstance(value, str):
@@ -208,6 +220,9 @@ EXTRAS: tuple[Extra, ...] = (
           ("array", "string"), (),
           "Loopback, link-local or private hosts, addresses or CIDR networks that http(s) reference entries "
           "may reach (list or comma-separated); empty refuses them all.", _hosts, "10.0.0.0/8"),
+    Extra("record_runs", "Record tasks as W&B runs", "record_runs", ("boolean", "string"), True,
+          "Record each task of the W&B operators as a W&B run (lineage: what it used and logged); false turns "
+          "it off for every task using this connection.", _boolean),
 )
 BY_NAME: dict[str, Extra] = {extra.name: extra for extra in EXTRAS}
 

@@ -1,9 +1,9 @@
 """``WandbBaseOperator``: what every W&B operator shares.
 
 The connection and its client, the one mapping of errors to Airflow outcomes, the W&B link button,
-OpenLineage inputs/outputs, and argument checks that run twice: on the values written in the DAG
-file (at parse time, ``__init__``) and on the rendered values (at the start of ``execute``, before
-any request).
+OpenLineage inputs/outputs, the task's W&B run (``wandb_provider._runs``), and argument checks that
+run twice: on the values written in the DAG file (at parse time, ``__init__``) and on the rendered
+values (at the start of ``execute``, before any request).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from .._values import is_plain, required_text
 from ..links import XCOM_URL_KEY, WandbArtifactLink
 
 if TYPE_CHECKING:
+    from .._runs import TaskRun
     from ..client import ArtifactVersion, WandbClient
+    from ..client.models import WandbRun
 
 ArgumentCheck = Callable[[str, Any], Any]
 
@@ -34,20 +36,32 @@ class WandbBaseOperator(BaseOperator):
     checked again after rendering, and ``execute`` hands the normalized values to ``run_checked``,
     the subclass's work, inside the one error translation (``checking``).
 
+    Each task is recorded as one W&B run (``wandb_provider._runs``): versions it read are declared
+    used, versions it logged are created by the run, and the run ends ``finished`` or ``failed``.
+
     :param wandb_conn_id: The W&B connection (type ``wandb``).
+    :param record_run: Record this task as a W&B run (also switched off by the connection extra
+        ``record_runs``).
     """
 
     operator_extra_links = (WandbArtifactLink(),)
     ui_color = "#ffcc33"
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {}
 
-    def __init__(self, *, wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
+    def __init__(self, *, wandb_conn_id: str = "wandb_default", record_run: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.wandb_conn_id = wandb_conn_id
+        self.record_run = record_run
         self._lineage: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
         self._unrendered: dict[str, Any] = {}
+        self._task_run: TaskRun | None = None
+        self._task_client: WandbClient | None = None
         with self.checking():
             required_text("wandb_conn_id", wandb_conn_id)
+            if not isinstance(record_run, bool):
+                from .._values import InvalidValueError
+
+                raise InvalidValueError(f"record_run must be True or False, not {record_run!r}.")
 
     # --- arguments ----------------------------------------------------------------------------
 
@@ -74,9 +88,33 @@ class WandbBaseOperator(BaseOperator):
         return {name: check(name, getattr(self, name)) for name, check in self.argument_checks.items()}
 
     def execute(self, context: Any) -> Any:
-        """Check the rendered arguments, then ``run_checked``; every error leaves translated."""
+        """Check the rendered arguments, then ``run_checked``; every error leaves translated. The
+        task's W&B run ends ``finished``, or ``failed`` when the task fails (never masking its error)."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from .._runs import TaskCoordinates, TaskRun
+
         with self.checking():
-            return self.run_checked(context, self.rendered_arguments())
+            args = self.rendered_arguments()
+            self._task_run = TaskRun(TaskCoordinates.from_context(context), enabled=self.record_run)
+            try:
+                result = self.run_checked(context, args)
+            except BaseException as exc:
+                self._end_run(failed=not isinstance(exc, AirflowSkipException))
+                raise
+            if self._task_run.home is None and self._task_run.run is None:
+                self._task_run.home = self.run_home(args)
+            self._end_run(failed=False)
+            return result
+
+    def _end_run(self, *, failed: bool) -> None:
+        try:
+            if self._task_run is not None and self._task_client is not None:
+                self._task_run.end(self._task_client, failed=failed)
+        finally:
+            if self._task_client is not None:
+                self._task_client.close()
+                self._task_client = None
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> Any:
         """The task's work, given the checked values of ``argument_checks`` (override)."""
@@ -98,15 +136,59 @@ class WandbBaseOperator(BaseOperator):
 
     @contextmanager
     def wandb_client(self) -> Iterator[WandbClient]:
-        """A client for ``wandb_conn_id``, closed afterwards."""
+        """A client for ``wandb_conn_id``: while the task runs, one client serves the whole task (its
+        W&B run included) and is closed when the task ends; elsewhere, a new one closed afterwards."""
         from ..hooks.wandb import WandbHook
 
-        with WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
-            yield client
+        if self._task_run is None:
+            with WandbHook(wandb_conn_id=self.wandb_conn_id).get_client() as client:
+                yield client
+            return
+        if self._task_client is None:
+            self._task_client = WandbHook(wandb_conn_id=self.wandb_conn_id).get_client()
+        yield self._task_client
 
     def push_link(self, context: Mapping[str, Any], version: ArtifactVersion) -> None:
-        """Point the task's "W&B Artifact" button at ``version``."""
+        """Point the task's "W&B Artifact" button at ``version`` (a version the task reads or changes)."""
         context["ti"].xcom_push(key=XCOM_URL_KEY, value=version.url)
+        if self._task_run is not None:
+            self._task_run.use(version)
+
+    # --- the task's W&B run -------------------------------------------------------------------
+
+    def begin_run(self, client: WandbClient, entity: str | None, project: str) -> WandbRun | None:
+        """Create this task's run in ``entity/project`` now (a producer needs it before logging);
+        None when recording is off."""
+        return self._task_run.begin(client, entity, project) if self._task_run is not None else None
+
+    def logged(self, version: ArtifactVersion) -> None:
+        """``version`` was created by this task's run: it is its output, not an input."""
+        if self._task_run is not None:
+            self._task_run.logged(version)
+
+    def producing_run(self, client: WandbClient, version: ArtifactVersion) -> dict[str, Any] | None:
+        """The run that logged ``version``, for an XCom: entity, project, run_id and url (or None)."""
+        run = client.producer(version)
+        if run is None:
+            return None
+        return {"entity": run.entity, "project": run.project, "run_id": run.run_id, "url": run.url}
+
+    def run_home(self, args: Mapping[str, Any]) -> tuple[str, str] | None:
+        """Where the run of a task that touched no version lives: the project of its ``collection``
+        (or ``artifact``) argument, when that is a project and not a registry (override to change)."""
+        from ..client.errors import WandbError
+
+        client = self._task_client
+        path = next((args[key] for key in ("collection", "artifact") if isinstance(args.get(key), str)), None)
+        if client is None or path is None:
+            return None
+        try:
+            resolved = client.resolve_path(path)
+        except WandbError:
+            return None
+        if resolved.is_registry or resolved.entity is None:
+            return None
+        return resolved.entity, resolved.project
 
     def publish_asset_event(self, context: Mapping[str, Any], version: ArtifactVersion, reason: str,
                             changed: bool = True) -> None:
@@ -138,7 +220,11 @@ class WandbBaseOperator(BaseOperator):
                                  "carries no version.", outlet.uri, target.uri)
 
     def record_lineage(self, inputs: list[ArtifactVersion], outputs: list[ArtifactVersion]) -> None:
+        """What OpenLineage reports; every version here that this task did not log is declared used by its run."""
         self._lineage = ([version_xcom(v) for v in inputs], [version_xcom(v) for v in outputs])
+        if self._task_run is not None:
+            for version in [*inputs, *outputs]:
+                self._task_run.use(version)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the collections this task read and wrote (needs the openlineage provider)."""

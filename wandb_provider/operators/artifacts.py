@@ -8,7 +8,7 @@ fails before any request.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from .._airflow import default_download_root, version_xcom
 from .._values import (
@@ -25,9 +25,6 @@ from .._values import (
 )
 from ..client.paths import is_version
 from ._base import ArgumentCheck, WandbBaseOperator
-
-if TYPE_CHECKING:
-    pass
 
 MODES = ("merge", "checkout")
 GATE_FAILURE_OUTCOMES = ("skip", "fail")
@@ -79,6 +76,7 @@ class UseArtifactOperator(WandbBaseOperator):
     :param link_from_cache: Hard-link files from the cache instead of copying them (read-only
         files that share storage with the cache; explicit opt-in).
     :return: JSON-safe dict: ``path`` and the version's identity, aliases, metadata, size and URL,
+        ``logged_by`` (the run that logged it: ``entity``, ``project``, ``run_id``, ``url``; or None),
         plus ``bytes_downloaded`` and ``bytes_from_cache``; never the file list.
     """
 
@@ -150,11 +148,13 @@ class UseArtifactOperator(WandbBaseOperator):
                     f"{self.expected_type!r}; check the artifact path or expected_type."
                 )
             root = args["root"] or str(default_download_root(context, version))
+            logged_by = self.producing_run(client, version)
             if nothing_selected:
                 self.log.info("include selects nothing and allow_empty=True: nothing downloaded for %s",
                               version.qualified_name)
                 self.record_lineage([version], [])
-                return {"path": root, **version_xcom(version), "bytes_downloaded": 0, "bytes_from_cache": 0}
+                return {"path": root, **version_xcom(version), "logged_by": logged_by, "bytes_downloaded": 0,
+                        "bytes_from_cache": 0}
             self.log.info("Downloading %s (%d files, %d bytes) into %s", version.qualified_name,
                           version.file_count, version.size, root)
             result = client.download(version, root, include=include, exclude=args["exclude"], mode=self.mode,
@@ -164,8 +164,8 @@ class UseArtifactOperator(WandbBaseOperator):
         self.log.info("Downloaded %d bytes, %d from cache, %d files already present, in %.2fs",
                       result.bytes_downloaded, result.bytes_from_cache, result.skipped_existing, result.seconds)
         self.record_lineage([version], [])
-        return {"path": result.root, **version_xcom(version), "bytes_downloaded": result.bytes_downloaded,
-                "bytes_from_cache": result.bytes_from_cache}
+        return {"path": result.root, **version_xcom(version), "logged_by": logged_by,
+                "bytes_downloaded": result.bytes_downloaded, "bytes_from_cache": result.bytes_from_cache}
 
 
 def _guard(name: str, value: Any) -> dict[str, str | None] | None:

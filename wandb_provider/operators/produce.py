@@ -1,0 +1,262 @@
+"""``LogArtifactOperator``: log local files (and references) as a new W&B artifact version.
+
+Templated arguments are read as users write them (``wandb_provider._values``); everything that can
+be checked without the files is checked when the DAG file is parsed, and again (with the files) after
+rendering, before any request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._airflow import version_xcom
+from .._runs import PROVENANCE_KEY, provenance
+from .._values import (
+    InvalidValueError,
+    alias_list,
+    is_empty,
+    mapping,
+    optional_text,
+    required_text,
+    text_list,
+    typed_from_template,
+)
+from ..client.errors import WandbError
+from ._base import ArgumentCheck, WandbBaseOperator
+
+if TYPE_CHECKING:
+    from ..client import WandbClient
+    from ..client.models import WandbRun
+
+
+def _typed(name: str, check: Any) -> Any:
+    """Run a client check as an argument check: its typed error, reworded as this argument's."""
+    try:
+        return check()
+    except InvalidValueError:
+        raise
+    except WandbError as exc:
+        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
+
+
+def artifact_name(name: str, value: Any) -> str:
+    """``[entity/][project/]collection``: no alias, no registry (versions are logged into a project)."""
+    from ..client.paths import REGISTRY_PREFIX, check_entity, check_name, check_project
+
+    text = required_text(name, value)
+    if ":" in text:
+        raise InvalidValueError(f"{name} {text!r} names an alias or version; it names the collection to log into.",
+                                hint="Pass aliases with aliases=[...].")
+    parts = text.split("/")
+    if len(parts) > 3 or any(not part for part in parts):
+        raise InvalidValueError(f"{name} {text!r} is not '[entity/][project/]collection'.")
+    if len(parts) > 1 and parts[-2].startswith(REGISTRY_PREFIX):
+        raise InvalidValueError(f"{name} {text!r} is a registry: versions are logged into a project, then linked.",
+                                hint="Log into a project and link the version with LinkArtifactOperator.")
+    _typed(name, lambda: check_name("artifact", parts[-1], text))
+    if len(parts) > 1:
+        _typed(name, lambda: check_project(parts[-2], text))
+    if len(parts) == 3:
+        _typed(name, lambda: check_entity(parts[0], text))
+    return text
+
+
+def artifact_type(name: str, value: Any) -> str:
+    from ..client.paths import check_name
+
+    text = required_text(name, value)
+    _typed(name, lambda: check_name("artifact type", text))
+    if text.startswith("wandb-") or text == "job":
+        raise InvalidValueError(f"{name} {text!r} is reserved by W&B.", hint="Choose another type name.")
+    return text
+
+
+def _sources(name: str, value: Any) -> Any:
+    """Files or references in one of their shapes (path, glob, list, list literal, mapping or its literal);
+    empty means none. Whether the files exist is checked after rendering."""
+    if is_empty(value) or value in ((), [], {}):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text[0] in "[({":
+            literal = mapping(name, text) if text[0] == "{" else _list_literal(name, text)
+            return _sources(name, literal)
+        return text
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not isinstance(item, str) or not item.strip():
+                raise InvalidValueError(f"{name}: {key!r}: {item!r} is not 'name in the artifact': 'local path'.")
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        for position, item in enumerate(value, start=1):
+            if not isinstance(item, str) or not item.strip():
+                raise InvalidValueError(f"{name}: item {position} ({item!r}) is not a path or URL.")
+        return list(value)
+    raise InvalidValueError(f"{name} must be a path, a glob, a list of them or a mapping, not {type(value).__name__}.")
+
+
+def _list_literal(name: str, text: str) -> list[Any]:
+    return list(text_list(name, text))
+
+
+def _metadata(name: str, value: Any) -> dict[str, Any] | None:
+    from ..client._metadata import check_metadata
+
+    meta = mapping(name, value)
+    if meta is None:
+        return None
+    if PROVENANCE_KEY in meta:
+        raise InvalidValueError(
+            f"{name}: the key {PROVENANCE_KEY!r} is where the operator records the Airflow task that logged "
+            "the version.", hint=f"Rename your key {PROVENANCE_KEY!r}.")
+    checked: dict[str, Any] = _typed(name, lambda: check_metadata(meta))
+    return checked
+
+
+def _tags(name: str, value: Any) -> list[str]:
+    from ..client._metadata import check_tags
+
+    tags: list[str] = _typed(name, lambda: check_tags(text_list(name, value), name))
+    return tags
+
+
+class LogArtifactOperator(WandbBaseOperator):
+    """
+    Log local files and references as a new version of a W&B artifact, recorded as made by this task.
+
+    The same content as an existing version gives that version back (no new version, no bytes
+    uploaded; the aliases still land), so a retried or re-run task never makes a duplicate. The
+    version's metadata gets the Airflow coordinates of the task under ``"airflow"``, and, unless
+    ``record_run=False`` (or the connection's ``record_runs`` extra is false), the task's W&B run is
+    its producer (``logged_by()``).
+
+    :param name: ``[entity/][project/]collection`` to log into (default entity and project: the
+        connection's). (templated)
+    :param type: The artifact type, e.g. ``"dataset"`` or ``"model"``. (templated)
+    :param files: A file, a folder (its files keep their relative names), a glob, a list of those, or
+        a mapping ``{name in the artifact: path, folder or glob}``; a rendered list or dict literal
+        too. (templated)
+    :param references: ``http(s)://`` URLs (and ``file://`` under the connection's
+        ``allowed_file_reference_roots``), a list or a mapping ``{name: url}``. (templated)
+    :param metadata: A dict (or a template rendering a dict literal); values whose template renders a
+        number, boolean, list or dict are stored as such; NaN and Infinity are refused. (templated)
+    :param description: The version's description. (templated)
+    :param aliases: Aliases for the new version (``latest`` is W&B's and always added). (templated)
+    :param tags: Tags of the version. (templated)
+    :param multipart_threshold: Files of this size and more go in parallel parts (W&B's default 2 GiB).
+    :param max_workers: Parallel uploads (default: the client's).
+    :return: JSON-safe dict: the version (as ``UseArtifactOperator``'s XCom, without ``path``),
+        ``created`` (False when the same content was already a version) and ``run`` (the W&B run of
+        this task, or None).
+    """
+
+    template_fields: Sequence[str] = ("name", "type", "files", "references", "metadata", "description",
+                                      "aliases", "tags")
+    template_fields_renderers = {"metadata": "json"}
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
+        "name": artifact_name,
+        "type": artifact_type,
+        "files": _sources,
+        "references": _sources,
+        "metadata": _metadata,
+        "description": optional_text,
+        "aliases": alias_list,
+        "tags": _tags,
+    }
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        type: str,
+        files: Any = None,
+        references: Any = None,
+        metadata: dict[str, Any] | str | None = None,
+        description: str | None = None,
+        aliases: Sequence[str] | str = (),
+        tags: Sequence[str] | str = (),
+        multipart_threshold: int | None = None,
+        max_workers: int | None = None,
+        wandb_conn_id: str = "wandb_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
+        self.name = name
+        self.type = type
+        self.files = files
+        self.references = references
+        self.metadata = metadata
+        self.description = description
+        self.aliases = aliases
+        self.tags = tags
+        self.multipart_threshold = multipart_threshold
+        self.max_workers = max_workers
+        with self.checking():
+            for label, number in (("multipart_threshold", multipart_threshold), ("max_workers", max_workers)):
+                if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
+                    raise InvalidValueError(f"{label} must be a whole number >= 1, not {number!r}.")
+            if all(is_empty(v) or v in ((), [], {}) for v in (files, references)):
+                raise InvalidValueError("files and references are both empty: nothing to log.",
+                                        hint="Give files=... (a path, folder, glob, list or mapping) or references.")
+        self.check_plain_arguments()
+
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        files, references = args["files"], args["references"]
+        if files is None and references is None:
+            raise InvalidValueError(
+                f"files and references both rendered empty (files={self.files!r}, "
+                f"references={self.references!r}): nothing to log.",
+                hint="Check what the templates render.")
+        metadata = args["metadata"]
+        if metadata is not None:
+            metadata = _metadata("metadata", typed_from_template(self.unrendered("metadata"), metadata))
+        metadata = {**(metadata or {}), PROVENANCE_KEY: provenance(context)}
+        with self.wandb_client() as client:
+            entity, project, collection = self._destination(client, args["name"])
+            options: dict[str, Any] = {}
+            if self.multipart_threshold is not None:
+                options["multipart_threshold"] = self.multipart_threshold
+            self._check_sources(client, files, references)
+            run = self.begin_run(client, entity, project)
+            outcomes: list[bool] = []
+            version = client.log_artifact(
+                collection, args["type"], files, project=project, entity=entity, references=references,
+                metadata=metadata, description=args["description"], aliases=args["aliases"], tags=args["tags"],
+                run=run, max_workers=self.max_workers, created=outcomes.append, **options)
+        created = bool(outcomes and outcomes[0])
+        self.logged(version)
+        self.push_link(context, version)
+        self.log.info("%s %s", "Logged" if created else "Same content as the existing version",
+                      version.qualified_name)
+        self.record_lineage([], [version])
+        self.publish_asset_event(context, version, "log", created)
+        return {**version_xcom(version), "created": created, "run": _run_xcom(run)}
+
+    def _destination(self, client: WandbClient, name: str) -> tuple[str | None, str, str]:
+        parts = name.split("/")
+        entity = parts[0] if len(parts) == 3 else client.config.entity
+        project = parts[-2] if len(parts) > 1 else client.config.project
+        if not project:
+            raise InvalidValueError(f"name {name!r} names no project and connection {self.wandb_conn_id!r} has no "
+                                    "default project.", hint="Write 'project/collection' or set the extra 'project'.")
+        return entity, project, parts[-1]
+
+    @staticmethod
+    def _check_sources(client: WandbClient, files: Any, references: Any) -> None:
+        """The files exist and the references are allowed, before any request (the run included)."""
+        from ..client._log_references import parse_references
+        from ..client._sources import collect
+
+        if files is not None:
+            collect(files)
+        if references is not None:
+            parse_references(references, client.config)
+
+
+def _run_xcom(run: WandbRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {key: value for key, value in run.to_dict().items() if key in ("entity", "project", "run_id", "url")}
+
+
