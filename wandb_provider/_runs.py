@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 PROVENANCE_KEY = "airflow"
 MAX_LABEL = 128
+FAILED_RUN_DEADLINE = 20.0  # seconds: marking a failed task's run never holds up the failure for long
 log = logging.getLogger(__name__)
 
 
@@ -132,8 +133,9 @@ class TaskRun:
         if version.id in self._logged:
             return
         self._used.setdefault(version.id, version)
-        if self.home is None and version.source_project and not version.source_project.startswith("wandb-registry-"):
-            self.home = (version.source_entity or version.entity, version.source_project)
+        project = version.source_project or version.project
+        if self.home is None and not project.startswith("wandb-registry-"):
+            self.home = (version.source_entity or version.entity, project)
 
     def logged(self, version: ArtifactVersion) -> None:
         """Note a version this run produced: it is not also declared as used."""
@@ -148,32 +150,73 @@ class TaskRun:
 
     def end(self, client: WandbClient, *, failed: bool) -> None:
         """Send the final state (and undeclared uses) in one request. Never raises: a task's own
-        outcome matters more than its record, so a failure here is logged."""
+        outcome matters more than its record, so a failure here is logged; for a failed task it is
+        given at most ``FAILED_RUN_DEADLINE`` seconds and one retry (W&B may be why it failed)."""
         if not self.active(client) or (self.run is None and self.home is None):
             return
-        state = "failed" if failed else "finished"
-        try:
-            used = self._pending()
-            if self.run is None:
-                assert self.home is not None
-                self.run = client.upsert_run(self.home[0], self.home[1], self.coordinates.wandb_run_id,
-                                             state=state, used=used, **self._spec())
-            else:
-                self.run = client.finish_run(self.run, failed=failed, used=used)
-            self._declared.update(v.id for v in used)
-        except Exception as exc:  # best effort: never mask the task's outcome
-            from .client._redact import scrub
+        if not failed:
+            self._end(client, failed=False)
+            return
+        import dataclasses
 
+        from .client import WandbClient
+
+        try:
+            config = dataclasses.replace(client.config, deadline=min(client.config.deadline, FAILED_RUN_DEADLINE),
+                                         max_retries=min(client.config.max_retries, 1))
+            with WandbClient(config=config) as brief:
+                self._end(brief, failed=True)
+        except Exception as exc:  # best effort: never mask the task's outcome
+            log.warning("Could not mark W&B run %s failed: %s", self.coordinates.wandb_run_id, exc)
+
+    def _end(self, client: WandbClient, *, failed: bool) -> None:
+        from .client._redact import scrub
+        from .client.errors import WandbError
+
+        state = "failed" if failed else "finished"
+        used = self._pending()
+        try:
+            self._record(client, failed, used)
+        except WandbError as exc:
+            if not used or exc.transient:
+                log.warning("Could not mark W&B run %s %s: %s", self.coordinates.wandb_run_id, state,
+                            scrub(str(exc)))
+                return
+            # A version the task deleted (or can no longer see) cannot be declared used: keep the state.
+            log.warning("Could not declare the versions this task used on its W&B run (%s); recording its "
+                        "state only.", scrub(str(exc)))
+            self._end_without_uses(client, failed=failed)
+        except Exception as exc:  # best effort: never mask the task's outcome
             log.warning("Could not mark W&B run %s %s: %s", self.coordinates.wandb_run_id, state, scrub(str(exc)))
+
+    def _end_without_uses(self, client: WandbClient, *, failed: bool) -> None:
+        from .client._redact import scrub
+
+        try:
+            self._record(client, failed, [])
+        except Exception as exc:  # best effort: never mask the task's outcome
+            log.warning("Could not mark W&B run %s: %s", self.coordinates.wandb_run_id, scrub(str(exc)))
+
+    def _record(self, client: WandbClient, failed: bool, used: list[ArtifactVersion]) -> None:
+        if self.run is None:
+            assert self.home is not None
+            self.run = client.upsert_run(self.home[0], self.home[1], self.coordinates.wandb_run_id,
+                                         state="failed" if failed else "finished", used=used, **self._spec())
+        else:
+            self.run = client.finish_run(self.run, failed=failed, used=used)
+        self._declared.update(v.id for v in used)
 
 
 class TaskRunHandle:
     """What ``task_run`` yields: the run, its client, and the two lineage verbs."""
 
-    def __init__(self, client: WandbClient, recorder: TaskRun, context: Mapping[str, Any]) -> None:
+    def __init__(self, client: WandbClient, recorder: TaskRun, context: Mapping[str, Any], entity: str | None,
+                 project: str) -> None:
         self.client = client
         self._recorder = recorder
         self._context = context
+        self._entity = entity
+        self._project = project
 
     @property
     def run(self) -> WandbRun | None:
@@ -188,18 +231,23 @@ class TaskRunHandle:
 
     def log_artifact(self, name: str, type: str, files: Any = None, **options: Any) -> ArtifactVersion:
         """``WandbClient.log_artifact`` as this task: created by its run, with ``metadata["airflow"]``."""
+        from .client.errors import BadRequestError
+
         metadata = options.pop("metadata", None)
         if isinstance(metadata, str):
-            metadata = json.loads(metadata) if metadata.strip() else None
+            try:
+                metadata = json.loads(metadata) if metadata.strip() else None
+            except ValueError:
+                raise BadRequestError(f"metadata is not JSON: {metadata[:200]!r}.") from None
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise BadRequestError(f"metadata must be a dict, not {metadata.__class__.__name__}.")
         if metadata is not None and PROVENANCE_KEY in metadata:
-            from .client.errors import BadRequestError
-
             raise BadRequestError(f"metadata key {PROVENANCE_KEY!r} is where the Airflow task is recorded.",
                                   hint=f"Rename your key {PROVENANCE_KEY!r}.")
         metadata = {**(metadata or {}), PROVENANCE_KEY: provenance(self._context)}
-        options.setdefault("project", self._recorder.run.project if self._recorder.run else None)
-        if self._recorder.run is not None:
-            options.setdefault("entity", self._recorder.run.entity)
+        run = self._recorder.run
+        options.setdefault("project", run.project if run else self._project)
+        options.setdefault("entity", run.entity if run else self._entity)
         version = self.client.log_artifact(name, type, files, metadata=metadata, run=self._recorder.run, **options)
         self._recorder.logged(version)
         return version
@@ -236,7 +284,7 @@ def task_run(project: str, *, entity: str | None = None, wandb_conn_id: str = "w
         recorder.begin(client, entity, project)
         failed = True
         try:
-            yield TaskRunHandle(client, recorder, context)
+            yield TaskRunHandle(client, recorder, context, entity, project)
             failed = False
         finally:
             if recorder.run is not None:

@@ -11,6 +11,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from tests.airflow._fakes import sdk
+from tests.airflow.test_asset_events import _events
 from wandb_provider.operators.produce import LogArtifactOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo")
@@ -19,8 +20,13 @@ pytestmark = pytest.mark.wandb_server(seed="demo")
 def test_logs_a_folder_with_metadata_aliases_tags_and_provenance(wandb_env: Any, run_dag: Any, out: Path) -> None:
     run = run_dag("log_then_use")
     assert run.state == "success"
-    logged = json.loads(out.read_text())["log"]
+    result = json.loads(out.read_text())
+    logged = result["log"]
     assert logged["qualified_name"] == "acme/churn/features:v0" and logged["created"] is True
+    assert result["log.link"] == logged["url"]
+    uri, extra = _events(run.run_id)["log"]
+    assert uri == "wandb://acme/churn/features" and extra["reason"] == "log" and extra["changed"] is True
+    assert extra["digest"] == logged["digest"]
     assert logged["file_count"] == 2 and logged["type"] == "dataset"
     seen = sdk(wandb_env).artifact("acme/churn/features:v0")
     assert seen.digest == logged["digest"] and seen.description == "derived features"
@@ -38,9 +44,11 @@ def test_logs_a_folder_with_metadata_aliases_tags_and_provenance(wandb_env: Any,
 def test_rerun_with_same_files_gives_the_same_version(wandb_env: Any, run_dag: Any, out: Path) -> None:
     assert run_dag("log_then_use").state == "success"
     wandb_env.reset_stats()
-    assert run_dag("log_then_use", logical_date=pendulum.datetime(2026, 2, 1, tz="UTC")).state == "success"
+    second = run_dag("log_then_use", logical_date=pendulum.datetime(2026, 2, 1, tz="UTC"))
+    assert second.state == "success"
     again = json.loads(out.read_text())["log"]
     assert again["qualified_name"] == "acme/churn/features:v0" and again["created"] is False
+    assert _events(second.run_id)["log"][1]["changed"] is False
     assert [v.version for v in sdk(wandb_env).artifacts("dataset", "acme/churn/features")] == ["v0"]
     assert wandb_env.stats()["upload_bytes"] == 0
 
@@ -91,3 +99,19 @@ def test_templates_are_not_checked_before_rendering() -> None:
     LogArtifactOperator(task_id="log", name="{{ params.name }}", type="{{ params.type }}",
                         files="{{ ti.xcom_pull(task_ids='x') }}", metadata="{{ params.meta }}",
                         aliases="{{ params.aliases }}")
+
+
+def test_reports_its_output_to_openlineage(wandb_env: Any, tmp_path: Path) -> None:
+    from tests.airflow._fakes import RecordingTI
+    from wandb_provider._runs import TaskCoordinates
+
+    (tmp_path / "a.txt").write_text("x\n")
+    operator = LogArtifactOperator(task_id="log", name="acme/churn/direct", type="dataset",
+                                   files=tmp_path / "a.txt")
+    ti = RecordingTI()
+    result = operator.execute({"ti": ti})
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert lineage.inputs == []
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("wandb://acme", "churn/direct")]
+    assert result["run"]["run_id"] == TaskCoordinates("d", "r", "t").wandb_run_id
+    assert ti.pushed["wandb_artifact_url"] == result["url"]

@@ -18,7 +18,8 @@ def test_download_xcom_reaches_downstream(wandb_env, run_dag, out: Path) -> None
     assert result["aliases"] == ["latest", "training"]
     assert result["type"] == "dataset" and result["metadata"] == {"rows": 200, "snapshot": 2}
     assert set(result) == {"path", "entity", "project", "name", "version", "qualified_name", "id", "type", "digest",
-                           "aliases", "metadata", "size", "file_count", "url", "bytes_downloaded", "bytes_from_cache"}
+                           "aliases", "metadata", "size", "file_count", "url", "logged_by", "bytes_downloaded",
+                           "bytes_from_cache"}
     root = Path(result["path"])
     assert root.is_relative_to(out.parent / "downloads") and "use_artifact_ok" in root.parts
     files = [p for p in root.iterdir() if p.name != ".wandb-provider"]  # the provider's ledger folder

@@ -39,7 +39,7 @@ class WandbHook(BaseHook):
     Connection fields: host = W&B base URL (default ``https://api.wandb.ai``; a port in host and the
     port field must agree), password = API key. The extras (``entity``, ``project``, ``timeout``,
     ``deadline``, ``max_retries``, ``verify_ssl``, ``cache_dir``, ``cache_max_bytes``,
-    ``allowed_file_reference_roots``, ``allowed_reference_hosts``) are declared once in
+    ``allowed_file_reference_roots``, ``allowed_reference_hosts``, ``record_runs``) are declared once in
     ``wandb_provider.hooks._extras``; a value that cannot be used raises ``ConnectionConfigError``
     naming the extra.
 

@@ -90,7 +90,7 @@ class WandbBaseOperator(BaseOperator):
     def execute(self, context: Any) -> Any:
         """Check the rendered arguments, then ``run_checked``; every error leaves translated. The
         task's W&B run ends ``finished``, or ``failed`` when the task fails (never masking its error)."""
-        from airflow.sdk.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
 
         from .._runs import TaskCoordinates, TaskRun
 
@@ -99,6 +99,10 @@ class WandbBaseOperator(BaseOperator):
             self._task_run = TaskRun(TaskCoordinates.from_context(context), enabled=self.record_run)
             try:
                 result = self.run_checked(context, args)
+            except TaskDeferred:  # the task goes on later: its run is not over
+                self._task_run = None
+                self._end_run(failed=False)
+                raise
             except BaseException as exc:
                 self._end_run(failed=not isinstance(exc, AirflowSkipException))
                 raise

@@ -7,6 +7,7 @@ rendering, before any request.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -77,11 +78,18 @@ def _sources(name: str, value: Any) -> Any:
     empty means none. Whether the files exist is checked after rendering."""
     if is_empty(value) or value in ((), [], {}):
         return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, Mapping):
+        value = {key: os.fspath(item) if isinstance(item, os.PathLike) else item for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        value = [os.fspath(item) if isinstance(item, os.PathLike) else item for item in value]
     if isinstance(value, str):
         text = value.strip()
-        if text[0] in "[({":
-            literal = mapping(name, text) if text[0] == "{" else _list_literal(name, text)
-            return _sources(name, literal)
+        if text[0] + text[-1] == "{}":
+            return _sources(name, mapping(name, text))
+        if text[0] + text[-1] in ("[]", "()"):
+            return _sources(name, text_list(name, text))
         return text
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -94,10 +102,6 @@ def _sources(name: str, value: Any) -> Any:
                 raise InvalidValueError(f"{name}: item {position} ({item!r}) is not a path or URL.")
         return list(value)
     raise InvalidValueError(f"{name} must be a path, a glob, a list of them or a mapping, not {type(value).__name__}.")
-
-
-def _list_literal(name: str, text: str) -> list[Any]:
-    return list(text_list(name, text))
 
 
 def _metadata(name: str, value: Any) -> dict[str, Any] | None:

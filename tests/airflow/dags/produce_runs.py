@@ -33,9 +33,13 @@ def make_data() -> str:
 
 @task(trigger_rule="all_done")
 def record(**context) -> None:
-    """Write every other task's return value for the test."""
+    """Write every other task's return value (and its W&B link) for the test."""
     ti = context["ti"]
-    values = {task_id: ti.xcom_pull(task_ids=task_id) for task_id in context["dag"].task_ids if task_id != "record"}
+    values = {}
+    for task_id in context["dag"].task_ids:
+        if task_id != "record":
+            values[task_id] = ti.xcom_pull(task_ids=task_id)
+            values[f"{task_id}.link"] = ti.xcom_pull(task_ids=task_id, key="wandb_artifact_url")
     _out().write_text(json.dumps(values))
 
 
