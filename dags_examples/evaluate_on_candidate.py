@@ -43,8 +43,7 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
     if not pin:
         from wandb_provider.hooks.wandb import WandbHook
 
-        with WandbHook().get_client() as client:
-            pin = client.artifact(f"{COLLECTION}:candidate").to_dict()
+        pin = WandbHook().resolve(f"{COLLECTION}:candidate").to_dict()
     root = materialize(pin, include=["model.json"])
     model = json.loads((root / "model.json").read_text())
     print(f"Candidate {pin.get('qualified_name')}: {model}")

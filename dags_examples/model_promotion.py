@@ -43,11 +43,10 @@ def current_production() -> str | None:
     from wandb_provider.client import ArtifactNotFoundError
     from wandb_provider.hooks.wandb import WandbHook
 
-    with WandbHook().get_client() as client:
-        try:
-            return client.artifact(f"{ENTITY}/{PROJECT}/{MODEL}:production").version
-        except ArtifactNotFoundError:
-            return None
+    try:
+        return WandbHook().resolve(f"{ENTITY}/{PROJECT}/{MODEL}:production").version
+    except ArtifactNotFoundError:
+        return None
 
 
 # [START howto_materialize]
