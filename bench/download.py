@@ -13,7 +13,12 @@ Wall times cover resolve + download (not interpreter start-up). The SDK's GraphQ
 
 Each client runs --repeat times per case (interleaved); the median wall time is reported.
 
-Usage: python bench/download.py [--quick] [--repeat 3] [--workers N] [--json out.json]
+The command lines are compared on the same cases: ``wandb-artifacts get`` (run as
+``python -m wandb_provider.cli get``, what the console script runs) against the SDK's
+``wandb artifact get``, each a fresh process timed from start to exit (interpreter start-up, and
+for the SDK its ``wandb-core`` sidecar, included); case (c) for ours only.
+
+Usage: python bench/download.py [--quick] [--repeat 3] [--workers N] [--cli-only | --no-cli] [--json out.json]
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +104,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="0: the client's default (2 per CPU)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per client and case (median reported)")
     parser.add_argument("--json")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--cli-only", action="store_true", help="only the command lines")
+    which.add_argument("--no-cli", action="store_true", help="only the libraries")
     args = parser.parse_args()
     small, big_mib = (500, 32) if args.quick else (5000, 256)
     work = Path(tempfile.mkdtemp(prefix="bench-download-"))
@@ -135,29 +145,86 @@ def main() -> int:
             # faulting in guest memory, which would otherwise penalise whichever client runs first.
             raw(small_path, "a-warmup")
             raw(big_path, "b-warmup")
-            runs: dict[str, dict[str, list[dict[str, Any]]]] = {
-                "a_small_cold": {"raw": [], "ours": [], "sdk": []}, "c_small_warm": {"ours": []},
-                "b_big_cold": {"raw": [], "ours": [], "sdk": []},
-            }
-            for i in range(args.repeat):  # interleaved, so drifts in machine speed hit every client alike
-                cache = str(work / f"our-cache-{i}")
-                runs["a_small_cold"]["raw"].append(raw(small_path, "a-raw"))
-                runs["a_small_cold"]["ours"].append(ours(small_path, "a-ours", cache))
-                runs["a_small_cold"]["sdk"].append(sdk(small_path, "a-sdk"))
-                runs["c_small_warm"]["ours"].append(ours(small_path, "c-ours", cache))
-                shutil.rmtree(cache, ignore_errors=True)
-                runs["b_big_cold"]["raw"].append(raw(big_path, "b-raw"))
-                runs["b_big_cold"]["ours"].append(ours(big_path, "b-ours", str(work / f"our-cache-b-{i}")))
-                runs["b_big_cold"]["sdk"].append(sdk(big_path, "b-sdk"))
-                shutil.rmtree(work / f"our-cache-b-{i}", ignore_errors=True)
-            for case, clients in runs.items():
-                results[case] = {client: median_run(samples) for client, samples in clients.items()}
+            if not args.cli_only:
+                runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+                    "a_small_cold": {"raw": [], "ours": [], "sdk": []}, "c_small_warm": {"ours": []},
+                    "b_big_cold": {"raw": [], "ours": [], "sdk": []},
+                }
+                for i in range(args.repeat):  # interleaved, so drifts in machine speed hit every client alike
+                    cache = str(work / f"our-cache-{i}")
+                    runs["a_small_cold"]["raw"].append(raw(small_path, "a-raw"))
+                    runs["a_small_cold"]["ours"].append(ours(small_path, "a-ours", cache))
+                    runs["a_small_cold"]["sdk"].append(sdk(small_path, "a-sdk"))
+                    runs["c_small_warm"]["ours"].append(ours(small_path, "c-ours", cache))
+                    shutil.rmtree(cache, ignore_errors=True)
+                    runs["b_big_cold"]["raw"].append(raw(big_path, "b-raw"))
+                    runs["b_big_cold"]["ours"].append(ours(big_path, "b-ours", str(work / f"our-cache-b-{i}")))
+                    runs["b_big_cold"]["sdk"].append(sdk(big_path, "b-sdk"))
+                    shutil.rmtree(work / f"our-cache-b-{i}", ignore_errors=True)
+                for case, clients in runs.items():
+                    results[case] = {client: median_run(samples) for client, samples in clients.items()}
+            if not args.no_cli:
+                results["cli"] = compare_command_lines(base_url, work, small_path, big_path, args.repeat,
+                                                       args.workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
+
+
+def compare_command_lines(base_url: str, work: Path, small_path: str, big_path: str, repeat: int,
+                          workers: int) -> dict[str, dict[str, Any]]:
+    """``wandb-artifacts get`` against ``wandb artifact get`` on cases (a) and (b), and ours warm (c)."""
+    wandb_cli = shutil.which("wandb", path=str(Path(sys.executable).parent)) or shutil.which("wandb")
+    if wandb_cli is None:
+        raise RuntimeError("the SDK's 'wandb' command is not installed next to this Python")
+    env = {"WANDB_BASE_URL": base_url, "WANDB_API_KEY": API_KEY, "WANDB_SILENT": "true",
+           "WANDB_CONFIG_DIR": str(work / "sdk-config"), "WANDB_DATA_DIR": str(work / "sdk-data")}
+    extra = ["--workers", str(workers)] if workers else []
+
+    def ours(path: str, name: str, cache: str) -> dict[str, Any]:
+        root = work / name
+        out = timed_command([sys.executable, "-m", "wandb_provider.cli", "get", path, "--root", str(root), "-q",
+                             *extra], {**env, "WANDB_PROVIDER_CACHE_DIR": cache})
+        shutil.rmtree(root, ignore_errors=True)
+        return out
+
+    def sdk(path: str, name: str) -> dict[str, Any]:
+        root, cache = work / name, work / f"sdk-cli-cache-{name}"
+        out = timed_command([wandb_cli, "artifact", "get", path, "--root", str(root)],
+                            {**env, "WANDB_CACHE_DIR": str(cache)})
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        return out
+
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        "a_small_cold": {"ours": [], "sdk": []}, "c_small_warm": {"ours": []}, "b_big_cold": {"ours": [], "sdk": []},
+    }
+    for i in range(repeat):
+        cache = str(work / f"cli-cache-{i}")
+        runs["a_small_cold"]["ours"].append(ours(small_path, "cli-a-ours", cache))
+        runs["a_small_cold"]["sdk"].append(sdk(small_path, "cli-a-sdk"))
+        runs["c_small_warm"]["ours"].append(ours(small_path, "cli-c-ours", cache))
+        shutil.rmtree(cache, ignore_errors=True)
+        runs["b_big_cold"]["ours"].append(ours(big_path, "cli-b-ours", str(work / f"cli-cache-b-{i}")))
+        runs["b_big_cold"]["sdk"].append(sdk(big_path, "cli-b-sdk"))
+        shutil.rmtree(work / f"cli-cache-b-{i}", ignore_errors=True)
+    return {case: {client: median_run(samples) for client, samples in clients.items()}
+            for case, clients in runs.items()}
+
+
+def timed_command(argv: list[str], env: dict[str, str], timeout: float = 1800) -> dict[str, Any]:
+    """Run a command to its end and return its wall time from start to exit. (No peak RSS: a child
+    forked from this large process would report this process's peak; the library table has it.)"""
+    began = time.perf_counter()
+    done = subprocess.run(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=timeout)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv[0]} {argv[1]} failed (exit {done.returncode}):\n{done.stderr[-3000:].decode()}")
+    return {"seconds": seconds, "peak_rss_mib": 0.0}
 
 
 def median_run(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -175,6 +242,23 @@ def run_child_args(code: str, argv: list[str], env: dict[str, str] | None = None
 
 def print_table(results: dict[str, Any]) -> None:
     print(f"environment: {results['environment']}")
+    print_library_table(results)
+    cli = results.get("cli")
+    if cli:
+        print("command lines (wall time from start to exit, interpreter start-up included):")
+        for case in ("a_small_cold", "b_big_cold", "c_small_warm"):
+            for client, row in cli[case].items():
+                name = "wandb-artifacts get" if client == "ours" else "wandb artifact get"
+                print(f"  {case:26} {name:20} {row['seconds']:8.2f} s  runs={row['all_seconds']}")
+        a, b, c = cli["a_small_cold"], cli["b_big_cold"], cli["c_small_warm"]
+        print(f"  (a) wandb artifact get / wandb-artifacts get = {a['sdk']['seconds'] / a['ours']['seconds']:.2f}x; "
+              f"(b) = {b['sdk']['seconds'] / b['ours']['seconds']:.2f}x; "
+              f"(c) warm / cold = {c['ours']['seconds'] / a['ours']['seconds']:.0%}")
+
+
+def print_library_table(results: dict[str, Any]) -> None:
+    if "a_small_cold" not in results:
+        return
     print(f"{'case':28} {'client':6} {'wall s':>8} {'peak RSS MiB':>13} {'notes'}")
     for case in ("a_small_cold", "b_big_cold", "c_small_warm"):
         for client, row in results.get(case, {}).items():

@@ -335,6 +335,7 @@ class WandbClient:
         allow_empty: bool = False,
         remove_foreign: bool = False,
         link_from_cache: bool = False,
+        progress_interval: float = 5.0,
     ) -> DownloadResult:
         """Download a version (or the entries matching ``include``/``exclude``) into ``root``.
 
@@ -358,6 +359,8 @@ class WandbClient:
             into a folder holding other files; a clash).
         :param link_from_cache: Hard-link files from the cache instead of copying them; linked files
             are made read-only, since editing one would change every root and the cache.
+        :param progress_interval: Seconds between two ``progress`` calls (a terminal's progress bar
+            wants fractions of a second; a log wants several seconds).
         :raises RootConflictError: Something in ``root`` the provider did not place is in the way.
         :raises RootBusyError: Another download held ``root`` for longer than the client's deadline.
         :raises ArtifactIntegrityError: A file or the manifest kept arriving with the wrong digest.
@@ -370,18 +373,21 @@ class WandbClient:
 
         check_options(mode, max_workers, progress, include, exclude, verify=verify, cache=cache,
                       allow_empty=allow_empty, remove_foreign=remove_foreign, link_from_cache=link_from_cache)
+        if isinstance(progress_interval, bool) or not isinstance(progress_interval, (int, float)) \
+                or not 0 < progress_interval < float("inf"):
+            raise BadRequestError(f"progress_interval must be a positive number of seconds, not {progress_interval!r}.")
         target = resolve_root(root)
         version = self._version(artifact)
         manifest = self.manifest(version)
         entries = select(manifest, include, exclude, allow_empty=allow_empty)
         return self._download_entries(version, entries, target, mode=mode, verify=verify, cache=cache,
                                       max_workers=max_workers, progress=progress, remove_foreign=remove_foreign,
-                                      link_from_cache=link_from_cache)
+                                      link_from_cache=link_from_cache, progress_interval=progress_interval)
 
     def _download_entries(self, version: ArtifactVersion, entries: list[Any], root: Path, *, mode: str,
                           verify: bool, cache: bool, max_workers: int | None,
                           progress: Callable[[ProgressUpdate], None] | None, remove_foreign: bool,
-                          link_from_cache: bool) -> DownloadResult:
+                          link_from_cache: bool, progress_interval: float = 5.0) -> DownloadResult:
         from ._cache import BlobCache
         from ._download import Downloader, download_entries
         from ._references import ReferencePolicy
@@ -398,6 +404,7 @@ class WandbClient:
             lock_wait=self.config.deadline,
             verify=verify,
             link_from_cache=link_from_cache,
+            progress_interval=progress_interval,
         )
         return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
                                 cache=blob_cache)

@@ -1,0 +1,245 @@
+"""Each command of ``wandb-artifacts`` against the local server, run as a subprocess; the SDK observes writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import sdk, tree
+
+V0 = {"data/a.csv": "a,b\n1,2\n", "data/b.csv": "a,b\n3,4\n", "README.md": "v0\n", "old.txt": "only in v0\n"}
+V1 = {"data/a.csv": "a,b\n5,6\n", "data/b.csv": "a,b\n3,4\n", "README.md": "v1\n", "model/w.bin": "weights"}
+
+
+@pytest.fixture
+def seeded(wandb_env: Any) -> Any:
+    """Two versions of demo/test-project/ds: v0, and v1 with alias ``production`` (and ``latest``)."""
+    wandb_env.seed_artifact("ds", V0, metadata={"rows": 2})
+    wandb_env.seed_artifact("ds", V1, aliases=["production"],
+                            metadata={"eval": {"accuracy": 0.93, "split": "test"}, "rows": 2})
+    return wandb_env
+
+
+def _bytes(files: dict[str, str]) -> dict[str, bytes]:
+    return {name: text.encode() for name, text in files.items()}
+
+
+# --- get ----------------------------------------------------------------------------------------
+
+
+def test_get_downloads_the_version_and_prints_the_folder(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    result = cli("get", "test-project/ds:production", "--root", str(root))
+    assert result.code == 0, result.stderr
+    assert result.stdout.strip() == str(root)
+    assert tree(root) == _bytes(V1)
+    assert "demo/test-project/ds:v1: 4 file(s)" in result.stderr
+
+
+def test_get_default_root_is_named_after_the_version(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    result = cli("get", "demo/test-project/ds:v0", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert tree(tmp_path / "artifacts" / "ds:v0") == _bytes(V0)
+
+
+def test_get_include_exclude_and_json(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    result = cli("get", "test-project/ds:v1", "--root", str(root), "--include", "data/", "--include", "*.md",
+                 "--exclude", "data/b.csv", "--json")
+    assert result.code == 0, result.stderr
+    assert tree(root) == {"data/a.csv": b"a,b\n5,6\n", "README.md": b"v1\n"}
+    out = json.loads(result.stdout)
+    assert out["artifact"]["qualified_name"] == "demo/test-project/ds:v1"
+    assert out["file_count"] == 2 and out["root"] == str(root)
+    assert out["bytes_downloaded"] == len("a,b\n5,6\n") + len("v1\n")
+
+
+def test_get_checkout_replaces_the_earlier_version_and_keeps_user_files(seeded: Any, cli: Any,
+                                                                        tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    assert cli("get", "test-project/ds:v0", "--root", str(root)).code == 0
+    (root / "mine.txt").write_text("the user's")
+    before = tree(root)
+    mixed = cli("get", "test-project/ds:v1", "--root", str(root), "--mode", "merge")
+    assert mixed.code == 1 and "Nothing was changed" in mixed.stderr  # merge never mixes two versions
+    assert tree(root) == before
+    result = cli("get", "test-project/ds:v1", "--root", str(root), "--mode", "checkout")
+    assert result.code == 0, result.stderr
+    assert tree(root) == {**_bytes(V1), "mine.txt": b"the user's"}  # v0's own file went, the user's stayed
+
+
+def test_get_type_mismatch_is_not_found(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    result = cli("get", "test-project/ds:v1", "--root", str(tmp_path / "out"), "--type", "model")
+    assert result.code == 3
+    assert "of type 'dataset', not 'model'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- verify -------------------------------------------------------------------------------------
+
+
+def test_verify_reports_changed_missing_and_unexpected_files(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    assert cli("get", "test-project/ds:v1", "--root", str(root)).code == 0
+    ok = cli("verify", "test-project/ds:v1", str(root))
+    assert ok.code == 0 and ok.stdout == "", ok.stderr
+    (root / "extra.txt").write_text("x")
+    assert cli("verify", "test-project/ds:v1", str(root)).code == 0
+    strict = cli("verify", "test-project/ds:v1", str(root), "--strict")
+    assert strict.code == 5 and strict.stdout == "unexpected\textra.txt\n"
+    (root / "README.md").write_text("edited\n")
+    (root / "model" / "w.bin").unlink()
+    bad = cli("verify", "test-project/ds:v1", str(root), "--json")
+    assert bad.code == 5
+    report = json.loads(bad.stdout)
+    assert (report["ok"], report["missing"], report["mismatched"]) == (False, ["model/w.bin"], ["README.md"])
+    # A selection checks only what it selects.
+    assert cli("verify", "test-project/ds:v1", str(root), "--include", "data/").code == 0
+
+
+def test_verify_against_another_version_fails(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    assert cli("get", "test-project/ds:v1", "--root", str(root)).code == 0
+    result = cli("verify", "test-project/ds:v0", str(root))
+    assert result.code == 5
+    assert "changed\tREADME.md" in result.stdout and "missing\told.txt" in result.stdout
+
+
+# --- versions -----------------------------------------------------------------------------------
+
+
+def test_versions_table_and_json(seeded: Any, cli: Any) -> None:
+    table = cli("versions", "test-project/ds")
+    assert table.code == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["VERSION", "ALIASES", "DIGEST", "CREATED", "SIZE", "FILES"]
+    assert [line.split()[:2] for line in lines[1:]] == [["v1", "latest,production"], ["v0", "-"]]
+    observed = {v.version: v.digest for v in sdk(seeded).artifacts("dataset", "demo/test-project/ds")}
+    assert lines[1].split()[2] == observed["v1"] and lines[2].split()[2] == observed["v0"]
+    rows = json.loads(cli("versions", "demo/test-project/ds", "--json", "--limit", "1").stdout)
+    assert len(rows) == 1 and rows[0]["version"] == "v1" and rows[0]["aliases"] == ["latest", "production"]
+    assert rows[0]["digest"] == observed["v1"] and rows[0]["created_at"] and rows[0]["size"] > 0
+
+
+def test_versions_refuses_a_version_and_reports_a_missing_collection(seeded: Any, cli: Any) -> None:
+    assert cli("versions", "test-project/ds:v1").code == 2
+    missing = cli("versions", "test-project/nope")
+    assert missing.code == 3 and "does not exist" in missing.stderr
+
+
+# --- log ----------------------------------------------------------------------------------------
+
+
+def test_log_a_folder_and_a_file_then_rerun_is_the_same_version(wandb_env: Any, cli: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "sub" / "b.txt").write_text("b")
+    (tmp_path / "meta.json").write_text(json.dumps({"source": "cli", "rows": 2}))
+    args = ("log", "logged", str(folder), "--type", "dataset", "--project", "p", "--alias", "qa",
+            "--metadata", f"@{tmp_path / 'meta.json'}", "--description", "from the shell", "--tag", "nightly")
+    result = cli(*args)
+    assert result.code == 0, result.stderr
+    assert result.stdout.strip() == "demo/p/logged:v0"
+    artifact = sdk(wandb_env).artifact("demo/p/logged:qa")
+    assert artifact.version == "v0" and sorted(artifact.aliases) == ["latest", "qa"]
+    assert artifact.metadata == {"source": "cli", "rows": 2} and artifact.description == "from the shell"
+    assert sorted(f.name for f in artifact.files()) == ["a.txt", "sub/b.txt"]
+    assert artifact.tags == ["nightly"]
+    again = cli(*args, "--json")
+    assert again.code == 0 and json.loads(again.stdout)["version"] == "v0"  # no duplicate version
+    assert [v.version for v in sdk(wandb_env).artifacts("dataset", "demo/p/logged")] == ["v0"]
+
+
+def test_log_refuses_bad_metadata_and_nothing_to_log_before_any_write(wandb_env: Any, cli: Any,
+                                                                      tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    bad = cli("log", "x", str(tmp_path / "f.txt"), "--type", "dataset", "--project", "p", "--metadata", "{oops")
+    assert bad.code == 2 and "metadata is not JSON" in bad.stderr
+    assert cli("log", "x", "--type", "dataset", "--project", "p").code == 2
+    assert cli("log", "x", str(tmp_path / "f.txt"), "--project", "p").code == 2  # --type is required
+    assert wandb_env.stats()["graphql"]["operations"].get("CreateArtifact", 0) == 0
+
+
+# --- alias --------------------------------------------------------------------------------------
+
+
+def test_alias_moves_behind_guard_and_gate(seeded: Any, cli: Any) -> None:
+    result = cli("alias", "test-project/ds:v0", "--add", "production", "--only-if-current", "production=v1",
+                 "--require", "rows>=2", "--require", '{"rows": {"<": 10}}')
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith("added\tproduction\tdemo/test-project/ds:v0\t(was on v1)")
+    assert "production" in sdk(seeded).artifact("demo/test-project/ds:v0").aliases
+    again = cli("alias", "test-project/ds:v0", "--add", "production", "--json")
+    assert again.code == 0 and json.loads(again.stdout)["changed"] is False
+    removed = cli("alias", "test-project/ds:v0", "--remove", "production")
+    assert removed.code == 0 and removed.stdout == "removed\tproduction\tdemo/test-project/ds:v0\n"
+    assert "production" not in sdk(seeded).artifact("demo/test-project/ds:v0").aliases
+
+
+def test_alias_guard_or_gate_that_fails_changes_nothing(seeded: Any, cli: Any) -> None:
+    guard = cli("alias", "test-project/ds:v0", "--add", "production", "--only-if-current", "production=none")
+    assert guard.code == 6 and "'production' is on v1" in guard.stderr
+    gate = cli("alias", "test-project/ds:v1", "--add", "gold", "--require", "eval.accuracy>=0.95")
+    assert gate.code == 6 and "eval.accuracy" in gate.stderr
+    nested = cli("alias", "test-project/ds:v1", "--add", "gold", "--require", "eval.split==train")
+    assert nested.code == 6
+    api = sdk(seeded)
+    assert "production" not in api.artifact("demo/test-project/ds:v0").aliases
+    assert sorted(api.artifact("demo/test-project/ds:v1").aliases) == ["latest", "production"]
+    assert cli("alias", "test-project/ds:v1", "--add", "gold", "--require", "eval.accuracy>=0.9").code == 0
+    assert "gold" in sdk(seeded).artifact("demo/test-project/ds:v1").aliases
+
+
+@pytest.mark.parametrize("argv", [
+    ("--add", "latest"), ("--add", "v3"), (), ("--add", "a", "--remove", "a"),
+    ("--add", "a", "--only-if-current", "production"), ("--add", "a", "--only-if-current", "production=3"),
+    ("--add", "a", "--require", "rows"), ("--add", "a", "--require", "{not json"),
+    ("--add", "a", "--require", '{"rows": {"~": 1}}'),
+], ids=["latest", "version", "nothing", "both", "guard-form", "guard-value", "gate-form", "gate-json", "gate-op"])
+def test_alias_usage_errors(seeded: Any, cli: Any, argv: tuple[str, ...]) -> None:
+    result = cli("alias", "test-project/ds:v0", *argv)
+    assert result.code == 2, result.stderr
+    assert "production" not in sdk(seeded).artifact("demo/test-project/ds:v0").aliases
+
+
+# --- link and lineage ---------------------------------------------------------------------------
+
+
+def test_link_into_another_collection(seeded: Any, cli: Any) -> None:
+    result = cli("link", "test-project/ds:v1", "test-project/golden", "--alias", "best")
+    assert result.code == 0, result.stderr
+    assert result.stdout.strip() == "demo/test-project/golden:v0"
+    linked = sdk(seeded).artifact("demo/test-project/golden:best")
+    assert linked.digest == sdk(seeded).artifact("demo/test-project/ds:v1").digest
+    assert cli("link", "test-project/ds:v1", "golden").code == 2  # no project: refused before any request
+
+
+def test_lineage_names_the_logging_run_and_the_users(wandb_env: Any, cli: Any, tmp_path: Path) -> None:
+    from wandb_provider.client import WandbClient
+
+    (tmp_path / "f.txt").write_text("x")
+    with WandbClient.from_env() as client:
+        producer = client.upsert_run(None, "p", "train-1")
+        version = client.log_artifact("lin", "dataset", str(tmp_path / "f.txt"), run=producer)
+        client.use_artifact(client.upsert_run(None, "p", "eval-1"), version)
+    result = cli("lineage", "p/lin:v0", "--json")
+    assert result.code == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["logged_by"]["path"] == "demo/p/train-1"
+    assert [run["path"] for run in out["used_by"]] == ["demo/p/eval-1"]
+    text = cli("lineage", "p/lin:v0")
+    assert text.stdout == "logged_by\tdemo/p/train-1\nused_by\tdemo/p/eval-1\n"
+
+
+def test_names_never_reach_the_terminal_as_control_codes(seeded: Any, cli: Any, tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    assert cli("get", "test-project/ds:v1", "--root", str(root)).code == 0
+    (root / "evil\x1b[2J\u202e.txt").write_text("x")
+    result = cli("verify", "test-project/ds:v1", str(root), "--strict")
+    assert result.code == 5
+    assert result.stdout == "unexpected\tevil\\x1b[2J\\u202e.txt\n"
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
