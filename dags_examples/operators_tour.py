@@ -2,9 +2,10 @@
 
 The documentation's how-to pages show these tasks (the ``[START ...]``/``[END ...]`` markers), and a
 test runs this DAG with ``dag.test()`` against the local W&B server, so every snippet is known to
-work. The tour waits for a good candidate model, downloads and verifies it, records an evaluation,
-stages it (alias ``staging``), links it into the model registry and takes it out again, curates the
-collections, gives an old dataset snapshot a time-to-live, and plans retention. Every task is safe
+work. The tour pins the production model, waits for a better candidate, downloads and verifies it,
+records a review, stages it (alias ``staging``), logs the review as an artifact of its own, links
+the candidate into the model registry and takes it out again, curates the collections, gives an old
+dataset snapshot a time-to-live, and plans retention. Every task is safe
 to re-run; the two deleting tasks are dry runs, so the tour can be run again and again.
 
 Runs against the local W&B server seeded by ``wandb-provider-server --seed demo``, or against any
@@ -14,10 +15,14 @@ W&B the ``wandb_default`` connection points at (names from the environment, as i
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+from pathlib import Path
+from typing import Any
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 from wandb_provider.operators.artifacts import (
     LinkArtifactOperator,
@@ -27,6 +32,8 @@ from wandb_provider.operators.artifacts import (
 )
 from wandb_provider.operators.collections import UnlinkArtifactOperator, UpdateCollectionOperator
 from wandb_provider.operators.lifecycle import DeleteArtifactVersionOperator, SetArtifactTTLOperator
+from wandb_provider.operators.produce import LogArtifactOperator
+from wandb_provider.operators.resolve import ResolveArtifactOperator
 from wandb_provider.operators.retention import DeleteArtifactVersionsOperator
 from wandb_provider.operators.verify import VerifyArtifactOperator
 from wandb_provider.sensors.artifacts import ArtifactVersionSensor
@@ -39,6 +46,19 @@ REGISTRY = os.environ.get("WANDB_PROVIDER_DEMO_REGISTRY") or "wandb-registry-mod
 MODELS = f"{ENTITY}/{PROJECT}/{MODEL}"
 DATASETS = f"{ENTITY}/{PROJECT}/{DATASET}"
 
+
+@task
+def write_review(**context: Any) -> str:
+    """The review of the staged model as a file, in a folder of this DAG run (the logging task reads
+    it, so both run where that folder is visible: one worker, or shared storage)."""
+    staged = context["ti"].xcom_pull(task_ids="stage")["artifact"]
+    folder = Path(tempfile.gettempdir()) / "operators_tour" / context["run_id"].replace(":", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    review = {"model": staged["qualified_name"], "digest": staged["digest"], "status": "approved"}
+    (folder / "review.json").write_text(json.dumps(review, indent=2, sort_keys=True) + "\n")
+    return str(folder)
+
+
 with DAG(
     dag_id="operators_tour",
     schedule=None,
@@ -48,10 +68,19 @@ with DAG(
     tags=["wandb", "example"],
     doc_md=__doc__,
 ) as dag:
+    # [START howto_operator_resolve_artifact]
+    production = ResolveArtifactOperator(
+        task_id="resolve_production",
+        artifact=f"{MODELS}:production",
+        expected_type="model",
+    )
+    # [END howto_operator_resolve_artifact]
+
     # [START howto_sensor_artifact_version]
     wait = ArtifactVersionSensor(
         task_id="wait_for_candidate",
         artifact=f"{MODELS}:candidate",
+        newer_than="{{ ti.xcom_pull(task_ids='resolve_production')['version'] }}",
         require={"accuracy": {">=": "{{ params.min_accuracy }}"}},
         deferrable=True,  # wait in the triggerer (ArtifactVersionTrigger), not in a worker slot
         poke_interval=30,
@@ -98,6 +127,19 @@ with DAG(
         on_gate_failure="fail",
     )
     # [END howto_operator_update_aliases]
+
+    # [START howto_operator_log_artifact]
+    review = write_review()
+    log_review = LogArtifactOperator(
+        task_id="log_review",
+        name=f"{ENTITY}/{PROJECT}/{MODEL}-review",
+        type="review",
+        files="{{ ti.xcom_pull(task_ids='write_review') }}",
+        metadata={"model": "{{ ti.xcom_pull(task_ids='stage')['artifact']['qualified_name'] }}",
+                  "accuracy": "{{ ti.xcom_pull(task_ids='wait_for_candidate')['metadata']['accuracy'] }}"},
+        aliases=["approved"],
+    )
+    # [END howto_operator_log_artifact]
 
     # [START howto_operator_link_artifact]
     link = LinkArtifactOperator(
@@ -153,5 +195,7 @@ with DAG(
     )
     # [END howto_operator_retention]
 
-    wait >> download >> verify >> record >> stage >> link >> unlink
+    production >> wait >> download >> verify >> record >> stage >> [link, review]
+    link >> unlink
+    review >> log_review
     curate >> expire >> [delete_one, retention]

@@ -13,9 +13,9 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.wandb_server(seed="demo")]
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "dags_examples"
-TOUR_TASKS = ("wait_for_candidate", "download_candidate", "verify_candidate", "record_review", "stage",
-              "link_to_registry", "unlink_from_registry", "curate_models", "expire_first_snapshot",
-              "delete_first_model", "retention")
+TOUR_TASKS = ("resolve_production", "wait_for_candidate", "download_candidate", "verify_candidate", "record_review",
+              "stage", "write_review", "log_review", "link_to_registry", "unlink_from_registry", "curate_models",
+              "expire_first_snapshot", "delete_first_model", "retention")
 
 
 @pytest.fixture
@@ -66,6 +66,11 @@ def test_the_operators_tour_runs_and_each_step_is_seen_in_w_and_b(wandb_airflow,
     assert candidate.metadata["review"] == {"status": "approved", "accuracy": 0.9}  # a number, not text
     assert "reviewed" in candidate.tags
     assert "staging" in candidate.aliases
+    assert result["resolve_production"]["version"] == "v1"
+    review = api.artifact("acme/churn/churn-model-review:approved")
+    assert result["log_review"]["created"] is True and review.type == "review"
+    assert review.metadata["accuracy"] == 0.9 and review.metadata["model"] == "acme/churn/churn-model:v2"
+    assert review.logged_by() is not None  # the logging task is the version's W&B run
     assert result["link_to_registry"]["linked"]["qualified_name"] == "acme-corp-org/wandb-registry-model/churn:v0"
     assert result["unlink_from_registry"]["changed"] is True
     assert [v.version for v in api.artifacts("model", "acme-corp-org/wandb-registry-model/churn")] == []
@@ -85,6 +90,7 @@ def test_the_operators_tour_runs_and_each_step_is_seen_in_w_and_b(wandb_airflow,
     again = _xcoms(examples.get_dag("operators_tour").test())
     assert set(again) >= set(TOUR_TASKS)
     assert again["stage"]["changed"] is False and again["record_review"]["changed"] is False
+    assert again["log_review"]["created"] is False and again["log_review"]["version"] == "v0"
     assert again["curate_models"]["changed"] is False and again["expire_first_snapshot"]["changed"] is False
     api = wandb.Api(api_key=wandb_airflow.api_key, overrides={"base_url": wandb_airflow.base_url})
     assert sorted(a.version for a in api.artifacts("model", "acme/churn/churn-model")) == ["v0", "v1", "v2"]
