@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packaging check: builds the wheel and the sdist, checks their metadata and contents, installs the
 # wheel alone (no extras, no source tree) in a fresh virtual environment, imports the provider there,
-# and checks that `airflow providers list` lists it and that `wandb-provider-server --help` runs;
+# and checks that `airflow providers list` lists it and that `wandb-artifacts --help` and
+# `wandb-provider-server --help` run;
 # then adds the `testing` extra and starts the local server once.
 # The tools (the `packaging` extra of pyproject.toml: build, twine, uv) live in $TOOLS_VENV; uv makes
 # the fresh environment, which needs all of Airflow, in seconds rather than minutes.
@@ -46,8 +47,9 @@ wheel, sdist = sys.argv[1:3]
 problems = []
 with zipfile.ZipFile(wheel) as archive:
     names = set(archive.namelist())
-    for needed in ("wandb_provider/py.typed", "wandb_provider/testing/py.typed",
-                   "wandb_provider/testing/schema.graphql", "wandb_provider/get_provider_info.py"):
+    for needed in ("wandb_provider/py.typed", "wandb_provider/openlineage-facets.json",
+                   "wandb_provider/get_provider_info.py", "wandb_provider/testing/py.typed",
+                   "wandb_provider/testing/schema.graphql"):
         if needed not in names:
             problems.append(f"wheel lacks {needed}")
     strays = sorted(n for n in names if n.split("/")[0] in ("tests", "bench", "dags_examples", "docs", "scripts"))
@@ -58,6 +60,7 @@ with zipfile.ZipFile(wheel) as archive:
     metadata = archive.read(f"{info}/METADATA").decode()
 for section, entry in (("apache_airflow_provider", "provider_info = wandb_provider.get_provider_info:get_provider_info"),
                        ("console_scripts", "wandb-provider-server = wandb_provider.testing.cli:main"),
+                       ("console_scripts", "wandb-artifacts = wandb_provider.cli:main"),
                        ("pytest11", "wandb_provider = wandb_provider.testing.pytest_plugin")):
     block = re.search(rf"^\[{section}\]\n(.*?)(?:^\[|\Z)", entry_points, re.M | re.S)
     if block is None or entry not in block.group(1):
@@ -130,7 +133,9 @@ status=0
 [ "$status" = 2 ] && grep -q "airflow-provider-wandb\[testing\]" "$work/server.err" || {
   echo "without the testing extra, wandb-provider-server should exit 2 naming the extra; it exited $status:"
   cat "$work/server.err"; exit 1; }
-step "provider imported and listed by airflow providers list; wandb-provider-server --help runs, and names the extra it needs"
+"$work/venv/bin/wandb-artifacts" --help > "$work/cli-help.txt"
+grep -q "exit codes" "$work/cli-help.txt" || { echo "wandb-artifacts --help printed:"; cat "$work/cli-help.txt"; exit 1; }
+step "provider imported and listed by airflow providers list; wandb-artifacts --help runs; wandb-provider-server --help runs, and names the extra it needs"
 
 "$TOOLS_VENV/bin/uv" pip install -q --python "$work/venv/bin/python" "$wheel[testing]" > "$work/install.log" 2>&1 \
   || { cat "$work/install.log"; exit 1; }
