@@ -79,19 +79,23 @@ class TaskCoordinates:
         mapped = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return _bounded(f"{self.dag_id}.{self.task_id}{mapped}")
 
-    def as_dict(self) -> dict[str, Any]:
-        """The run's config and the produced versions' provenance (``metadata["airflow"]``)."""
+    def as_dict(self, *, with_try: bool = True) -> dict[str, Any]:
+        """The run's config; without the try (``with_try=False``), the produced versions' provenance."""
         data: dict[str, Any] = {"dag_id": self.dag_id, "run_id": self.run_id, "task_id": self.task_id,
-                                "map_index": self.map_index, "try_number": self.try_number,
-                                "logical_date": self.logical_date}
+                                "map_index": self.map_index}
+        if with_try:
+            data["try_number"] = self.try_number
+        data["logical_date"] = self.logical_date
         if self.url:
-            data["url"] = self.url
+            data["url"] = self.url if with_try else self.url.split("?", 1)[0]
         return data
 
 
 def provenance(context: Mapping[str, Any]) -> dict[str, Any]:
-    """What a produced version's ``metadata["airflow"]`` holds: the coordinates of the task."""
-    return TaskCoordinates.from_context(context).as_dict()
+    """What a produced version's ``metadata["airflow"]`` holds: the coordinates of the task instance,
+    the same for every try, so that a retry sends the same request and finishes the version the
+    failed try left pending instead of starting another."""
+    return TaskCoordinates.from_context(context).as_dict(with_try=False)
 
 
 @dataclass
@@ -133,8 +137,10 @@ class TaskRun:
         if version.id in self._logged:
             return
         self._used.setdefault(version.id, version)
+        from .client.paths import REGISTRY_PREFIX
+
         project = version.source_project or version.project
-        if self.home is None and not project.startswith("wandb-registry-"):
+        if self.home is None and not project.startswith(REGISTRY_PREFIX):  # no run lives in a registry
             self.home = (version.source_entity or version.entity, project)
 
     def logged(self, version: ArtifactVersion) -> None:
@@ -143,7 +149,7 @@ class TaskRun:
         self._used.pop(version.id, None)
 
     def active(self, client: WandbClient) -> bool:
-        return self.enabled and bool(getattr(client.config, "record_runs", True))
+        return self.enabled and client.config.record_runs
 
     def _pending(self) -> list[ArtifactVersion]:
         return [v for key, v in self._used.items() if key not in self._declared and key not in self._logged]

@@ -180,3 +180,20 @@ def test_one_request_records_a_run_with_its_uses(wandb_env: Any) -> None:
     assert [r.id for r in api.artifact("acme/churn/churn-dataset:v0").used_by()] == ["one-request"]
     assert "one-request" in [r.id for r in api.artifact("acme/churn/churn-model:v1").used_by()]
     assert api.run("acme/churn/one-request").state == "finished"
+
+
+def test_an_airflow_retry_resumes_the_same_run(wandb_env: Any, run_dag: Any, out: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "wandb", "host": wandb_env.base_url, "password": wandb_env.api_key,
+            "extra": {"entity": "acme", "max_retries": 0}}
+    monkeypatch.setenv("AIRFLOW_CONN_WANDB_NORETRY", json.dumps(conn))
+    wandb_env.set_faults([{"route": "uploads", "kind": "status", "status": 503, "times": 1}])
+    dag_run = run_dag("log_retry")
+    assert dag_run.state == "success"
+    (ti,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "log"]
+    assert ti.try_number == 2  # the first try failed on the upload, the retry finished it
+    run = sdk(wandb_env).run(_run_path("log_retry", dag_run.run_id, "log"))
+    assert run.state == "finished" and run.config["try_number"] == 2
+    version = sdk(wandb_env).artifact("acme/churn/retried:latest")
+    assert version.version == "v0" and version.logged_by().id == run.id  # the retry finished the same version
+    assert "try_number" not in version.metadata["airflow"]

@@ -108,3 +108,10 @@ with DAG("task_run_helper", schedule=None, start_date=START, catchup=False):
 
 with DAG("task_run_helper_fails", schedule=None, start_date=START, catchup=False):
     featurize.override(task_id="featurize")(fail=True) >> record()
+
+with DAG("log_retry", schedule=None, start_date=START, catchup=False):
+    data = make_data()
+    log = LogArtifactOperator(task_id="log", name="acme/churn/retried", type="dataset",
+                              files="{{ ti.xcom_pull(task_ids='make_data') }}", wandb_conn_id="wandb_noretry",
+                              retries=1, retry_delay=0)
+    data >> log >> record()
