@@ -169,3 +169,35 @@ def test_the_openlineage_listener_sends_the_versions(wandb_env, airflow_db: None
     assert "staging" in promoted["facets"]["wandb_artifactVersion"]["aliases"]
     [pruned] = events["prune"]["outputs"]
     assert [v["version"] for v in pruned["facets"]["wandb_deletedVersions"]["versions"]] == ["v0"]
+
+
+def test_a_logged_version_names_its_inputs_in_w_and_b_and_openlineage(wandb_env, tmp_path: Path) -> None:
+    from wandb_provider.operators.produce import LogArtifactOperator
+
+    raw = WandbHook().resolve("acme/churn/churn-dataset:training").to_dict()
+    (tmp_path / "features.csv").write_text("a,b\n1,2\n")
+    log = LogArtifactOperator(task_id="log", name="acme/churn/features", type="dataset", files=str(tmp_path),
+                              inputs=[raw, "acme/churn/churn-model:production"])
+    result = log.execute({"ti": RecordingTI(), "run_id": "r"})
+    lineage = log.get_openlineage_facets_on_complete(None)
+    assert [_version_of(d)["id"] for d in lineage.inputs] == [
+        raw["id"], WandbHook().resolve("acme/churn/churn-model:production").id]
+    [written] = lineage.outputs
+    assert _version_of(written)["digest"] == result["digest"]
+    producer = sdk(wandb_env).artifact(result["qualified_name"]).logged_by()
+    assert raw["id"] in [a.id for a in producer.used_artifacts()]
+
+
+def test_an_input_whose_digest_changed_fails_before_logging(wandb_env, tmp_path: Path) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from wandb_provider.operators.produce import LogArtifactOperator
+
+    stale = {**WandbHook().resolve("acme/churn/churn-dataset:training").to_dict(), "digest": "0" * 32}
+    (tmp_path / "features.csv").write_text("a,b\n1,2\n")
+    log = LogArtifactOperator(task_id="log", name="acme/churn/features", type="dataset", files=str(tmp_path),
+                              inputs=[stale])
+    with pytest.raises(AirflowFailException, match="pinned"):
+        log.execute({"ti": RecordingTI(), "run_id": "r"})
+    with pytest.raises(Exception, match="features"):
+        sdk(wandb_env).artifact("acme/churn/features:latest")
