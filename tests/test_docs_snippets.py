@@ -21,6 +21,7 @@ RUN_BY = {
     "dags_examples/operators_tour.py": ("tests/test_operators_tour.py", 'get_dag("operators_tour").test()'),
     "dags_examples/evaluate_on_candidate.py": ("tests/test_operators_tour.py",
                                                'get_dag("evaluate_on_candidate").test()'),
+    "dags_examples/data_pipeline.py": ("tests/test_data_pipeline.py", '"dags", "test", "data_pipeline"'),
 }
 _DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\. literalinclude::[ \t]*(?P<path>\S+)[ \t]*\n"
                         r"(?P<options>(?:(?P=indent)[ \t]+:[\w-]+:.*\n?)*)", re.MULTILINE)
