@@ -31,7 +31,7 @@ root_doc = "index"
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
 autodoc_class_signature = "separated"
-autodoc_default_options = {"exclude-members": "__init__"}
+autodoc_default_options = {"exclude-members": "__init__, __new__"}
 
 html_theme = "alabaster"
 html_title = f"airflow-provider-wandb {release}"
