@@ -23,12 +23,15 @@ MODEL = os.environ.get("WANDB_PROVIDER_DEMO_MODEL") or "churn-model"
 POLL_SECONDS = float(os.environ.get("WANDB_PROVIDER_WATCH_POLL_SECONDS") or 30)
 COLLECTION = f"{ENTITY}/{PROJECT}/{MODEL}"
 
+# [START howto_trigger_artifact_event]
 candidate_moves = Asset(f"wandb://{COLLECTION}", watchers=[AssetWatcher(
     name="candidate-moves",
     trigger=ArtifactEventTrigger(collection=COLLECTION, alias="candidate", poll_interval=POLL_SECONDS),
 )])
+# [END howto_trigger_artifact_event]
 
 
+# [START howto_trigger_artifact_event_consumer]
 @task
 def describe_candidate(**context: Any) -> dict[str, Any]:
     """Read the model files of the version that moved, by its pin (id and digest); a manual run
@@ -41,14 +44,15 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
     if not pin:
         from wandb_provider.hooks.wandb import WandbHook
 
-        with WandbHook().get_client() as client:
-            pin = client.artifact(f"{COLLECTION}:candidate").to_dict()
+        pin = WandbHook().resolve(f"{COLLECTION}:candidate").to_dict()
     root = materialize(pin, include=["model.json"])
     model = json.loads((root / "model.json").read_text())
     print(f"Candidate {pin.get('qualified_name')}: {model}")
     return {"qualified_name": pin.get("qualified_name"), "digest": pin.get("digest"), "model": model}
+# [END howto_trigger_artifact_event_consumer]
 
 
+# [START howto_trigger_artifact_event_dag]
 with DAG(
     dag_id="evaluate_on_candidate",
     schedule=[candidate_moves],
@@ -58,3 +62,4 @@ with DAG(
     doc_md=__doc__,
 ):
     describe_candidate()
+# [END howto_trigger_artifact_event_dag]

@@ -43,13 +43,13 @@ def current_production() -> str | None:
     from wandb_provider.client import ArtifactNotFoundError
     from wandb_provider.hooks.wandb import WandbHook
 
-    with WandbHook().get_client() as client:
-        try:
-            return client.artifact(f"{ENTITY}/{PROJECT}/{MODEL}:production").version
-        except ArtifactNotFoundError:
-            return None
+    try:
+        return WandbHook().resolve(f"{ENTITY}/{PROJECT}/{MODEL}:production").version
+    except ArtifactNotFoundError:
+        return None
 
 
+# [START howto_materialize]
 @task
 def evaluate(model: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """Score the candidate's linear model on the held-out split: a small but real computation.
@@ -67,6 +67,7 @@ def evaluate(model: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         predicted = int(w1 * float(x1) + w2 * float(x2) + weights["bias"] > 0)
         correct += predicted == int(label)
     return {"accuracy": round(correct / len(rows), 4), "rows": len(rows), "dataset": data["qualified_name"]}
+# [END howto_materialize]
 
 
 @task(trigger_rule="all_done")

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The main job: runs dags_examples/model_promotion.py with `airflow dags test`.
-# Without WANDB_API_KEY it starts the local W&B server with demo data first; with WANDB_API_KEY
+# The main job: runs dags_examples/model_promotion.py with `airflow dags test`; `demo.sh data_pipeline`
+# runs dags_examples/data_pipeline.py instead. Without WANDB_API_KEY it starts the local W&B server with demo data first; with WANDB_API_KEY
 # (and optionally WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT) it targets that W&B instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DAG_ID="${1:-model_promotion}"
+case "$DAG_ID" in
+  model_promotion|data_pipeline) ;;
+  *) echo "usage: $0 [model_promotion|data_pipeline]" >&2; exit 2 ;;
+esac
 VENV="${VENV:-.venv}"
 DEMO_DIR="${DEMO_DIR:-$PWD/.demo}"
 mkdir -p "$DEMO_DIR"
@@ -23,6 +28,7 @@ export AIRFLOW__CORE__DAGS_FOLDER="$PWD/dags_examples"
 export WANDB_PROVIDER_DOWNLOAD_ROOT="$DEMO_DIR/downloads"
 export WANDB_PROVIDER_CACHE_DIR="$DEMO_DIR/cache"
 export WANDB_PROVIDER_DEMO_SUMMARY="$DEMO_DIR/summary.txt"
+export WANDB_PROVIDER_DEMO_WORKDIR="$DEMO_DIR/work"
 rm -f "$WANDB_PROVIDER_DEMO_SUMMARY"
 "$VENV/bin/airflow" db migrate > "$DEMO_DIR/db-migrate.log" 2>&1 || { cat "$DEMO_DIR/db-migrate.log"; exit 1; }
 
@@ -47,8 +53,8 @@ print(json.dumps({"conn_type": "wandb", "host": sys.argv[1], "password": sys.arg
                                               "project": os.environ.get("WANDB_PROJECT")}.items() if v}}))' \
   "$base_url" "$api_key")"
 
-"$VENV/bin/airflow" dags test model_promotion > "$DEMO_DIR/dags-test.log" 2>&1 || {
-  tail -n 60 "$DEMO_DIR/dags-test.log"; echo "model_promotion failed; full log: $DEMO_DIR/dags-test.log"; exit 1; }
+"$VENV/bin/airflow" dags test "$DAG_ID" > "$DEMO_DIR/dags-test.log" 2>&1 || {
+  tail -n 60 "$DEMO_DIR/dags-test.log"; echo "$DAG_ID failed; full log: $DEMO_DIR/dags-test.log"; exit 1; }
 echo
-echo "model_promotion succeeded (log: $DEMO_DIR/dags-test.log)"
+echo "$DAG_ID succeeded (log: $DEMO_DIR/dags-test.log)"
 cat "$WANDB_PROVIDER_DEMO_SUMMARY"

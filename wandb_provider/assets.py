@@ -2,7 +2,9 @@
 
 ``wandb://<entity>/<project>/<collection>`` names a collection (a version is a point in it, so
 versions are not part of the URI). OpenLineage sees namespace ``wandb://<entity>`` and name
-``<project>/<collection>``.
+``<project>/<collection>``; a dataset about one version carries it in the standard ``version``
+facet and the custom ``wandb_artifactVersion`` facet (version, digest, aliases, id, qualified name,
+type, URL; schema ``wandb_provider/openlineage-facets.json``).
 """
 
 from __future__ import annotations
@@ -74,18 +76,41 @@ def create_asset(*, entity: str, project: str, collection: str, extra: dict[str,
     return Asset(uri=collection_uri(entity, project, collection), extra=extra)
 
 
+def names_version(data: Any) -> bool:
+    """Whether a mapping (a version's XCom dict, an asset event's extra) names one version: its
+    ``version`` (``vN``), ``digest`` and ``id`` as text."""
+    from collections.abc import Mapping
+
+    return isinstance(data, Mapping) and all(isinstance(data.get(key), str) and data[key]
+                                             for key in ("version", "digest", "id"))
+
+
 def convert_asset_to_openlineage(asset: Asset, lineage_context: Any) -> Any:
+    """The OpenLineage dataset of a ``wandb://`` asset; when its extra names a version (e.g. an
+    ``event_extra``), the dataset carries that version's facets."""
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
     split = urlsplit(asset.uri)
-    return Dataset(namespace=f"{SCHEME}://{split.netloc}", name=split.path.lstrip("/"))
+    facets = _version_facets(asset.extra) if names_version(asset.extra) else {}
+    return Dataset(namespace=f"{SCHEME}://{split.netloc}", name=split.path.lstrip("/"), facets=facets)
 
 
-def openlineage_dataset(version: dict[str, Any]) -> Any:
-    """The OpenLineage dataset of a version's collection, from the XCom dict of a version."""
+def _version_facets(version: Any) -> dict[str, Any]:
+    from ._openlineage import version_facets
+
+    return version_facets(dict(version))
+
+
+def openlineage_dataset(version: dict[str, Any], facets: dict[str, Any] | None = None) -> Any:
+    """The OpenLineage dataset of a version's collection, from the XCom dict of a version (or any
+    dict with ``entity``, ``project`` and ``name``). A dict that names a version gives the dataset
+    the standard ``version`` facet and ``wandb_artifactVersion`` (version, digest, aliases, id,
+    qualified name, type, URL); ``facets`` are added."""
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
-    return Dataset(namespace=f"{SCHEME}://{version['entity']}", name=f"{version['project']}/{version['name']}")
+    all_facets = {**(_version_facets(version) if names_version(version) else {}), **(facets or {})}
+    return Dataset(namespace=f"{SCHEME}://{version['entity']}", name=f"{version['project']}/{version['name']}",
+                   facets=all_facets)
 
 
 def operator_lineage(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> Any:
@@ -94,3 +119,18 @@ def operator_lineage(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]
 
     return OperatorLineage(inputs=[openlineage_dataset(v) for v in inputs],
                            outputs=[openlineage_dataset(v) for v in outputs])
+
+
+def retention_lineage(collection: dict[str, Any] | None, deleted: list[dict[str, Any]]) -> Any:
+    """``OperatorLineage`` of a retention run: it read ``collection`` (a dict with ``entity``,
+    ``project`` and ``name``; None when it was never resolved) and, when it deleted versions,
+    changed it: the output carries ``wandb_deletedVersions``."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from ._openlineage import deleted_facets
+
+    if collection is None:
+        return OperatorLineage()
+    where = {key: collection[key] for key in ("entity", "project", "name")}
+    outputs = [openlineage_dataset(where, deleted_facets(deleted))] if deleted else []
+    return OperatorLineage(inputs=[openlineage_dataset(where)], outputs=outputs)

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from ..client import AuthenticationError, ClientConfig, ServerError, WandbClient, WandbError
+from ..client import ArtifactVersion, AuthenticationError, ClientConfig, ServerError, WandbClient, WandbError
 from ._connection import ConnectionConfigError, base_url, client_options, parse_extra_text
 
 __all__ = ["ConnectionConfigError", "SdkNotInstalledError", "WandbHook"]
@@ -112,6 +112,21 @@ class WandbHook(BaseHook):
 
         stores = object_stores_for(aws_conn_id, gcp_conn_id, config)
         return WandbClient(config=config, object_stores=stores)
+
+    def resolve(self, artifact: str) -> ArtifactVersion:
+        """The version ``artifact`` names now (``[entity/][project/]collection[:alias|:vN]``, default
+        alias ``latest``), without downloading anything: one GraphQL request (one more when the path
+        and the connection name no entity). Its ``id`` and ``digest`` pin it for later tasks
+        (``version.to_dict()``, ``wandb_provider.materialize``).
+
+        :raises ArtifactNotFoundError: no version has that alias or index; other ``WandbError``
+            subclasses for a bad path, authentication, permission or W&B failing (``transient``).
+        """
+        from .._values import required_text
+
+        path = required_text("artifact", artifact)
+        with self.get_client() as client:
+            return client.artifact(path)
 
     def get_sdk_api(self) -> Any:
         """A ``wandb.Api`` (the official SDK) configured from this connection: base URL, API key,

@@ -27,7 +27,7 @@ from ..client.errors import WandbError
 from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
-    from ..client import WandbClient
+    from ..client import ArtifactVersion, WandbClient
     from ..client.models import WandbRun
 
 
@@ -125,6 +125,31 @@ def _tags(name: str, value: Any) -> list[str]:
     return tags
 
 
+def _inputs(name: str, value: Any) -> list[dict[str, Any] | str]:
+    """``inputs``: versions the new one is made from: pins (the XCom of an upstream W&B task: its
+    ``id`` and ``digest``) or artifact paths; one or a list, or a rendered literal of either."""
+    from collections.abc import Mapping as _Mapping
+
+    from .._values import literal_from_text, mapping, required_text
+    from ..pins import pin_of
+
+    if is_empty(value) or value in ((), [], {}):
+        return []
+    if isinstance(value, str) and value.strip().startswith(("[", "(")):
+        value = literal_from_text(value.strip())
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    result: list[dict[str, Any] | str] = []
+    for item in items:
+        if isinstance(item, str) and item.strip().startswith("{"):
+            item = mapping(name, item)
+        if isinstance(item, _Mapping):
+            pin_of(item)
+            result.append(dict(item))
+        else:
+            result.append(required_text(name, item))
+    return result
+
+
 class LogArtifactOperator(WandbBaseOperator):
     """
     Log local files and references as a new version of a W&B artifact, recorded as made by this task.
@@ -150,13 +175,17 @@ class LogArtifactOperator(WandbBaseOperator):
     :param tags: Tags of the version. (templated)
     :param multipart_threshold: Files of this size and more go in parallel parts (W&B's default 2 GiB).
     :param max_workers: Parallel uploads (default: the client's).
+    :param inputs: The versions the new one is made from: the XComs of upstream W&B tasks (e.g.
+        ``UseArtifactOperator(...).output``; each pins its version by ``id`` and ``digest``, and a
+        changed digest fails the task) or artifact paths. This task's run declares them used, so
+        ``logged_by().used_artifacts()`` names them, and OpenLineage sees them as inputs. (templated)
     :return: JSON-safe dict: the version (as ``UseArtifactOperator``'s XCom, without ``path``),
         ``created`` (False when the same content was already a version) and ``run`` (the W&B run of
         this task, or None).
     """
 
     template_fields: Sequence[str] = ("name", "type", "files", "references", "metadata", "description",
-                                      "aliases", "tags")
+                                      "aliases", "tags", "inputs")
     template_fields_renderers = {"metadata": "json"}
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "name": artifact_name,
@@ -167,6 +196,7 @@ class LogArtifactOperator(WandbBaseOperator):
         "description": optional_text,
         "aliases": alias_list,
         "tags": _tags,
+        "inputs": _inputs,
     }
 
     def __init__(
@@ -182,10 +212,12 @@ class LogArtifactOperator(WandbBaseOperator):
         tags: Sequence[str] | str = (),
         multipart_threshold: int | None = None,
         max_workers: int | None = None,
+        inputs: Any = None,
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
+        self.inputs = inputs
         self.name = name
         self.type = type
         self.files = files
@@ -222,6 +254,7 @@ class LogArtifactOperator(WandbBaseOperator):
             if self.multipart_threshold is not None:
                 options["multipart_threshold"] = self.multipart_threshold
             self._check_sources(client, files, references)
+            sources = [self._input_version(client, item) for item in args["inputs"]]
             run = self.begin_run(client, entity, project)
             outcomes: list[bool] = []
             version = client.log_artifact(
@@ -233,7 +266,7 @@ class LogArtifactOperator(WandbBaseOperator):
         self.push_link(context, version)
         self.log.info("%s %s", "Logged" if created else "Same content as the existing version",
                       version.qualified_name)
-        self.record_lineage([], [version])
+        self.record_lineage(sources, [version])
         self.publish_asset_event(context, version, "log", created)
         return {**version_xcom(version), "created": created, "run": _run_xcom(run)}
 
@@ -245,6 +278,23 @@ class LogArtifactOperator(WandbBaseOperator):
             raise InvalidValueError(f"name {name!r} names no project and connection {self.wandb_conn_id!r} has no "
                                     "default project.", hint="Write 'project/collection' or set the extra 'project'.")
         return entity, project, parts[-1]
+
+    @staticmethod
+    def _input_version(client: WandbClient, item: dict[str, Any] | str) -> ArtifactVersion:
+        """The version an ``inputs`` item names: a pin is read by id and must still have its digest."""
+        from ..client.errors import ArtifactIntegrityError
+        from ..pins import pin_of
+
+        if isinstance(item, str):
+            return client.artifact(item)
+        artifact_id, digest = pin_of(item)
+        version = client.artifact_by_id(artifact_id)
+        if version.digest != digest:
+            raise ArtifactIntegrityError(
+                f"input {version.qualified_name} (id {artifact_id}) now has digest {version.digest}, not the "
+                f"pinned {digest}; refusing to record lineage to other bytes.",
+                hint="Re-run the upstream task to pin the version that is there now.")
+        return version
 
     @staticmethod
     def _check_sources(client: WandbClient, files: Any, references: Any) -> None:

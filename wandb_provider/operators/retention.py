@@ -120,6 +120,8 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
         self.older_than = older_than
         # Not `self.dry_run`: BaseOperator already has a dry_run() method.
         self.report_only = dry_run
+        self._read: dict[str, str] | None = None  # the collection listed, for OpenLineage
+        self._deleted: list[dict[str, Any]] = []
         self._check_arguments()
 
     def _check_arguments(self) -> None:
@@ -164,12 +166,15 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
             cutoff = pendulum.now("UTC") - limit if limit else None
         except OverflowError:  # older than anything a calendar holds: no version is that old
             cutoff = pendulum.datetime(1, 1, 1, tz="UTC")
+        self._read, self._deleted = None, []
         kept: dict[str, str] = {}
         doomed: list[ArtifactVersion] = []
         removed: list[str] = []
         gone: list[str] = []
         with self.wandb_client() as client:
             versions = sorted(client.versions(collection), key=lambda v: v.version_index, reverse=True)
+            target = client.resolve_path(collection)  # no request: versions() resolved it already
+            self._read = {"entity": str(target.entity), "project": target.project, "name": target.name}
             for position, version in enumerate(versions):
                 user_aliases = [a for a in version.aliases if a != "latest"]
                 if position < self.keep_last:
@@ -196,7 +201,16 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
                     self.log.info("%s is already gone: %s", version.qualified_name, outcome.reason)
                 else:
                     removed.append(version.version)
+                    if not self.report_only:
+                        self._deleted.append(version.to_dict())
                     self.log.info("%s %s (aliases %s)", "Dry run: would remove" if self.report_only else "Removed",
                                   version.qualified_name, list(version.aliases))
         return {"collection": collection, "dry_run": self.report_only,
                 "would_delete" if self.report_only else "deleted": removed, "kept": kept, "gone": gone}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the collection this task read and, when it deleted versions, changed (its output
+        carries ``wandb_deletedVersions``: each deleted version's index, digest and id)."""
+        from ..assets import retention_lineage
+
+        return retention_lineage(self._read, self._deleted)

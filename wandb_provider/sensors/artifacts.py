@@ -70,6 +70,7 @@ class ArtifactVersionSensor(BaseSensorOperator):
         self.created_after = created_after
         self.deferrable = deferrable
         self._client: Any = None
+        self._found: dict[str, Any] | None = None  # the version the wait ended on, for OpenLineage
         arguments = (artifact, newer_than, require, created_after)
         if all(is_plain(value) for value in arguments):  # written plainly: check at DAG parse time
             with translate_errors(self._label):
@@ -100,6 +101,7 @@ class ArtifactVersionSensor(BaseSensorOperator):
             self.log.info("Not yet: %s", outcome.message)
             return False
         assert outcome.version is not None
+        self._found = outcome.version
         context["ti"].xcom_push(key=XCOM_URL_KEY, value=outcome.version["url"])
         self.log.info("Ready: %s", outcome.message)
         return PokeReturnValue(is_done=True, xcom_value=outcome.version)
@@ -127,6 +129,7 @@ class ArtifactVersionSensor(BaseSensorOperator):
             raise AirflowFailException(f"unexpected trigger event {event!r}")
         assert event is not None
         if status == "success":
+            self._found = event["version"]
             context["ti"].xcom_push(key=XCOM_URL_KEY, value=event["version"]["url"])
             self.log.info("Ready: %s", event["message"])
             return event["version"]
@@ -135,3 +138,9 @@ class ArtifactVersionSensor(BaseSensorOperator):
                 raise AirflowSkipException(event["message"])
             raise AirflowSensorTimeout(event["message"])
         raise AirflowFailException(event["message"])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the version the wait ended on, as an input with its version facets."""
+        from ..assets import operator_lineage
+
+        return operator_lineage([self._found] if self._found else [], [])

@@ -29,7 +29,6 @@ from .config import (
     UserSpec,
 )
 from .errors import EmulatorError
-from .faults import parse_spec
 
 PROG = "wandb-provider-server"
 # The SDK refuses keys whose secret (after an optional "<prefix>-") is not >= 40 chars of [\w-]
@@ -106,6 +105,8 @@ def _faults(text: str | None) -> dict[str, object] | None:
         spec = json.loads(text)
     except ValueError as exc:
         raise ValueError(f"--faults is not JSON: {exc}") from None
+    from .faults import parse_spec  # needs graphql-core (the 'testing' extra); --help does not
+
     try:
         parse_spec(spec)
     except ValueError as exc:
@@ -155,9 +156,13 @@ def _log_to_stderr() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .server import LocalWandbServer
-
-    config = parse_config(argv)
+    try:
+        config = parse_config(argv)
+        from .server import LocalWandbServer
+    except ImportError as exc:  # the console script is installed with the provider, its dependencies with an extra
+        print(f"{PROG}: error: {exc}; the local server needs the provider's 'testing' extra: "
+              "pip install 'airflow-provider-wandb[testing]'", file=sys.stderr)
+        return 2
     _log_to_stderr()
     for user in config.effective_users():
         if not _SDK_KEY.fullmatch(user.api_key):
