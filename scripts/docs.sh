@@ -3,18 +3,8 @@
 # project's `docs` extra into $VENV (default .venv, the test venv: only Sphinx is added to it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV="${VENV:-.venv}"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-fi
-if ! "$VENV/bin/python" -c 'import sphinx, wandb_provider, graphql' 2>/dev/null \
-    || [ pyproject.toml -nt "$VENV/.airflow-provider-wandb-docs" ]; then
-  pip_log="$(mktemp)"
-  "$VENV/bin/pip" install -q -e ".[docs]" > "$pip_log" 2>&1 || { cat "$pip_log"; exit 1; }
-  rm -f "$pip_log"
-  touch "$VENV/.airflow-provider-wandb-docs"
-fi
+source scripts/_venv.sh
+ensure_venv docs
 # autodoc imports Airflow: give it a throw-away home, never ~/airflow.
 AIRFLOW_HOME="$(mktemp -d)"
 export AIRFLOW_HOME AIRFLOW__CORE__LOAD_EXAMPLES=False

@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
-VENV="${VENV:-.venv}"
+source scripts/_venv.sh
 ARTIFACTS="${E2E_ARTIFACTS:-$REPO/e2e-artifacts}"
 POLL_SECONDS="${E2E_POLL_SECONDS:-10}"
 started_at=$(date +%s)
@@ -30,18 +30,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-fi
-stamp="$VENV/.airflow-provider-wandb-e2e"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  say "installing .[test,e2e] into $VENV"
-  pip_log="$(mktemp)"
-  "$VENV/bin/pip" install -q -e ".[test,e2e]" > "$pip_log" 2>&1 || { cat "$pip_log"; rm -f "$pip_log"; exit 1; }
-  rm -f "$pip_log"
-  touch "$stamp"
-fi
+say "checking .venv has the extras test,e2e"
+ensure_venv test,e2e
 VENV_BIN="$(cd "$VENV" && pwd)/bin"
 PY="$VENV_BIN/python"
 AIRFLOW="$VENV_BIN/airflow"

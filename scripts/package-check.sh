@@ -28,7 +28,7 @@ step "tools ready: ${tools[*]}"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-PATH="$PWD/$TOOLS_VENV/bin:$PATH" "$TOOLS_VENV/bin/python" -m build --installer uv --outdir "$work/dist" . \
+PATH="$TOOLS_VENV/bin:$PATH" "$TOOLS_VENV/bin/python" -m build --installer uv --outdir "$work/dist" . \
   > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 wheel="$(echo "$work"/dist/*.whl)"
 sdist="$(echo "$work"/dist/*.tar.gz)"

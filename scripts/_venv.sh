@@ -1,0 +1,27 @@
+# Sourced by the scripts in this folder: the one way they build the project's virtual environment.
+# `ensure_venv EXTRA[,EXTRA...]` makes $VENV (default .venv) when missing and installs the project
+# (editable) with those extras, unless they were installed since pyproject.toml last changed: every
+# script can ask for what it needs, and CI, asking for everything first, resolves and installs once.
+VENV="${VENV:-.venv}"
+
+ensure_venv() {
+  local wanted="$1" stamp="$VENV/.airflow-provider-wandb-extras" have="" extra missing=""
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+  fi
+  if [ -f "$stamp" ] && [ ! pyproject.toml -nt "$stamp" ]; then
+    have="$(cat "$stamp")"
+  fi
+  for extra in ${wanted//,/ }; do
+    [[ ",$have," == *",$extra,"* ]] || missing=1
+  done
+  [ -z "$missing" ] && return 0
+  local all
+  all="$(printf '%s\n' ${have//,/ } ${wanted//,/ } | sort -u | paste -sd, -)"
+  local pip_log
+  pip_log="$(mktemp)"
+  "$VENV/bin/pip" install -q -e ".[$all]" > "$pip_log" 2>&1 || { cat "$pip_log"; rm -f "$pip_log"; return 1; }
+  rm -f "$pip_log"
+  echo "$all" > "$stamp"
+}
