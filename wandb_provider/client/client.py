@@ -1092,9 +1092,7 @@ class WandbClient:
         """Check every argument of ``log_artifact`` (no request)."""
         import json as jsonlib
 
-        from ._log_references import parse_references
         from ._metadata import check_metadata, check_tags
-        from ._sources import collect
         from .paths import REGISTRY_PREFIX, check_alias, check_entity, check_name, check_project
         from .values import as_str_list
 
@@ -1134,15 +1132,25 @@ class WandbClient:
             raise BadRequestError(f"description must be text, not {description.__class__.__name__}.")
         threshold = _positive_int(multipart_threshold, "multipart_threshold")
         workers = _positive_int(max_workers, "max_workers") if max_workers is not None else self.config.max_workers
-        local = collect(files) if files not in (None, "", (), []) else []
-        refs = (parse_references(references, self.config, self._object_stores)
-                if references not in (None, "", (), []) else [])
+        local, refs = self.check_sources(files, references)
         if clash := sorted({f.name for f in local} & {r.name for r in refs}):
             raise BadRequestError(f"{clash[0]!r} is both a file and a reference of the artifact.")
         if not local and not refs:
             raise BadRequestError("log_artifact got no files and no references: nothing to log.")
         return _LogPlan(name, type, project, entity, [*names, "latest"], tag_names, meta, description, run,
                         threshold, workers, local, refs)
+
+    def check_sources(self, files: Any = None, references: Any = ()) -> tuple[list[Any], list[Any]]:
+        """Check ``log_artifact``'s files (they exist, names follow W&B's rules) and references (schemes,
+        the address policy, an object store for ``s3://``/``gs://``), with no request; e.g. before a run
+        is recorded. Returns what ``log_artifact`` would upload and reference."""
+        from ._log_references import parse_references
+        from ._sources import collect
+
+        local = collect(files) if files not in (None, "", (), []) else []
+        refs = (parse_references(references, self.config, self._object_stores)
+                if references not in (None, "", (), []) else [])
+        return local, refs
 
     # --- runs and lineage -------------------------------------------------------------------
 

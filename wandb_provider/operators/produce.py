@@ -299,13 +299,7 @@ class LogArtifactOperator(WandbBaseOperator):
     @staticmethod
     def _check_sources(client: WandbClient, files: Any, references: Any) -> None:
         """The files exist and the references are allowed, before any request (the run included)."""
-        from ..client._log_references import parse_references
-        from ..client._sources import collect
-
-        if files is not None:
-            collect(files)
-        if references is not None:
-            parse_references(references, client.config)
+        client.check_sources(files, references)
 
 
 def _run_xcom(run: WandbRun | None) -> dict[str, Any] | None:
