@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -43,19 +44,45 @@ def server_process(data_dir: Path) -> Iterator[str]:
         line = proc.stdout.readline().strip()
         if not line.startswith("WANDB_BASE_URL="):
             raise RuntimeError(f"server did not start: {line!r}")
-        yield line.split("=", 1)[1]
+        base_url = line.split("=", 1)[1]
+        _SERVER_PIDS[base_url] = proc.pid
+        yield base_url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
+_SERVER_PIDS: dict[str, int] = {}
+
+
+def server_cpu_seconds(base_url: str) -> float:
+    """CPU time (user + system) the server process has used so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{_SERVER_PIDS[base_url]}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except (KeyError, OSError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_child(code: str, env: dict[str, str] | None = None, timeout: float = 1800) -> dict[str, Any]:
-    """Run ``code`` (which calls ``report(...)``) in a fresh interpreter and return its report."""
+    """Run ``code`` (which calls ``report(...)``) in a fresh interpreter and return its report.
+
+    ``tree_cpu_s`` is the CPU time of the child and every process it waited for (the SDK's
+    ``wandb-core`` included), start-up included: on a shared machine CPU time is steadier than
+    wall time.
+    """
+    before = _children_cpu()
     out = subprocess.run([sys.executable, "-c", CHILD_PRELUDE + code], capture_output=True, text=True,
                          env={**os.environ, **(env or {})}, timeout=timeout)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
-            return dict(json.loads(line[7:]))
+            return {**json.loads(line[7:]), "tree_cpu_s": _children_cpu() - before}
     raise RuntimeError(f"child failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
 
 

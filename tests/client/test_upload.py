@@ -441,3 +441,25 @@ def test_two_runs_of_the_same_request_at_once_make_one_version(wandb_env: Any, t
     assert {r.id for r in results} == {results[0].id}
     reader = WandbClient(wandb_env.base_url, wandb_env.api_key, entity=wandb_env.entity, project="p")
     assert committed(reader, wandb_env, "same") == ["v0"]
+
+
+def test_cancelled_during_the_uploads_stops_them_and_commits_nothing(client: WandbClient, wandb_env: Any,
+                                                                     tmp_path: Path) -> None:
+    from wandb_provider.client.errors import CancelledError
+
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(200):
+        (root / f"f{i:03d}.txt").write_text(f"file {i}\n")
+    # Slow storage: 200 files through 2 workers would take 20 s; the cancel must end the call in seconds.
+    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "delay", "seconds": 0.2}]})
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(CancelledError):
+        client.log_artifact("cancelled", "dataset", root, cancel=cancel, max_workers=2)
+    assert time.monotonic() - started < 10
+    stats = wandb_env.stats()
+    assert "CommitArtifact" not in stats["graphql"]["operations"]
+    assert 0 < stats["upload_bytes"] < sum(f.stat().st_size for f in root.iterdir())
+    assert committed(client, wandb_env, "cancelled") == []

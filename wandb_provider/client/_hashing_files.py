@@ -88,19 +88,29 @@ class HashedFile:
             raise file_changed(self.path, "its size, modification time or inode changed")
 
 
-def hash_file(name: str, path: Path, part_size: int) -> HashedFile:
-    """MD5 of the whole file (and of each ``part_size`` part when ``part_size`` > 0), read once."""
+def hash_file(name: str, path: Path, threshold: int) -> HashedFile:
+    """MD5 of the whole file (and of each part when its size reaches ``threshold``), read once.
+
+    The file is read up to the size it had when opened; a file that grows, shrinks or is rewritten
+    meanwhile changes its signature (size, mtime, inode), compared once the bytes are read.
+    """
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", buffering=0) as fh:
             before = signature(os.fstat(fh.fileno()))
+            size = before[0]
+            part_size = part_size_for(size, threshold)
             whole = hashlib.md5()
             parts: list[bytes] = []
             part = hashlib.md5()
             in_part = 0
-            size = 0
-            while chunk := fh.read(CHUNK if not part_size else min(CHUNK, part_size - in_part)):
+            done = 0
+            while done < size:
+                want = min(CHUNK, size - done) if not part_size else min(CHUNK, part_size - in_part, size - done)
+                chunk = fh.read(want)
+                if not chunk:
+                    raise file_changed(path, f"{done} bytes were read, its size was {size}")
                 whole.update(chunk)
-                size += len(chunk)
+                done += len(chunk)
                 if part_size:
                     part.update(chunk)
                     in_part += len(chunk)
@@ -111,9 +121,7 @@ def hash_file(name: str, path: Path, part_size: int) -> HashedFile:
                 parts.append(part.digest())
     except OSError as exc:
         raise unreadable(path, exc) from None
-    hashed = HashedFile(name, path, size, whole.digest(), before, part_size if part_size else 0, tuple(parts))
-    if size != before[0]:
-        raise file_changed(path, f"{size} bytes were read, its size was {before[0]}")
+    hashed = HashedFile(name, path, size, whole.digest(), before, part_size, tuple(parts))
     hashed.check_unchanged()
     return hashed
 

@@ -33,6 +33,7 @@ class LocalFile:
 
     name: str
     path: Path
+    size: int = -1  # as listed (-1: unknown); only used to share out the hashing work
 
 
 def collect(files: Any) -> list[LocalFile]:
@@ -123,8 +124,8 @@ def _expand(name: str | None, source: str) -> Iterator[LocalFile]:
             inner = relative if name is None else f"{name}/{relative}"
             if os.path.isdir(match):
                 yield from _walk(Path(match), inner)
-            elif _regular(Path(match)):
-                yield LocalFile(inner, Path(match))
+            elif (size := _regular_size(Path(match))) >= 0:
+                yield LocalFile(inner, Path(match), size)
         return
     path = Path(source)
     try:
@@ -137,7 +138,7 @@ def _expand(name: str | None, source: str) -> Iterator[LocalFile]:
     if stat.S_ISDIR(info.st_mode):
         yield from _walk(path, name)
     elif stat.S_ISREG(info.st_mode):
-        yield LocalFile(name or path.name, path)
+        yield LocalFile(name or path.name, path, info.st_size)
     else:
         raise LocalFileError(f"files: {source!r} is not a regular file or folder.", path=source)
 
@@ -183,14 +184,16 @@ def _walk(root: Path, prefix: str | None) -> Iterator[LocalFile]:
                 seen_dirs.add(os.path.realpath(path))
                 stack.append((path, inner + "/"))
                 continue
-            if _regular(path):
-                yield LocalFile(inner if prefix is None else str(PurePosixPath(prefix, inner)), path)
+            if (size := _regular_size(path)) >= 0:
+                yield LocalFile(inner if prefix is None else str(PurePosixPath(prefix, inner)), path, size)
             else:
                 log.warning("skipping %s: not a regular file", path)
 
 
-def _regular(path: Path) -> bool:
+def _regular_size(path: Path) -> int:
+    """The size of a regular file (symlinks followed); -1 for anything else."""
     try:
-        return stat.S_ISREG(path.stat().st_mode)
+        info = path.stat()
     except OSError:
-        return False
+        return -1
+    return info.st_size if stat.S_ISREG(info.st_mode) else -1

@@ -19,8 +19,9 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -248,42 +249,45 @@ class Uploader:
 
     def _upload_files(self, artifact_id: str, files: list[HashedFile], contents: dict[str, dict[str, Any]],
                       outcome: LogOutcome, what: str) -> None:
-        """``createArtifactFiles`` in growing batches; each batch's PUTs start while the next is asked for."""
-        progress = _Progress(len(files), sum(f.size for f in files), self.progress_callback, what)
-        pending: set[Future[int]] = set()
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="wandb-upload") as pool:
-            try:
-                start, batch = 0, FIRST_BATCH
-                while start < len(files):
-                    chunk = files[start:start + batch]
-                    start, batch = start + len(chunk), min(MAX_BATCH, batch * 2)
-                    for hashed, node in zip(chunk, self._create_files(artifact_id, chunk, what), strict=True):
-                        birth = (node.get("artifact") or {}).get("id")
-                        if birth:
-                            contents[hashed.name]["birthArtifactID"] = str(birth)
-                        if node.get("uploadUrl") or node.get("uploadMultipartUrls"):
-                            pending.add(pool.submit(self._put, artifact_id, hashed, node, progress))
-                        else:
-                            progress.add(1, 0)
-                    pending = self._reap(pending, outcome, block=False)
-                while pending:
-                    pending = self._reap(pending, outcome, block=True)
-            except BaseException:
-                self.stop.set()
-                for future in pending:
-                    future.cancel()
-                raise
+        """``createArtifactFiles`` in growing batches; each batch's PUTs start while the next is asked for.
 
-    def _reap(self, pending: set[Future[int]], outcome: LogOutcome, *, block: bool) -> set[Future[int]]:
-        """Collect finished PUTs; the first failure stops the rest and is raised."""
-        if self.user_cancel is not None and self.user_cancel.is_set():
+        A fixed set of workers takes PUTs from one queue (no future per file: waiting on thousands
+        of futures costs more than the PUTs of small files). At most two batches of upload URLs
+        wait in the queue, so the URLs asked for ahead are never many and never stale.
+        """
+        progress = _Progress(len(files), sum(f.size for f in files), self.progress_callback, what)
+        work = _WorkQueue(self._put_one(artifact_id, progress, outcome), self.max_workers, self.stop,
+                          self.user_cancel)
+        try:
+            start, batch = 0, FIRST_BATCH
+            while start < len(files):
+                chunk = files[start:start + batch]
+                start, batch = start + len(chunk), min(MAX_BATCH, batch * 2)
+                work.wait_below(2 * MAX_BATCH)
+                for hashed, node in zip(chunk, self._create_files(artifact_id, chunk, what), strict=True):
+                    birth = (node.get("artifact") or {}).get("id")
+                    if birth:
+                        contents[hashed.name]["birthArtifactID"] = str(birth)
+                    if node.get("uploadUrl") or node.get("uploadMultipartUrls"):
+                        work.put((hashed, node))
+                    else:
+                        progress.add(1, 0)
+            work.finish()
+        except BaseException:
             self.stop.set()
-        done, rest = wait(pending, timeout=0.5 if block else 0, return_when=FIRST_EXCEPTION)
-        _raise_first_cause([future.exception() for future in done])
-        for future in done:
-            outcome.files_uploaded += 1
-            outcome.bytes_uploaded += future.result()
-        return rest
+            work.close()
+            raise
+
+    def _put_one(self, artifact_id: str, progress: _Progress,
+                 outcome: LogOutcome) -> Callable[[tuple[HashedFile, dict[str, Any]]], None]:
+        lock = threading.Lock()
+
+        def put(item: tuple[HashedFile, dict[str, Any]]) -> None:
+            sent = self._put(artifact_id, item[0], item[1], progress)
+            with lock:
+                outcome.files_uploaded += 1
+                outcome.bytes_uploaded += sent
+        return put
 
     def _create_files(self, artifact_id: str, chunk: list[HashedFile], what: str) -> list[dict[str, Any]]:
         specs = []
@@ -398,6 +402,99 @@ class Uploader:
                                          operation=q.COMPLETE_MULTIPART_UPLOAD.name)
         progress.add(1, 0)
         return hashed.size
+
+
+class _WorkQueue:
+    """Worker threads running ``task`` on queued items; the first failure stops the rest.
+
+    ``finish()`` waits for every item and raises the failure that stopped the others (a
+    cancellation only when nothing else failed); ``close()`` stops and joins the workers.
+    """
+
+    def __init__(self, task: Callable[[Any], None], workers: int, stop: threading.Event,
+                 cancel: threading.Event | None) -> None:
+        self._task = task
+        self._stop = stop
+        self._cancel = cancel
+        self._items: deque[Any] = deque()
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._room_at = 0  # wait_below's limit while it waits: a worker that makes room wakes it
+        self._closed = False
+        self._errors: list[BaseException] = []
+        self._threads = [threading.Thread(target=self._work, name=f"wandb-upload-{n}", daemon=True)
+                         for n in range(max(1, workers))]
+        for thread in self._threads:
+            thread.start()
+
+    def put(self, item: Any) -> None:
+        self._check()
+        with self._cond:
+            self._items.append(item)
+            self._cond.notify()
+
+    def wait_below(self, limit: int) -> None:
+        """Block while ``limit`` or more items wait (a failure or cancellation ends the wait)."""
+        with self._cond:
+            self._room_at = limit
+            while len(self._items) >= limit and not self._errors:
+                self._cond.wait(0.5)
+                self._check_cancel()
+            self._room_at = 0
+        self._check()
+
+    def finish(self) -> None:
+        """Wait until every item ran; raise the first failure."""
+        with self._cond:
+            while (self._items or self._busy) and not self._errors:
+                self._cond.wait(0.5)
+                self._check_cancel()
+        self.close()
+        self._check()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._items.clear()
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def _check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            self._stop.set()
+            self._errors.append(CancelledError("log artifact: cancelled; nothing was committed."))
+
+    def _check(self) -> None:
+        if self._errors:
+            _raise_first_cause(list(self._errors))
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._items and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                item = self._items.popleft()
+                self._busy += 1
+                if len(self._items) + 1 == self._room_at:
+                    self._cond.notify_all()
+            try:
+                if self._stop.is_set():
+                    raise CancelledError("upload stopped: another file failed or the call was cancelled.")
+                self._task(item)
+            except BaseException as exc:  # handed to the caller by finish()
+                self._stop.set()
+                with self._cond:
+                    self._errors.append(exc)
+                    self._busy -= 1
+                    self._cond.notify_all()
+            else:
+                with self._cond:
+                    self._busy -= 1
+                    if not self._busy and not self._items:
+                        self._cond.notify_all()
 
 
 def _raise_first_cause(errors: list[BaseException | None]) -> None:

@@ -1373,25 +1373,37 @@ class _LogPlan:
         """Hash the files (in parallel, once) and read the references' ETags and sizes."""
         from concurrent.futures import ThreadPoolExecutor
 
-        from ._hashing_files import hash_file, part_size_for
+        from ._hashing_files import hash_file
         from ._log_references import file_entries, http_entry, object_entries
         from .object_stores import SCHEMES as OBJECT_SCHEMES
 
-        def hash_one(item: Any) -> Any:
-            if cancel is not None and cancel.is_set():
-                from .errors import CancelledError
+        def hash_some(items: list[Any]) -> list[Any]:
+            out = []
+            for item in items:
+                if cancel is not None and cancel.is_set():
+                    from .errors import CancelledError
 
-                raise CancelledError("log artifact: cancelled while hashing files.")
-            size = item.path.stat().st_size
-            return hash_file(item.name, item.path, part_size_for(size, self.threshold))
+                    raise CancelledError("log artifact: cancelled while hashing files.")
+                out.append(hash_file(item.name, item.path, self.threshold))
+            return out
 
+        # Small files are hashed in tasks of up to 64 files or 4 MiB (a task per small file costs more
+        # than hashing it); large files each in their own task, in parallel.
+        tasks: list[list[Any]] = [[]]
+        task_bytes = 0
+        for item in self.files:
+            if tasks[-1] and (len(tasks[-1]) >= 64 or task_bytes + max(item.size, 0) > 4 << 20):
+                tasks.append([])
+                task_bytes = 0
+            tasks[-1].append(item)
+            task_bytes += max(item.size, 0)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="wandb-hash") as pool:
-            hashed = list(pool.map(hash_one, self.files))
+            hashed = [h for some in pool.map(hash_some, tasks) for h in some]
         entries: dict[str, Any] = {}
         for ref in self.references:
             if ref.scheme == "file":
                 for entry_name, path, uri in file_entries(ref):
-                    local = hash_file(entry_name, path, 0)
+                    local = hash_file(entry_name, path, 1 << 62)  # a reference is hashed whole
                     entries[entry_name] = {"digest": local.b64, "ref": uri, "size": local.size}
             elif ref.scheme in OBJECT_SCHEMES:
                 found = object_entries(ref, cancel)

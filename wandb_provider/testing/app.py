@@ -18,7 +18,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -156,8 +156,13 @@ async def graphql(request: Request) -> Response:
 
 
 def _check_signature(state: ServerState, request: Request) -> None:
-    raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?")[0]
-    reason = state.signer.check(raw_path, request.query_params.get("exp"), request.query_params.get("sig"))
+    scope = request.scope
+    raw = scope.get("raw_path")
+    raw_path = raw.decode("latin-1").split("?")[0] if raw is not None else request.url.path
+    # The query parsed as Starlette's ``request.query_params`` does (the last value of a name wins),
+    # without building the request's URL object: this runs for every file transfer.
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+    reason = state.signer.check(raw_path, query.get("exp"), query.get("sig"))
     if reason:
         raise PermissionDenied(f"access denied to {request.url.path}: {reason}")
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import os
 import re
-import tempfile
+import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 TEMP_PREFIX = ".upload-"
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
@@ -37,9 +38,31 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        # Temporary names: unique per store and process without a random draw per write.
+        self._temp_names = (f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{n}" for n in itertools.count())
+        self._names_lock = threading.Lock()
+        self._folders: set[str] = set()  # ``ab/`` folders known to exist
 
     def path(self, md5_hex: str) -> Path:
         return self.root / md5_hex[:2] / md5_hex
+
+    def _temp_path(self) -> str:
+        with self._names_lock:
+            return os.path.join(self.root, next(self._temp_names))
+
+    def _publish(self, temp: str, md5_hex: str) -> None:
+        """Rename a finished temporary file to its blob path (creating the ``ab/`` folder once)."""
+        folder = os.path.join(self.root, md5_hex[:2])
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        try:
+            os.replace(temp, os.path.join(folder, md5_hex))
+        except FileNotFoundError:
+            if os.path.exists(temp):
+                raise
+            os.makedirs(folder, exist_ok=True)  # the folder was removed since: make it again
+            os.replace(temp, os.path.join(folder, md5_hex))
 
     def has(self, md5_hex: str) -> bool:
         return self.path(md5_hex).is_file()
@@ -99,20 +122,29 @@ class BlobStore:
 
 
 class BlobWriter:
-    """One streaming write into a BlobStore, hashed as it goes."""
+    """One streaming write into a BlobStore, hashed as it goes (unbuffered: chunks arrive whole)."""
+
+    _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
     def __init__(self, store: BlobStore) -> None:
         self._store = store
-        fd, name = tempfile.mkstemp(dir=store.root, prefix=TEMP_PREFIX)
-        self._file: BinaryIO = os.fdopen(fd, "wb")
+        name = store._temp_path()
+        self._fd = os.open(name, self._FLAGS, 0o600)
         self._tmp = Path(name)
         self._md5 = hashlib.md5()
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
         self._md5.update(chunk)
-        self._file.write(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view):]
         self.size += len(chunk)
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
 
     @property
     def md5_b64(self) -> str:
@@ -120,16 +152,14 @@ class BlobWriter:
 
     def commit(self) -> str:
         """Publish the blob under its MD5 and return the hex digest."""
-        self._file.close()
+        self._close()
         md5_hex = self._md5.hexdigest()
-        target = self._store.path(md5_hex)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._tmp, target)
+        self._store._publish(str(self._tmp), md5_hex)
         return md5_hex
 
     def keep(self) -> Path:
         """Close the write and keep it as a temporary file (a multipart part); return its path."""
-        self._file.close()
+        self._close()
         return self._tmp
 
     @property
@@ -137,5 +167,5 @@ class BlobWriter:
         return self._md5.hexdigest()
 
     def abort(self) -> None:
-        self._file.close()
+        self._close()
         self._tmp.unlink(missing_ok=True)
