@@ -38,9 +38,10 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
     pins the version ``candidate`` points to now."""
     from wandb_provider import materialize
 
+    from wandb_provider.assets import event_version
+
     events = [e for batch in context["triggering_asset_events"].values() for e in batch]
-    extra = dict(events[-1].extra) if events else {}
-    pin = dict(extra.get("payload") or extra)  # a watcher's event keeps the trigger's payload under "payload"
+    pin = event_version(events[-1]) if events else {}
     if not pin:
         from wandb_provider.hooks.wandb import WandbHook
 

@@ -9,6 +9,7 @@ type, URL; schema ``wandb_provider/openlineage-facets.json``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -28,13 +29,27 @@ def event_extra(version: ArtifactVersion, reason: str) -> dict[str, Any]:
     """The extra of an asset event about ``version``: its identity, and why the event happened.
 
     The same keys whether the event comes from ``ArtifactEventTrigger`` (a watcher saw it) or from
-    an operator's outlet (a task wrote it), so a DAG scheduled on the asset reads either alike."""
+    an operator's outlet (a task wrote it). Airflow stores a watcher's extra under ``payload``
+    (``{"from_trigger": true, "payload": {...}}``): ``event_version`` reads either alike."""
     return {
         "reason": reason, "collection": collection_uri(version.entity, version.project, version.name),
         "qualified_name": version.qualified_name, "id": version.id, "digest": version.digest,
         "aliases": list(version.aliases), "version": version.version, "entity": version.entity,
         "project": version.project, "name": version.name, "type": version.type, "url": version.url,
     }
+
+
+def event_version(event: Any) -> dict[str, Any]:
+    """The version an asset event names (``event_extra``'s keys), from an ``AssetEvent`` of
+    ``triggering_asset_events`` or its ``extra``: a watcher's event (``payload`` inside) and a
+    writer's event alike; ``{}`` when the event names no version (e.g. one made by hand)."""
+    extra = getattr(event, "extra", event)
+    if not isinstance(extra, Mapping):
+        return {}
+    payload = extra.get("payload")
+    if isinstance(payload, Mapping) and "id" not in extra:
+        extra = payload
+    return dict(extra) if isinstance(extra.get("id"), str) else {}
 
 
 def artifact_asset(path: str) -> Asset:

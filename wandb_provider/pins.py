@@ -22,7 +22,11 @@ PINNED_FOLDER = "pinned"
 
 def pin_of(value: Any) -> tuple[str, str]:
     """``(id, digest)`` of a pin: the XCom dict of ``UseArtifactOperator``/``ArtifactVersionSensor``
-    (or any mapping with text ``id`` and ``digest``); anything else is refused before any request."""
+    (or any mapping with text ``id`` and ``digest``), or an asset event about a version (its
+    ``extra``, a watcher's ``payload`` included); anything else is refused before any request."""
+    from .assets import event_version
+
+    value = event_version(value) or value
     if not isinstance(value, Mapping):
         raise InvalidValueError(
             f"a pin must be the XCom dict of UseArtifactOperator or ArtifactVersionSensor, not "
@@ -46,7 +50,7 @@ def _patterns(value: str | Sequence[str] | None) -> list[str] | None:
 
 
 def materialize(
-    pin: Mapping[str, Any],
+    pin: Any,
     root: str | os.PathLike[str] | None = None,
     *,
     wandb_conn_id: str = "wandb_default",
@@ -59,7 +63,8 @@ def materialize(
     """Download the pinned version into ``root`` on this worker and return that folder.
 
     :param pin: The XCom of ``UseArtifactOperator`` or ``ArtifactVersionSensor`` (its ``id`` and
-        ``digest``; a ``path`` in it, written by another worker, is ignored).
+        ``digest``; a ``path`` in it, written by another worker, is ignored), or an asset event about
+        a version (``triggering_asset_events``; ``wandb_provider.assets.event_version``).
     :param root: Target folder. Default: ``<download base>/pinned/<entity>/<project>/<collection>/<vN>-<digest>``
         under ``[wandb] download_root`` (or ``WANDB_PROVIDER_DOWNLOAD_ROOT``, else a private temp folder).
     :param include: Only these files, globs or folders; ``exclude``: skip these.

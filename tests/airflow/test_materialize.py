@@ -101,3 +101,19 @@ def test_malformed_pins_are_refused_without_a_request(wandb_env, bad: Any, tmp_p
 def test_an_unknown_version_fails_clearly(wandb_env, tmp_path) -> None:
     with pytest.raises(AirflowFailException, match="no such artifact"):
         materialize({"id": "QXJ0aWZhY3Q6OTk5OQ==", "digest": "x"}, tmp_path / "x")
+
+
+def test_an_asset_event_of_a_watcher_or_a_writer_is_a_pin(wandb_env, pin, tmp_path) -> None:
+    """A deployed triggerer stores a watcher's extra under "payload"; a writer's outlet event is flat."""
+    from types import SimpleNamespace
+
+    from wandb_provider.assets import event_version
+
+    watcher = SimpleNamespace(extra={"from_trigger": True, "payload": {**pin, "reason": "alias"}})
+    writer = SimpleNamespace(extra={**pin, "reason": "aliases"})
+    assert event_version(watcher)["digest"] == event_version(writer)["digest"] == pin["digest"]
+    assert event_version(SimpleNamespace(extra={"from_trigger": True, "payload": {}})) == {}
+    assert event_version("v3") == {}
+    root = materialize(watcher.extra, tmp_path / "from-watcher")
+    assert _tree(root) == _tree(Path(pin["path"]))
+    assert _tree(materialize(writer, tmp_path / "from-writer")) == _tree(root)
