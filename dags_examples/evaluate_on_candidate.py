@@ -37,7 +37,6 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
     """Read the model files of the version that moved, by its pin (id and digest); a manual run
     pins the version ``candidate`` points to now."""
     from wandb_provider import materialize
-
     from wandb_provider.assets import event_version
 
     events = [e for batch in context["triggering_asset_events"].values() for e in batch]
