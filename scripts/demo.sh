@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: runs dags_examples/model_promotion.py with `airflow dags test`; `demo.sh data_pipeline`
-# runs dags_examples/data_pipeline.py instead. Without WANDB_API_KEY it starts the local W&B server with demo data first; with WANDB_API_KEY
-# (and optionally WANDB_BASE_URL, WANDB_ENTITY, WANDB_PROJECT) it targets that W&B instead.
+# runs dags_examples/data_pipeline.py instead. Without WANDB_API_KEY it starts the local W&B server
+# with demo data first; with WANDB_API_KEY (and optionally WANDB_BASE_URL, WANDB_ENTITY,
+# WANDB_PROJECT) it targets that W&B instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DAG_ID="${1:-model_promotion}"
@@ -9,18 +10,10 @@ case "$DAG_ID" in
   model_promotion|data_pipeline) ;;
   *) echo "usage: $0 [model_promotion|data_pipeline]" >&2; exit 2 ;;
 esac
-VENV="${VENV:-.venv}"
 DEMO_DIR="${DEMO_DIR:-$PWD/.demo}"
 mkdir -p "$DEMO_DIR"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-fi
-stamp="$VENV/.airflow-provider-wandb-demo"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/pip" install -q -e ".[testing]" > "$DEMO_DIR/pip.log" 2>&1 || { cat "$DEMO_DIR/pip.log"; exit 1; }
-  touch "$stamp"
-fi
+source scripts/_venv.sh
+ensure_venv testing
 
 export AIRFLOW_HOME="$DEMO_DIR/airflow-home"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
