@@ -23,5 +23,23 @@ ensure_venv() {
   pip_log="$(mktemp)"
   "$VENV/bin/pip" install -q -e ".[$all]" > "$pip_log" 2>&1 || { cat "$pip_log"; rm -f "$pip_log"; return 1; }
   rm -f "$pip_log"
-  echo "$all" > "$stamp"
+  _extras_closure "$all" > "$stamp"
+}
+
+# The extras named and those they include (`test` includes `testing` through `airflow-provider-wandb[testing]`).
+_extras_closure() {
+  python3 - "$1" <<'PY'
+import re, sys, tomllib
+extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]
+todo, seen = sys.argv[1].split(","), set()
+while todo:
+    name = todo.pop()
+    if name in seen or name not in extras:
+        continue
+    seen.add(name)
+    for requirement in extras[name]:
+        if m := re.match(r"airflow-provider-wandb\[([^\]]+)\]", requirement):
+            todo += [e.strip() for e in m.group(1).split(",")]
+print(",".join(sorted(seen)))
+PY
 }
