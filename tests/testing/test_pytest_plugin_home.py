@@ -34,7 +34,9 @@ def _run_probe(tmp_path: Path, *args: str, env: dict[str, str] | None = None) ->
     (tmp_path / "suite" / "test_a.py").write_text(_PROBE)
     (tmp_path / "suite" / "test_b.py").write_text(_PROBE.replace('"a"', '"c"').replace('"b"', '"d"'))
     (tmp_path / "out").mkdir()
-    clean = {k: v for k, v in os.environ.items() if k not in ("AIRFLOW_HOME", "WANDB_PROVIDER_AUTO_AIRFLOW_HOME")}
+    # Not what this run's own xdist worker (if any) was given: the child is a session of its own.
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("AIRFLOW_HOME", "WANDB_PROVIDER_AUTO_AIRFLOW_HOME") and not k.startswith("PYTEST_XDIST")}
     clean.update(PROBE_OUT=str(tmp_path / "out"), **(env or {}))
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, "suite"],
                           cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=240)
