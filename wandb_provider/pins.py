@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._airflow import _part, download_base, translate_errors
 from ._values import InvalidValueError
+
+if TYPE_CHECKING:
+    from .client import ArtifactVersion, WandbClient
 
 PINNED_FOLDER = "pinned"
 
@@ -40,6 +43,21 @@ def pin_of(value: Any) -> tuple[str, str]:
                                     hint="Pass the XCom of UseArtifactOperator or ArtifactVersionSensor.")
         pinned.append(item.strip())
     return pinned[0], pinned[1]
+
+
+def pinned_version(client: WandbClient, pin: Any, purpose: str) -> ArtifactVersion:
+    """The version a pin names, read by id; ``ArtifactIntegrityError`` if its digest is no longer the
+    pinned one (``purpose`` says what the bytes were wanted for, in the message)."""
+    from .client.errors import ArtifactIntegrityError
+
+    artifact_id, digest = pin_of(pin)
+    version = client.artifact_by_id(artifact_id)
+    if version.digest != digest:
+        raise ArtifactIntegrityError(
+            f"{purpose}: {version.qualified_name} (id {artifact_id}) now has digest {version.digest}, not the "
+            f"pinned {digest}; refusing to use other bytes.",
+            hint="Re-run the upstream task to pin the version that is there now.")
+    return version
 
 
 def _patterns(value: str | Sequence[str] | None) -> list[str] | None:
@@ -73,20 +91,14 @@ def materialize(
     :raises AirflowFailException: the pin is malformed, the version is gone or its digest changed,
         or any other error a retry cannot fix; a transient error is raised as such for Airflow's retries.
     """
-    from .client.errors import ArtifactIntegrityError
     from .hooks.wandb import WandbHook
 
     with translate_errors("materialize"):
-        artifact_id, digest = pin_of(pin)
+        pin_of(pin)  # a malformed pin is refused before the connection is even looked up
         with WandbHook(wandb_conn_id=wandb_conn_id).get_client() as client:
-            version = client.artifact_by_id(artifact_id)
-            if version.digest != digest:
-                raise ArtifactIntegrityError(
-                    f"materialize {version.qualified_name} (id {artifact_id}): its digest is now "
-                    f"{version.digest}, not the pinned {digest}; refusing to hand over other bytes.",
-                    hint="Re-run the upstream task to pin the version that is there now.")
+            version = pinned_version(client, pin, "materialize")
             if root is None:
-                parts = (version.entity, version.project, version.name, f"{version.version}-{digest}")
+                parts = (version.entity, version.project, version.name, f"{version.version}-{version.digest}")
                 root = download_base().joinpath(PINNED_FOLDER, *(_part(p) for p in parts))
             result = client.download(version, root, include=_patterns(include), exclude=_patterns(exclude) or [],
                                      mode="merge", verify=verify, cache=cache, max_workers=max_workers)

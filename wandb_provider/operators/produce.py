@@ -282,19 +282,11 @@ class LogArtifactOperator(WandbBaseOperator):
     @staticmethod
     def _input_version(client: WandbClient, item: dict[str, Any] | str) -> ArtifactVersion:
         """The version an ``inputs`` item names: a pin is read by id and must still have its digest."""
-        from ..client.errors import ArtifactIntegrityError
-        from ..pins import pin_of
+        from ..pins import pinned_version
 
         if isinstance(item, str):
             return client.artifact(item)
-        artifact_id, digest = pin_of(item)
-        version = client.artifact_by_id(artifact_id)
-        if version.digest != digest:
-            raise ArtifactIntegrityError(
-                f"input {version.qualified_name} (id {artifact_id}) now has digest {version.digest}, not the "
-                f"pinned {digest}; refusing to record lineage to other bytes.",
-                hint="Re-run the upstream task to pin the version that is there now.")
-        return version
+        return pinned_version(client, item, "record the input of the logged version")
 
     @staticmethod
     def _check_sources(client: WandbClient, files: Any, references: Any) -> None:
