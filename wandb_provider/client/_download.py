@@ -139,6 +139,13 @@ class _Progress:
         return ProgressUpdate(self.files, self.total_files, self.bytes, self.total_bytes, rate / 1e6,
                               remaining / rate if rate > 0 else None)
 
+    def finish(self) -> None:
+        """The last report: to a callback always (a progress bar ends full); to the log only when the
+        work took at least one interval (a short download stays quiet)."""
+        now = time.monotonic()
+        if self.callback is not None or now - self.started >= self.interval:
+            self._emit(self.snapshot(now))
+
     def _emit(self, update: ProgressUpdate) -> None:
         if self.callback is not None:
             self.callback(update)
@@ -529,8 +536,8 @@ class Downloader:
                 staged = {e.path: f"{staging}/{i}" for i, e in enumerate(plan.fetch)}
                 self._fetch_all(plan.fetch, staged, progress)
             apply(plan, root, staged, {path: self._records[path] for path in staged}, session)
-        if plan.fetch and progress.callback is None and time.monotonic() - started >= self.progress_interval:
-            log.info("%s", progress.snapshot().describe())
+        if plan.fetch:
+            progress.finish()
         return DownloadResult(
             root=str(root), files=tuple(e.path for e in entries), bytes_downloaded=self.bytes_downloaded,
             bytes_from_cache=self.bytes_from_cache, skipped_existing=len(entries) - len(plan.fetch),
