@@ -8,6 +8,7 @@
 #
 # Debian packages postgresql, redis-server and chromium are installed when missing (as root);
 # .venv is built as scripts/test.sh builds it, plus the extra `e2e`.
+# `e2e.sh --packages-only` installs the Debian packages and stops (CI does it while the tests run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -28,6 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q > /dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" > /dev/null
 fi
+[ "${1:-}" = "--packages-only" ] && exit 0
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 
 say "checking .venv has the extras test,e2e"
