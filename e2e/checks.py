@@ -213,7 +213,12 @@ class Deployment:
         before = {r["dag_run_id"] for r in self.api.get(f"dags/{EVENT_DAG}/dagRuns")["dag_runs"]}
         expect(not before, f"{EVENT_DAG} ran before the alias moved: {before}")
         # The watcher counts what it sees at its first poll as seen: move the alias only after that.
-        polls = wait_until("the triggerer to poll the watched collection", lambda: self.watch_polls() or None, 120)
+        # Deferred sensors share the poll (same GraphQL operation), so count only polls made from now
+        # on, when the sensors are done; a second later that poll's answer is surely taken.
+        start = self.watch_polls()
+        polls = wait_until("the triggerer to poll the watched collection",
+                           lambda: (self.watch_polls() - start) or None, 120)
+        time.sleep(1)
         target = self.sdk.artifact(f"{COLLECTION}:v0")
         moved_at = self.move_alias(f"{COLLECTION}:v0", "candidate")
         log(f"moved 'candidate' to {COLLECTION}:v0 with the SDK (after {polls} watch poll(s)); waiting for a run")
