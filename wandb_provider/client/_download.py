@@ -353,12 +353,18 @@ class Downloader:
                 f"{entry.size} bytes with digest {entry.digest}.",
                 hint="The stored file is damaged or the transfer was corrupted; nothing was published.",
             )
+        raise self._gave_up("file", entry, last_error)
+
+    def _gave_up(self, kind: str, entry: ManifestEntry, last_error: Exception | None) -> Exception:
+        """The error after the last attempt: an integrity failure as it is, anything else transient."""
         if isinstance(last_error, ArtifactIntegrityError):
-            raise last_error
-        raise ServerError(
-            f"file {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
+            return last_error
+        error = ServerError(
+            f"{kind} {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
             attempts=self.max_attempts, hint="This is usually temporary: try again later.",
-        ) from last_error
+        )
+        error.__cause__ = last_error
+        return error
 
     def _stream(self, response: StorageResponse, dest: str, algorithm: str, progress: _Progress | None
                 ) -> tuple[int, str]:
@@ -486,12 +492,7 @@ class Downloader:
                 if self.cache.put(base64.b64decode(info.content_md5).hex(), dest, link=self.link_from_cache):
                     _make_read_only(dest)
             return
-        if isinstance(last_error, ArtifactIntegrityError):
-            raise last_error
-        raise ServerError(
-            f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
-            attempts=self.max_attempts, hint="This is usually temporary: try again later.",
-        ) from last_error
+        raise self._gave_up("reference", entry, last_error)
 
     def _object_from_cache(self, entry: ManifestEntry, info: ObjectInfo, dest: str) -> bool:
         """Copy an object's bytes from the cache, checked against the MD5 its store vouches for."""
