@@ -463,3 +463,72 @@ def test_cancelled_during_the_uploads_stops_them_and_commits_nothing(client: Wan
     assert "CommitArtifact" not in stats["graphql"]["operations"]
     assert 0 < stats["upload_bytes"] < sum(f.stat().st_size for f in root.iterdir())
     assert committed(client, wandb_env, "cancelled") == []
+
+
+def test_puts_carry_the_servers_upload_headers_and_parts_their_own_md5(client: WandbClient, wandb_env: Any,
+                                                                      tmp_path: Path) -> None:
+    """As wandb-core: a whole file and the manifest send only ``uploadHeaders`` (with which W&B asks
+    for the MD5 it signed); a part sends its Content-MD5 and Content-Type; ETags go back raw."""
+    from wandb_provider.client import _queries as q
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(11 * MIB))
+    (tmp_path / "small.txt").write_bytes(b"small")
+    completions: list[Any] = []
+    real = client._graphql.execute
+
+    def observing(operation: Any, variables: Any = None, **kw: Any) -> Any:
+        if operation is q.COMPLETE_MULTIPART_UPLOAD:
+            completions.append(variables)
+        return real(operation, variables, **kw)
+
+    client._graphql.execute = observing  # type: ignore[method-assign]
+    wandb_env.reset_stats()
+    version = client.log_artifact("hdr", "model", {"big.bin": big, "small.txt": tmp_path / "small.txt"},
+                                  multipart_threshold=5 * MIB)
+    sent = wandb_env.upload_requests()
+    framing = {"path", "host", "content-length", "accept-encoding", "user-agent", "connection", "content-type"}
+    small = [r for r in sent if "/parts/" not in r["path"] and r.get("content-type") != "application/json"]
+    assert len(small) == 1 and small[0]["content-md5"] == b64md5(b"small")
+    assert set(small[0]) - framing == {"content-md5"}
+    manifest = [r for r in sent if r.get("content-type") == "application/json"]
+    assert len(manifest) == 1 and set(manifest[0]) - framing == {"content-md5"}
+    parts = [r for r in sent if "/parts/" in r["path"] or r.get("content-type") == "application/octet-stream"]
+    assert len(parts) == 3
+    data = big.read_bytes()
+    sizes = [5 * MIB, 5 * MIB, MIB]
+    for part in parts:
+        assert set(part) - framing == {"content-md5"} and part["content-type"] == "application/octet-stream"
+    expected_md5s = {b64md5(data[i * 5 * MIB:i * 5 * MIB + size]) for i, size in enumerate(sizes)}
+    assert {p["content-md5"] for p in parts} == expected_md5s
+    assert sorted(int(p["content-length"]) for p in parts) == sorted(sizes)
+    (completion,) = completions
+    assert all(p["hexMD5"].startswith('"') and p["hexMD5"].endswith('"') for p in completion["completedParts"])
+    assert completion["artifactID"] == version.id
+    assert {e.path for e in client.manifest(version)} == {"big.bin", "small.txt"}
+
+
+def test_part_sizes_follow_the_sdk_rule() -> None:
+    from wandb_provider.client._hashing_files import MAX_PARTS, part_size_for
+
+    two_gib, hundred = 2 << 30, 100 * MIB
+    assert part_size_for(two_gib - 1, two_gib) == 0
+    assert part_size_for(two_gib, two_gib) == hundred
+    assert part_size_for(hundred * MAX_PARTS, two_gib) == hundred  # exactly 10,000 parts
+    grown = part_size_for(hundred * MAX_PARTS + 1, two_gib)  # one byte more: bigger parts, 4 KiB aligned
+    assert grown % 4096 == 0 and grown >= (hundred * MAX_PARTS + 1) / MAX_PARTS and grown - hundred == 4096
+    assert part_size_for(1 << 40, two_gib) == -(-((1 << 40) // MAX_PARTS + 1) // 4096) * 4096
+    assert part_size_for(12 * MIB, 5 * MIB) == 5 * MIB  # a smaller threshold scales the parts
+
+
+def test_an_etag_naming_other_bytes_is_an_integrity_error() -> None:
+    from wandb_provider.client._upload import check_stored
+    from wandb_provider.client.errors import ArtifactIntegrityError
+
+    md5 = hashlib.md5(b"sent").digest()
+    check_stored(f'"{md5.hex()}"', md5, "upload")
+    check_stored('"0x8DC0A1B2C3D4E5F"', md5, "upload")  # Azure's ETag says nothing about the bytes
+    check_stored(f'"{md5.hex()}-3"', md5, "upload")  # a multipart object's ETag neither
+    check_stored(None, md5, "upload")
+    with pytest.raises(ArtifactIntegrityError, match="not the"):
+        check_stored(f'"{hashlib.md5(b"other").hexdigest()}"', md5, "upload")

@@ -23,15 +23,31 @@ DEFAULT_MULTIPART_THRESHOLD = 2 << 30  # W&B's SDK uploads files of 2 GiB and mo
 DEFAULT_PART_SIZE = 100 * MIB  # the SDK's part size ...
 MIN_PART_SIZE = 5 * MIB  # ... and the smallest part S3-style storage accepts (but the last)
 MAX_PARTS = 10_000
+PART_ALIGNMENT = 4096  # a part grown for a huge file is a multiple of 4 KiB, as the SDK rounds it
+MAX_MULTIPART_SIZE = 5 << 40  # 5 TiB: the largest object S3-style storage keeps
 
 
 def part_size_for(size: int, threshold: int) -> int:
-    """0 below ``threshold``; else the SDK's 100 MiB parts (scaled to a smaller threshold, never under
-    5 MiB), grown so a file has at most 10,000 parts."""
+    """0 below ``threshold``; else the part size of W&B's SDK (wandb-core's multipart upload).
+
+    Parts are 100 MiB (scaled down to a smaller ``threshold``, never under 5 MiB); a file that
+    would need more than 10,000 of them gets parts of ``ceil(size / 10,000)`` rounded up to a
+    multiple of 4096 bytes. Files over 5 TiB are refused by ``check_multipart_size``.
+    """
     if size < threshold:
         return 0
     part = max(MIN_PART_SIZE, min(DEFAULT_PART_SIZE, threshold))
-    return max(part, -(-size // MAX_PARTS))
+    if size <= part * MAX_PARTS:
+        return part
+    grown = -(-size // MAX_PARTS)
+    return -(-grown // PART_ALIGNMENT) * PART_ALIGNMENT
+
+
+def check_multipart_size(path: Path, size: int) -> None:
+    """Refuse a file larger than storage keeps (5 TiB) before anything is sent, as the SDK does."""
+    if size > MAX_MULTIPART_SIZE:
+        raise LocalFileError(f"{path} is {size} bytes, more than the 5 TiB W&B's storage keeps in one file.",
+                             path=str(path), hint="Split the file into smaller ones.")
 
 
 def signature(info: os.stat_result) -> Signature:
@@ -98,6 +114,7 @@ def hash_file(name: str, path: Path, threshold: int) -> HashedFile:
         with open(path, "rb", buffering=0) as fh:
             before = signature(os.fstat(fh.fileno()))
             size = before[0]
+            check_multipart_size(path, size)
             part_size = part_size_for(size, threshold)
             whole = hashlib.md5()
             parts: list[bytes] = []

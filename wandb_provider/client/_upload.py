@@ -3,9 +3,17 @@
 The sequence is the one W&B's own SDK sends (W&B docs, "Create an artifact"; wandb-core's artifact
 saver): ``createArtifact`` (with digest deduplication: the same content gives back the existing
 version) → ``createArtifactManifest`` (empty digest, no upload) → ``createArtifactFiles`` in growing
-batches (an edge without ``uploadUrl`` means W&B already has those bytes) → parallel PUTs with
-``Content-MD5`` (multipart above a threshold, completed with ``completeMultipartUploadArtifact``) →
+batches (an edge without ``uploadUrl`` means W&B already has those bytes) → parallel PUTs
+(multipart above a threshold, completed with ``completeMultipartUploadArtifact``) →
 ``createArtifactManifest`` again with the manifest's MD5 → PUT of the manifest → ``commitArtifact``.
+
+PUTs carry what the SDK's carry (docs/protocol.rst, "Uploads"): a whole file or the manifest only
+the ``uploadHeaders`` W&B gave with its URL (W&B signs the MD5 it was told into them as
+``Content-MD5``, so storage refuses other bytes); a part of a multipart upload its own
+``Content-MD5`` and the ``Content-Type`` of ``uploadHeaders``. ``Content-Length`` is HTTP's framing
+of the body. What storage kept is checked from its answer: an ETag that is an MD5 (S3 and GCS
+answer a single PUT so) must be the MD5 of the bytes sent, and part ETags are passed back to W&B
+exactly as storage gave them.
 
 A version stays PENDING (invisible under any alias) until the commit, which comes last: an upload
 that fails or is killed commits nothing. The ``clientID`` is derived from the request, so a re-run of
@@ -84,6 +92,19 @@ def upload_headers(raw: Any) -> dict[str, str]:
             if name and name.isascii() and " " not in name and name.lower() not in _REFUSED_HEADERS:
                 headers[name] = value.strip()
     return headers
+
+
+def check_stored(etag: str | None, md5: bytes, what: str) -> None:
+    """Raise ``ArtifactIntegrityError`` when storage's ETag is an MD5 other than ``md5``.
+
+    S3 and GCS answer a single PUT (and each part) with the quoted hex MD5 of what they stored;
+    other ETags (Azure's, a multipart object's ``-N`` form) say nothing about the bytes and pass.
+    """
+    tag = (etag or "").strip().removeprefix("W/").strip('"').lower()
+    if len(tag) == 32 and all(c in "0123456789abcdef" for c in tag) and tag != md5.hex():
+        raise ArtifactIntegrityError(
+            f"{what}: storage stored bytes with MD5 {tag}, not the {md5.hex()} that was sent.",
+            hint="Storage or a proxy altered the upload; log the artifact again (nothing was committed).")
 
 
 @dataclass
@@ -208,12 +229,13 @@ class Uploader:
         if not file.get("uploadUrl"):
             raise MalformedResponseError(f"{what}: W&B gave no upload URL for the manifest.",
                                          operation=q.CREATE_ARTIFACT_MANIFEST.name)
-        headers = {**upload_headers(file.get("uploadHeaders")), "Content-MD5": manifest_md5}
+        headers = upload_headers(file.get("uploadHeaders"))
         self._check_cancel(what)
         response = self.transport.request("PUT", file["uploadUrl"], operation="upload manifest",
                                           what=f"{what}: upload its manifest", authenticated=False, body=body,
                                           headers=headers, cancel=self.user_cancel)
         raise_for_status(response, "upload manifest", f"{what}: upload its manifest")
+        check_stored(response.header("ETag"), hashlib.md5(body).digest(), f"{what}: upload its manifest")
         self._check_cancel(what)
         data = self.graphql.execute(q.COMMIT_ARTIFACT, {"artifactID": artifact_id}, what=f"{what}: commit it")
         committed = self._field(data, ("commitArtifact", "artifact"), what, q.COMMIT_ARTIFACT.name)
@@ -320,20 +342,23 @@ class Uploader:
         if multipart:
             sent = self._put_parts(artifact_id, hashed, node, multipart, headers, progress)
         else:
-            self._put_range(node["uploadUrl"], hashed, 0, hashed.size, hashed.md5, headers, f"upload {hashed.name!r}")
+            what = f"upload {hashed.name!r}"
+            etag = self._put_range(node["uploadUrl"], hashed, 0, hashed.size, hashed.md5, headers, what)
+            check_stored(etag, hashed.md5, what)
             sent = hashed.size
             progress.add(1, hashed.size)
         return sent
 
     def _put_range(self, url: str, hashed: HashedFile, offset: int, length: int, md5: bytes,
                    given: dict[str, str], what: str) -> str | None:
-        """PUT ``length`` bytes of the file from ``offset``, re-hashed as they are read; returns the ETag.
+        """PUT ``length`` bytes of the file from ``offset`` with the ``given`` headers (and
+        ``Content-Length``, the body's framing), re-hashed as they are read; returns the raw ETag.
 
         Up to 1 MiB is read whole and checked before it is sent; more is streamed in 1 MiB chunks and
         checked once sent. Either way the file's size, mtime and inode are compared afterwards.
         """
-        headers = {k: v for k, v in given.items() if k.lower() not in ("content-md5", "content-length")}
-        headers.update({"Content-MD5": b64(md5), "Content-Length": str(length)})
+        headers = {k: v for k, v in given.items() if k.lower() != "content-length"}
+        headers["Content-Length"] = str(length)
         readers: list[SliceReader] = []
 
         def opener() -> bytes | SliceReader:
@@ -362,6 +387,7 @@ class Uploader:
         if sorted(urls) != list(range(1, len(hashed.part_md5s) + 1)):
             raise MalformedResponseError(f"{what}: W&B gave URLs for parts {sorted(urls)[:5]}..., expected "
                                          f"1-{len(hashed.part_md5s)}.", operation=q.CREATE_ARTIFACT_FILES.name)
+        # A part carries its own MD5 and the file's Content-Type, nothing else of uploadHeaders (as the SDK).
         part_headers = {k: v for k, v in headers.items() if k.lower() == "content-type"}
         etags: dict[int, str] = {}
 
@@ -369,12 +395,14 @@ class Uploader:
             if self.stop.is_set():
                 raise CancelledError(f"{what}: stopped.")
             offset, length = hashed.part_range(number)
-            etag = self._put_range(urls[number], hashed, offset, length, hashed.part_md5s[number - 1],
-                                   part_headers, f"{what}: part {number}")
+            md5 = hashed.part_md5s[number - 1]
+            etag = self._put_range(urls[number], hashed, offset, length, md5,
+                                   {**part_headers, "Content-MD5": b64(md5)}, f"{what}: part {number}")
             if not etag:
                 raise MalformedResponseError(f"{what}: storage answered part {number} without an ETag "
                                              f"({redact_url(urls[number])}).")
-            etags[number] = etag.strip().strip('"')
+            check_stored(etag, md5, f"{what}: part {number}")
+            etags[number] = etag  # raw, quotes and all: W&B hands it to storage's completion as it is
             progress.add(0, length)
 
         workers = min(len(urls), max(1, self.max_workers // 2))
@@ -391,8 +419,9 @@ class Uploader:
                 future.result()
         hashed.check_unchanged()
         storage_path = node.get("storagePath") or ""
+        birth = str((node.get("artifact") or {}).get("id") or artifact_id)  # the SDK completes on the file's artifact
         data = self.graphql.execute(q.COMPLETE_MULTIPART_UPLOAD, {
-            "completeMultipartAction": "Complete", "artifactID": artifact_id, "storagePath": storage_path,
+            "completeMultipartAction": "Complete", "artifactID": birth, "storagePath": storage_path,
             "uploadID": upload_id,
             "completedParts": [{"partNumber": n, "hexMD5": etags[n]} for n in sorted(etags)],
         }, what=f"{what}: complete the upload")

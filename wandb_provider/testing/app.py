@@ -250,6 +250,8 @@ async def _receive_upload(request: Request) -> BlobWriter:
     The caller publishes it (``commit()``) once every check passed, or ``abort()``s it: a refused
     upload leaves nothing in the store.
     """
+    _state(request).faults.record_upload_headers(
+        request.url.path, {k: v for k, v in request.headers.items() if k not in ("authorization", "cookie")})
     writer = _state(request).store.blobs.writer()
     try:
         async for chunk in request.stream():
@@ -319,7 +321,7 @@ async def upload_manifest(request: Request) -> Response:
                 raise
     except EmulatorError as exc:
         return _error(exc)
-    return Response(status_code=200)
+    return Response(status_code=200, headers={"ETag": f'"{writer.md5_hex}"'})  # as S3 answers a PUT
 
 
 def _record_manifest(state: ServerState, artifact_id: int, writer: BlobWriter) -> None:

@@ -150,6 +150,7 @@ class FaultState:
             self.files = 0
             self.uploads = 0
             self.upload_bytes = 0
+            self.upload_headers: list[dict[str, str]] = []  # each storage PUT's headers, for tests
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -169,6 +170,12 @@ class FaultState:
                 self.files += 1
             else:
                 self.uploads += 1
+
+    def record_upload_headers(self, path: str, headers: dict[str, str]) -> None:
+        """Keep a storage PUT's path and headers (the last 1,000), so tests can see what clients send."""
+        with self._lock:
+            self.upload_headers.append({"path": path, **headers})
+            del self.upload_headers[:-1000]
 
     def count_upload_bytes(self, size: int) -> None:
         """Bytes of artifact files stored by uploads (whole files and multipart parts; not manifests)."""

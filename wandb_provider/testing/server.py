@@ -319,3 +319,8 @@ class LocalWandbServer:
     def reset_stats(self) -> None:
         self.faults.reset_stats()
 
+    def upload_requests(self) -> list[dict[str, str]]:
+        """The headers (lower-case names) and ``path`` of the storage PUTs since the last ``reset_stats``."""
+        with self.faults._lock:
+            return [dict(item) for item in self.faults.upload_headers]
+

@@ -25,10 +25,15 @@ def resolve_create_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, A
 
 def _manifest_payload(info: GraphQLResolveInfo, artifact_id: int) -> dict[str, Any]:
     gid = ids.encode("Artifact", artifact_id)
+    version = ctx(info).store.live_version(artifact_id)
+    # As W&B signs the declared MD5 into the URL, the upload must send it back (and match it).
+    headers = ["Content-Type:application/json"]
+    if version.manifest_expected:
+        headers.append(f"Content-MD5:{version.manifest_expected}")
     return {
         "artifactManifest": {
             "id": ids.encode("ArtifactManifest", artifact_id),
-            "type": ctx(info).store.live_version(artifact_id).manifest_type,
+            "type": version.manifest_type,
             "file": {
                 "id": ids.encode("File", -artifact_id),
                 "name": "wandb_manifest.json",
@@ -36,7 +41,7 @@ def _manifest_payload(info: GraphQLResolveInfo, artifact_id: int) -> dict[str, A
                 "directUrl": "",
                 "sizeBytes": 0,
                 "uploadUrl": ctx(info).urls.manifest_upload(gid),
-                "uploadHeaders": ["Content-Type:application/json"],
+                "uploadHeaders": headers,
             },
         }
     }
