@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import xxhash
 
 from tests.client._roots_helpers import user_view
 from wandb_provider.client import WandbClient
 
 wandb = pytest.importorskip("wandb")
 
-pytestmark = [pytest.mark.sdk, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.sdk, pytest.mark.timeout(240)]
 
 
-def test_sdk_logged_versions_pass_the_digest_check(wandb_env, tmp_path: Path,
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def test_sdk_logged_versions_pass_the_digest_check(wandb_env, tmp_path: Path, run_dag: Any,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     for key, sub in {"WANDB_DIR": "wandb-dir", "WANDB_CACHE_DIR": "wandb-cache", "WANDB_DATA_DIR": "wandb-data",
                      "WANDB_ARTIFACT_DIR": "artifacts", "WANDB_CONFIG_DIR": "wandb-config"}.items():
@@ -52,3 +60,49 @@ def test_sdk_logged_versions_pass_the_digest_check(wandb_env, tmp_path: Path,
     assert client.verify("sdk-ds", root).ok
     client.download("sdk-xxh", tmp_path / "xxh")
     assert (tmp_path / "xxh" / "a.txt").read_text() == "hello\n"
+    check_xxh128_version(wandb_env, client, tmp_path, run_dag, monkeypatch)
+
+
+def check_xxh128_version(server: Any, client: WandbClient, tmp_path: Path, run_dag: Any,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's XXH128 version: our client, the command line and the operators download and verify it;
+    the download cache keeps its bytes apart; damaged stored bytes are an integrity error."""
+    import json
+
+    from wandb_provider.cli import main
+    from wandb_provider.client.errors import ArtifactIntegrityError
+
+    version = client.artifact("sdk-xxh:latest")
+    (entry,) = client.manifest(version)
+    assert entry.extra == {"alg": "XXH128"} and entry.digest == b64(xxhash.xxh3_128(b"hello\n").digest())
+    assert version.digest == xxhash.xxh3_128(f"wandb-artifact-manifest-v1\na.txt:{entry.digest}\n".encode()).hexdigest()
+    assert client.verify("sdk-xxh", tmp_path / "xxh").ok
+    (tmp_path / "xxh" / "a.txt").write_text("hellO\n")
+    assert not client.verify("sdk-xxh", tmp_path / "xxh").ok
+    cached = list((tmp_path / "cache" / "obj" / "xxh128").rglob("*"))
+    assert [p.read_bytes() for p in cached if p.is_file()] == [b"hello\n"]
+    client.download("sdk-xxh", tmp_path / "again")  # from the cache, hashed again on the way out
+    assert (tmp_path / "again" / "a.txt").read_bytes() == b"hello\n"
+
+    monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "cli-cache"))
+    assert main(["get", "sdk/sdk-xxh:latest", "--root", str(tmp_path / "cli")]) == 0
+    assert main(["verify", "sdk/sdk-xxh:latest", str(tmp_path / "cli")]) == 0
+    (tmp_path / "cli" / "a.txt").write_text("changed\n")
+    assert main(["verify", "sdk/sdk-xxh:latest", str(tmp_path / "cli")]) == 5
+
+    out = tmp_path / "xcom.json"
+    monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(out))
+    monkeypatch.setenv("WANDB_PROVIDER_DOWNLOAD_ROOT", str(tmp_path / "dag-downloads"))
+    monkeypatch.setenv("WANDB_PROVIDER_CACHE_DIR", str(tmp_path / "dag-cache"))
+    assert run_dag("xxh128_use_and_verify").state == "success"
+    report = json.loads(out.read_text())["verify"]
+    assert report["ok"] is True and report["files"]["checked"] == 1
+
+    # The stored bytes damaged (same size): the XXH128 check refuses them, nothing is published.
+    blob = server.store.blobs.path(hashlib.md5(b"hello\n").hexdigest())
+    blob.write_bytes(b"jello\n")
+    fresh = WandbClient(server.base_url, server.api_key, entity=server.entity, project="sdk",
+                        cache_dir=str(tmp_path / "empty-cache"), max_retries=0)
+    with pytest.raises(ArtifactIntegrityError):
+        fresh.download("sdk-xxh", tmp_path / "damaged")
+    assert not (tmp_path / "damaged" / "a.txt").exists()

@@ -204,10 +204,11 @@ def test_log_download_verify_and_dedup(
     upstream_root = Path(upstream.download(root=str(sdk_env / "dl-derived")))
     assert (upstream_root / "upstream" / "a.txt").read_text() == "hello\n"
 
-    # The server has no XXH128 support (xxhashDigestsEnabled: false): the SDK re-hashed with MD5.
+    # The server allows XXH128 digests (xxhashDigestsEnabled): the SDK logged the version with XXH128.
     hashed = api.artifact("demo/cap1/cap1-xxh:latest")
-    assert hashed.digest_algorithm.value == "MANIFEST_MD5"
-    assert hashed.manifest.entries["b.bin"].digest == b64_md5(b"world")
+    assert hashed.digest_algorithm.value == "MANIFEST_XXH128"
+    assert hashed.manifest.entries["b.bin"].extra == {"alg": "XXH128"}
+    assert hashed.manifest.entries["b.bin"].digest != b64_md5(b"world")
     hashed.verify(root=hashed.download(root=str(sdk_env / "dl-xxh")))
 
 

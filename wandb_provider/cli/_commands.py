@@ -157,7 +157,8 @@ def cmd_log(client: WandbClient, args: argparse.Namespace) -> int:
         version = client.log_artifact(args.name, args.type, args.paths or None, project=args.project,
                                       entity=args.entity, references=args.references or (), metadata=metadata,
                                       description=args.description, aliases=args.aliases, tags=args.tags,
-                                      max_workers=args.workers, progress=progress, cancel=args.cancel)
+                                      max_workers=args.workers, progress=progress, cancel=args.cancel,
+                                      digest_algorithm=args.digest_algorithm)
         progress.finish()
     _note(args, f"logged {version.qualified_name} ({version.file_count} file(s), {_size(version.size)}, "
                 f"aliases {', '.join(version.aliases) or 'none'})")

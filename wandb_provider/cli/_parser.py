@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--reference", dest="references", action="append", default=[], metavar="URI",
                      help="an http(s):// or file:// reference entry (repeatable)")
     log.add_argument("--workers", type=_positive_int, metavar="N", help="parallel uploads")
+    log.add_argument("--digest-algorithm", choices=("MD5", "XXH128"), default="MD5", type=str.upper,
+                     help="entries' digests, as the SDK's digest_algorithm (default MD5; MD5 where W&B "
+                          "does not allow XXH128)")
 
     alias = command("alias", "add or remove aliases, behind a gate and a guard",
                     "Add and remove aliases on one version. --require is a gate on the version's metadata and "

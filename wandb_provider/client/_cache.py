@@ -1,6 +1,7 @@
-"""Content-addressed download cache: blobs keyed by MD5, safe for concurrent processes.
+"""Content-addressed download cache: blobs keyed by MD5 (or XXH128), safe for concurrent processes.
 
-Layout ``<root>/obj/md5/<hex[:2]>/<hex[2:]>``. Every write is a temporary file in the cache plus an
+Layout ``<root>/obj/md5/<hex[:2]>/<hex[2:]>``, and ``<root>/obj/xxh128/...`` for the bytes of XXH128
+entries, whose key is ``xxh128:<hex>``. Every write is a temporary file in the cache plus an
 atomic rename, so a reader never sees a partial blob. The cache holds its own copies: roots never
 share an inode with it unless the caller asked for hard links (``link_from_cache``), and every blob
 is hashed again as it is copied out, so a damaged blob is replaced, never published. ``max_bytes``
@@ -36,6 +37,7 @@ class BlobCache:
         self.root = Path(root) if root else default_cache_dir()
         self.max_bytes = max_bytes
         self._objects = str(self.root / "obj" / "md5")
+        self._other_objects = str(self.root / "obj")
         self._folders: dict[str, int] = {}
         self._folders_lock = threading.Lock()
         self._warned = False
@@ -62,7 +64,11 @@ class BlobCache:
         return Path(self.blob(md5_hex))
 
     def blob(self, md5_hex: str) -> str:
-        """The blob's path as text (built without pathlib: this runs once per file)."""
+        """The blob's path as text (built without pathlib: this runs once per file); a key
+        ``<algorithm>:<hex>`` names a blob of another hash's folder."""
+        if ":" in md5_hex:
+            algorithm, _, hex_digest = md5_hex.partition(":")
+            return f"{self._other_objects}/{algorithm}/{hex_digest[:2]}/{hex_digest[2:]}"
         return f"{self._objects}/{md5_hex[:2]}/{md5_hex[2:]}"
 
     def lookup(self, md5_hex: str) -> str | None:

@@ -251,7 +251,7 @@ class Downloader:
             if entry.ref is not None:
                 self._fetch_reference(entry, dest, progress)
                 return
-            md5_hex = entry.md5_hex
+            md5_hex = entry.cache_key  # the hex MD5 (or an XXH128 entry's key)
             if self.cache is not None and md5_hex is not None:
                 blob = self.cache.lookup(md5_hex)
                 if blob is not None:

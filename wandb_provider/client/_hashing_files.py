@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._hashing import CHUNK, b64
+from ._hashing import CHUNK, b64, new_hasher
 from .errors import LocalFileError
 
 Signature = tuple[int, int, int, int]
@@ -80,10 +80,16 @@ class HashedFile:
     signature: Signature
     part_size: int = 0  # 0: uploaded in one PUT
     part_md5s: tuple[bytes, ...] = ()
+    xxh128: bytes | None = None  # also hashed with XXH128 when the artifact is logged so
 
     @property
     def b64(self) -> str:
         return b64(self.md5)
+
+    @property
+    def entry_digest(self) -> str:
+        """The manifest entry's digest: base64 of the XXH128 when hashed so, else of the MD5."""
+        return b64(self.xxh128) if self.xxh128 is not None else b64(self.md5)
 
     @property
     def multipart(self) -> bool:
@@ -104,8 +110,9 @@ class HashedFile:
             raise file_changed(self.path, "its size, modification time or inode changed")
 
 
-def hash_file(name: str, path: Path, threshold: int) -> HashedFile:
-    """MD5 of the whole file (and of each part when its size reaches ``threshold``), read once.
+def hash_file(name: str, path: Path, threshold: int, xxh128: bool = False) -> HashedFile:
+    """MD5 of the whole file (and of each part when its size reaches ``threshold``; and its XXH128
+    when ``xxh128``), read once. Storage checks MD5s, so XXH128 comes on top, never instead.
 
     The file is read up to the size it had when opened; a file that grows, shrinks or is rewritten
     meanwhile changes its signature (size, mtime, inode), compared once the bytes are read.
@@ -117,6 +124,7 @@ def hash_file(name: str, path: Path, threshold: int) -> HashedFile:
             check_multipart_size(path, size)
             part_size = part_size_for(size, threshold)
             whole = hashlib.md5()
+            fast = new_hasher("xxh128") if xxh128 else None
             parts: list[bytes] = []
             part = hashlib.md5()
             in_part = 0
@@ -127,6 +135,8 @@ def hash_file(name: str, path: Path, threshold: int) -> HashedFile:
                 if not chunk:
                     raise file_changed(path, f"{done} bytes were read, its size was {size}")
                 whole.update(chunk)
+                if fast is not None:
+                    fast.update(chunk)
                 done += len(chunk)
                 if part_size:
                     part.update(chunk)
@@ -138,7 +148,8 @@ def hash_file(name: str, path: Path, threshold: int) -> HashedFile:
                 parts.append(part.digest())
     except OSError as exc:
         raise unreadable(path, exc) from None
-    hashed = HashedFile(name, path, size, whole.digest(), before, part_size, tuple(parts))
+    hashed = HashedFile(name, path, size, whole.digest(), before, part_size, tuple(parts),
+                        fast.digest() if fast is not None else None)
     hashed.check_unchanged()
     return hashed
 

@@ -331,6 +331,29 @@ mutation CompleteMultipartUploadArtifact(
 }
 """)
 
+# Whether XXH128 digests may be logged: the entity allows them, and the collection (if it exists)
+# is not already an MD5 one. wandb-core asks both before logging with digest_algorithm="XXH128".
+XXHASH_DIGESTS_ENABLED = Operation("XXHashDigestsEnabled", """
+query XXHashDigestsEnabled($entityName: String!) {
+  entity(name: $entityName) { xxhashDigestsEnabled }
+}
+""")
+
+FETCH_ARTIFACT_DIGEST_ALGORITHM = Operation("FetchArtifactDigestAlgorithm", """
+query FetchArtifactDigestAlgorithm(
+  $entityName: String!, $projectName: String!, $artifactTypeName: String!, $artifactCollectionName: String!
+) {
+  project(name: $projectName, entityName: $entityName) {
+    artifactType(name: $artifactTypeName) {
+      artifactCollection(name: $artifactCollectionName) {
+        __typename
+        ... on ArtifactSequence { digestAlgorithm }
+      }
+    }
+  }
+}
+""")
+
 COMMIT_ARTIFACT = Operation("CommitArtifact", """
 mutation CommitArtifact($artifactID: ID!) {
   commitArtifact(input: {artifactID: $artifactID}) {

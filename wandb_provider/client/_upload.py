@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
-from ._hashing import CHUNK, b64
+from ._hashing import CHUNK, b64, new_hasher
 from ._hashing_files import HashedFile, SliceReader, read_checked
 from ._redact import redact_url
 from ._transport import raise_for_status
@@ -57,14 +57,16 @@ log = logging.getLogger("wandb_provider.client.upload")
 FIRST_BATCH, MAX_BATCH = 25, 2000  # createArtifactFiles batches grow from 25 to 2000 files, as the SDK's do
 PROGRESS_EVERY = 5.0
 MANIFEST_HEADER = "wandb-artifact-manifest-v1\n"
+DIGEST_ALGORITHMS = {"md5": "MANIFEST_MD5", "xxh128": "MANIFEST_XXH128"}  # W&B's ArtifactDigestAlgorithm
 
 
-def artifact_digest(contents: dict[str, dict[str, Any]]) -> str:
-    """W&B's artifact digest: MD5 over a header and ``path:digest`` lines sorted by path (hex)."""
-    md5 = hashlib.md5(MANIFEST_HEADER.encode())
+def artifact_digest(contents: dict[str, dict[str, Any]], algorithm: str = "md5") -> str:
+    """W&B's artifact digest: MD5 (or XXH128) over a header and ``path:digest`` lines sorted by path (hex)."""
+    hasher = new_hasher(algorithm)
+    hasher.update(MANIFEST_HEADER.encode())
     for path in sorted(contents):
-        md5.update(f"{path}:{contents[path]['digest']}\n".encode())
-    return md5.hexdigest()
+        hasher.update(f"{path}:{contents[path]['digest']}\n".encode())
+    return str(hasher.hexdigest())
 
 
 def manifest_bytes(contents: dict[str, dict[str, Any]]) -> bytes:
@@ -168,16 +170,23 @@ class Uploader:
         self.progress_callback = progress
         self.user_cancel = cancel
         self.stop = threading.Event()
+        self.algorithm = "md5"
 
     # --- the sequence ----------------------------------------------------------------------
 
     def run(self, dest: Destination, files: list[HashedFile], references: dict[str, dict[str, Any]],
-            create_input: dict[str, Any]) -> LogOutcome:
+            create_input: dict[str, Any], algorithm: str = "md5") -> LogOutcome:
+        """Log the version; with ``algorithm`` ``"xxh128"`` (the files hashed so too) its entries'
+        and its own digest are XXH128, as the SDK's ``digest_algorithm="XXH128"``: each file entry's
+        ``extra`` says ``{"alg": "XXH128"}`` and storage still gets (and checks) each file's MD5."""
         where = f"{dest.entity}/{dest.project}/{dest.name}"
-        contents: dict[str, dict[str, Any]] = {f.name: {"digest": f.b64, "size": f.size} for f in files}
+        self.algorithm = algorithm
+        tagged = {"extra": {"alg": "XXH128"}} if algorithm == "xxh128" else {}
+        contents: dict[str, dict[str, Any]] = {f.name: {"digest": f.entry_digest, "size": f.size, **tagged}
+                                               for f in files}
         contents.update(references)
-        digest = artifact_digest(contents)
-        create_input = {**create_input, "digest": digest, "digestAlgorithm": "MANIFEST_MD5",
+        digest = artifact_digest(contents, algorithm)
+        create_input = {**create_input, "digest": digest, "digestAlgorithm": DIGEST_ALGORITHMS[algorithm],
                         "enableDigestDeduplication": True}
         identity = json.dumps(create_input, sort_keys=True)
         create_input["clientID"] = hashlib.sha512(b"client\n" + identity.encode()).hexdigest()
@@ -315,15 +324,16 @@ class Uploader:
         specs = []
         for hashed in chunk:
             spec: dict[str, Any] = {"artifactID": artifact_id, "name": hashed.name, "md5": hashed.b64,
-                                    "digest": hashed.b64, "mimetype": None, "artifactManifestID": None,
+                                    "digest": hashed.entry_digest, "mimetype": None, "artifactManifestID": None,
                                     "uploadPartsInput": None}
-            if hashed.multipart:
-                spec["md5"] = ""
+            if hashed.multipart:  # the file's MD5 too, as the SDK's saver declares it
                 spec["uploadPartsInput"] = [{"partNumber": n, "hexMD5": md5.hex()}
                                             for n, md5 in enumerate(hashed.part_md5s, 1)]
             specs.append(spec)
-        data = self.graphql.execute(q.CREATE_ARTIFACT_FILES, {"input": {"artifactFiles": specs,
-                                                                        "storageLayout": "V2"}},
+        files_input: dict[str, Any] = {"artifactFiles": specs, "storageLayout": "V2"}
+        if self.algorithm != "md5":  # only servers that allow XXH128 get here (client.log_artifact asks)
+            files_input["digestAlgorithm"] = DIGEST_ALGORITHMS[self.algorithm]
+        data = self.graphql.execute(q.CREATE_ARTIFACT_FILES, {"input": files_input},
                                     what=f"{what}: ask where to upload {len(chunk)} file(s)")
         edges = ((data.get("createArtifactFiles") or {}).get("files") or {}).get("edges")
         if not isinstance(edges, list) or len(edges) != len(chunk) \

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import _queries as q
 from ._hashing_files import DEFAULT_MULTIPART_THRESHOLD
 from .config import DEFAULT_BASE_URL, ClientConfig
-from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError, WandbError
+from .errors import ArtifactNotFoundError, BadRequestError, MalformedResponseError, NotFoundError, WandbError
 from .manifest import Manifest, check_entry_path
 from .models import (
     TTL,
@@ -904,7 +904,7 @@ class WandbClient:
         """
         from ._aliases import check_alias_names
         from ._writes import strict_answer
-        from .errors import AliasConflictError, MalformedResponseError
+        from .errors import AliasConflictError
 
         names = check_alias_names(aliases, "aliases")
         destination = self.resolve_path(_link_target(target))
@@ -1033,6 +1033,7 @@ class WandbClient:
         progress: Callable[[ProgressUpdate], None] | None = None,
         cancel: threading.Event | None = None,
         created: Callable[[bool], None] | None = None,
+        digest_algorithm: str = "MD5",
     ) -> ArtifactVersion:
         """Log a new version of ``entity/project/name`` from local files (and references); return it.
 
@@ -1051,6 +1052,10 @@ class WandbClient:
             (W&B's default 2 GiB).
         :param created: Called once before returning, with True when a new version was created and
             False when an existing version with the same content was returned.
+        :param digest_algorithm: ``"MD5"`` (the default) or ``"XXH128"``, as the SDK's
+            ``wandb.Artifact(digest_algorithm=...)``: files' entries get XXH128 digests (storage still
+            checks their MD5). As the SDK does, MD5 is used instead when the entity does not allow
+            XXH128 digests or the collection already holds MD5 versions (logged at INFO).
 
         Everything is checked before any request (names, paths, metadata, aliases, tags); files are
         hashed once (MD5, streamed). The same content as an existing version gives that version back
@@ -1065,11 +1070,14 @@ class WandbClient:
 
         plan = self._log_plan(name, type, files, project, entity, references, metadata, description, aliases,
                               tags, run, multipart_threshold, max_workers)
-        hashed, reference_entries = plan.prepare(self._transport, cancel)
+        plan.algorithm = _digest_algorithm(digest_algorithm)
         dest_entity = plan.entity or self.default_entity()
+        if plan.algorithm != "md5":
+            plan.algorithm = self._allowed_digest_algorithm(plan, dest_entity)
+        hashed, reference_entries = plan.prepare(self._transport, cancel)
         dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
         uploader = Uploader(self._graphql, self._transport, plan.workers, progress, cancel)
-        outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity))
+        outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity), plan.algorithm)
         path = f"{dest_entity}/{plan.project}/{name}:v{outcome.version_index}"
         version = self.artifact(path)
         log = logging.getLogger("wandb_provider.client.upload")
@@ -1084,6 +1092,36 @@ class WandbClient:
             log.info("log artifact %s: committed %s (%d file(s), %d bytes uploaded).", dest.name,
                      version.qualified_name, outcome.files_uploaded, outcome.bytes_uploaded)
         return version
+
+    def _allowed_digest_algorithm(self, plan: _LogPlan, entity: str) -> str:
+        """``plan.algorithm`` if W&B allows it here, else ``"md5"``, decided as wandb-core decides:
+        the entity must allow XXH128 digests, and an existing collection keeps its own algorithm.
+        A server that does not know the question (an older W&B Server) gets MD5."""
+        import logging
+
+        from . import _queries as q
+
+        log = logging.getLogger("wandb_provider.client.upload")
+        where = f"{entity}/{plan.project}/{plan.name}"
+        try:
+            data = self._graphql.execute(q.XXHASH_DIGESTS_ENABLED, {"entityName": entity},
+                                         what=f"log artifact {where}: may it use XXH128 digests")
+            allowed = bool((data.get("entity") or {}).get("xxhashDigestsEnabled"))
+        except (BadRequestError, MalformedResponseError):
+            allowed = False
+        if not allowed:
+            log.info("log artifact %s: W&B does not allow XXH128 digests for %s; logging with MD5, as the SDK "
+                     "does.", where, entity)
+            return "md5"
+        data = self._graphql.execute(q.FETCH_ARTIFACT_DIGEST_ALGORITHM, {
+            "entityName": entity, "projectName": plan.project, "artifactTypeName": plan.type,
+            "artifactCollectionName": plan.name}, what=f"log artifact {where}: read its digest algorithm")
+        collection = (((data.get("project") or {}).get("artifactType") or {}).get("artifactCollection") or {})
+        existing = collection.get("digestAlgorithm")
+        if existing == "MANIFEST_MD5":
+            log.info("log artifact %s: the collection holds MD5 versions; logging with MD5, as the SDK does.", where)
+            return "md5"
+        return plan.algorithm
 
     def _log_plan(self, name: str, type: str, files: Any, project: str | None, entity: str | None,
                   references: Any, metadata: Mapping[str, Any] | str | None, description: str | None,
@@ -1339,6 +1377,15 @@ def _check_state(state: Any) -> str:
     return str(state)
 
 
+def _digest_algorithm(value: Any) -> str:
+    """``"MD5"`` or ``"XXH128"`` (any case, templated text too) as ``"md5"``/``"xxh128"``."""
+    text = value.strip().upper() if isinstance(value, str) else None
+    if text not in ("MD5", "XXH128"):
+        raise BadRequestError(f"digest_algorithm must be 'MD5' or 'XXH128', not {value!r}.",
+                              hint="Leave it unset for MD5, W&B's default.")
+    return text.lower()
+
+
 _RUN_ID_FORBIDDEN = set("/\\#?%:")
 
 
@@ -1368,6 +1415,7 @@ class _LogPlan:
     workers: int
     files: list[Any]
     references: list[Any]
+    algorithm: str = "md5"  # entries' digests: "md5" or "xxh128"
 
     def prepare(self, transport: Transport, cancel: threading.Event | None) -> tuple[list[Any], dict[str, Any]]:
         """Hash the files (in parallel, once) and read the references' ETags and sizes."""
@@ -1384,7 +1432,7 @@ class _LogPlan:
                     from .errors import CancelledError
 
                     raise CancelledError("log artifact: cancelled while hashing files.")
-                out.append(hash_file(item.name, item.path, self.threshold))
+                out.append(hash_file(item.name, item.path, self.threshold, xxh128=self.algorithm == "xxh128"))
             return out
 
         # Small files are hashed in tasks of up to 64 files or 4 MiB (a task per small file costs more

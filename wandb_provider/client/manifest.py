@@ -79,6 +79,20 @@ class ManifestEntry:
         return "xxh128" if self.extra.get("alg") == "XXH128" else "md5"
 
     @property
+    def cache_key(self) -> str | None:
+        """The download cache's name for a stored entry's bytes: its hex MD5, or ``xxh128:<hex>``
+        for an XXH128 entry (kept apart, as the SDK's cache keeps ``obj/md5`` and ``obj/xxh128``)."""
+        if self.algorithm == "md5":
+            return self.md5_hex
+        if self.ref is not None:
+            return None
+        try:
+            raw = base64.b64decode(self.digest, validate=True)
+        except ValueError:
+            return None
+        return f"xxh128:{raw.hex()}" if len(raw) == 16 else None
+
+    @property
     def md5_hex(self) -> str | None:
         """Hex MD5 of a stored MD5 entry (cache key and URL form), else None."""
         if self.ref is not None or self.algorithm != "md5":
@@ -156,10 +170,7 @@ def check_digest(entries: Iterable[ManifestEntry], expected: str, algorithm: str
     candidates = [algorithm] if algorithm else ["md5", "xxh128"]
     seen = []
     for candidate in candidates:
-        try:
-            actual = artifact_digest(entries, candidate)
-        except ArtifactIntegrityError:
-            continue  # xxhash is not installed: the MD5 form decides
+        actual = artifact_digest(entries, candidate)
         if actual == expected:
             return
         seen.append(actual)

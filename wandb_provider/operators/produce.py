@@ -175,6 +175,8 @@ class LogArtifactOperator(WandbBaseOperator):
     :param tags: Tags of the version. (templated)
     :param multipart_threshold: Files of this size and more go in parallel parts (W&B's default 2 GiB).
     :param max_workers: Parallel uploads (default: the client's).
+    :param digest_algorithm: ``"MD5"`` (default) or ``"XXH128"``, as the SDK's
+        ``wandb.Artifact(digest_algorithm=...)`` (MD5 when W&B does not allow XXH128 there).
     :param inputs: The versions the new one is made from: the XComs of upstream W&B tasks (e.g.
         ``UseArtifactOperator(...).output``; each pins its version by ``id`` and ``digest``, and a
         changed digest fails the task) or artifact paths. This task's run declares them used, so
@@ -213,6 +215,7 @@ class LogArtifactOperator(WandbBaseOperator):
         multipart_threshold: int | None = None,
         max_workers: int | None = None,
         inputs: Any = None,
+        digest_algorithm: str = "MD5",
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
@@ -228,7 +231,10 @@ class LogArtifactOperator(WandbBaseOperator):
         self.tags = tags
         self.multipart_threshold = multipart_threshold
         self.max_workers = max_workers
+        self.digest_algorithm = digest_algorithm
         with self.checking():
+            if not isinstance(digest_algorithm, str) or digest_algorithm.strip().upper() not in ("MD5", "XXH128"):
+                raise InvalidValueError(f"digest_algorithm must be 'MD5' or 'XXH128', not {digest_algorithm!r}.")
             for label, number in (("multipart_threshold", multipart_threshold), ("max_workers", max_workers)):
                 if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
                     raise InvalidValueError(f"{label} must be a whole number >= 1, not {number!r}.")
@@ -260,7 +266,8 @@ class LogArtifactOperator(WandbBaseOperator):
             version = client.log_artifact(
                 collection, args["type"], files, project=project, entity=entity, references=references,
                 metadata=metadata, description=args["description"], aliases=args["aliases"], tags=args["tags"],
-                run=run, max_workers=self.max_workers, created=outcomes.append, **options)
+                run=run, max_workers=self.max_workers, created=outcomes.append,
+                digest_algorithm=self.digest_algorithm, **options)
         created = bool(outcomes and outcomes[0])
         self.logged(version)
         self.push_link(context, version)

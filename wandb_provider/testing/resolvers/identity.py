@@ -103,8 +103,9 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "isTeam": lambda e, info: e.kind != "user",
         "organization": _entity_org,
         "user": _entity_user,
-        # Always false: the SDK then re-hashes XXH128 artifacts with MD5 before logging (§12.1).
-        "xxhashDigestsEnabled": lambda e, info: False,
+        # W&B's current servers allow XXH128 digests: wandb-core then logs XXH128 artifacts as asked
+        # (entries' digests XXH128, files' md5 still MD5); with false it re-hashes them with MD5.
+        "xxhashDigestsEnabled": lambda e, info: True,
     },
     "Organization": {
         "id": gid("Organization"),

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import xxhash
+
 from ..errors import InvalidInput
 
 MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
@@ -58,10 +60,6 @@ def parse_manifest(data: bytes) -> list[Entry]:
 def artifact_digest(entries: list[Entry], algorithm: str = "MANIFEST_MD5") -> str | None:
     """The artifact digest: hex hash over sorted ``path:digest`` lines (None if unsupported here)."""
     if algorithm == "MANIFEST_XXH128":
-        try:
-            import xxhash  # type: ignore[import-not-found]
-        except ImportError:
-            return None
         hasher: Any = xxhash.xxh3_128()
     else:
         hasher = hashlib.md5()

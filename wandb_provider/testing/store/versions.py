@@ -196,13 +196,12 @@ class VersionsMixin(CollectionsMixin):
                 self._pending(user, artifact_id)
                 checked.add(artifact_id)
             md5 = spec.get("md5") or ""
-            parts = None
+            parts = check_parts(spec["name"], spec["uploadPartsInput"]) if spec.get("uploadPartsInput") else None
             if not md5:
-                # A multipart upload (wandb-core sends md5 "" and the parts' MD5s): the server knows
+                # A multipart upload declared without the file's MD5 (only the parts'): the server knows
                 # the file's MD5 only if the spec's digest names it, else once the parts are joined.
-                if not spec.get("uploadPartsInput"):
+                if parts is None:
                     raise InvalidInput(f"file {spec['name']!r}: md5 is empty and no uploadPartsInput is given")
-                parts = check_parts(spec["name"], spec["uploadPartsInput"])
                 digest = spec.get("digest") or ""
                 md5 = digest if digest and _is_md5_b64(digest) and self.blobs.has(b64_to_hex(digest)) else ""
             try:
@@ -246,8 +245,11 @@ class VersionsMixin(CollectionsMixin):
                           (artifact_id, upload.name))
         if row is None:
             raise NotFound(f"file {upload.name!r} is not part of artifact {ids.encode('Artifact', artifact_id)}")
-        if row["digest"] and _is_md5_b64(row["digest"]) and row["digest"] != md5:
-            raise InvalidInput(f"file {upload.name!r}: the joined parts have MD5 {md5}, declared {row['digest']}")
+        # The MD5 the file was declared with (its md5, or an MD5 version's digest; an XXH128 digest is no MD5).
+        md5_version = self.live_version(artifact_id).digest_algorithm != "MANIFEST_XXH128"
+        declared = row["md5"] or (row["digest"] if md5_version and _is_md5_b64(row["digest"] or "") else "")
+        if declared and declared != md5:
+            raise InvalidInput(f"file {upload.name!r}: the joined parts have MD5 {md5}, declared {declared}")
         self.db.execute("UPDATE artifact_files SET md5 = ?, digest = ?, size = ? WHERE id = ?",
                         (md5, row["digest"] or md5, size, row["id"]))
         return md5
