@@ -84,12 +84,15 @@ def make_client(args: argparse.Namespace, secrets: list[str]) -> WandbClient:
     from ..client.errors import AuthenticationError
 
     base_url = os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL
-    api_key = os.environ.get("WANDB_API_KEY") or _netrc_key(base_url)
-    if not api_key:
+    federated = bool(os.environ.get("WANDB_IDENTITY_TOKEN_FILE"))  # identity federation: a JWT, no key needed
+    api_key = os.environ.get("WANDB_API_KEY") or ("" if federated else _netrc_key(base_url))
+    if not api_key and not federated:
         raise AuthenticationError(
             "no W&B API key: WANDB_API_KEY is not set and ~/.netrc has no entry for "
-            f"{_host(base_url) or base_url}.", hint="Set WANDB_API_KEY (or run 'wandb login').")
-    secrets.append(api_key)
+            f"{_host(base_url) or base_url}.",
+            hint="Set WANDB_API_KEY (or run 'wandb login'), or WANDB_IDENTITY_TOKEN_FILE for identity federation.")
+    if api_key:
+        secrets.append(api_key)
     options: dict[str, Any] = {
         "api_key": api_key, "max_retries": args.max_retries, "timeout": args.timeout, "deadline": args.deadline,
         "cache_dir": getattr(args, "cache_dir", None),

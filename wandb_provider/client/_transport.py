@@ -11,7 +11,6 @@ transfer of a small file.
 
 from __future__ import annotations
 
-import base64
 import json as jsonlib
 import logging
 import os
@@ -28,6 +27,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from . import _watchdog
+from ._credentials import credentials_for
 from ._redact import redact_url, scrub
 from ._retry import RETRY_STATUSES, DeadlineExceeded, RetryableStatus, RetryBudget, TransientTransportError
 from .config import USER_AGENT, ClientConfig
@@ -259,7 +259,7 @@ class Transport:
         self.tls = TlsSettings.resolve(config.verify)
         self._ssl_context = self.tls.context()
         self._api_origin = _origin(config.base_url)
-        self._authorization = "Basic " + base64.b64encode(f"api:{config.api_key}".encode()).decode()
+        self._credentials = credentials_for(config)  # an API key, or identity federation (_credentials)
         self._proxies: dict[str, str | None] = {}
         self._managers: dict[str | None, urllib3.PoolManager] = {}
         self._lock = threading.Lock()
@@ -280,7 +280,7 @@ class Transport:
             manager.clear()
 
     def scrub(self, text: str) -> str:
-        return scrub(text, (self.config.api_key,))
+        return scrub(text, (self.config.api_key, *self._credentials.secrets()))
 
     # --- pools, one per proxy -----------------------------------------------------------------
 
@@ -413,7 +413,7 @@ class Transport:
             raise DeadlineExceeded(f"no time left to request {redact_url(url)}")
         send_headers = dict(headers)
         if authenticated and _origin(url) == self._api_origin:
-            send_headers["Authorization"] = self._authorization
+            send_headers["Authorization"] = self._credentials.authorization(self)
         timeout = urllib3.Timeout(connect=min(self.config.connect_timeout, remaining),
                                   read=min(self.config.timeout, remaining))
         try:

@@ -38,6 +38,9 @@ class ClientConfig:
         entries may reach although they are loopback, link-local or private. Empty by default.
     :param record_runs: Whether the Airflow operators record each task as a W&B run (the client
         itself creates runs only when asked).
+    :param identity_token_file: The file holding a JWT of your identity provider, for W&B's identity
+        federation (the SDK's ``WANDB_IDENTITY_TOKEN_FILE``): it is exchanged for an access token
+        and used instead of ``api_key``.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -58,9 +61,15 @@ class ClientConfig:
     allowed_file_reference_roots: tuple[str, ...] = ()
     allowed_reference_hosts: tuple[str, ...] = ()
     record_runs: bool = True
+    identity_token_file: str | None = None
 
     def __post_init__(self) -> None:
         from .errors import BadRequestError
+
+        if self.identity_token_file is not None and (not isinstance(self.identity_token_file, str)
+                                                     or not self.identity_token_file.strip()):
+            raise BadRequestError(f"client setting identity_token_file={self.identity_token_file!r} is not a path.",
+                                  hint="Give the path of the file your identity provider writes the JWT to.")
 
         object.__setattr__(self, "base_url", (self.base_url or DEFAULT_BASE_URL).rstrip("/"))
         for name in ("timeout", "connect_timeout", "deadline", "retry_after_cap", "backoff_min", "backoff_max"):
@@ -84,10 +93,12 @@ class ClientConfig:
 
     @classmethod
     def from_env(cls, **overrides: object) -> ClientConfig:
-        """Read ``WANDB_API_KEY``, ``WANDB_BASE_URL``, ``WANDB_ENTITY`` and ``WANDB_PROJECT`` now."""
+        """Read ``WANDB_API_KEY`` (or ``WANDB_IDENTITY_TOKEN_FILE``), ``WANDB_BASE_URL``, ``WANDB_ENTITY``
+        and ``WANDB_PROJECT`` now."""
         values: dict[str, object] = {
             "base_url": os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL,
             "api_key": os.environ.get("WANDB_API_KEY", ""),
+            "identity_token_file": os.environ.get("WANDB_IDENTITY_TOKEN_FILE") or None,
             "entity": os.environ.get("WANDB_ENTITY") or None,
             "project": os.environ.get("WANDB_PROJECT") or None,
         }

@@ -164,6 +164,13 @@ def _cache_dir(value: Any) -> str:
     return path
 
 
+def _identity_token_file(value: Any) -> str:
+    path = os.path.expanduser(_text(value))
+    if not os.path.isabs(path):
+        raise InvalidExtra("must be the absolute path of the file holding the JWT")
+    return path
+
+
 @dataclass(frozen=True)
 class Extra:
     """One connection extra: how it is shown, typed, documented and parsed.
@@ -198,6 +205,12 @@ EXTRAS: tuple[Extra, ...] = (
           "Default entity (team or user) for paths that name none.", _entity, "my-team"),
     Extra("project", "Project", "project", ("string",), None,
           "Default project for paths that name none.", _project, "my-project"),
+    Extra("identity_token_file", "Identity token file (instead of the API key)", "identity_token_file",
+          ("string",), None,
+          "W&B identity federation: absolute path of the file your identity provider writes a JWT to "
+          "(as WANDB_IDENTITY_TOKEN_FILE); it is exchanged for a short-lived W&B access token and used "
+          "instead of the API key, so the password may stay empty.", _identity_token_file,
+          "/var/run/secrets/wandb/token"),
     Extra("timeout", "Timeout (s)", "timeout", ("number",), 60.0,
           "Read timeout of one request, in seconds (finite, > 0).", _positive_seconds),
     Extra("deadline", "Deadline (s)", "deadline", ("number",), 300.0,

@@ -38,6 +38,7 @@ from .config import (
 from .errors import EmulatorError, InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from .faults import FaultMiddleware, FaultState
 from .graphql_api import GraphQLService, Outcome
+from .identity import GrantRefused, IdentityFederation
 from .limits import BodyLimitMiddleware, RequestTooLarge
 from .pending import PendingReaper
 from .resolvers import Context
@@ -72,6 +73,7 @@ class ServerState:
         self.max_upload_bytes = max_upload_bytes
         self.pending = PendingReaper(store, pending_ttl_seconds)
         self.loopback_only = loopback_only  # bound to a loopback address only
+        self.identity: IdentityFederation | None = None  # identity federation's token endpoint (identity.py)
 
 
 def _error(exc: EmulatorError) -> JSONResponse:
@@ -101,6 +103,13 @@ def _authenticate(state: ServerState, request: Request) -> User:
     key = _api_key(request)
     if key is None:
         raise Unauthenticated("user is not logged in: send the API key as HTTP Basic auth, user 'api'")
+    if state.identity is not None and request.headers.get("authorization", "")[:7].lower() == "bearer ":
+        username, expired = state.identity.user_for(key)
+        if expired:
+            raise Unauthenticated("the access token has expired: exchange the identity token again")
+        found = state.store.user_by_name(username) if username else None
+        if found is not None:
+            return found
     user = state.store.user_by_key(key)
     if user is None:
         raise Unauthenticated("invalid API key: the server did not recognize an account for this key")
@@ -110,6 +119,23 @@ def _authenticate(state: ServerState, request: Request) -> User:
 def _state(request: Request) -> ServerState:
     state: ServerState = request.app.state.wandb
     return state
+
+
+# --- identity federation -------------------------------------------------------------------
+
+
+async def oidc_token(request: Request) -> Response:
+    """W&B's token endpoint of identity federation (``identity.py``): a JWT for an access token."""
+    state = _state(request)
+    if state.identity is None:
+        return JSONResponse({"error": "unsupported_grant_type",
+                             "error_description": "identity federation is off on this server"}, status_code=400)
+    body = await request.body()
+    try:
+        answer = state.identity.exchange(body)
+    except GrantRefused as refused:
+        return JSONResponse({"error": refused.code, "error_description": refused.description}, status_code=400)
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
 # --- GraphQL ---------------------------------------------------------------------------------
@@ -508,6 +534,7 @@ async def admin(request: Request) -> Response:
 def create_app(state: ServerState) -> Any:
     routes = [
         Route("/graphql", graphql, methods=["POST"]),
+        Route("/oidc/token", oidc_token, methods=["POST"]),
         Route("/storage/blobs/{md5}/{name:path}", download_blob, methods=["GET", "HEAD"]),
         Route("/storage/uploads/{artifact}/{md5}", upload_file, methods=["PUT"]),
         Route("/storage/manifests/{artifact}", upload_manifest, methods=["PUT"]),

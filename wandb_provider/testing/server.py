@@ -18,6 +18,7 @@ from typing import IO, Any
 from .app import ServerState, create_app
 from .config import DEFAULT_API_KEY, ServerConfig, is_loopback_address, is_loopback_host
 from .faults import FaultState
+from .identity import IdentityFederation
 from .seed import seed_demo
 from .store import SeedFile, Store
 from .store.records import User, Version
@@ -148,6 +149,8 @@ class LocalWandbServer:
             self.faults = FaultState()
             self.faults.configure(self.config.faults)
             self.signer = UrlSigner(_url_secret(self.store), self.config.signed_url_seconds)
+            self.identity = IdentityFederation(_url_secret(self.store),
+                                               lambda name: self.store.user_by_name(name) is not None)
             self._setup_accounts()
         except BaseException:
             self._close_store()
@@ -194,6 +197,12 @@ class LocalWandbServer:
         """The first user's personal entity."""
         return self.username
 
+    def identity_token(self, user: str | None = None, *, lifetime: float = 3600.0, **claims: Any) -> str:
+        """A JWT of identity federation for ``user`` (default: the server's first user) that this
+        server's ``/oidc/token`` exchanges for an access token; ``claims`` override its claims
+        (say ``iss``, or ``exp`` in the past) to make one it refuses."""
+        return self.identity.mint(self.user(user).username, lifetime=lifetime, **claims)
+
     def user(self, name: str | None = None) -> User:
         user = self.store.user_by_name(name or self.username)
         if user is None:
@@ -228,6 +237,7 @@ class LocalWandbServer:
             max_upload_bytes=self.config.max_upload_bytes, pending_ttl_seconds=self.config.pending_ttl_seconds,
             loopback_only=not self.exposed,
         )
+        state.identity = self.identity
         uv_config = uvicorn.Config(
             create_app(state), log_level="warning", lifespan="off", access_log=False,
             timeout_keep_alive=30, backlog=2048, timeout_graceful_shutdown=2,
