@@ -522,13 +522,19 @@ def test_part_sizes_follow_the_sdk_rule() -> None:
 
 
 def test_an_etag_naming_other_bytes_is_an_integrity_error() -> None:
-    from wandb_provider.client._upload import check_stored
+    from wandb_provider.client._upload import check_stored, expected_md5
     from wandb_provider.client.errors import ArtifactIntegrityError
 
     md5 = hashlib.md5(b"sent").digest()
-    check_stored(f'"{md5.hex()}"', md5, "upload")
-    check_stored('"0x8DC0A1B2C3D4E5F"', md5, "upload")  # Azure's ETag says nothing about the bytes
-    check_stored(f'"{md5.hex()}-3"', md5, "upload")  # a multipart object's ETag neither
-    check_stored(None, md5, "upload")
+    other = hashlib.md5(b"other").hexdigest()
+    check_stored(f'"{md5.hex()}"', md5, "upload", {})
+    check_stored('"0x8DC0A1B2C3D4E5F"', md5, "upload", {})  # Azure's ETag says nothing about the bytes
+    check_stored(f'"{md5.hex()}-3"', md5, "upload", {})  # a multipart object's ETag neither
+    check_stored(None, md5, "upload", {})
+    # Storage checked a Content-MD5 itself; an S3 SSE-KMS ETag is no MD5 and must not fail the upload.
+    check_stored(f'"{other}"', md5, "upload", {"Content-MD5": b64md5(b"sent")})
     with pytest.raises(ArtifactIntegrityError, match="not the"):
-        check_stored(f'"{hashlib.md5(b"other").hexdigest()}"', md5, "upload")
+        check_stored(f'"{other}"', md5, "upload", {"Content-Type": "text/plain"})
+    expected_md5({"Content-MD5": b64md5(b"sent")}, md5, "upload")
+    with pytest.raises(ArtifactIntegrityError, match="W&B expects bytes"):
+        expected_md5({"content-md5": b64md5(b"other")}, md5, "upload")

@@ -11,9 +11,9 @@ PUTs carry what the SDK's carry (docs/protocol.rst, "Uploads"): a whole file or 
 the ``uploadHeaders`` W&B gave with its URL (W&B signs the MD5 it was told into them as
 ``Content-MD5``, so storage refuses other bytes); a part of a multipart upload its own
 ``Content-MD5`` and the ``Content-Type`` of ``uploadHeaders``. ``Content-Length`` is HTTP's framing
-of the body. What storage kept is checked from its answer: an ETag that is an MD5 (S3 and GCS
-answer a single PUT so) must be the MD5 of the bytes sent, and part ETags are passed back to W&B
-exactly as storage gave them.
+of the body. A ``Content-MD5`` W&B asks for must be the bytes' MD5 (checked before sending); a PUT
+W&B asked none for is checked from storage's answer (an ETag that is an MD5 must be the bytes'). Part
+ETags are passed back to W&B exactly as storage gave them.
 
 A version stays PENDING (invisible under any alias) until the commit, which comes last: an upload
 that fails or is killed commits nothing. The ``clientID`` is derived from the request, so a re-run of
@@ -96,12 +96,25 @@ def upload_headers(raw: Any) -> dict[str, str]:
     return headers
 
 
-def check_stored(etag: str | None, md5: bytes, what: str) -> None:
-    """Raise ``ArtifactIntegrityError`` when storage's ETag is an MD5 other than ``md5``.
+def expected_md5(headers: dict[str, str], md5: bytes, what: str) -> None:
+    """Raise ``ArtifactIntegrityError`` before sending when W&B signed another MD5 than the bytes' into
+    the URL (its ``Content-MD5`` upload header): storage would refuse them, or W&B was told other bytes."""
+    for name, value in headers.items():
+        if name.lower() == "content-md5" and value != b64(md5):
+            raise ArtifactIntegrityError(
+                f"{what}: W&B expects bytes with MD5 {value}, not the {b64(md5)} about to be sent.",
+                hint="The file changed since it was announced to W&B, or a proxy altered the answer; log it again.")
 
-    S3 and GCS answer a single PUT (and each part) with the quoted hex MD5 of what they stored;
-    other ETags (Azure's, a multipart object's ``-N`` form) say nothing about the bytes and pass.
+
+def check_stored(etag: str | None, md5: bytes, what: str, headers: dict[str, str]) -> None:
+    """Raise ``ArtifactIntegrityError`` when storage's answer shows it kept other bytes than ``md5``.
+
+    A PUT that carried ``Content-MD5`` was checked by storage itself (which refuses other bytes), and
+    its ETag need not be an MD5 (S3 with SSE-KMS encryption). Without one, an ETag that is an MD5 (S3
+    and GCS answer a plain PUT so) must be ``md5``; other ETags (Azure's) say nothing about the bytes.
     """
+    if any(name.lower() == "content-md5" for name in headers):
+        return
     tag = (etag or "").strip().removeprefix("W/").strip('"').lower()
     if len(tag) == 32 and all(c in "0123456789abcdef" for c in tag) and tag != md5.hex():
         raise ArtifactIntegrityError(
@@ -239,12 +252,13 @@ class Uploader:
             raise MalformedResponseError(f"{what}: W&B gave no upload URL for the manifest.",
                                          operation=q.CREATE_ARTIFACT_MANIFEST.name)
         headers = upload_headers(file.get("uploadHeaders"))
+        expected_md5(headers, hashlib.md5(body).digest(), f"{what}: upload its manifest")
         self._check_cancel(what)
         response = self.transport.request("PUT", file["uploadUrl"], operation="upload manifest",
                                           what=f"{what}: upload its manifest", authenticated=False, body=body,
                                           headers=headers, cancel=self.user_cancel)
         raise_for_status(response, "upload manifest", f"{what}: upload its manifest")
-        check_stored(response.header("ETag"), hashlib.md5(body).digest(), f"{what}: upload its manifest")
+        check_stored(response.header("ETag"), hashlib.md5(body).digest(), f"{what}: upload its manifest", headers)
         self._check_cancel(what)
         data = self.graphql.execute(q.COMMIT_ARTIFACT, {"artifactID": artifact_id}, what=f"{what}: commit it")
         committed = self._field(data, ("commitArtifact", "artifact"), what, q.COMMIT_ARTIFACT.name)
@@ -353,8 +367,9 @@ class Uploader:
             sent = self._put_parts(artifact_id, hashed, node, multipart, headers, progress)
         else:
             what = f"upload {hashed.name!r}"
+            expected_md5(headers, hashed.md5, what)
             etag = self._put_range(node["uploadUrl"], hashed, 0, hashed.size, hashed.md5, headers, what)
-            check_stored(etag, hashed.md5, what)
+            check_stored(etag, hashed.md5, what, headers)
             sent = hashed.size
             progress.add(1, hashed.size)
         return sent
@@ -406,12 +421,11 @@ class Uploader:
                 raise CancelledError(f"{what}: stopped.")
             offset, length = hashed.part_range(number)
             md5 = hashed.part_md5s[number - 1]
-            etag = self._put_range(urls[number], hashed, offset, length, md5,
-                                   {**part_headers, "Content-MD5": b64(md5)}, f"{what}: part {number}")
+            sent = {**part_headers, "Content-MD5": b64(md5)}  # storage checks each part's bytes
+            etag = self._put_range(urls[number], hashed, offset, length, md5, sent, f"{what}: part {number}")
             if not etag:
                 raise MalformedResponseError(f"{what}: storage answered part {number} without an ETag "
                                              f"({redact_url(urls[number])}).")
-            check_stored(etag, md5, f"{what}: part {number}")
             etags[number] = etag  # raw, quotes and all: W&B hands it to storage's completion as it is
             progress.add(0, length)
 
