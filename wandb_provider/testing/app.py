@@ -40,6 +40,7 @@ from .faults import FaultMiddleware, FaultState
 from .graphql_api import GraphQLService, Outcome
 from .limits import BodyLimitMiddleware, RequestTooLarge
 from .pending import PendingReaper
+from .recorder import GraphQLRecorder
 from .resolvers import Context
 from .store import Store
 from .store.records import User
@@ -72,6 +73,7 @@ class ServerState:
         self.max_upload_bytes = max_upload_bytes
         self.pending = PendingReaper(store, pending_ttl_seconds)
         self.loopback_only = loopback_only  # bound to a loopback address only
+        self.recorder = GraphQLRecorder()
 
 
 def _error(exc: EmulatorError) -> JSONResponse:
@@ -137,6 +139,7 @@ async def graphql(request: Request) -> Response:
         op_name = payload.get("operationName")
         if op_name is not None and not isinstance(op_name, str):
             raise InvalidInput("'operationName' must be a string")
+        state.recorder.record(payload["query"], variables, op_name, request.headers.get("user-agent", ""))
         context = Context(store=state.store, user=user, urls=urls)
         db = state.store.db
         with db.transaction():
@@ -487,6 +490,8 @@ async def admin(request: Request) -> Response:
         if action == "faults" and request.method == "POST":
             state.faults.configure(await _admin_body(request))
             return JSONResponse(state.faults.describe())
+        if action == "graphql-log" and request.method == "GET":
+            return JSONResponse({"requests": state.recorder.requests()})
         if action == "signed-urls" and request.method == "POST":
             state.signer.ttl_seconds = _ttl_seconds(await _admin_body(request))
             return JSONResponse({"ttl_seconds": state.signer.ttl_seconds})

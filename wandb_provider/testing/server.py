@@ -153,6 +153,7 @@ class LocalWandbServer:
             self._close_store()
             raise
         self._server: Any = None
+        self._state: ServerState | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
 
@@ -228,6 +229,7 @@ class LocalWandbServer:
             max_upload_bytes=self.config.max_upload_bytes, pending_ttl_seconds=self.config.pending_ttl_seconds,
             loopback_only=not self.exposed,
         )
+        self._state = state
         uv_config = uvicorn.Config(
             create_app(state), log_level="warning", lifespan="off", access_log=False,
             timeout_keep_alive=30, backlog=2048, timeout_graceful_shutdown=2,
@@ -318,4 +320,8 @@ class LocalWandbServer:
 
     def reset_stats(self) -> None:
         self.faults.reset_stats()
+
+    def graphql_requests(self) -> list[dict[str, Any]]:
+        """Every distinct GraphQL request shape received so far (``recorder.py``)."""
+        return self._state.recorder.requests() if self._state is not None else []
 
