@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
+from ._features import DIGEST_ALGORITHM
 from ._hashing import CHUNK, b64
 from ._hashing_files import HashedFile, SliceReader, read_checked
 from ._redact import redact_url
@@ -147,6 +148,8 @@ class Uploader:
         self.progress_callback = progress
         self.user_cancel = cancel
         self.stop = threading.Event()
+        self.digest_algorithm = False  # set by run(): whether W&B takes per-file digests
+        self.manifest_id: str | None = None  # set by run(): the manifest createArtifactManifest made
 
     # --- the sequence ----------------------------------------------------------------------
 
@@ -156,8 +159,11 @@ class Uploader:
         contents: dict[str, dict[str, Any]] = {f.name: {"digest": f.b64, "size": f.size} for f in files}
         contents.update(references)
         digest = artifact_digest(contents)
-        create_input = {**create_input, "digest": digest, "digestAlgorithm": "MANIFEST_MD5",
-                        "enableDigestDeduplication": True}
+        # digestAlgorithm only where W&B reports the feature, as the SDK sends it (_features.py).
+        self.digest_algorithm = self.graphql.features.enabled(DIGEST_ALGORITHM)
+        create_input = {**create_input, "digest": digest, "enableDigestDeduplication": True}
+        if self.digest_algorithm:
+            create_input["digestAlgorithm"] = "MANIFEST_MD5"
         identity = json.dumps(create_input, sort_keys=True)
         create_input["clientID"] = hashlib.sha512(b"client\n" + identity.encode()).hexdigest()
         create_input["sequenceClientID"] = hashlib.sha512(b"sequence\n" + identity.encode()).hexdigest()
@@ -179,7 +185,13 @@ class Uploader:
         manifest_vars = {"artifactID": artifact_id, "baseArtifactID": base_id, "name": "wandb_manifest.json",
                          "digest": "", "entityName": dest.entity, "projectName": dest.project,
                          "runName": dest.run_name or "", "manifestType": "FULL", "includeUpload": False}
-        self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, manifest_vars, what=f"{what}: create its manifest")
+        data = self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, manifest_vars, what=f"{what}: create its manifest")
+        manifest = self._field(data, ("createArtifactManifest", "artifactManifest"), what,
+                               q.CREATE_ARTIFACT_MANIFEST.name)
+        if not manifest.get("id"):
+            raise MalformedResponseError(f"{what}: W&B's answer has no field 'createArtifactManifest.artifactManifest.id'.",
+                                         operation=q.CREATE_ARTIFACT_MANIFEST.name)
+        self.manifest_id = str(manifest["id"])
         outcome = LogOutcome(artifact_id, index, deduplicated=False)
         try:
             self._upload_files(artifact_id, files, contents, outcome, what)
@@ -292,16 +304,21 @@ class Uploader:
     def _create_files(self, artifact_id: str, chunk: list[HashedFile], what: str) -> list[dict[str, Any]]:
         specs = []
         for hashed in chunk:
-            spec: dict[str, Any] = {"artifactID": artifact_id, "name": hashed.name, "md5": hashed.b64,
-                                    "digest": hashed.b64, "mimetype": None, "artifactManifestID": None,
+            # As the SDK sends them: the manifest's id, the file's MD5 (multipart files too), and
+            # its digest only where W&B reports ARTIFACT_DIGEST_ALGORITHM.
+            spec: dict[str, Any] = {"artifactID": artifact_id, "artifactManifestID": self.manifest_id,
+                                    "name": hashed.name, "md5": hashed.b64, "mimetype": None,
                                     "uploadPartsInput": None}
+            if self.digest_algorithm:
+                spec["digest"] = hashed.b64
             if hashed.multipart:
-                spec["md5"] = ""
                 spec["uploadPartsInput"] = [{"partNumber": n, "hexMD5": md5.hex()}
                                             for n, md5 in enumerate(hashed.part_md5s, 1)]
             specs.append(spec)
-        data = self.graphql.execute(q.CREATE_ARTIFACT_FILES, {"input": {"artifactFiles": specs,
-                                                                        "storageLayout": "V2"}},
+        files_input: dict[str, Any] = {"artifactFiles": specs, "storageLayout": "V2"}
+        if self.digest_algorithm:
+            files_input["digestAlgorithm"] = "MANIFEST_MD5"
+        data = self.graphql.execute(q.CREATE_ARTIFACT_FILES, {"input": files_input},
                                     what=f"{what}: ask where to upload {len(chunk)} file(s)")
         edges = ((data.get("createArtifactFiles") or {}).get("files") or {}).get("edges")
         if not isinstance(edges, list) or len(edges) != len(chunk) \
