@@ -40,6 +40,7 @@ from .faults import FaultMiddleware, FaultState
 from .graphql_api import GraphQLService, Outcome
 from .limits import BodyLimitMiddleware, RequestTooLarge
 from .pending import PendingReaper
+from .profiles import LATEST, Profile
 from .recorder import GraphQLRecorder
 from .resolvers import Context
 from .store import Store
@@ -64,11 +65,12 @@ class ServerState:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         pending_ttl_seconds: float = DEFAULT_PENDING_TTL_SECONDS,
         loopback_only: bool = False,
+        profile: Profile = LATEST,
     ) -> None:
         self.store = store
         self.signer = signer
         self.faults = faults
-        self.graphql = GraphQLService()
+        self.graphql = GraphQLService(profile)
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.pending = PendingReaper(store, pending_ttl_seconds)

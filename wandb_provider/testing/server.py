@@ -18,6 +18,7 @@ from typing import IO, Any
 from .app import ServerState, create_app
 from .config import DEFAULT_API_KEY, ServerConfig, is_loopback_address, is_loopback_host
 from .faults import FaultState
+from .profiles import profile_named
 from .seed import seed_demo
 from .store import SeedFile, Store
 from .store.records import User, Version
@@ -137,6 +138,7 @@ class LocalWandbServer:
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
         self.config.check_limits()
+        self.profile = profile_named(self.config.profile)  # refused before anything is written
         self.exposed = not is_loopback_host(self.config.host)
         if self.exposed:  # refused before anything is written
             _refuse_default_key(self.config, [u.name for u in self.config.effective_users()
@@ -227,7 +229,7 @@ class LocalWandbServer:
         state = ServerState(
             self.store, self.signer, self.faults, max_body_bytes=self.config.max_body_bytes,
             max_upload_bytes=self.config.max_upload_bytes, pending_ttl_seconds=self.config.pending_ttl_seconds,
-            loopback_only=not self.exposed,
+            loopback_only=not self.exposed, profile=self.profile,
         )
         self._state = state
         uv_config = uvicorn.Config(

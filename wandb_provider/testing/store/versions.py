@@ -196,13 +196,13 @@ class VersionsMixin(CollectionsMixin):
                 self._pending(user, artifact_id)
                 checked.add(artifact_id)
             md5 = spec.get("md5") or ""
-            parts = None
+            # A multipart upload names its parts' MD5s (and, from wandb 0.31, the file's MD5 too).
+            parts = check_parts(spec["name"], spec["uploadPartsInput"]) if spec.get("uploadPartsInput") else None
             if not md5:
-                # A multipart upload (wandb-core sends md5 "" and the parts' MD5s): the server knows
-                # the file's MD5 only if the spec's digest names it, else once the parts are joined.
-                if not spec.get("uploadPartsInput"):
+                # Without the file's MD5 the server knows it only if the spec's digest names it,
+                # else once the parts are joined.
+                if parts is None:
                     raise InvalidInput(f"file {spec['name']!r}: md5 is empty and no uploadPartsInput is given")
-                parts = check_parts(spec["name"], spec["uploadPartsInput"])
                 digest = spec.get("digest") or ""
                 md5 = digest if digest and _is_md5_b64(digest) and self.blobs.has(b64_to_hex(digest)) else ""
             try:
