@@ -159,11 +159,11 @@ class Uploader:
         contents: dict[str, dict[str, Any]] = {f.name: {"digest": f.b64, "size": f.size} for f in files}
         contents.update(references)
         digest = artifact_digest(contents)
-        # digestAlgorithm only where W&B reports the feature, as the SDK sends it (_features.py).
+        # createArtifact always names the algorithm (the SDK does, on every server it supports); the
+        # per-file digests of createArtifactFiles go only where W&B reports the feature (_features.py).
         self.digest_algorithm = self.graphql.features.enabled(DIGEST_ALGORITHM)
-        create_input = {**create_input, "digest": digest, "enableDigestDeduplication": True}
-        if self.digest_algorithm:
-            create_input["digestAlgorithm"] = "MANIFEST_MD5"
+        create_input = {**create_input, "digest": digest, "digestAlgorithm": "MANIFEST_MD5",
+                        "enableDigestDeduplication": True}
         identity = json.dumps(create_input, sort_keys=True)
         create_input["clientID"] = hashlib.sha512(b"client\n" + identity.encode()).hexdigest()
         create_input["sequenceClientID"] = hashlib.sha512(b"sequence\n" + identity.encode()).hexdigest()
