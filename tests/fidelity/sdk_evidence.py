@@ -2,9 +2,9 @@
 
 Sources, all from the installed ``wandb`` package:
 
-* every GraphQL document in its Python sources (string constants that parse as GraphQL, the
-  ``_generated`` operation modules included; ``str.format`` templates are read with their
-  placeholders dropped);
+* every GraphQL document in its Python sources (string constants and f-strings that parse as
+  GraphQL, the ``_generated`` operation modules included; ``str.format`` templates and f-strings
+  are read with their placeholders dropped);
 * every document inside its ``wandb-core`` binary (the Go side: text starting ``query ``,
   ``mutation `` or ``fragment `` read up to its closing brace);
 * its generated input types: the Python ``_generated/input_types.py`` modules, and for the input
@@ -79,6 +79,17 @@ def _parse_definitions(text: str) -> DocumentNode | None:
     return None
 
 
+def _literal_text(node: ast.AST) -> str | None:
+    """A string constant's text; an f-string's, with its ``{expressions}`` dropped."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        text = "".join(part.value if isinstance(part, ast.Constant) and isinstance(part.value, str) else "\0"
+                       for part in node.values)
+        return re.sub(r"\.\.\.\s*\0", "", text).replace("\0", "")  # a spread of a computed fragment name goes too
+    return None
+
+
 def python_documents(root: Path | None = None) -> list[DocumentNode]:
     """Documents in the SDK's Python sources (every string constant that parses as GraphQL)."""
     documents = []
@@ -93,9 +104,9 @@ def python_documents(root: Path | None = None) -> list[DocumentNode]:
         except SyntaxError:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "{" in node.value \
-                    and _PYTHON_HINT.search(node.value):
-                document = _parse_definitions(node.value)
+            text = _literal_text(node)
+            if text is not None and "{" in text and _PYTHON_HINT.search(text):
+                document = _parse_definitions(text)
                 if document is not None and document.definitions:
                     documents.append(document)
     for path in sorted((root or wandb_root()).rglob("*.graphql")):

@@ -108,7 +108,10 @@ def test_every_input_type_of_ours_has_exactly_the_sdk_fields(evidence: ev.Usage)
 
 
 def test_every_document_of_the_client_passes_the_check(evidence: ev.Usage) -> None:
-    requests = [{"query": op.document, "operationName": op.name, "variables": {}} for op in all_documents()]
+    from wandb_provider.client.watch import batch_document
+
+    operations = [*all_documents(), batch_document(3, [0, 2, 1]), batch_document(2, [1, 0], [False, True])]
+    requests = [{"query": op.document, "operationName": op.name, "variables": {}} for op in operations]
     assert list(ev.violations(SCHEMA, evidence, requests)) == []
 
 

@@ -49,7 +49,7 @@ def test_on_latest_w_and_b_the_client_asks_once_and_uses_every_feature(wandb_ser
 def test_on_the_oldest_supported_w_and_b_the_client_falls_back(wandb_server: Any, tmp_path: Path) -> None:
     """No per-file digests, no membership in linkArtifact's answer: read back instead. The SDK sees
     the result as W&B would show it."""
-    client, version, linked = _log_and_link(wandb_server, tmp_path)
+    _, version, linked = _log_and_link(wandb_server, tmp_path)
     assert "best" in linked.aliases and linked.version_index == 0 and linked.id == version.id
     (link,) = _requests(wandb_server, "LinkArtifact")
     assert "artifactMembership" not in link["query"]

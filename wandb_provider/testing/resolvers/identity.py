@@ -41,11 +41,6 @@ def resolve_server_info(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
     return {
         "features": features,
         "cliVersionInfo": "{}",
-        "latestLocalVersionInfo": {
-            "outOfDate": False,
-            "latestVersionString": LATEST.server_version,
-            "versionOnThisInstanceString": profile.server_version,
-        },
     }
 
 
