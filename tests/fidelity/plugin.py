@@ -75,8 +75,9 @@ def check(requests: list[dict[str, Any]], cache: Any = None) -> list[str]:
     key = f"fidelity/evidence-{_evidence_key()}"
     stored = cache.get(key, None) if cache is not None else None
     if stored is not None:
-        evidence = ev.Usage(set(stored["types"]), {tuple(x) for x in stored["fields"]},  # type: ignore[misc]
-                            {tuple(x) for x in stored["arguments"]}, {tuple(x) for x in stored["input_fields"]})
+        evidence = ev.Usage(set(stored["types"]), {(a, b) for a, b in stored["fields"]},
+                            {(a, b, c) for a, b, c in stored["arguments"]},
+                            {(a, b) for a, b in stored["input_fields"]})
     else:
         evidence = ev.sdk_evidence(schema)
         if cache is not None:

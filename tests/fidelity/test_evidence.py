@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import GraphQLInputObjectType
+from graphql import GraphQLInputObjectType, GraphQLObjectType
 
 from wandb_provider.client._queries import all_documents
 from wandb_provider.testing.graphql_api import load_schema
@@ -26,8 +26,8 @@ def evidence() -> ev.Usage:
 
 
 def test_documents_come_from_both_sides_of_the_sdk() -> None:
-    python_names = {d.name.value for doc in ev.python_documents() for d in doc.definitions
-                    if getattr(d, "name", None) is not None}
+    python_names = {name.value for doc in ev.python_documents() for d in doc.definitions
+                    if (name := getattr(d, "name", None)) is not None}
     binary_text = "\n".join(ev.binary_definitions())
     assert {"ServerFeaturesQuery", "LinkArtifact", "ArtifactMembershipByName"} <= python_names
     for operation in ("mutation CreateArtifactFiles", "mutation CreateArtifactManifest", "mutation UpsertBucket",
@@ -49,7 +49,7 @@ def _go_structs(binary: Path) -> list[set[str]]:
     def to_offset(address: int) -> int | None:
         for offset, vaddr, size in loads:
             if vaddr <= address < vaddr + size:
-                return offset + address - vaddr
+                return int(offset + address - vaddr)
         return None
 
     def tag_at(offset: int | None) -> str | None:
@@ -135,8 +135,10 @@ def test_the_check_finds_what_no_sdk_document_uses(query: str, variables: dict[s
 def test_the_legacy_profile_lacks_the_fields_of_the_features_it_turns_off() -> None:
     legacy = load_schema(LEGACY)
     for type_name, field_name in LEGACY.missing_fields:
-        assert field_name in SCHEMA.type_map[type_name].fields  # type: ignore[union-attr]
-        assert field_name not in legacy.type_map[type_name].fields  # type: ignore[union-attr]
+        before, after = SCHEMA.type_map[type_name], legacy.type_map[type_name]
+        assert isinstance(before, (GraphQLObjectType, GraphQLInputObjectType))
+        assert isinstance(after, (GraphQLObjectType, GraphQLInputObjectType))
+        assert field_name in before.fields and field_name not in after.fields
 
 
 def test_an_unknown_input_field_in_a_variable_is_refused_as_w_and_b_refuses_it(wandb_server: Any) -> None:

@@ -189,8 +189,9 @@ class Uploader:
         manifest = self._field(data, ("createArtifactManifest", "artifactManifest"), what,
                                q.CREATE_ARTIFACT_MANIFEST.name)
         if not manifest.get("id"):
-            raise MalformedResponseError(f"{what}: W&B's answer has no field 'createArtifactManifest.artifactManifest.id'.",
-                                         operation=q.CREATE_ARTIFACT_MANIFEST.name)
+            raise MalformedResponseError(
+                f"{what}: W&B's answer has no field 'createArtifactManifest.artifactManifest.id'.",
+                operation=q.CREATE_ARTIFACT_MANIFEST.name)
         self.manifest_id = str(manifest["id"])
         outcome = LogOutcome(artifact_id, index, deduplicated=False)
         try:

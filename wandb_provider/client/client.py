@@ -921,8 +921,9 @@ class WandbClient:
             if answers_membership:
                 membership = result["artifactMembership"]
                 if membership is None:
-                    raise MalformedResponseError(f"{what}: W&B's answer has no field 'linkArtifact.artifactMembership'.",
-                                                 operation=operation.name)
+                    raise MalformedResponseError(
+                        f"{what}: W&B's answer has no field 'linkArtifact.artifactMembership'.",
+                        operation=operation.name)
                 linked = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
             else:
                 index = result["versionIndex"]
