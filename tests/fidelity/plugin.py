@@ -3,7 +3,7 @@ use only what the wandb SDK's documents and generated input types use (``sdk_evi
 
 Every local server of the session (in this process, in pytest-xdist workers, in ``airflow dags
 test`` subprocesses) appends the distinct shapes of the requests it receives to a folder named
-by ``AIRFLOW_PROVIDER_WANDB_GRAPHQL_LOG`` (``wandb_provider/testing/recorder.py``). The controller
+by ``PROVIDER_WANDB_GRAPHQL_LOG`` (``wandb_provider/testing/recorder.py``). The controller
 reads them all when the session ends and fails the run on any request of ours (User-Agent
 ``airflow-provider-wandb/...``) that uses something the SDK never does, unless ``allowed.json``
 lists it with its reason. Requests the SDK itself sends in tests are its own business.

@@ -5,7 +5,7 @@ User-Agent and the variables with every leaf value dropped (only the keys input 
 matter to a check of input fields). Readable from the server object
 (``LocalWandbServer.graphql_requests()``) and the loopback admin route ``GET /_admin/graphql-log``.
 
-When ``AIRFLOW_PROVIDER_WANDB_GRAPHQL_LOG`` names a folder, each new shape is also appended to
+When ``PROVIDER_WANDB_GRAPHQL_LOG`` names a folder, each new shape is also appended to
 ``<folder>/graphql-<pid>.jsonl``, so a test session can check requests received by servers in
 other processes (pytest-xdist workers, ``airflow dags test`` subprocesses).
 """
@@ -17,7 +17,7 @@ import os
 import threading
 from typing import Any
 
-LOG_DIR_ENV = "AIRFLOW_PROVIDER_WANDB_GRAPHQL_LOG"
+LOG_DIR_ENV = "PROVIDER_WANDB_GRAPHQL_LOG"
 _MAX_SHAPES = 20_000
 
 
