@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# The session-wide GraphQL fidelity check (tests/fidelity/plugin.py): its hooks, as this conftest's.
+from tests.fidelity.plugin import pytest_configure, pytest_sessionfinish  # noqa: F401
+
 # Airflow reads AIRFLOW_HOME at import time: set it before anything imports airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")

@@ -117,3 +117,11 @@ def test_a_download_survives_one_failed_file_request(wandb_env, tmp_path: Path) 
     assert (tmp_path / "features" / "part-0.csv").read_text() == "id,x\n1,2\n"
     assert wandb_env.stats()["files"] >= 3  # the manifest, the file, and the request that got the 503
 # [END howto_testing_seed_and_faults]
+
+
+@pytest.mark.wandb_server(seed="demo", profile="legacy")
+def test_the_operators_tour_runs_on_the_oldest_w_and_b_server_the_sdk_supports(wandb_airflow, examples) -> None:
+    """``--server-profile legacy``: W&B Server without ARTIFACT_DIGEST_ALGORITHM and without the
+    membership in linkArtifact's answer. The client negotiates both, so every step still succeeds."""
+    run = examples.get_dag("operators_tour").test()
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == dict.fromkeys(TOUR_TASKS, "success")

@@ -133,6 +133,7 @@ def test_faults_option(start: Any) -> None:
         pytest.param(["--faults", '[{"route": "files", "kind": "melt"}]'], ["--faults", "'melt'"],
                      id="faults-bad-rule"),
         pytest.param(["--seed", "lots"], ["--seed", "'lots'"], id="unknown-seed"),
+        pytest.param(["--server-profile", "ancient"], ["--server-profile", "'ancient'"], id="unknown-profile"),
         pytest.param(["--port", "70000"], ["--port", "70000"], id="port-out-of-range"),
         pytest.param(["--port", "http"], ["--port", "'http'"], id="port-not-a-number"),
     ],
@@ -157,3 +158,29 @@ def test_port_in_use_is_a_clear_error(start: Any) -> None:
     assert f"cannot listen on 127.0.0.1:{server.port}" in done.stderr
     assert "Traceback" not in done.stderr
     assert server.stop()[0] == 0
+
+
+FEATURES = "query ServerFeaturesQuery { serverInfo { features { name isEnabled } } }"
+
+
+@pytest.mark.parametrize(("args", "enabled"), [([], True), (["--server-profile", "legacy"], False)])
+def test_the_server_profile_sets_the_features_it_reports(start: Any, args: list[str], enabled: bool) -> None:
+    server = start(*args)
+    features = {f["name"]: f["isEnabled"] for f in data(gql(server.remote, FEATURES))["serverInfo"]["features"]}
+    assert features["ARTIFACT_DIGEST_ALGORITHM"] is enabled
+    assert features["ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE"] is enabled
+    link = gql(server.remote, "mutation L($input: LinkArtifactInput!) { linkArtifact(input: $input) "
+                              "{ artifactMembership { versionIndex } } }", {"input": {}})
+    assert (link.status_code == 400) is not enabled  # the legacy schema has no such field
+    assert server.stop()[0] == 0
+
+
+def test_the_profile_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wandb_provider.testing.cli import parse_config
+
+    monkeypatch.setenv("WANDB_PROVIDER_SERVER_PROFILE", "legacy")
+    assert parse_config([]).profile == "legacy"
+    assert parse_config(["--server-profile", "latest"]).profile == "latest"
+    monkeypatch.setenv("WANDB_PROVIDER_SERVER_PROFILE", "nope")
+    with pytest.raises(SystemExit):
+        parse_config([])

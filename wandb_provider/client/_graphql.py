@@ -38,8 +38,11 @@ def graphql_error(operation: str, messages: list[str], what: str) -> WandbError:
 
 class GraphQLClient:
     def __init__(self, transport: Transport) -> None:
+        from ._features import ServerFeatures
+
         self.transport = transport
         self.url = f"{transport.config.base_url}/graphql"
+        self.features = ServerFeatures(self)  # asked once, on first use
 
     def execute(self, operation: Operation, variables: dict[str, Any] | None = None, *, what: str) -> dict[str, Any]:
         """Run ``operation`` and return its ``data``; ``what`` says what was asked, for messages."""

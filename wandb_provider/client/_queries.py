@@ -60,6 +60,13 @@ fragment MembershipFields on ArtifactCollectionMembership {
 }
 """
 
+# The server's optional features (``_features.py``), as the SDK asks for them.
+SERVER_FEATURES = Operation("ServerFeaturesQuery", """
+query ServerFeaturesQuery {
+  serverInfo { features { name isEnabled } }
+}
+""")
+
 VIEWER = Operation("Viewer", """
 query Viewer {
   viewer {
@@ -113,14 +120,14 @@ query CollectionVersions($entity: String!, $project: String!, $collection: Strin
 
 # Everything that claims a version, read just before deleting it: its state, its aliases in every
 # collection and every collection it is a member of (the one it was logged into, and each link).
+# W&B answers ``artifactMemberships`` whole, unpaged, as the SDK reads it (FetchLinkedArtifacts).
 ARTIFACT_CLAIMS = Operation("ArtifactClaims", """
-query ArtifactClaims($id: ID!, $perPage: Int) {
+query ArtifactClaims($id: ID!) {
   artifact(id: $id) {
     id
     state
     aliases { alias artifactCollection { ...CollectionRef } }
-    artifactMemberships(first: $perPage) {
-      pageInfo { hasNextPage }
+    artifactMemberships {
       edges { node { versionIndex artifactCollection { ...CollectionRef } } }
     }
   }
@@ -180,6 +187,8 @@ mutation UpdateArtifact($input: UpdateArtifactInput!) {
 }
 """ + _PROJECT_REF + _VERSION_FIELDS)
 
+# With ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE W&B answers the new membership itself;
+# without it, only its index (LINK_ARTIFACT_INDEX), and the membership is read back.
 LINK_ARTIFACT = Operation("LinkArtifact", """
 mutation LinkArtifact($input: LinkArtifactInput!) {
   linkArtifact(input: $input) {
@@ -188,6 +197,12 @@ mutation LinkArtifact($input: LinkArtifactInput!) {
   }
 }
 """ + _MEMBERSHIP_FRAGMENTS)
+
+LINK_ARTIFACT_INDEX = Operation("LinkArtifact", """
+mutation LinkArtifact($input: LinkArtifactInput!) {
+  linkArtifact(input: $input) { versionIndex }
+}
+""")
 
 UNLINK_ARTIFACT = Operation("UnlinkArtifact", """
 mutation UnlinkArtifact($input: UnlinkArtifactInput!) {
@@ -286,8 +301,7 @@ mutation CreateArtifactManifest(
 ) {
   createArtifactManifest(input: {
     artifactID: $artifactID, baseArtifactID: $baseArtifactID, name: $name, digest: $digest,
-    entityName: $entityName, projectName: $projectName, runName: $runName, type: $manifestType,
-    includeUpload: $includeUpload
+    entityName: $entityName, projectName: $projectName, runName: $runName, type: $manifestType
   }) {
     artifactManifest {
       id
@@ -376,9 +390,15 @@ fragment RunFields on Run {
 }
 """
 
+# The input written inline, one variable per field, as the SDK writes it (no SDK document names the
+# input type); a variable left out leaves its field unset.
 UPSERT_RUN = Operation("UpsertBucket", """
-mutation UpsertBucket($input: UpsertBucketInput!) {
-  upsertBucket(input: $input) {
+mutation UpsertBucket($name: String, $project: String, $entity: String, $groupName: String,
+                      $displayName: String, $config: JSONString, $jobType: String, $state: String) {
+  upsertBucket(input: {
+    name: $name, modelName: $project, entityName: $entity, groupName: $groupName,
+    displayName: $displayName, config: $config, jobType: $jobType, state: $state
+  }) {
     bucket { ...RunFields }
     inserted
   }
@@ -391,15 +411,13 @@ mutation UseArtifact($input: UseArtifactInput!) {
 }
 """)
 
+# ``usedBy`` unpaged, as the SDK reads it (ArtifactUsedBy).
 ARTIFACT_LINEAGE = Operation("ArtifactLineage", """
-query ArtifactLineage($id: ID!, $perPage: Int, $cursor: String) {
+query ArtifactLineage($id: ID!) {
   artifact(id: $id) {
     id
     createdBy { __typename ... on Run { ...RunFields } }
-    usedBy(first: $perPage, after: $cursor) {
-      pageInfo { hasNextPage endCursor }
-      edges { node { ...RunFields } }
-    }
+    usedBy { edges { node { ...RunFields } } }
   }
 }
 """ + _RUN_FIELDS)
@@ -412,20 +430,6 @@ query ArtifactProducer($id: ID!) {
     createdBy { __typename ... on Run { ...RunFields } }
   }
 }
-""" + _RUN_FIELDS)
-
-
-def record_run(uses: int) -> Operation:
-    """Upsert a run and declare ``uses`` versions used by it, in one request (fields run in order)."""
-    slots = "".join(f", $use{i}: UseArtifactInput!" for i in range(uses))
-    fields = "".join(f"  use{i}: useArtifact(input: $use{i}) {{ artifact {{ id }} }}\n" for i in range(uses))
-    return Operation("RecordRun", f"""
-mutation RecordRun($input: UpsertBucketInput!{slots}) {{
-  upsertBucket(input: $input) {{
-    bucket {{ ...RunFields }}
-    inserted
-  }}
-{fields}}}
 """ + _RUN_FIELDS)
 
 
@@ -452,6 +456,7 @@ query ArtifactWithAliasHolders($entity: String!, $project: String!, $name: Strin
 
 
 ALL_OPERATIONS: tuple[Operation, ...] = (
+    SERVER_FEATURES,
     VIEWER,
     ARTIFACT_BY_NAME,
     ARTIFACT_BY_ID,
@@ -466,6 +471,7 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     ARTIFACT_TTL,
     UPDATE_ARTIFACT_TTL,
     LINK_ARTIFACT,
+    LINK_ARTIFACT_INDEX,
     UNLINK_ARTIFACT,
     DELETE_ARTIFACT,
     COLLECTION,
@@ -486,7 +492,5 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
 
 
 def all_documents() -> tuple[Operation, ...]:
-    """Every document the client can send: the constants and the built ones (1-4 alias holders,
-    runs with 1-3 uses)."""
-    return (ALL_OPERATIONS + tuple(artifact_with_alias_holders(n) for n in range(1, 5))
-            + tuple(record_run(n) for n in range(1, 4)))
+    """Every document the client can send: the constants and the built ones (1-4 alias holders)."""
+    return ALL_OPERATIONS + tuple(artifact_with_alias_holders(n) for n in range(1, 5))

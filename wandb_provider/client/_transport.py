@@ -414,6 +414,8 @@ class Transport:
         send_headers = dict(headers)
         if authenticated and _origin(url) == self._api_origin:
             send_headers["Authorization"] = self._credentials.authorization(self)
+            # The pool's default headers apply only to requests given none: name ourselves to W&B.
+            send_headers.setdefault("User-Agent", USER_AGENT)
         timeout = urllib3.Timeout(connect=min(self.config.connect_timeout, remaining),
                                   read=min(self.config.timeout, remaining))
         try:

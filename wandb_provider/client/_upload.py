@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
+from ._features import DIGEST_ALGORITHM
 from ._hashing import CHUNK, b64, new_hasher
 from ._hashing_files import HashedFile, SliceReader, read_checked
 from ._redact import redact_url
@@ -183,7 +184,9 @@ class Uploader:
         self.progress_callback = progress
         self.user_cancel = cancel
         self.stop = threading.Event()
-        self.algorithm = "md5"
+        self.algorithm = "md5"  # set by run(): the entries' digests, "md5" or "xxh128"
+        self.digest_algorithm = False  # set by run(): whether W&B takes per-file digests
+        self.manifest_id: str | None = None  # set by run(): the manifest createArtifactManifest made
 
     # --- the sequence ----------------------------------------------------------------------
 
@@ -199,6 +202,9 @@ class Uploader:
                                                for f in files}
         contents.update(references)
         digest = artifact_digest(contents, algorithm)
+        # createArtifact always names the algorithm (the SDK does, on every server it supports); the
+        # per-file digests of createArtifactFiles go only where W&B reports the feature (_features.py).
+        self.digest_algorithm = self.graphql.features.enabled(DIGEST_ALGORITHM)
         create_input = {**create_input, "digest": digest, "digestAlgorithm": DIGEST_ALGORITHMS[algorithm],
                         "enableDigestDeduplication": True}
         identity = json.dumps(create_input, sort_keys=True)
@@ -222,7 +228,14 @@ class Uploader:
         manifest_vars = {"artifactID": artifact_id, "baseArtifactID": base_id, "name": "wandb_manifest.json",
                          "digest": "", "entityName": dest.entity, "projectName": dest.project,
                          "runName": dest.run_name or "", "manifestType": "FULL", "includeUpload": False}
-        self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, manifest_vars, what=f"{what}: create its manifest")
+        data = self.graphql.execute(q.CREATE_ARTIFACT_MANIFEST, manifest_vars, what=f"{what}: create its manifest")
+        manifest = self._field(data, ("createArtifactManifest", "artifactManifest"), what,
+                               q.CREATE_ARTIFACT_MANIFEST.name)
+        if not manifest.get("id"):
+            raise MalformedResponseError(
+                f"{what}: W&B's answer has no field 'createArtifactManifest.artifactManifest.id'.",
+                operation=q.CREATE_ARTIFACT_MANIFEST.name)
+        self.manifest_id = str(manifest["id"])
         outcome = LogOutcome(artifact_id, index, deduplicated=False)
         try:
             self._upload_files(artifact_id, files, contents, outcome, what)
@@ -337,15 +350,19 @@ class Uploader:
     def _create_files(self, artifact_id: str, chunk: list[HashedFile], what: str) -> list[dict[str, Any]]:
         specs = []
         for hashed in chunk:
-            spec: dict[str, Any] = {"artifactID": artifact_id, "name": hashed.name, "md5": hashed.b64,
-                                    "digest": hashed.entry_digest, "mimetype": None, "artifactManifestID": None,
+            # As the SDK sends them: the manifest's id, the file's MD5 (multipart files too), and
+            # its digest (the entry's: MD5 or XXH128) only where W&B reports ARTIFACT_DIGEST_ALGORITHM.
+            spec: dict[str, Any] = {"artifactID": artifact_id, "artifactManifestID": self.manifest_id,
+                                    "name": hashed.name, "md5": hashed.b64, "mimetype": None,
                                     "uploadPartsInput": None}
-            if hashed.multipart:  # the file's MD5 too, as the SDK's saver declares it
+            if self.digest_algorithm:
+                spec["digest"] = hashed.entry_digest
+            if hashed.multipart:
                 spec["uploadPartsInput"] = [{"partNumber": n, "hexMD5": md5.hex()}
                                             for n, md5 in enumerate(hashed.part_md5s, 1)]
             specs.append(spec)
         files_input: dict[str, Any] = {"artifactFiles": specs, "storageLayout": "V2"}
-        if self.algorithm != "md5":  # only servers that allow XXH128 get here (client.log_artifact asks)
+        if self.digest_algorithm:
             files_input["digestAlgorithm"] = DIGEST_ALGORITHMS[self.algorithm]
         data = self.graphql.execute(q.CREATE_ARTIFACT_FILES, {"input": files_input},
                                     what=f"{what}: ask where to upload {len(chunk)} file(s)")

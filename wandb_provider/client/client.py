@@ -857,7 +857,7 @@ class WandbClient:
         from .paths import is_version
 
         what = f"re-check {version.qualified_name} before deleting it"
-        data = self._graphql.execute(q.ARTIFACT_CLAIMS, {"id": version.id, "perPage": PAGE_SIZE}, what=what)
+        data = self._graphql.execute(q.ARTIFACT_CLAIMS, {"id": version.id}, what=what)
         with strict_answer(what, q.ARTIFACT_CLAIMS.name):
             node = data.get("artifact")
             if node is None or node["state"] == "DELETED":
@@ -874,8 +874,6 @@ class WandbClient:
             if not mine:
                 return None
             elsewhere = sorted({where(c) for c in collections} - {target})
-            if memberships["pageInfo"]["hasNextPage"]:
-                elsewhere.append("more collections")
             # An alias whose collection W&B does not name counts as held here: it keeps the version.
             here = sorted({a["alias"] for a in node["aliases"] if not is_version(a["alias"])
                            and (a.get("artifactCollection") is None or where(a["artifactCollection"]) == target)})
@@ -903,6 +901,7 @@ class WandbClient:
         :return: The version as seen in the target collection (its index there).
         """
         from ._aliases import check_alias_names
+        from ._features import MEMBERSHIP_IN_LINK_RESPONSE
         from ._writes import strict_answer
         from .errors import AliasConflictError
 
@@ -910,17 +909,29 @@ class WandbClient:
         destination = self.resolve_path(_link_target(target))
         version = self._version(artifact)
         what = f"link {version.qualified_name} into {destination}"
-        data = self._graphql.execute(q.LINK_ARTIFACT, {"input": {
+        answers_membership = self._graphql.features.enabled(MEMBERSHIP_IN_LINK_RESPONSE)
+        operation = q.LINK_ARTIFACT if answers_membership else q.LINK_ARTIFACT_INDEX
+        data = self._graphql.execute(operation, {"input": {
             "artifactID": version.id, "artifactPortfolioName": destination.name,
             "entityName": destination.entity, "projectName": destination.project,
             "aliases": [{"alias": a, "artifactCollectionName": destination.name} for a in names],
         }}, what=what)
-        with strict_answer(what, q.LINK_ARTIFACT.name):
-            membership = data["linkArtifact"]["artifactMembership"]
-            if membership is None:
-                raise MalformedResponseError(f"{what}: W&B's answer has no linked membership.",
-                                             operation=q.LINK_ARTIFACT.name)
-            linked = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
+        with strict_answer(what, operation.name):
+            result = data["linkArtifact"]
+            if answers_membership:
+                membership = result["artifactMembership"]
+                if membership is None:
+                    raise MalformedResponseError(
+                        f"{what}: W&B's answer has no field 'linkArtifact.artifactMembership'.",
+                        operation=operation.name)
+                linked = ArtifactVersion.from_membership(membership, base_url=self.config.base_url)
+            else:
+                index = result["versionIndex"]
+                if not isinstance(index, int) or isinstance(index, bool):
+                    raise MalformedResponseError(f"{what}: W&B's answer has no field 'linkArtifact.versionIndex'.",
+                                                 operation=operation.name)
+        if not answers_membership:  # an older W&B Server: read the new membership back
+            linked = self.artifact(f"{destination.entity}/{destination.project}/{destination.name}:v{index}")
         if missing := sorted(set(names) - set(linked.aliases)):
             raise AliasConflictError(
                 f"{what}: linked as {linked.qualified_name}, but {missing} did not stay on it: another writer "
@@ -1252,17 +1263,19 @@ class WandbClient:
         versions = list({v.id: v for v in used}.values())
         if any(not isinstance(v, ArtifactVersion) for v in versions):
             raise BadRequestError("used must hold resolved ArtifactVersion objects.")
-        variables: dict[str, Any] = {"input": spec}
-        operation = q.UPSERT_RUN
-        if versions:
-            operation = q.record_run(len(versions))
-            for i, version in enumerate(versions):
-                variables[f"use{i}"] = {"entityName": spec["entityName"], "projectName": spec["modelName"],
-                                        "runName": spec["name"], "artifactID": version.id}
-            what += f" and that it used {', '.join(v.qualified_name for v in versions)}"
-        data = self._graphql.execute(operation, variables, what=what)
-        with strict_answer(what, operation.name):
-            return WandbRun.from_graphql(data["upsertBucket"]["bucket"], base_url=self.config.base_url)
+        # One mutation per request, as the SDK sends them: the run first, then each use. A use that
+        # fails leaves the run recorded; calling again is safe (both writes are idempotent).
+        names = {"entityName": "entity", "modelName": "project"}
+        variables = {names.get(key, key): value for key, value in spec.items()}
+        data = self._graphql.execute(q.UPSERT_RUN, variables, what=what)
+        with strict_answer(what, q.UPSERT_RUN.name):
+            run = WandbRun.from_graphql(data["upsertBucket"]["bucket"], base_url=self.config.base_url)
+        for version in versions:
+            self._graphql.execute(q.USE_ARTIFACT, {"input": {
+                "entityName": spec["entityName"], "projectName": spec["modelName"], "runName": spec["name"],
+                "artifactID": version.id,
+            }}, what=f"{what}: record that it used {version.qualified_name}")
+        return run
 
     def use_artifact(self, run: WandbRun | Mapping[str, Any], artifact: ArtifactRef) -> ArtifactVersion:
         """Declare that ``run`` consumed a version (W&B's ``useArtifact``): it appears in ``used_by()``."""
@@ -1297,24 +1310,16 @@ class WandbClient:
         version = self._version(artifact)
         what = f"read the lineage of {version.qualified_name}"
         logged_by: WandbRun | None = None
-        used_by: list[WandbRun] = []
-        cursor: str | None = None
-        while True:
-            data = self._graphql.execute(q.ARTIFACT_LINEAGE, {"id": version.id, "perPage": PAGE_SIZE,
-                                                               "cursor": cursor}, what=what)
-            with strict_answer(what, q.ARTIFACT_LINEAGE.name):
-                node = data["artifact"]
-                if node is None:
-                    raise ArtifactNotFoundError(f"{what}: the version no longer exists.",
-                                                operation=q.ARTIFACT_LINEAGE.name)
-                creator = node.get("createdBy")
-                if cursor is None and creator and creator.get("__typename") == "Run":
-                    logged_by = WandbRun.from_graphql(creator, base_url=self.config.base_url)
-                page = node["usedBy"]
-                used_by += [WandbRun.from_graphql(e["node"], base_url=self.config.base_url) for e in page["edges"]]
-                if not page["pageInfo"]["hasNextPage"] or not page["pageInfo"].get("endCursor"):
-                    break
-                cursor = page["pageInfo"]["endCursor"]
+        data = self._graphql.execute(q.ARTIFACT_LINEAGE, {"id": version.id}, what=what)
+        with strict_answer(what, q.ARTIFACT_LINEAGE.name):
+            node = data["artifact"]
+            if node is None:
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.", operation=q.ARTIFACT_LINEAGE.name)
+            creator = node.get("createdBy")
+            if creator and creator.get("__typename") == "Run":
+                logged_by = WandbRun.from_graphql(creator, base_url=self.config.base_url)
+            used_by = [WandbRun.from_graphql(e["node"], base_url=self.config.base_url)
+                       for e in node["usedBy"]["edges"]]
         return {"logged_by": logged_by, "used_by": used_by}
 
 def _link_target(target: str) -> str:

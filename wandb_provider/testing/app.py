@@ -41,6 +41,8 @@ from .graphql_api import GraphQLService, Outcome
 from .identity import GrantRefused, IdentityFederation
 from .limits import BodyLimitMiddleware, RequestTooLarge
 from .pending import PendingReaper
+from .profiles import LATEST, Profile
+from .recorder import GraphQLRecorder
 from .resolvers import Context
 from .store import Store
 from .store.records import User
@@ -64,16 +66,18 @@ class ServerState:
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
         pending_ttl_seconds: float = DEFAULT_PENDING_TTL_SECONDS,
         loopback_only: bool = False,
+        profile: Profile = LATEST,
     ) -> None:
         self.store = store
         self.signer = signer
         self.faults = faults
-        self.graphql = GraphQLService()
+        self.graphql = GraphQLService(profile)
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.pending = PendingReaper(store, pending_ttl_seconds)
         self.loopback_only = loopback_only  # bound to a loopback address only
         self.identity: IdentityFederation | None = None  # identity federation's token endpoint (identity.py)
+        self.recorder = GraphQLRecorder()
 
 
 def _error(exc: EmulatorError) -> JSONResponse:
@@ -163,6 +167,7 @@ async def graphql(request: Request) -> Response:
         op_name = payload.get("operationName")
         if op_name is not None and not isinstance(op_name, str):
             raise InvalidInput("'operationName' must be a string")
+        state.recorder.record(payload["query"], variables, op_name, request.headers.get("user-agent", ""))
         context = Context(store=state.store, user=user, urls=urls)
         db = state.store.db
         with db.transaction():
@@ -515,6 +520,8 @@ async def admin(request: Request) -> Response:
         if action == "faults" and request.method == "POST":
             state.faults.configure(await _admin_body(request))
             return JSONResponse(state.faults.describe())
+        if action == "graphql-log" and request.method == "GET":
+            return JSONResponse({"requests": state.recorder.requests()})
         if action == "signed-urls" and request.method == "POST":
             state.signer.ttl_seconds = _ttl_seconds(await _admin_body(request))
             return JSONResponse({"ttl_seconds": state.signer.ttl_seconds})

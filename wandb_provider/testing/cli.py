@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--org", action="append", default=[], metavar="ORG:TEAM",
                         help="an organization owning TEAM; its org entity owns wandb-registry-* projects")
     parser.add_argument("--seed", choices=["demo"], help="load demo data (once per --data-dir)")
+    parser.add_argument("--server-profile", metavar="NAME", choices=["latest", "legacy"], default=None,
+                        help="which W&B Server to emulate: 'latest' (default) or 'legacy', the oldest W&B Server "
+                             "the wandb SDK 0.31 supports (0.65.0: no ARTIFACT_DIGEST_ALGORITHM, no "
+                             "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE); default from "
+                             "$WANDB_PROVIDER_SERVER_PROFILE")
     parser.add_argument("--faults", metavar="JSON",
                         help='fault-injection rules, e.g. \'{"seed": 1, "rules": [{"route": "files", '
                              '"kind": "status", "status": 503, "rate": 0.2}]}\'')
@@ -114,6 +119,15 @@ def _faults(text: str | None) -> dict[str, object] | None:
     return spec if isinstance(spec, dict) else {"rules": spec or []}
 
 
+def _profile(name: str | None) -> str:
+    from .profiles import PROFILE_ENV, profile_named
+
+    try:
+        return profile_named(name).name
+    except ValueError as exc:
+        raise ValueError(f"${PROFILE_ENV}: {exc}") from None
+
+
 def parse_config(argv: Sequence[str] | None = None) -> ServerConfig:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -132,6 +146,7 @@ def parse_config(argv: Sequence[str] | None = None) -> ServerConfig:
             max_body_bytes=_size("--max-body-bytes", args.max_body_bytes),
             max_upload_bytes=_size("--max-upload-bytes", args.max_upload_bytes),
             pending_ttl_seconds=_duration("--pending-ttl", args.pending_ttl),
+            profile=_profile(args.server_profile),
         )
     except ValueError as exc:
         parser.error(str(exc))

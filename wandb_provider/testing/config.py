@@ -82,6 +82,8 @@ class ServerConfig:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     pending_ttl_seconds: float = DEFAULT_PENDING_TTL_SECONDS
     extra: dict[str, object] = field(default_factory=dict)
+    # "latest" or "legacy" (profiles.py); None: $WANDB_PROVIDER_SERVER_PROFILE, else "latest".
+    profile: str | None = None
 
     def effective_users(self) -> tuple[UserSpec, ...]:
         return self.users or (UserSpec(DEFAULT_USER, DEFAULT_API_KEY),)

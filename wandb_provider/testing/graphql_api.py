@@ -26,6 +26,7 @@ from graphql import (
 )
 
 from .errors import EmulatorError
+from .profiles import LATEST, Profile
 from .resolvers import Context, bind
 
 _OPERATION_NAME = re.compile(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
@@ -57,10 +58,14 @@ def _str(value: Any) -> str:
     return value
 
 
-def load_schema() -> GraphQLSchema:
-    """Build the schema from ``schema.graphql`` and bind the resolvers and scalars."""
+def load_schema(profile: Profile = LATEST) -> GraphQLSchema:
+    """Build the schema from ``schema.graphql`` (less the fields ``profile``'s server lacks) and bind
+    the resolvers and scalars."""
     sdl = resources.files(__package__).joinpath("schema.graphql").read_text(encoding="utf-8")
     schema = build_schema(sdl)
+    for type_name, field_name in profile.missing_fields:
+        owner = schema.type_map[type_name]
+        del owner.fields[field_name]  # type: ignore[attr-defined]
     scalars = {
         "JSONString": (_json_string, _json_string),
         "Int64": (_int64, _int64),
@@ -87,8 +92,9 @@ class Outcome:
 class GraphQLService:
     """Parses and validates documents once (cached by text) and executes them."""
 
-    def __init__(self) -> None:
-        self.schema = load_schema()
+    def __init__(self, profile: Profile = LATEST) -> None:
+        self.profile = profile
+        self.schema = load_schema(profile)
         self._documents: OrderedDict[str, DocumentNode | list[GraphQLError]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -120,6 +126,7 @@ class GraphQLService:
         document = self.document(query)
         if isinstance(document, list):
             return Outcome(400, {"errors": [e.formatted for e in document], "data": None}, True)
+        context.profile = self.profile
         result = execute_sync(self.schema, document, context_value=context, variable_values=variables or {},
                          operation_name=op_name or None)
         if result.errors:

@@ -4,7 +4,8 @@ Fixtures:
 
 * ``wandb_server`` - a running :class:`LocalWandbServer` with ``base_url``, ``api_key``,
   ``entity`` and ``seed_artifact(name, files, ...)``. Configure it per test with
-  ``@pytest.mark.wandb_server(seed="demo", teams=["acme:demo:admin"], orgs=["acme-corp:acme"])``.
+  ``@pytest.mark.wandb_server(seed="demo", teams=["acme:demo:admin"], orgs=["acme-corp:acme"])``;
+  ``profile="legacy"`` emulates the oldest W&B Server the SDK supports (``profiles.py``).
 * ``wandb_env`` - the same server, with ``WANDB_BASE_URL``, ``WANDB_API_KEY``, ``WANDB_ENTITY`` and
   the Airflow connection ``AIRFLOW_CONN_WANDB_DEFAULT`` set for the test.
 * ``wandb_airflow`` - the same server, plus a migrated Airflow metadata database whose
@@ -67,7 +68,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "wandb_server(seed=None, users=(), teams=(), orgs=(), faults=None): configure the wandb_server fixture",
+        "wandb_server(seed=None, users=(), teams=(), orgs=(), faults=None, profile=None): configure the "
+        "wandb_server fixture (profile 'latest' or 'legacy', see wandb_provider.testing.profiles)",
     )
 
 
@@ -81,6 +83,7 @@ def _config_from_marker(request: pytest.FixtureRequest) -> ServerConfig:
         orgs=tuple(OrgSpec.parse(o) for o in options.get("orgs", ())),
         faults=options.get("faults"),
         data_dir=options.get("data_dir"),
+        profile=options.get("profile"),
     )
 
 

@@ -19,6 +19,7 @@ from .app import ServerState, create_app
 from .config import DEFAULT_API_KEY, ServerConfig, is_loopback_address, is_loopback_host
 from .faults import FaultState
 from .identity import IdentityFederation
+from .profiles import profile_named
 from .seed import seed_demo
 from .store import SeedFile, Store
 from .store.records import User, Version
@@ -138,6 +139,7 @@ class LocalWandbServer:
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
         self.config.check_limits()
+        self.profile = profile_named(self.config.profile)  # refused before anything is written
         self.exposed = not is_loopback_host(self.config.host)
         if self.exposed:  # refused before anything is written
             _refuse_default_key(self.config, [u.name for u in self.config.effective_users()
@@ -156,6 +158,7 @@ class LocalWandbServer:
             self._close_store()
             raise
         self._server: Any = None
+        self._state: ServerState | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
 
@@ -235,9 +238,10 @@ class LocalWandbServer:
         state = ServerState(
             self.store, self.signer, self.faults, max_body_bytes=self.config.max_body_bytes,
             max_upload_bytes=self.config.max_upload_bytes, pending_ttl_seconds=self.config.pending_ttl_seconds,
-            loopback_only=not self.exposed,
+            loopback_only=not self.exposed, profile=self.profile,
         )
         state.identity = self.identity
+        self._state = state
         uv_config = uvicorn.Config(
             create_app(state), log_level="warning", lifespan="off", access_log=False,
             timeout_keep_alive=30, backlog=2048, timeout_graceful_shutdown=2,
@@ -333,4 +337,8 @@ class LocalWandbServer:
         """The headers (lower-case names) and ``path`` of the storage PUTs since the last ``reset_stats``."""
         with self.faults._lock:
             return [dict(item) for item in self.faults.upload_headers]
+
+    def graphql_requests(self) -> list[dict[str, Any]]:
+        """Every distinct GraphQL request shape received so far (``recorder.py``)."""
+        return self._state.recorder.requests() if self._state is not None else []
 

@@ -25,6 +25,7 @@ class Context:
     store: Store
     user: User
     urls: Any  # the app's URL builder (signed download and upload URLs)
+    profile: Any = None  # the server's profile (profiles.py); set per request by the GraphQL service
 
 
 def ctx(info: GraphQLResolveInfo) -> Context:

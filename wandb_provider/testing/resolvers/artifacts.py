@@ -126,12 +126,6 @@ def _collection_membership(collection: Collection, info: GraphQLResolveInfo, ali
     return ctx(info).store.resolve_membership(collection, aliasName)
 
 
-def _collection_memberships(
-    collection: Collection, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
-) -> dict[str, Any]:
-    return connection(ctx(info).store.members(collection), after, first)
-
-
 def _latest_artifact(collection: Collection, info: GraphQLResolveInfo) -> Version | None:
     member = ctx(info).store.resolve_membership(collection, "latest")
     return ctx(info).store.find_version(member.artifact_id) if member else None
@@ -183,13 +177,6 @@ def _files(
     return connection(store.files_of(version.id, names), after, first)
 
 
-def _artifact_files(
-    version: Version, info: GraphQLResolveInfo, names: list[str] | None = None,
-    after: str | None = None, first: int | None = None,
-) -> dict[str, Any]:
-    return _files(version, info, names, after, first)
-
-
 def _created_by(version: Version, info: GraphQLResolveInfo) -> Run | User | None:
     store = ctx(info).store
     if version.run_id is not None:
@@ -197,14 +184,14 @@ def _created_by(version: Version, info: GraphQLResolveInfo) -> Run | User | None
     return store.user(version.user_id) if version.user_id else None
 
 
-def _used_by(version: Version, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None) -> Any:
-    return connection(ctx(info).store.runs_using(version.id), after, first)
+def _used_by(version: Version, info: GraphQLResolveInfo) -> Any:
+    """Unpaged, as W&B answers the SDK's ArtifactUsedBy: every run that used the version."""
+    return {"edges": [{"node": run} for run in ctx(info).store.runs_using(version.id)]}
 
 
-def _artifact_memberships(
-    version: Version, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None
-) -> Any:
-    return connection(ctx(info).store.live_memberships_of(version.id), after, first, default_page=500)
+def _artifact_memberships(version: Version, info: GraphQLResolveInfo) -> Any:
+    """Unpaged, as W&B answers the SDK's FetchLinkedArtifacts: every live membership."""
+    return {"edges": [{"node": member} for member in ctx(info).store.live_memberships_of(version.id)]}
 
 
 # --- Manifest and File -----------------------------------------------------------------------
@@ -299,8 +286,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "alias": attr("alias"),
         "artifactCollection": lambda a, info: ctx(info).store.collection(a.collection_id),
     },
-    "Tag": {"id": gid("Tag"), "name": attr("name"), "tagCategoryName": lambda t, info: None,
-            "attributes": lambda t, info: None},
+    "Tag": {"id": gid("Tag"), "name": attr("name")},
     "Artifact": {
         "id": gid("Artifact"),
         "artifactSequence": lambda v, info: ctx(info).store.collection(v.sequence_id),
@@ -324,14 +310,12 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "updatedAt": attr("updated_at"),
         "aliases": _aliases_everywhere,
         "currentManifest": _current_manifest,
-        "files": _artifact_files,
         "createdBy": _created_by,
         "usedBy": _used_by,
         "artifactMemberships": _artifact_memberships,
     },
     "ArtifactManifest": {
         "id": lambda m, info: ids.encode("ArtifactManifest", m.artifact_id),
-        "type": attr("manifest_type"),
         "file": _manifest_file,
     },
     "File": {
@@ -366,7 +350,6 @@ _COLLECTION_FIELDS: dict[str, Resolver] = {
     "aliases": _collection_aliases,
     "artifacts": _collection_artifacts,
     "artifactMembership": _collection_membership,
-    "artifactMemberships": _collection_memberships,
 }
 for _name in ("ArtifactSequence", "ArtifactPortfolio"):
     RESOLVERS[_name].update(_COLLECTION_FIELDS)

@@ -7,6 +7,7 @@ from typing import Any
 from graphql import GraphQLResolveInfo
 
 from .. import ids
+from ..profiles import LATEST
 from ..store.records import Entity, Organization, User
 from ._common import Resolver, attr, ctx, gid
 
@@ -26,7 +27,6 @@ ENABLED_FEATURES = (
     "ARTIFACT_DIGEST_ALGORITHM",
 )
 DISABLED_FEATURES = ("FILESTREAM_GZIP", "MARK_RUN_FILES_UPLOADED", "ARTIFACT_REGISTRY_SEARCH")
-SERVER_VERSION = "0.71.0"
 
 
 def resolve_viewer(_: Any, info: GraphQLResolveInfo) -> User:
@@ -34,16 +34,13 @@ def resolve_viewer(_: Any, info: GraphQLResolveInfo) -> User:
 
 
 def resolve_server_info(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
-    features = [{"name": n, "isEnabled": True} for n in ENABLED_FEATURES]
+    profile = ctx(info).profile or LATEST
+    off = set(DISABLED_FEATURES) | profile.disabled_features
+    features = [{"name": n, "isEnabled": n not in off} for n in ENABLED_FEATURES]
     features += [{"name": n, "isEnabled": False} for n in DISABLED_FEATURES]
     return {
         "features": features,
         "cliVersionInfo": "{}",
-        "latestLocalVersionInfo": {
-            "outOfDate": False,
-            "latestVersionString": SERVER_VERSION,
-            "versionOnThisInstanceString": SERVER_VERSION,
-        },
     }
 
 

@@ -196,10 +196,11 @@ class VersionsMixin(CollectionsMixin):
                 self._pending(user, artifact_id)
                 checked.add(artifact_id)
             md5 = spec.get("md5") or ""
+            # A multipart upload names its parts' MD5s (and, from wandb 0.31, the file's MD5 too).
             parts = check_parts(spec["name"], spec["uploadPartsInput"]) if spec.get("uploadPartsInput") else None
             if not md5:
-                # A multipart upload declared without the file's MD5 (only the parts'): the server knows
-                # the file's MD5 only if the spec's digest names it, else once the parts are joined.
+                # Without the file's MD5 the server knows it only if the spec's digest names it,
+                # else once the parts are joined.
                 if parts is None:
                     raise InvalidInput(f"file {spec['name']!r}: md5 is empty and no uploadPartsInput is given")
                 digest = spec.get("digest") or ""
