@@ -117,3 +117,14 @@ def test_log_operator_and_command_line_log_xxh128(wandb_env: Any, run_dag: Any, 
     observed = sdk(wandb_env).artifact(f"{wandb_env.entity}/sdk/cli-xxh:latest")
     assert observed.digest_algorithm.value == "MANIFEST_XXH128"
     observed.verify(root=observed.download(root=str(tmp_path / "cli-sdk")))
+
+
+@pytest.mark.wandb_server(profile="legacy")
+def test_a_server_without_per_file_digests_gets_md5(client: WandbClient, wandb_env: Any, tmp_path: Path) -> None:
+    """As wandb-core: no ARTIFACT_DIGEST_ALGORITHM, no XXH128 (and no question about it)."""
+    (tmp_path / "old.txt").write_text("old server\n")
+    wandb_env.reset_stats()
+    version = client.log_artifact("legacy", "dataset", tmp_path / "old.txt", digest_algorithm="XXH128")
+    assert "XXHashDigestsEnabled" not in wandb_env.stats()["graphql"]["operations"]
+    (entry,) = client.manifest(version)
+    assert entry.extra == {} and entry.digest == b64(hashlib.md5(b"old server\n").digest())

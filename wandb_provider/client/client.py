@@ -1105,15 +1105,20 @@ class WandbClient:
         return version
 
     def _allowed_digest_algorithm(self, plan: _LogPlan, entity: str) -> str:
-        """``plan.algorithm`` if W&B allows it here, else ``"md5"``, decided as wandb-core decides:
-        the entity must allow XXH128 digests, and an existing collection keeps its own algorithm.
-        A server that does not know the question (an older W&B Server) gets MD5."""
+        """``plan.algorithm`` if W&B allows it here, else ``"md5"``, decided as wandb-core decides: the
+        server must report ARTIFACT_DIGEST_ALGORITHM, the entity allow XXH128 digests, and an existing
+        collection keeps its own algorithm. A server that does not know the question gets MD5."""
         import logging
 
         from . import _queries as q
+        from ._features import DIGEST_ALGORITHM
 
         log = logging.getLogger("wandb_provider.client.upload")
         where = f"{entity}/{plan.project}/{plan.name}"
+        if not self._graphql.features.enabled(DIGEST_ALGORITHM):
+            log.info("log artifact %s: this W&B server has no per-file digest algorithms; logging with MD5, as "
+                     "the SDK does.", where)
+            return "md5"
         try:
             data = self._graphql.execute(q.XXHASH_DIGESTS_ENABLED, {"entityName": entity},
                                          what=f"log artifact {where}: may it use XXH128 digests")

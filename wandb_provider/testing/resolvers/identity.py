@@ -101,8 +101,10 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "organization": _entity_org,
         "user": _entity_user,
         # W&B's current servers allow XXH128 digests: wandb-core then logs XXH128 artifacts as asked
-        # (entries' digests XXH128, files' md5 still MD5); with false it re-hashes them with MD5.
-        "xxhashDigestsEnabled": lambda e, info: True,
+        # (entries' digests XXH128, files' md5 still MD5); with false (a server without per-file
+        # digests, the legacy profile) it re-hashes them with MD5.
+        "xxhashDigestsEnabled": lambda e, info: "ARTIFACT_DIGEST_ALGORITHM" not in (
+            ctx(info).profile or LATEST).disabled_features,
     },
     "Organization": {
         "id": gid("Organization"),
