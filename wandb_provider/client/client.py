@@ -1384,7 +1384,7 @@ class _LogPlan:
                     from .errors import CancelledError
 
                     raise CancelledError("log artifact: cancelled while hashing files.")
-                out.append(hash_file(item.name, item.path, self.threshold))
+                out.append(hash_file(item.name, item.path, self.threshold, item.ident))
             return out
 
         # Small files are hashed in tasks of up to 64 files or 4 MiB (a task per small file costs more
