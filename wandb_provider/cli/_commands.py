@@ -173,9 +173,18 @@ def _metadata(value: str | None) -> str | None:
     if value is None or not value.startswith("@"):
         return value
     try:
-        return Path(value[1:]).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--metadata {value}: cannot read the file ({exc.__class__.__name__}: {exc}).") from None
+        text = Path(value[1:]).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--metadata {value}: cannot read the file ({exc.__class__.__name__}: "
+                         f"{exc.strerror or 'error'}).") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--metadata {value}: the file is not UTF-8 text.") from None
+    try:  # errors say where, never what: a mistaken @.env must not print its secrets
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--metadata {value}: the file is not JSON ({exc.msg} at line {exc.lineno} column "
+                         f"{exc.colno}); its contents are not shown.") from None
+    return text
 
 
 # --- alias --------------------------------------------------------------------------------------

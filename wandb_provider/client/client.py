@@ -1125,8 +1125,9 @@ class WandbClient:
             text = metadata
             try:
                 metadata = jsonlib.loads(text) if text.strip() else None
-            except ValueError:
-                raise BadRequestError(f"metadata is not JSON: {text[:200]!r}.") from None
+            except ValueError as exc:  # says where, never what: the text may hold secrets (a mistaken .env)
+                raise BadRequestError(f"metadata is not JSON ({_json_problem(exc)}).",
+                                      hint="Pass a JSON object, e.g. '{\"rows\": 2}'.") from None
         meta = check_metadata(metadata) if metadata is not None else {}
         if description is not None and not isinstance(description, str):
             raise BadRequestError(f"description must be text, not {description.__class__.__name__}.")
@@ -1313,6 +1314,15 @@ def _check_texts(**values: Any) -> None:
     for label, value in values.items():
         if value is not None and not isinstance(value, str):
             raise BadRequestError(f"{label} must be text, not {value!r}.")
+
+
+def _json_problem(exc: ValueError) -> str:
+    """Where JSON text fails to parse, without quoting the text."""
+    import json
+
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return type(exc).__name__
 
 
 def _as_run(run: Any) -> WandbRun:
