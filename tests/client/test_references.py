@@ -213,3 +213,22 @@ def test_a_fifo_reference_is_refused_without_hanging(wandb_server, tmp_path: Pat
     client = _client(wandb_server, tmp_path, allowed_file_reference_roots=(str(tmp_path),))
     with pytest.raises(ReferenceNotAllowedError, match="not a regular file"):
         client.download("fifo", tmp_path / "out")
+
+
+def test_verify_checks_an_http_reference_by_its_recorded_md5_never_by_size_alone(
+        wandb_server, tmp_path: Path, origin: str) -> None:
+    _http_ref(wandb_server, "ref", origin + "/file")
+    client = _client(wandb_server, tmp_path, allowed_reference_hosts=("127.0.0.1",))
+    root = tmp_path / "out"
+    client.download("ref", root)
+    assert client.verify("ref", root).ok
+    placed = root / "h.txt"
+    placed.write_bytes(BODY.upper())  # a same-size edit: size and ETag say nothing about it
+    report = client.verify("ref", root)
+    assert not report.ok and report.mismatched == ("h.txt",)
+    copy = tmp_path / "copy"  # a folder the provider did not fill has no record of the bytes it holds
+    copy.mkdir()
+    (copy / "h.txt").write_bytes(BODY)
+    report = client.verify("ref", copy)
+    assert not report.ok and report.unverifiable == ("h.txt",) and report.mismatched == ()
+    assert client.verify("ref", copy, allow_unverifiable=True).ok

@@ -635,29 +635,39 @@ def _make_read_only(path: str) -> None:
 # --- verify -------------------------------------------------------------------------------------
 
 
-def _matches_on_disk(entry: ManifestEntry, st: os.stat_result, path: Path) -> bool:
+def _matches_on_disk(entry: ManifestEntry, st: os.stat_result, path: Path, placed: Record | None) -> bool | None:
+    """Whether the file holds the entry's bytes; None when nothing recorded can tell (a reference
+    without a content hash that the provider did not place: its size alone proves nothing)."""
     if entry.size is not None and st.st_size != entry.size:
         return False
-    if not has_content_digest(entry):
-        return True  # references without a content hash match on size
     try:
-        return file_digest(path, entry.algorithm) == entry.digest
-    except OSError:
-        return False
-    except WandbError:
+        if has_content_digest(entry):
+            return file_digest(path, entry.algorithm) == entry.digest
+        # A reference's ETag is no hash of its bytes; the bytes the provider placed (checked against
+        # that ETag and size when downloaded) were recorded in the root's ledger with their MD5.
+        if placed is None or placed.source != entry.digest or placed.alg != "md5" or not placed.digest:
+            return None
+        return placed.size == st.st_size and file_digest(path, "md5") == placed.digest
+    except (OSError, WandbError):
         return False
 
 
-def verify_root(manifest: Manifest, root: Path) -> VerifyReport:
+def verify_root(manifest: Manifest, root: Path, *, allow_unverifiable: bool = False) -> VerifyReport:
     """Compare ``root`` with the manifest: missing, unexpected and mismatched files.
 
     Links are never followed: a link where a file should be counts as mismatched. The provider's
-    ledger folder is not the user's content and is ignored.
+    ledger folder is not the user's content and is ignored. A reference entry (http, S3, GCS) whose
+    bytes no recorded checksum covers is *unverifiable*, and fails the report unless
+    ``allow_unverifiable``: a same-size edit must never pass as intact.
     """
     from ._roots import FILE, Tree
 
     tree = Tree(root)
-    missing, mismatched = [], []
+    missing, mismatched, unverifiable = [], [], []
+    try:
+        placed = Ledger.load(root / LEDGER_DIR).files
+    except WandbError:
+        placed = {}
     try:
         kinds = tree.walk()
         for entry in manifest:
@@ -668,13 +678,18 @@ def verify_root(manifest: Manifest, root: Path) -> VerifyReport:
                 mismatched.append(entry.path)
             else:
                 st = tree.stat(entry.path)
-                if st is None or not _matches_on_disk(entry, st, root / entry.path):
+                matches = False if st is None else _matches_on_disk(entry, st, root / entry.path,
+                                                                     placed.get(entry.path))
+                if matches is None:
+                    unverifiable.append(entry.path)
+                elif not matches:
                     mismatched.append(entry.path)
     except OSError as exc:
         raise local_file_error(exc, "read the folder to verify", root) from exc
     unexpected = sorted(rel for rel, kind in kinds.items() if kind != "folder" and rel not in manifest.entries)
     return VerifyReport(root=str(root), checked=len(manifest), missing=tuple(missing),
-                        mismatched=tuple(mismatched), unexpected=tuple(unexpected))
+                        mismatched=tuple(mismatched), unexpected=tuple(unexpected),
+                        unverifiable=tuple(unverifiable), unverifiable_allowed=allow_unverifiable)
 
 
 

@@ -443,16 +443,20 @@ class WandbClient:
         self._download_entries(version, [entry], target, **settings)
         return target / path
 
-    def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str]) -> VerifyReport:
+    def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str], *,
+               allow_unverifiable: bool = False) -> VerifyReport:
         """Compare a folder with a version: missing, unexpected and mismatched files.
 
-        Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored.
+        Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored. A
+        reference (http, S3, GCS) is checked by the MD5 recorded when the provider placed it; one
+        without such a record is listed in ``unverifiable`` and the report is not ``ok`` unless
+        ``allow_unverifiable=True`` (its size alone proves nothing).
         """
         from ._download import verify_root
         from ._roots import resolve_root
 
         target = resolve_root(root)
-        return verify_root(self.manifest(self._version(artifact)), target)
+        return verify_root(self.manifest(self._version(artifact)), target, allow_unverifiable=allow_unverifiable)
 
     # --- aliases ----------------------------------------------------------------------------
 
