@@ -141,3 +141,24 @@ def test_four_processes_share_one_cache(wandb_server, tmp_path: Path) -> None:
     for i in range(4):
         assert _tree(tmp_path / f"out-{i}") == files
     _cache_is_sound(cache)
+
+
+def test_corrupt_and_cut_bodies_are_retried_with_logged_backoff_and_bounded(wandb_server, tmp_path: Path,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    wandb_server.seed_artifact("ds", {"a.bin": os.urandom(4096)}, project="p")
+    wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "a.bin", "times": 2},
+                             {"route": "files", "kind": "truncate", "path": "a.bin", "times": 1}])
+    client = _client(wandb_server, tmp_path, max_retries=4, backoff_min=0.01, backoff_max=0.04)
+    with caplog.at_level(logging.WARNING, logger="wandb_provider.client.download"):
+        client.download("ds", tmp_path / "out", cache=False)
+    waits = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(waits) == 3 and all("'a.bin'" in w and "of 5" in w for w in waits)
+    assert "retrying now" not in caplog.text
+    wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "a.bin"}])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wandb_provider.client.download"), \
+            pytest.raises(ArtifactIntegrityError):
+        client.download("ds", tmp_path / "again", cache=False)
+    assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 4  # bounded: 5 attempts

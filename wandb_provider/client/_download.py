@@ -14,6 +14,7 @@ import base64
 import fnmatch
 import logging
 import os
+import random
 import stat
 import threading
 import time
@@ -174,7 +175,7 @@ class Downloader:
     def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
                  max_attempts: int, progress: ProgressCallback | None, policy: ReferencePolicy,
                  lock_wait: float, progress_interval: float = 5.0, verify: bool = True,
-                 link_from_cache: bool = False) -> None:
+                 link_from_cache: bool = False, backoff: tuple[float, float] = (0.0, 0.0)) -> None:
         self.storage = storage
         self._url_source = urls
         self._urls: dict[str, str] | None = None
@@ -184,6 +185,7 @@ class Downloader:
         self.cache = cache
         self.max_workers = max_workers
         self.max_attempts = max_attempts
+        self.backoff = backoff  # (first wait, longest wait) between attempts at one file, in seconds
         self.progress_callback = progress
         self.progress_interval = progress_interval
         self.policy = policy
@@ -233,6 +235,16 @@ class Downloader:
         with self._counter_lock:
             self.bytes_downloaded += downloaded
             self.bytes_from_cache += cached
+
+    def _pause(self, what: str, entry: ManifestEntry, error: Exception, failed: int) -> None:
+        """Log a failed attempt and wait before the next: exponential backoff with jitter, cut short
+        by cancellation (a cut or corrupt body is retried, never at once in a tight loop)."""
+        first, longest = self.backoff
+        wait = min(longest, first * 2 ** (failed - 1)) * (1 + 0.25 * random.random()) if first > 0 else 0.0
+        log.warning("%s %r failed (%s); attempt %d of %d, retrying in %.1fs", what, entry.path, error, failed,
+                    self.max_attempts, wait)
+        if wait and self.cancel.wait(wait):
+            raise _Cancelled()
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -320,8 +332,7 @@ class Downloader:
         for attempt in range(1, self.max_attempts + 1):
             self._check_cancel()
             if last_error is not None:
-                log.warning("download %r failed (%s); attempt %d of %d, retrying now", entry.path, last_error,
-                            attempt - 1, self.max_attempts)
+                self._pause("download", entry, last_error, attempt - 1)
             url, generation = self._url(entry.path)
             try:
                 with self.storage.get(url, operation="DownloadFile", cancel=self.cancel,
@@ -422,8 +433,7 @@ class Downloader:
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             if last_error is not None:
-                log.warning("download reference %r failed (%s); attempt %d of %d, retrying now", entry.path,
-                            last_error, attempt - 1, self.max_attempts)
+                self._pause("download reference", entry, last_error, attempt - 1)
             url = entry.ref
             self.policy.check_http(entry, url)
             hops = 0
@@ -459,8 +469,7 @@ class Downloader:
         for attempt in range(1, self.max_attempts + 1):
             self._check_cancel()
             if last_error is not None:
-                log.warning("download reference %r failed (%s); attempt %d of %d, retrying now", entry.path,
-                            last_error, attempt - 1, self.max_attempts)
+                self._pause("download reference", entry, last_error, attempt - 1)
             try:
                 with store.open(location.bucket, location.key, location.version_id) as reader:
                     info = reader.info

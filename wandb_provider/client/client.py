@@ -411,6 +411,7 @@ class WandbClient:
             verify=verify,
             link_from_cache=link_from_cache,
             progress_interval=progress_interval,
+            backoff=(self.config.backoff_min, self.config.backoff_max),
         )
         return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
                                 cache=blob_cache)
