@@ -435,12 +435,12 @@ class Downloader:
             if last_error is not None:
                 self._pause("download reference", entry, last_error, attempt - 1)
             url = entry.ref
-            self.policy.check_http(entry, url)
             hops = 0
             try:
                 while True:
                     self._check_cancel()
                     with self.storage.get(url, operation="DownloadReference", follow_redirects=False,
+                                          url_guard=lambda hop: self.policy.check_http(entry, hop),
                                           cancel=self.cancel, expected_size=entry.size) as response:
                         if response.status in REDIRECT_STATUSES:
                             url = next_hop(self.policy, entry, url, response.status, response.header("Location"),
