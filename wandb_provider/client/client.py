@@ -1083,12 +1083,30 @@ class WandbClient:
         if outcome.deduplicated:
             log.info("log artifact %s: %s already has exactly this content; no new version was created and no "
                      "file was uploaded.", f"{dest_entity}/{plan.project}/{name}", version.qualified_name)
+            version = self._apply_to_existing(version, plan, log)
             if missing := [a for a in plan.aliases if a != "latest" and a not in version.aliases]:
                 version = self.update_aliases(version, add=missing).artifact
         else:
             log.info("log artifact %s: committed %s (%d file(s), %d bytes uploaded).", dest.name,
                      version.qualified_name, outcome.files_uploaded, outcome.bytes_uploaded)
         return version
+
+    def _apply_to_existing(self, version: ArtifactVersion, plan: _LogPlan, log: Any) -> ArtifactVersion:
+        """The metadata, description and tags asked for, applied to the existing version with the same
+        content (W&B returns that version instead of a new one, and they must not be dropped
+        silently). Metadata merges (keys written since, e.g. evaluation results, are kept)."""
+        description = plan.description if plan.description and plan.description != version.description else None
+        tags = [t for t in plan.tags if t not in version.tags]
+        if not plan.metadata and description is None and not tags:
+            return version
+        updated = self.update(version, description=description, metadata=plan.metadata or None, tags_add=tags)
+        applied = [what for what, before, after in (("metadata", version.metadata, updated.metadata),
+                                                    ("description", version.description, updated.description),
+                                                    ("tags", version.tags, updated.tags)) if before != after]
+        if applied:
+            log.warning("log artifact %s: the content is unchanged, so no new version was made; applied the new %s "
+                        "to the existing version.", version.qualified_name, ", ".join(applied))
+        return updated
 
     def _log_plan(self, name: str, type: str, files: Any, project: str | None, entity: str | None,
                   references: Any, metadata: Mapping[str, Any] | str | None, description: str | None,
