@@ -44,8 +44,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def _cache_is_sound(cache: Path) -> None:
     for blob in (cache / "obj").rglob("*"):
-        if blob.is_file():
-            assert hashlib.md5(blob.read_bytes()).hexdigest() == blob.parent.name + blob.name, blob
+        if blob.is_file():  # named <scope key>.<MD5>
+            assert hashlib.md5(blob.read_bytes()).hexdigest() == blob.name.rsplit(".", 1)[-1], blob
 
 
 @pytest.mark.slow

@@ -317,8 +317,27 @@ def test_link_from_cache_is_an_opt_in_with_read_only_files(wandb_server, client:
     client.download("ds", tmp_path / "one", link_from_cache=True)
     client.download("ds", tmp_path / "two", link_from_cache=True)
     first, second = tmp_path / "one" / "a.txt", tmp_path / "two" / "a.txt"
+    if os.geteuid() == 0:  # mode bits do not stop root: copies, so an edit reaches no other root
+        assert not os.path.samefile(first, second) and first.stat().st_nlink == 1
+        return
     assert os.path.samefile(first, second) and first.stat().st_nlink >= 3  # two roots and the cache
     assert stat.S_IMODE(first.stat().st_mode) & 0o222 == 0
+
+
+def test_link_from_cache_as_root_never_lets_an_edit_reach_the_cache_or_another_root(
+        wandb_server, client: WandbClient, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("root ignores read-only mode bits; other users are stopped by them (the test above)")
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    client.download("ds", tmp_path / "one", link_from_cache=True)
+    client.download("ds", tmp_path / "two", link_from_cache=True)
+    with open(tmp_path / "one" / "a.txt", "w") as edit:  # root may write a read-only file
+        edit.write("edited in root one")
+    assert (tmp_path / "two" / "a.txt").read_text() == "alpha\n"
+    blobs = [p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert b"alpha\n" in blobs and b"edited in root one" not in blobs
+    result = client.download("ds", tmp_path / "three", link_from_cache=True)
+    assert result.bytes_from_cache > 0 and (tmp_path / "three" / "a.txt").read_text() == "alpha\n"
 
 
 # --- digests are always checked ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cache import BlobCache
+from ._cache import BlobCache, blob_key
 from ._hashing import CHUNK, b64, file_digest, new_hasher
 from ._localfs import local_file_error, try_clone
 from ._references import (
@@ -175,7 +175,8 @@ class Downloader:
     def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
                  max_attempts: int, progress: ProgressCallback | None, policy: ReferencePolicy,
                  lock_wait: float, progress_interval: float = 5.0, verify: bool = True,
-                 link_from_cache: bool = False, backoff: tuple[float, float] = (0.0, 0.0)) -> None:
+                 link_from_cache: bool = False, backoff: tuple[float, float] = (0.0, 0.0),
+                 cache_scope: str = "") -> None:
         self.storage = storage
         self._url_source = urls
         self._urls: dict[str, str] | None = None
@@ -191,7 +192,8 @@ class Downloader:
         self.policy = policy
         self.lock_wait = lock_wait
         self.verify = verify
-        self.link_from_cache = link_from_cache
+        self.link_from_cache = link_from_cache and _links_protect()
+        self.cache_scope = cache_scope  # the W&B deployment: cached bytes are never shared with another
         self.cancel = threading.Event()
         self.idle = threading.Event()  # set once no worker thread runs
         self.idle.set()
@@ -264,8 +266,9 @@ class Downloader:
                 self._fetch_reference(entry, dest, progress)
                 return
             md5_hex = entry.md5_hex
-            if self.cache is not None and md5_hex is not None:
-                blob = self.cache.lookup(md5_hex)
+            key = self._cache_key(md5_hex) if md5_hex is not None else None
+            if self.cache is not None and key is not None:
+                blob = self.cache.lookup(key)
                 if blob is not None:
                     if self._copy_from_cache(blob, dest, entry):
                         size = entry.size if entry.size is not None else os.stat(dest).st_size
@@ -273,17 +276,23 @@ class Downloader:
                         progress.advance(1, size)
                         self._record(entry, entry.algorithm, entry.digest, size)
                         return
-                    self.cache.discard(md5_hex)  # damaged: replaced by the download below
+                    self.cache.discard(key)  # damaged: replaced by the download below
             size = self._download_stored(entry, dest, progress)
             self._record(entry, entry.algorithm, entry.digest, size)
-            if self.cache is not None and md5_hex is not None:
+            if self.cache is not None and key is not None:
                 self._check_cancel()
-                if self.cache.put(md5_hex, dest, link=self.link_from_cache):
+                if self.cache.put(key, dest, link=self.link_from_cache):
                     _make_read_only(dest)
         except OSError as exc:
             if self.cancel.is_set():
                 raise _Cancelled() from exc
             raise local_file_error(exc, f"write file {entry.path!r} into the staging folder", dest) from exc
+
+    def _cache_key(self, md5_hex: str) -> str:
+        """The cache key of bytes verified for this version: bound to the deployment and the project
+        of the version's collection, so no other deployment or project's colliding bytes match it."""
+        project = self._identity.sequence.rsplit("/", 1)[0] if self._identity is not None else ""
+        return blob_key(md5_hex, self.cache_scope, project)
 
     def _copy_from_cache(self, blob: str, dest: str, entry: ManifestEntry) -> bool:
         """Copy (reflink where possible) or, when asked, hard-link a cached blob; check its digest."""
@@ -498,7 +507,8 @@ class Downloader:
             self._record(entry, "md5", digest, size)
             if self.cache is not None and info.content_md5 is not None:
                 self._check_cancel()
-                if self.cache.put(base64.b64decode(info.content_md5).hex(), dest, link=self.link_from_cache):
+                key = self._cache_key(base64.b64decode(info.content_md5).hex())
+                if self.cache.put(key, dest, link=self.link_from_cache):
                     _make_read_only(dest)
             return
         raise self._gave_up("reference", entry, last_error)
@@ -511,12 +521,13 @@ class Downloader:
             md5_hex = base64.b64decode(info.content_md5, validate=True).hex()
         except ValueError:
             return False
-        blob = self.cache.lookup(md5_hex) if len(md5_hex) == 32 else None
+        key = self._cache_key(md5_hex)
+        blob = self.cache.lookup(key) if len(md5_hex) == 32 else None
         if blob is None:
             return False
         if self._copy_from_cache(blob, dest, ManifestEntry(path=entry.path, digest=info.content_md5)):
             return True
-        self.cache.discard(md5_hex)
+        self.cache.discard(key)
         return False
 
     # --- the whole download -----------------------------------------------------------------
@@ -634,6 +645,17 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _links_protect() -> bool:
+    """Whether a read-only hard link protects the cache: not for root, whom mode bits never stop
+    (a root process's edit of one linked file would reach the cache and every root linked to it).
+    Root gets copies instead (README, "Safety")."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        log.info("link_from_cache: running as root, whom read-only files do not stop; copying from the "
+                 "cache instead of hard-linking.")
+        return False
+    return True
 
 
 def _make_read_only(path: str) -> None:

@@ -412,6 +412,7 @@ class WandbClient:
             link_from_cache=link_from_cache,
             progress_interval=progress_interval,
             backoff=(self.config.backoff_min, self.config.backoff_max),
+            cache_scope=self.config.base_url,
         )
         return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
                                 cache=blob_cache)
