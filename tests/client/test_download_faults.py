@@ -162,3 +162,42 @@ def test_corrupt_and_cut_bodies_are_retried_with_logged_backoff_and_bounded(wand
             pytest.raises(ArtifactIntegrityError):
         client.download("ds", tmp_path / "again", cache=False)
     assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 4  # bounded: 5 attempts
+
+
+NO_CACHE_CHILD = """
+import sys
+from wandb_provider.client import WandbClient
+base_url, key, path, root = sys.argv[1:5]
+client = WandbClient(base_url, key, backoff_min=0.01, backoff_max=0.05)
+print("starting", flush=True)
+client.download(path, root, max_workers=2, cache=False)
+"""
+
+
+def test_a_rerun_after_sigkill_reuses_the_files_already_fetched_and_removes_the_stale_staging(
+        wandb_server, tmp_path: Path) -> None:
+    files = _files(30, 128 * 1024)
+    wandb_server.seed_artifact("big", files, project="p")
+    wandb_server.set_faults([{"route": "files", "kind": "delay", "seconds": 0.2, "path": "/storage/blobs/"}])
+    root = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-c", NO_CACHE_CHILD, wandb_server.base_url, wandb_server.api_key,
+                              "demo/p/big", str(root)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "starting"
+    ledger = root / ".wandb-provider"
+
+    def complete() -> int:
+        return sum(1 for p in ledger.glob("staging-*/*") if p.stat().st_size == 128 * 1024)
+
+    deadline = time.monotonic() + 30  # a bound for a failing run only; the files come in about a second
+    while complete() < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    assert complete() >= 4 and _tree(root) == {}
+    wandb_server.set_faults(None)
+    wandb_server.reset_stats()
+    result = _client(wandb_server, tmp_path).download("demo/p/big", root, cache=False)
+    assert _tree(root) == files
+    assert result.bytes_from_cache >= 4 * 128 * 1024  # what the killed run had verified is reused
+    assert wandb_server.stats()["files"] <= 30 - 4 + 1  # the rest, and the manifest
+    assert list(ledger.glob("staging-*")) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import hashlib
 import logging
 import os
 import random
@@ -554,8 +555,12 @@ class Downloader:
             staged: dict[str, str] = {}
             if plan.fetch:
                 staging = str(session.make_staging())
-                staged = {e.path: f"{staging}/{i}" for i, e in enumerate(plan.fetch)}
-                self._fetch_all(plan.fetch, staged, progress)
+                staged = {e.path: f"{staging}/{staged_name(e.path)}" for e in plan.fetch}
+                todo = self._salvage(plan.fetch, staged, session.stale, progress)
+                session.drop_stale()
+                self._fetch_all(todo, staged, progress)
+            else:
+                session.drop_stale()
             apply(plan, root, staged, {path: self._records[path] for path in staged}, session)
         if plan.fetch:
             progress.finish()
@@ -564,6 +569,36 @@ class Downloader:
             bytes_from_cache=self.bytes_from_cache, skipped_existing=len(entries) - len(plan.fetch),
             seconds=round(time.monotonic() - started, 3),
         )
+
+    def _salvage(self, wanted: list[ManifestEntry], staged: dict[str, str], stale: list[Path],
+                 progress: _Progress) -> list[ManifestEntry]:
+        """Move the complete, verified files a killed download left in its staging folder into this
+        one (a re-run after SIGKILL fetches only what is missing); return the entries still to fetch."""
+        if not stale:
+            return wanted
+        todo = []
+        for entry in wanted:
+            name = staged_name(entry.path)
+            for folder in stale:
+                candidate = folder / name
+                try:
+                    st = os.lstat(candidate)
+                    complete = (stat.S_ISREG(st.st_mode) and entry.ref is None and entry.size in (None, st.st_size)
+                                and file_digest(candidate, entry.algorithm) == entry.digest)
+                    if complete:
+                        os.rename(candidate, staged[entry.path])
+                except (OSError, WandbError):
+                    complete = False
+                if complete:
+                    self._count(cached=st.st_size)
+                    progress.advance(1, st.st_size)
+                    self._record(entry, entry.algorithm, entry.digest, st.st_size)
+                    break
+            else:
+                todo.append(entry)
+        if len(todo) < len(wanted):
+            log.info("Reused %d file(s) a killed download had already fetched and verified.", len(wanted) - len(todo))
+        return todo
 
     def _fetch_all(self, todo: list[ManifestEntry], staged: dict[str, str], progress: _Progress) -> None:
         """Fetch on daemon worker threads; stop them all on the first failure or any interruption."""
@@ -616,6 +651,11 @@ class Downloader:
             raise
         if errors:
             raise errors[0]
+
+
+def staged_name(path: str) -> str:
+    """The staging file of an entry: the same in every run, so a re-run can find a killed run's."""
+    return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 def _about(error: WandbError, subject: str) -> WandbError:

@@ -222,6 +222,7 @@ class RootSession:
         self.created: list[Path] = []
         self.published = False
         self.staging: Path | None = None
+        self.stale: list[Path] = []  # staging folders of killed downloads: salvaged, then removed
         self._lock_fd: int | None = None
 
     def __enter__(self) -> RootSession:
@@ -230,7 +231,7 @@ class RootSession:
                 self._make_dirs(self.root)
             self._make_ledger_dir()
             self._lock()
-            self._remove_stale_staging()
+            self._find_stale_staging()
         except BaseException:
             self._cleanup(failed=True)
             raise
@@ -312,12 +313,18 @@ class RootSession:
         os.close(self._lock_fd)
         self._lock_fd = None
 
-    def _remove_stale_staging(self) -> None:
-        """Under the lock no other download is staging: any staging folder is a killed run's."""
+    def _find_stale_staging(self) -> None:
+        """Under the lock no other download is staging: any staging folder is a killed run's. Its
+        complete files may be salvaged (``Downloader``); ``drop_stale`` removes the folders."""
         with contextlib.suppress(OSError):
-            for name in os.listdir(self.ledger_dir):
-                if name.startswith("staging-"):
-                    shutil.rmtree(self.ledger_dir / name, ignore_errors=True)
+            self.stale = sorted(self.ledger_dir / name for name in os.listdir(self.ledger_dir)
+                                if name.startswith("staging-"))
+
+    def drop_stale(self) -> None:
+        """Remove the staging folders killed downloads left (only ours: ``staging-*`` in the ledger folder)."""
+        for folder in self.stale:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.stale = []
 
     def make_staging(self) -> Path:
         with local_errors("create a staging folder in the root", self.ledger_dir):
@@ -331,6 +338,7 @@ class RootSession:
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
+        self.drop_stale()
         self._unlock()
         if self.published:
             return
