@@ -177,7 +177,7 @@ class Downloader:
                  max_attempts: int, progress: ProgressCallback | None, policy: ReferencePolicy,
                  lock_wait: float, progress_interval: float = 5.0, verify: bool = True,
                  link_from_cache: bool = False, backoff: tuple[float, float] = (0.0, 0.0),
-                 cache_scope: str = "") -> None:
+                 cache_scope: str = "", ledger_keys: Path | None = None) -> None:
         self.storage = storage
         self._url_source = urls
         self._urls: dict[str, str] | None = None
@@ -195,6 +195,7 @@ class Downloader:
         self.verify = verify
         self.link_from_cache = link_from_cache and _links_protect()
         self.cache_scope = cache_scope  # the W&B deployment: cached bytes are never shared with another
+        self.ledger_keys = ledger_keys  # where each root's ledger key is kept (the cache folder)
         self.cancel = threading.Event()
         self.idle = threading.Event()  # set once no worker thread runs
         self.idle.set()
@@ -543,8 +544,8 @@ class Downloader:
                     f"refusing manifest entry {entry.path!r}: the provider keeps its ledger in {LEDGER_DIR}/ "
                     "inside the root.", hint=f"Skip such entries with exclude=['{LEDGER_DIR}'].")
         self.policy.precheck(entries)  # a forbidden reference is refused before the root is touched
-        with RootSession(root, self.lock_wait) as session:
-            ledger = Ledger.load(session.ledger_dir)
+        with RootSession(root, self.lock_wait, self.ledger_keys) as session:
+            ledger = Ledger.load(session.ledger_dir, session.key)
             planner = Planner(root, ledger, identity, mode=mode, remove_foreign=remove_foreign, verify=self.verify,
                               hasher=file_digest)
             plan = planner.plan(entries, content_key)
@@ -723,7 +724,8 @@ def _matches_on_disk(entry: ManifestEntry, st: os.stat_result, path: Path, place
         return False
 
 
-def verify_root(manifest: Manifest, root: Path, *, allow_unverifiable: bool = False) -> VerifyReport:
+def verify_root(manifest: Manifest, root: Path, *, allow_unverifiable: bool = False,
+                ledger_keys: Path | None = None) -> VerifyReport:
     """Compare ``root`` with the manifest: missing, unexpected and mismatched files.
 
     Links are never followed: a link where a file should be counts as mismatched. The provider's
@@ -735,8 +737,11 @@ def verify_root(manifest: Manifest, root: Path, *, allow_unverifiable: bool = Fa
 
     tree = Tree(root)
     missing, mismatched, unverifiable = [], [], []
+    from ._cache import default_cache_dir
+    from ._roots import ledger_key
+
     try:
-        placed = Ledger.load(root / LEDGER_DIR).files
+        placed = Ledger.load(root / LEDGER_DIR, ledger_key(root, ledger_keys or default_cache_dir())).files
     except WandbError:
         placed = {}
     try:

@@ -413,6 +413,7 @@ class WandbClient:
             progress_interval=progress_interval,
             backoff=(self.config.backoff_min, self.config.backoff_max),
             cache_scope=self.config.base_url,
+            ledger_keys=self._ledger_keys(),
         )
         return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
                                 cache=blob_cache)
@@ -458,7 +459,14 @@ class WandbClient:
         from ._roots import resolve_root
 
         target = resolve_root(root)
-        return verify_root(self.manifest(self._version(artifact)), target, allow_unverifiable=allow_unverifiable)
+        return verify_root(self.manifest(self._version(artifact)), target, allow_unverifiable=allow_unverifiable,
+                           ledger_keys=self._ledger_keys())
+
+    def _ledger_keys(self) -> Path:
+        """Where roots' ledger keys are kept: the cache folder, outside every root."""
+        from ._cache import default_cache_dir
+
+        return Path(self.config.cache_dir) if self.config.cache_dir else default_cache_dir()
 
     # --- aliases ----------------------------------------------------------------------------
 
