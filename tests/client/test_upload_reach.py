@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from wandb_provider.client import WandbClient
-from wandb_provider.client import _hashing_files, _sources
+from wandb_provider.client import WandbClient, _hashing_files, _sources
 from wandb_provider.client.errors import LocalFileError, UnsafePathError, WandbError
 
 

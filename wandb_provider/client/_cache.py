@@ -4,12 +4,13 @@ A blob's key binds its MD5 to the scope it was verified in (the W&B deployment a
 ``blob_key``): W&B's digests are MD5, and a cache shared by several deployments must not hand one
 deployment's colliding bytes to another, which W&B itself never would (README, "Safety").
 
-Layout ``<root>/obj/v2/<key[:2]>/<key[2:]>``, the key being ``<sha256 of scope and MD5>.<MD5>``. Every write is a temporary file in the cache plus an
-atomic rename, so a reader never sees a partial blob. The cache holds its own copies: roots never
-share an inode with it unless the caller asked for hard links (``link_from_cache``), and every blob
-is hashed again as it is copied out, so a damaged blob is replaced, never published. ``max_bytes``
-bounds the cache: least recently used blobs are evicted first. A cache that cannot be written (read
-only, full) only costs speed: the download goes on without it.
+Layout ``<root>/obj/v2/<key[:2]>/<key[2:]>``, the key being ``<sha256 of scope and MD5>.<MD5>``.
+Every write is a temporary file in the cache plus an atomic rename, so a reader never sees a partial
+blob. The cache holds its own copies: roots never share an inode with it unless the caller asked for
+hard links (``link_from_cache``), and every blob is hashed again as it is copied out, so a damaged
+blob is replaced, never published. ``max_bytes`` bounds the cache: least recently used blobs are
+evicted first. A cache that cannot be written (read only, full) only costs speed: the download goes
+on without it.
 """
 
 from __future__ import annotations

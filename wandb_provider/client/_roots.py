@@ -1,16 +1,17 @@
 """Download roots the provider owns only in part: resolution, ledger, lock, and a plan that never
 touches what the user put there.
 
-A root keeps one hidden folder, ``.wandb-provider/``, with a ledger of the files the provider
-placed (their digests, sizes, inode and times, and the version that placed them) and the lock that
+A root keeps one hidden folder, ``.wandb-provider/``, with a ledger of the files the provider placed
+(their digests, sizes, inode and times, and the version that placed them) and the lock that
 serialises downloads into the root. The ledger is signed (HMAC-SHA256) with a secret of that root
 kept outside it, in the cache folder (``ledger-keys/``): a ledger written by hand, copied from
-another root or left without its key claims nothing, and every file in the root is the user's. Files the ledger does not name, or that changed since they were placed,
-belong to the user: a merge never removes or overwrites them, a checkout removes only what the
-ledger names, and any clash (a user's file with other bytes, a folder where a file goes, a symbolic
-link anywhere on the way) is a ``RootConflictError`` raised before anything changes. Every change
-is made through folder descriptors opened without following links, so a link planted inside the
-root cannot redirect a write or a removal outside it.
+another root or left without its key claims nothing, and every file in the root is the user's. Files
+the ledger does not name, or that changed since they were placed, belong to the user: a merge never
+removes or overwrites them, a checkout removes only what the ledger names, and any clash (a user's
+file with other bytes, a folder where a file goes, a symbolic link anywhere on the way) is a
+``RootConflictError`` raised before anything changes. Every change is made through folder
+descriptors opened without following links, so a link planted inside the root cannot redirect a
+write or a removal outside it.
 """
 
 from __future__ import annotations

@@ -62,6 +62,7 @@ class _Watched:
     sock: Any
     host: str
     _dns_host: str
+    close: Callable[[], None]
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]

@@ -24,9 +24,9 @@ PATH_MAX_BYTES = 4096  # the longest path Linux accepts
 def check_entry_path(path: str) -> str:
     """Refuse any entry path that is not a plain relative ``a/b/c`` path.
 
-    Absolute paths (``/x``, or a Windows drive ``C:x``; ``1:2.txt`` is a plain name), ``..``, ``.``, empty components (``a//b``, ``dir/``), backslashes, NUL and
-    over-long names are refused: such an entry could land outside the root, collide with another
-    entry, or name the root itself.
+    Absolute paths (``/x``, or a Windows drive ``C:x``; ``1:2.txt`` is a plain name), ``..``, ``.``,
+    empty components (``a//b``, ``dir/``), backslashes, NUL and over-long names are refused: such an
+    entry could land outside the root, collide with another entry, or name the root itself.
     """
     problem = _path_problem(path)
     if problem:

@@ -227,8 +227,9 @@ class VerifyArtifactOperator(WandbBaseOperator):
             "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
         }
         unverified = list(result.unverifiable)
-        report["references"] = {"checked": not unverified, "count": len(references), "entries": _listed(references),
-                                "unverified": _listed(unverified), "unverified_allowed": self.allow_unverified_references}
+        report["references"] = {"checked": not unverified, "count": len(references),
+                                "entries": _listed(references), "unverified": _listed(unverified),
+                                "unverified_allowed": self.allow_unverified_references}
         if unverified:
             report["references"]["reason"] = REFERENCES_NOT_CHECKED
             self.log.warning("%d reference entries of %s were %s", len(unverified), version.qualified_name,
