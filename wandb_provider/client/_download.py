@@ -737,11 +737,10 @@ def verify_root(manifest: Manifest, root: Path, *, allow_unverifiable: bool = Fa
 
     tree = Tree(root)
     missing, mismatched, unverifiable = [], [], []
-    from ._cache import default_cache_dir
-    from ._roots import ledger_key
+    from ._roots import default_key_dir, ledger_key
 
     try:
-        placed = Ledger.load(root / LEDGER_DIR, ledger_key(root, ledger_keys or default_cache_dir())).files
+        placed = Ledger.load(root / LEDGER_DIR, ledger_key(root, ledger_keys or default_key_dir())).files
     except WandbError:
         placed = {}
     try:

@@ -4,12 +4,12 @@ touches what the user put there.
 A root keeps one hidden folder, ``.wandb-provider/``, with a ledger of the files the provider placed
 (their digests, sizes, inode and times, and the version that placed them) and the lock that
 serialises downloads into the root. The ledger is signed (HMAC-SHA256) with a secret of that root
-kept outside it, in the cache folder (``ledger-keys/``): a ledger written by hand, copied from
-another root or left without its key claims nothing, and every file in the root is the user's. Files
-the ledger does not name, or that changed since they were placed, belong to the user: a merge never
-removes or overwrites them, a checkout removes only what the ledger names, and any clash (a user's
-file with other bytes, a folder where a file goes, a symbolic link anywhere on the way) is a
-``RootConflictError`` raised before anything changes. Every change is made through folder
+kept outside it, in the provider's state folder (``default_key_dir``): a ledger written by hand,
+copied from another root or left without its key claims nothing, and every file in the root is the
+user's. Files the ledger does not name, or that changed since they were placed, belong to the user:
+a merge never removes or overwrites them, a checkout removes only what the ledger names, and any
+clash (a user's file with other bytes, a folder where a file goes, a symbolic link anywhere on the
+way) is a ``RootConflictError`` raised before anything changes. Every change is made through folder
 descriptors opened without following links, so a link planted inside the root cannot redirect a
 write or a removal outside it.
 """
@@ -43,7 +43,7 @@ LEDGER_DIR = ".wandb-provider"
 LEDGER_FILE = "ledger.json"
 LOCK_FILE = "lock"
 LEDGER_FORMAT = 1
-LEDGER_KEYS = "ledger-keys"  # in the cache folder: one secret per root, never inside the root
+ENV_KEY_DIR = "WANDB_PROVIDER_LEDGER_KEYS_DIR"
 _key_warned: set[str] = set()
 SHOWN = 5  # how many conflicting entries an error names
 
@@ -216,12 +216,22 @@ def _mac(key: bytes, doc: dict[str, Any]) -> str:
     return hmac.new(key, json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256).hexdigest()
 
 
+def default_key_dir() -> Path:
+    """Where each root's ledger key is kept: ``WANDB_PROVIDER_LEDGER_KEYS_DIR``, else the provider's
+    state folder (``$XDG_STATE_HOME`` or ``~/.local/state``); never inside a root."""
+    configured = os.environ.get(ENV_KEY_DIR)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "airflow-provider-wandb" / "ledger-keys"
+
+
 def ledger_key(root: Path, key_dir: Path | None) -> bytes | None:
-    """The secret that signs ``root``'s ledger: ``<key_dir>/ledger-keys/<sha256 of the root's real path>``,
-    made on first use (mode 0600). None when it cannot be kept: the ledger is then never trusted."""
+    """The secret that signs ``root``'s ledger: ``<key_dir>/<sha256 of the root's real path>``, made on
+    first use (mode 0600). None when it cannot be kept: the ledger is then never trusted."""
     if key_dir is None:
         return None
-    folder = Path(key_dir) / LEDGER_KEYS
+    folder = Path(key_dir)
     path = folder / hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -249,7 +259,7 @@ def ledger_key(root: Path, key_dir: Path | None) -> bytes | None:
         if str(folder) not in _key_warned:
             _key_warned.add(str(folder))
             log.warning("Cannot keep the ledger key of %s in %s (%s); its ledger will not be trusted by later "
-                        "downloads.", root, folder, exc.strerror or exc)
+                        "downloads (set %s to a writable folder).", root, folder, exc.strerror or exc, ENV_KEY_DIR)
         return None
     return secret if len(secret) == 32 else None
 

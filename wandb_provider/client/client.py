@@ -463,10 +463,10 @@ class WandbClient:
                            ledger_keys=self._ledger_keys())
 
     def _ledger_keys(self) -> Path:
-        """Where roots' ledger keys are kept: the cache folder, outside every root."""
-        from ._cache import default_cache_dir
+        """Where roots' ledger keys are kept: the provider's state folder, outside every root."""
+        from ._roots import default_key_dir
 
-        return Path(self.config.cache_dir) if self.config.cache_dir else default_cache_dir()
+        return default_key_dir()
 
     # --- aliases ----------------------------------------------------------------------------
 
