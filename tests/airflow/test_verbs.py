@@ -203,3 +203,21 @@ def test_sdk_escape_hatch_with_a_wrong_key_is_a_typed_error_without_the_key(
     with pytest.raises(AuthenticationError) as info:
         WandbHook(wandb_conn_id="wandb_wrong").get_sdk_api()
     assert wrong not in str(info.value)
+
+
+def test_sdk_escape_hatch_to_an_unreachable_host_is_transient_never_an_authentication_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from wandb_provider.client import AuthenticationError, ServerError
+    from wandb_provider.hooks.wandb import WandbHook
+
+    with socket.socket() as probe:  # a port nothing listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conn = {"conn_type": "wandb", "host": f"http://127.0.0.1:{port}", "password": "local-" + "1" * 40,
+            "extra": {"timeout": 2, "max_retries": 1, "deadline": 5}}
+    monkeypatch.setenv("AIRFLOW_CONN_WANDB_GONE", json.dumps(conn))
+    with pytest.raises(ServerError) as info:
+        WandbHook(wandb_conn_id="wandb_gone").get_sdk_api()
+    assert info.value.transient and not isinstance(info.value, AuthenticationError)

@@ -114,7 +114,7 @@ def test_a_version_still_uploading_fails_verification_and_its_folder_is_not_read
     assert report["ok"] is False and report["files"]["checked"] is False
 
 
-def test_references_are_reported_as_not_checked_never_fetched(wandb_env, tmp_path: Path) -> None:
+def test_references_no_checksum_covers_fail_unless_allowed_and_are_never_fetched(wandb_env, tmp_path: Path) -> None:
     from wandb_provider.testing.store import SeedFile
 
     etag = '"' + "a" * 32 + '"'
@@ -126,8 +126,14 @@ def test_references_are_reported_as_not_checked_never_fetched(wandb_env, tmp_pat
     (tmp_path / "remote").mkdir()
     (tmp_path / "a.txt").write_text("stored\n")
     (tmp_path / "remote" / "data.bin").write_bytes(b"0123456789")
+    ti = RecordingTI()
     operator = VerifyArtifactOperator(task_id="verify", artifact="acme/churn/with-ref:v0", path=str(tmp_path))
-    report = operator.execute({"ti": RecordingTI()})
+    with pytest.raises(AirflowFailException, match="1 unverifiable file: 'remote/data.bin'"):
+        operator.execute({"ti": ti})  # a folder the provider did not fill: its size alone proves nothing
+    assert ti.pushed["verify_report"]["references"]["unverified"] == ["remote/data.bin"]
+    allowed = VerifyArtifactOperator(task_id="verify", artifact="acme/churn/with-ref:v0", path=str(tmp_path),
+                                     allow_unverified_references=True)
+    report = allowed.execute({"ti": RecordingTI()})
     assert report["ok"] is True and report["files"]["checked"] == 2
     assert report["references"]["checked"] is False and report["references"]["entries"] == ["remote/data.bin"]
     assert "not checked" in report["references"]["reason"]

@@ -243,3 +243,17 @@ def test_names_never_reach_the_terminal_as_control_codes(seeded: Any, cli: Any, 
     assert result.code == 5
     assert result.stdout == "unexpected\tevil\\x1b[2J\\u202e.txt\n"
     assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+
+
+def test_log_metadata_from_a_file_that_is_not_json_never_echoes_its_contents(wandb_env: Any, cli: Any,
+                                                                             tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    (tmp_path / ".env").write_text("DB_PASSWORD=hunter2-very-secret\nAWS_SECRET_ACCESS_KEY=AKIAXXXXSECRET\n")
+    args = ("log", "x", str(tmp_path / "f.txt"), "--type", "dataset", "--project", "p")
+    bad = cli(*args, "--metadata", f"@{tmp_path / '.env'}")
+    assert bad.code == 2 and "not JSON" in bad.stderr and "line 1 column 1" in bad.stderr
+    inline = cli(*args, "--metadata", "DB_PASSWORD=hunter2-very-secret")
+    assert inline.code == 2 and "not JSON" in inline.stderr
+    for result in (bad, inline):
+        assert "hunter2" not in result.stderr + result.stdout and "AKIA" not in result.stderr + result.stdout
+    assert wandb_env.stats()["graphql"]["operations"].get("CreateArtifact", 0) == 0

@@ -44,8 +44,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def _cache_is_sound(cache: Path) -> None:
     for blob in (cache / "obj").rglob("*"):
-        if blob.is_file():
-            assert hashlib.md5(blob.read_bytes()).hexdigest() == blob.parent.name + blob.name, blob
+        if blob.is_file():  # named <scope key>.<MD5>
+            assert hashlib.md5(blob.read_bytes()).hexdigest() == blob.name.rsplit(".", 1)[-1], blob
 
 
 @pytest.mark.slow
@@ -141,3 +141,63 @@ def test_four_processes_share_one_cache(wandb_server, tmp_path: Path) -> None:
     for i in range(4):
         assert _tree(tmp_path / f"out-{i}") == files
     _cache_is_sound(cache)
+
+
+def test_corrupt_and_cut_bodies_are_retried_with_logged_backoff_and_bounded(wandb_server, tmp_path: Path,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    wandb_server.seed_artifact("ds", {"a.bin": os.urandom(4096)}, project="p")
+    wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "a.bin", "times": 2},
+                             {"route": "files", "kind": "truncate", "path": "a.bin", "times": 1}])
+    client = _client(wandb_server, tmp_path, max_retries=4, backoff_min=0.01, backoff_max=0.04)
+    with caplog.at_level(logging.WARNING, logger="wandb_provider.client.download"):
+        client.download("ds", tmp_path / "out", cache=False)
+    waits = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(waits) == 3 and all("'a.bin'" in w and "of 5" in w for w in waits)
+    assert "retrying now" not in caplog.text
+    wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "a.bin"}])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="wandb_provider.client.download"), \
+            pytest.raises(ArtifactIntegrityError):
+        client.download("ds", tmp_path / "again", cache=False)
+    assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 4  # bounded: 5 attempts
+
+
+NO_CACHE_CHILD = """
+import sys
+from wandb_provider.client import WandbClient
+base_url, key, path, root = sys.argv[1:5]
+client = WandbClient(base_url, key, backoff_min=0.01, backoff_max=0.05)
+print("starting", flush=True)
+client.download(path, root, max_workers=2, cache=False)
+"""
+
+
+def test_a_rerun_after_sigkill_reuses_the_files_already_fetched_and_removes_the_stale_staging(
+        wandb_server, tmp_path: Path) -> None:
+    files = _files(30, 128 * 1024)
+    wandb_server.seed_artifact("big", files, project="p")
+    wandb_server.set_faults([{"route": "files", "kind": "delay", "seconds": 0.2, "path": "/storage/blobs/"}])
+    root = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-c", NO_CACHE_CHILD, wandb_server.base_url, wandb_server.api_key,
+                              "demo/p/big", str(root)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "starting"
+    ledger = root / ".wandb-provider"
+
+    def complete() -> int:
+        return sum(1 for p in ledger.glob("staging-*/*") if p.stat().st_size == 128 * 1024)
+
+    deadline = time.monotonic() + 30  # a bound for a failing run only; the files come in about a second
+    while complete() < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    assert complete() >= 4 and _tree(root) == {}
+    wandb_server.set_faults(None)
+    wandb_server.reset_stats()
+    result = _client(wandb_server, tmp_path).download("demo/p/big", root, cache=False)
+    assert _tree(root) == files
+    assert result.bytes_from_cache >= 4 * 128 * 1024  # what the killed run had verified is reused
+    assert wandb_server.stats()["files"] <= 30 - 4 + 1  # the rest, and the manifest
+    assert list(ledger.glob("staging-*")) == []

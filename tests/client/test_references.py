@@ -213,3 +213,95 @@ def test_a_fifo_reference_is_refused_without_hanging(wandb_server, tmp_path: Pat
     client = _client(wandb_server, tmp_path, allowed_file_reference_roots=(str(tmp_path),))
     with pytest.raises(ReferenceNotAllowedError, match="not a regular file"):
         client.download("fifo", tmp_path / "out")
+
+
+def test_verify_checks_an_http_reference_by_its_recorded_md5_never_by_size_alone(
+        wandb_server, tmp_path: Path, origin: str) -> None:
+    _http_ref(wandb_server, "ref", origin + "/file")
+    client = _client(wandb_server, tmp_path, allowed_reference_hosts=("127.0.0.1",))
+    root = tmp_path / "out"
+    client.download("ref", root)
+    assert client.verify("ref", root).ok
+    placed = root / "h.txt"
+    placed.write_bytes(BODY.upper())  # a same-size edit: size and ETag say nothing about it
+    report = client.verify("ref", root)
+    assert not report.ok and report.mismatched == ("h.txt",)
+    copy = tmp_path / "copy"  # a folder the provider did not fill has no record of the bytes it holds
+    copy.mkdir()
+    (copy / "h.txt").write_bytes(BODY)
+    report = client.verify("ref", copy)
+    assert not report.ok and report.unverifiable == ("h.txt",) and report.mismatched == ()
+    assert client.verify("ref", copy, allow_unverifiable=True).ok
+
+
+def _rebinding_dns(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> list[str]:
+    """Make ``name`` resolve to ``answers[0]`` for the provider's address check and to ``answers[1]``
+    when the HTTP library resolves it to connect (DNS rebinding: a short TTL and a second answer);
+    lookups of other names are left alone. Returns the lookups the connection made of ``name``."""
+    import socket
+    import sys
+
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == name:
+            by_connection = sys._getframe(1).f_globals.get("__name__", "").startswith("urllib3")
+            if by_connection:
+                asked.append(host)
+            return real(answers[1] if by_connection else answers[0], port, *args, **kwargs)
+        if host in answers[1:] and host != "127.0.0.1":
+            raise socket.gaierror(socket.EAI_NONAME, "unreachable in this test")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def test_a_reference_connects_to_the_address_that_was_checked(wandb_server, tmp_path: Path, origin: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    port = origin.rsplit(":", 1)[1]
+    _http_ref(wandb_server, "ref", f"http://files.rebind.test:{port}/file")
+    client = _client(wandb_server, tmp_path, allowed_reference_hosts=("127.0.0.0/8",), max_retries=1)
+    manifest = client.manifest("ref")  # W&B's own requests resolve as usual
+    asked = _rebinding_dns(monkeypatch, "files.rebind.test", ["127.0.0.1", "10.9.9.9"])
+    client.download("ref", tmp_path / "out")  # checked 127.0.0.1 (allowed), so connected there
+    assert (tmp_path / "out" / "h.txt").read_bytes() == BODY and manifest
+    assert asked == []  # the connection never asked DNS again
+
+
+def test_dns_rebinding_never_reaches_an_internal_address(wandb_server, tmp_path: Path, origin: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    port = origin.rsplit(":", 1)[1]
+    _http_ref(wandb_server, "ref", f"http://files.rebind.test:{port}/file")
+    client = _client(wandb_server, tmp_path, max_retries=1)
+    client.manifest("ref")
+    _Handler.hits = []
+    # public for the check, loopback for a second lookup: the connection must go to the public one
+    _rebinding_dns(monkeypatch, "files.rebind.test", ["93.184.216.34", "127.0.0.1"])
+    monkeypatch.setattr("socket.create_connection", _refuse_public(monkeypatch))
+    with pytest.raises(Exception) as info:
+        client.download("ref", tmp_path / "out")
+    assert _Handler.hits == []  # the internal server never answered
+    assert not (tmp_path / "out" / "h.txt").exists()
+    assert "93.184.216.34" in _ATTEMPTED and "127.0.0.1" not in _ATTEMPTED, info.value
+
+
+_ATTEMPTED: list[str] = []
+
+
+def _refuse_public(monkeypatch: pytest.MonkeyPatch):
+    """urllib3 connects through its own create_connection; record the address each attempt uses."""
+    import urllib3.util.connection as connection
+
+    real = connection.create_connection
+    _ATTEMPTED.clear()
+
+    def create_connection(address, *args, **kwargs):
+        _ATTEMPTED.append(address[0])
+        if address[0] == "93.184.216.34":
+            raise ConnectionRefusedError(111, "no route in this test")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(connection, "create_connection", create_connection)
+    return __import__("socket").create_connection

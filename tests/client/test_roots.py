@@ -317,8 +317,27 @@ def test_link_from_cache_is_an_opt_in_with_read_only_files(wandb_server, client:
     client.download("ds", tmp_path / "one", link_from_cache=True)
     client.download("ds", tmp_path / "two", link_from_cache=True)
     first, second = tmp_path / "one" / "a.txt", tmp_path / "two" / "a.txt"
+    if os.geteuid() == 0:  # mode bits do not stop root: copies, so an edit reaches no other root
+        assert not os.path.samefile(first, second) and first.stat().st_nlink == 1
+        return
     assert os.path.samefile(first, second) and first.stat().st_nlink >= 3  # two roots and the cache
     assert stat.S_IMODE(first.stat().st_mode) & 0o222 == 0
+
+
+def test_link_from_cache_as_root_never_lets_an_edit_reach_the_cache_or_another_root(
+        wandb_server, client: WandbClient, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("root ignores read-only mode bits; other users are stopped by them (the test above)")
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    client.download("ds", tmp_path / "one", link_from_cache=True)
+    client.download("ds", tmp_path / "two", link_from_cache=True)
+    with open(tmp_path / "one" / "a.txt", "w") as edit:  # root may write a read-only file
+        edit.write("edited in root one")
+    assert (tmp_path / "two" / "a.txt").read_text() == "alpha\n"
+    blobs = [p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert b"alpha\n" in blobs and b"edited in root one" not in blobs
+    result = client.download("ds", tmp_path / "three", link_from_cache=True)
+    assert result.bytes_from_cache > 0 and (tmp_path / "three" / "a.txt").read_text() == "alpha\n"
 
 
 # --- digests are always checked ---------------------------------------------------------------------
@@ -631,3 +650,47 @@ def test_a_folder_inside_the_root_on_another_filesystem(wandb_server, client: Wa
         assert [n for n in os.listdir(root / "data") if n.endswith(".tmp")] == []
     finally:
         subprocess.run(["umount", str(root / "data")], check=False)
+
+
+# --- the ledger claims only what the provider placed ------------------------------------------------
+
+
+def _forged_ledger(root: Path, claims: dict[str, bytes], version_key: str = "forged") -> None:
+    """A ledger written by hand (or by another tool) naming the user's files with their true MD5."""
+    import base64
+    import hashlib
+    import json
+
+    files = {rel: {"v": version_key, "alg": "md5", "digest": base64.b64encode(hashlib.md5(data).digest()).decode(),
+                   "size": len(data), "source": "x", "sig": None} for rel, data in claims.items()}
+    (root / LEDGER).mkdir(parents=True, exist_ok=True)
+    (root / LEDGER / "ledger.json").write_text(json.dumps(
+        {"format": 1, "versions": {version_key: {"artifact": "demo/p/ds:v0", "sequence": "demo/p/ds"}},
+         "files": files, "dirs": []}))
+
+
+def test_a_forged_ledger_cannot_make_a_checkout_delete_the_users_file(wandb_server, client: WandbClient,
+                                                                      tmp_path: Path) -> None:
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "thesis.tex").write_bytes(b"years of work")
+    _forged_ledger(root, {"thesis.tex": b"years of work"})
+    client.download("ds", root, mode="checkout")
+    assert (root / "thesis.tex").read_bytes() == b"years of work"
+    assert _files_only(user_view(root)) == {**_bytes(FILES), "thesis.tex": b"years of work"}
+
+
+def test_a_ledger_copied_from_another_root_claims_nothing_there(wandb_server, client: WandbClient,
+                                                                 tmp_path: Path) -> None:
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    wandb_server.seed_artifact("other", {"x.txt": "x"}, project="p")
+    first, second = tmp_path / "first", tmp_path / "second"
+    client.download("ds", first)
+    second.mkdir()
+    (second / "a.txt").write_text("alpha\n")  # the user's own copy, same bytes as the provider's
+    shutil.copytree(first / LEDGER, second / LEDGER)  # a ledger genuinely signed, but for another root
+    client.download("other", second, mode="checkout")
+    assert (second / "a.txt").read_text() == "alpha\n"  # not removed: the provider never placed it here
+    client.download("other", first, mode="checkout")  # in its own root the ledger is trusted
+    assert not (first / "a.txt").exists() and (first / "x.txt").read_text() == "x"

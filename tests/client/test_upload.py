@@ -538,3 +538,24 @@ def test_an_etag_naming_other_bytes_is_an_integrity_error() -> None:
     expected_md5({"Content-MD5": b64md5(b"sent")}, md5, "upload")
     with pytest.raises(ArtifactIntegrityError, match="W&B expects bytes"):
         expected_md5({"content-md5": b64md5(b"other")}, md5, "upload")
+
+
+def test_same_content_with_new_metadata_description_and_tags_applies_them_to_the_existing_version(
+        client: WandbClient, wandb_env: Any, folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    first = client.log_artifact("ds", "dataset", folder, metadata={"rows": 2}, description="v1 data")
+    client.update(first, metadata={"eval": {"accuracy": 0.9}})  # written by a later step: must be kept
+    created: list[bool] = []
+    with caplog.at_level(logging.WARNING, logger="wandb_provider.client.upload"):
+        again = client.log_artifact("ds", "dataset", folder, metadata={"rows": 3, "source": "nightly"},
+                                    description="nightly data", tags=["nightly"], created=created.append)
+    assert created == [False] and again.id == first.id
+    assert "applied the new metadata, description, tags" in caplog.text
+    artifact = sdk_artifact(wandb_env, "ds:v0")
+    assert artifact.metadata == {"rows": 3, "source": "nightly", "eval": {"accuracy": 0.9}}
+    assert artifact.description == "nightly data" and artifact.tags == ["nightly"]
+    assert again.metadata == artifact.metadata and again.tags == ("nightly",)
+    assert [v.version for v in client.versions(f"{wandb_env.entity}/p/ds")] == ["v0"]
+    wandb_env.reset_stats()
+    caplog.clear()
+    client.log_artifact("ds", "dataset", folder, metadata={"rows": 3}, tags=["nightly"])  # nothing new: no write
+    assert "UpdateArtifact" not in wandb_env.stats()["graphql"]["operations"] and "applied" not in caplog.text

@@ -168,3 +168,27 @@ def test_delete_needs_delete_aliases(wandb_server, client: WandbClient) -> None:
     with pytest.raises(ArtifactNotFoundError):
         client.artifact("churn-model:v2")
     assert sdk(wandb_server).artifact("acme/churn/churn-model:latest").version == "v1"
+
+
+@pytest.mark.wandb_server(seed="demo", users=["demo:local-" + "0" * 40, "bob:bob-" + "b" * 40],
+                          teams=["acme:demo:admin,bob:member"], orgs=["acme-corp:acme"])
+def test_a_protected_alias_is_refused_on_log_as_on_update_for_a_member(wandb_server, client: WandbClient,
+                                                                       tmp_path) -> None:
+    wandb_server.store.set_protected_aliases("acme", "churn", ["production"])
+    holder = sdk(wandb_server).artifact("acme/churn/churn-model:production")
+    bob = WandbClient(wandb_server.base_url, "bob-" + "b" * 40, entity="acme", project="churn")
+    (tmp_path / "model.bin").write_bytes(b"bob's model")
+    with pytest.raises(ProtectedAliasError, match="protected"):
+        bob.update_aliases("churn-model:candidate", add=["production"])
+    wandb_server.reset_stats()
+    with pytest.raises(ProtectedAliasError, match="protected"):
+        bob.log_artifact("churn-model", "model", tmp_path / "model.bin", aliases=["production"])
+    assert wandb_server.stats()["uploads"] == 0  # refused before any byte was sent
+    with pytest.raises(ProtectedAliasError):  # the same content as a version that exists: still refused
+        bob.log_artifact("churn-model", "model", tmp_path / "model.bin", aliases=["production"])
+    seen = sdk(wandb_server).artifact("acme/churn/churn-model:production")
+    assert seen.id == holder.id  # production did not move
+    logged = bob.log_artifact("churn-model", "model", tmp_path / "model.bin", aliases=["bob-try"])
+    assert "production" not in logged.aliases
+    moved = client.log_artifact("churn-model", "model", tmp_path / "model.bin", aliases=["production"])
+    assert moved.id == logged.id and sdk(wandb_server).artifact("acme/churn/churn-model:production").id == logged.id

@@ -564,3 +564,29 @@ def test_python_api_limits_are_checked() -> None:
         LocalWandbServer(ServerConfig(max_upload_bytes=0))
     with pytest.raises(ValueError, match="--pending-ttl"):
         LocalWandbServer(ServerConfig(pending_ttl_seconds=float("nan")))
+
+
+LARGE = "query Large($entity: String!, $project: String!, $name: String!) { project(name: $project, " \
+        "entityName: $entity) { artifact(name: $name) { id digest } } }"
+
+
+def test_a_tiny_query_answers_while_a_large_one_is_still_executing() -> None:
+    """No head-of-line blocking: a ``hold`` fault keeps the large query executing; the tiny one is
+    answered meanwhile, and the large one completes once released."""
+    import concurrent.futures
+
+    with LocalWandbServer(ServerConfig()) as server:
+        server.seed_artifact("big", {"a.txt": "a"})
+        server.set_faults([{"route": "graphql", "kind": "hold", "path": "#Large", "seconds": 60}])
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            large = pool.submit(gql, server, LARGE, {"entity": "demo", "project": "test-project", "name": "big:v0"})
+            assert server.wait_held(1, timeout=TIMEOUT)
+            tiny = pool.submit(gql, server, VIEWER)
+            try:
+                answer = tiny.result(timeout=TIMEOUT)  # a bound for a failing run only; it answers at once
+                assert answer.status_code == 200 and answer.json()["data"]["viewer"]["username"]
+                assert not large.done()  # still held: the tiny query did not wait for it
+            finally:
+                server.release_held()
+            done = large.result(timeout=TIMEOUT)
+            assert done.status_code == 200 and done.json()["data"]["project"]["artifact"]["digest"]

@@ -81,15 +81,18 @@ def cmd_verify(client: WandbClient, args: argparse.Namespace) -> int:
     if args.json:
         _json({"artifact": version.qualified_name, "digest": version.digest, "root": report.root,
                "checked": report.checked, "ok": not failed, "missing": list(report.missing),
-               "mismatched": list(report.mismatched), "unexpected": list(report.unexpected)})
+               "mismatched": list(report.mismatched), "unexpected": list(report.unexpected),
+               "unverifiable": list(report.unverifiable)})
     else:
         for label, paths in (("missing", report.missing), ("changed", report.mismatched),
-                             ("unexpected", report.unexpected)):
+                             ("unexpected", report.unexpected), ("unverifiable", report.unverifiable)):
             for path in paths:
                 _out(f"{label}\t{path}")
     summary = (f"{report.root} against {version.qualified_name}: {report.checked} file(s) checked, "
                f"{len(report.missing)} missing, {len(report.mismatched)} changed, "
-               f"{len(report.unexpected)} not in the version")
+               f"{len(report.unexpected)} not in the version"
+               + (f", {len(report.unverifiable)} reference(s) no recorded checksum can verify"
+                  if report.unverifiable else ""))
     if failed:
         print(f"{PROG}: error: {printable(summary)}.", file=sys.stderr, flush=True)
         return _exit.INTEGRITY
@@ -118,7 +121,7 @@ def _verify(client: WandbClient, version: ArtifactVersion, root: str, include: l
     # Files of the version that the selection left out are not "unexpected".
     unexpected = tuple(p for p in report.unexpected if p not in manifest.entries)
     return VerifyReport(root=report.root, checked=report.checked, missing=report.missing,
-                        mismatched=report.mismatched, unexpected=unexpected)
+                        mismatched=report.mismatched, unexpected=unexpected, unverifiable=report.unverifiable)
 
 
 # --- versions -----------------------------------------------------------------------------------
@@ -174,9 +177,18 @@ def _metadata(value: str | None) -> str | None:
     if value is None or not value.startswith("@"):
         return value
     try:
-        return Path(value[1:]).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--metadata {value}: cannot read the file ({exc.__class__.__name__}: {exc}).") from None
+        text = Path(value[1:]).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--metadata {value}: cannot read the file ({exc.__class__.__name__}: "
+                         f"{exc.strerror or 'error'}).") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--metadata {value}: the file is not UTF-8 text.") from None
+    try:  # errors say where, never what: a mistaken @.env must not print its secrets
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--metadata {value}: the file is not JSON ({exc.msg} at line {exc.lineno} column "
+                         f"{exc.colno}); its contents are not shown.") from None
+    return text
 
 
 # --- alias --------------------------------------------------------------------------------------

@@ -1,17 +1,23 @@
-"""Content-addressed download cache: blobs keyed by MD5 (or XXH128), safe for concurrent processes.
+"""Content-addressed download cache: blobs keyed by MD5 within a scope, safe for concurrent processes.
 
-Layout ``<root>/obj/md5/<hex[:2]>/<hex[2:]>``, and ``<root>/obj/xxh128/...`` for the bytes of XXH128
-entries, whose key is ``xxh128:<hex>``. Every write is a temporary file in the cache plus an
-atomic rename, so a reader never sees a partial blob. The cache holds its own copies: roots never
-share an inode with it unless the caller asked for hard links (``link_from_cache``), and every blob
-is hashed again as it is copied out, so a damaged blob is replaced, never published. ``max_bytes``
-bounds the cache: least recently used blobs are evicted first. A cache that cannot be written (read
-only, full) only costs speed: the download goes on without it.
+A blob's key binds its MD5 to the scope it was verified in (the W&B deployment and project: see
+``blob_key``): W&B's digests are MD5, and a cache shared by several deployments must not hand one
+deployment's colliding bytes to another, which W&B itself never would (README, "Safety").
+
+Layout ``<root>/obj/v2/<key[:2]>/<key[2:]>``, the key being ``<sha256 of scope and MD5>.<MD5>``
+(for an XXH128 entry's bytes ``xxh128-<hex>`` stands in for the MD5, so they never meet MD5 blobs).
+Every write is a temporary file in the cache plus an atomic rename, so a reader never sees a partial
+blob. The cache holds its own copies: roots never share an inode with it unless the caller asked for
+hard links (``link_from_cache``), and every blob is hashed again as it is copied out, so a damaged
+blob is replaced, never published. ``max_bytes`` bounds the cache: least recently used blobs are
+evicted first. A cache that cannot be written (read only, full) only costs speed: the download goes
+on without it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -22,6 +28,12 @@ from ._localfs import clone_or_copy, copy_fd, try_clone
 
 ENV_CACHE_DIR = "WANDB_PROVIDER_CACHE_DIR"
 log = logging.getLogger("wandb_provider.client.cache")
+
+
+def blob_key(md5_hex: str, *scope: str) -> str:
+    """The cache's name for bytes of MD5 ``md5_hex`` verified in ``scope`` (e.g. deployment, project)."""
+    bound = hashlib.sha256("\0".join((*scope, md5_hex)).encode()).hexdigest()
+    return f"{bound}.{md5_hex}"
 
 
 def default_cache_dir() -> Path:
@@ -36,8 +48,7 @@ class BlobCache:
     def __init__(self, root: Path | str | None = None, max_bytes: int | None = None) -> None:
         self.root = Path(root) if root else default_cache_dir()
         self.max_bytes = max_bytes
-        self._objects = str(self.root / "obj" / "md5")
-        self._other_objects = str(self.root / "obj")
+        self._objects = str(self.root / "obj" / "v2")
         self._folders: dict[str, int] = {}
         self._folders_lock = threading.Lock()
         self._warned = False
@@ -60,38 +71,34 @@ class BlobCache:
                     os.close(fd)
             self._folders.clear()
 
-    def path(self, md5_hex: str) -> Path:
-        return Path(self.blob(md5_hex))
+    def path(self, key: str) -> Path:
+        return Path(self.blob(key))
 
-    def blob(self, md5_hex: str) -> str:
-        """The blob's path as text (built without pathlib: this runs once per file); a key
-        ``<algorithm>:<hex>`` names a blob of another hash's folder."""
-        if ":" in md5_hex:
-            algorithm, _, hex_digest = md5_hex.partition(":")
-            return f"{self._other_objects}/{algorithm}/{hex_digest[:2]}/{hex_digest[2:]}"
-        return f"{self._objects}/{md5_hex[:2]}/{md5_hex[2:]}"
+    def blob(self, key: str) -> str:
+        """The blob's path as text (built without pathlib: this runs once per file)."""
+        return f"{self._objects}/{key[:2]}/{key[2:]}"
 
-    def lookup(self, md5_hex: str) -> str | None:
+    def lookup(self, key: str) -> str | None:
         """The blob's path if the cache holds it (its bytes are checked by whoever copies it out)."""
-        path = self.blob(md5_hex)
+        path = self.blob(key)
         try:
             os.utime(path)  # mark as recently used for LRU eviction
         except OSError:
             return path if os.path.isfile(path) else None
         return path
 
-    def discard(self, md5_hex: str) -> None:
+    def discard(self, key: str) -> None:
         """Remove a blob whose bytes turned out not to match its name."""
         with contextlib.suppress(OSError):
-            os.unlink(self.blob(md5_hex))
+            os.unlink(self.blob(key))
 
-    def put(self, md5_hex: str, source: str | Path, *, link: bool = False) -> bool:
+    def put(self, key: str, source: str | Path, *, link: bool = False) -> bool:
         """Add a verified file to the cache: its own copy, or a hard link when ``link``.
 
         Returns whether ``source`` now shares its inode with the cache blob. Blobs are immutable and
         named by content, so replacing one with another copy of the same bytes is harmless.
         """
-        target = self.path(md5_hex)
+        target = self.path(key)
         try:
             folder_fd = self._folder(target.parent)
             if link:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import hashlib
 import logging
 import os
+import random
 import stat
 import threading
 import time
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cache import BlobCache
+from ._cache import BlobCache, blob_key
 from ._hashing import CHUNK, b64, file_digest, new_hasher
 from ._localfs import local_file_error, try_clone
 from ._references import (
@@ -174,7 +176,8 @@ class Downloader:
     def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
                  max_attempts: int, progress: ProgressCallback | None, policy: ReferencePolicy,
                  lock_wait: float, progress_interval: float = 5.0, verify: bool = True,
-                 link_from_cache: bool = False) -> None:
+                 link_from_cache: bool = False, backoff: tuple[float, float] = (0.0, 0.0),
+                 cache_scope: str = "", ledger_keys: Path | None = None) -> None:
         self.storage = storage
         self._url_source = urls
         self._urls: dict[str, str] | None = None
@@ -184,12 +187,15 @@ class Downloader:
         self.cache = cache
         self.max_workers = max_workers
         self.max_attempts = max_attempts
+        self.backoff = backoff  # (first wait, longest wait) between attempts at one file, in seconds
         self.progress_callback = progress
         self.progress_interval = progress_interval
         self.policy = policy
         self.lock_wait = lock_wait
         self.verify = verify
-        self.link_from_cache = link_from_cache
+        self.link_from_cache = link_from_cache and _links_protect()
+        self.cache_scope = cache_scope  # the W&B deployment: cached bytes are never shared with another
+        self.ledger_keys = ledger_keys  # where each root's ledger key is kept (the cache folder)
         self.cancel = threading.Event()
         self.idle = threading.Event()  # set once no worker thread runs
         self.idle.set()
@@ -234,6 +240,16 @@ class Downloader:
             self.bytes_downloaded += downloaded
             self.bytes_from_cache += cached
 
+    def _pause(self, what: str, entry: ManifestEntry, error: Exception, failed: int) -> None:
+        """Log a failed attempt and wait before the next: exponential backoff with jitter, cut short
+        by cancellation (a cut or corrupt body is retried, never at once in a tight loop)."""
+        first, longest = self.backoff
+        wait = min(longest, first * 2 ** (failed - 1)) * (1 + 0.25 * random.random()) if first > 0 else 0.0
+        log.warning("%s %r failed (%s); attempt %d of %d, retrying in %.1fs", what, entry.path, error, failed,
+                    self.max_attempts, wait)
+        if wait and self.cancel.wait(wait):
+            raise _Cancelled()
+
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
             raise _Cancelled()
@@ -251,9 +267,10 @@ class Downloader:
             if entry.ref is not None:
                 self._fetch_reference(entry, dest, progress)
                 return
-            md5_hex = entry.cache_key  # the hex MD5 (or an XXH128 entry's key)
-            if self.cache is not None and md5_hex is not None:
-                blob = self.cache.lookup(md5_hex)
+            md5_hex = entry.cache_key  # the hex MD5, or an XXH128 entry's xxh128-<hex>
+            key = self._cache_key(md5_hex) if md5_hex is not None else None
+            if self.cache is not None and key is not None:
+                blob = self.cache.lookup(key)
                 if blob is not None:
                     if self._copy_from_cache(blob, dest, entry):
                         size = entry.size if entry.size is not None else os.stat(dest).st_size
@@ -261,17 +278,23 @@ class Downloader:
                         progress.advance(1, size)
                         self._record(entry, entry.algorithm, entry.digest, size)
                         return
-                    self.cache.discard(md5_hex)  # damaged: replaced by the download below
+                    self.cache.discard(key)  # damaged: replaced by the download below
             size = self._download_stored(entry, dest, progress)
             self._record(entry, entry.algorithm, entry.digest, size)
-            if self.cache is not None and md5_hex is not None:
+            if self.cache is not None and key is not None:
                 self._check_cancel()
-                if self.cache.put(md5_hex, dest, link=self.link_from_cache):
+                if self.cache.put(key, dest, link=self.link_from_cache):
                     _make_read_only(dest)
         except OSError as exc:
             if self.cancel.is_set():
                 raise _Cancelled() from exc
             raise local_file_error(exc, f"write file {entry.path!r} into the staging folder", dest) from exc
+
+    def _cache_key(self, md5_hex: str) -> str:
+        """The cache key of bytes verified for this version: bound to the deployment and the project
+        of the version's collection, so no other deployment or project's colliding bytes match it."""
+        project = self._identity.sequence.rsplit("/", 1)[0] if self._identity is not None else ""
+        return blob_key(md5_hex, self.cache_scope, project)
 
     def _copy_from_cache(self, blob: str, dest: str, entry: ManifestEntry) -> bool:
         """Copy (reflink where possible) or, when asked, hard-link a cached blob; check its digest."""
@@ -320,8 +343,7 @@ class Downloader:
         for attempt in range(1, self.max_attempts + 1):
             self._check_cancel()
             if last_error is not None:
-                log.warning("download %r failed (%s); attempt %d of %d, retrying now", entry.path, last_error,
-                            attempt - 1, self.max_attempts)
+                self._pause("download", entry, last_error, attempt - 1)
             url, generation = self._url(entry.path)
             try:
                 with self.storage.get(url, operation="DownloadFile", cancel=self.cancel,
@@ -422,15 +444,14 @@ class Downloader:
         last_error: Exception | None = None
         for attempt in range(1, self.max_attempts + 1):
             if last_error is not None:
-                log.warning("download reference %r failed (%s); attempt %d of %d, retrying now", entry.path,
-                            last_error, attempt - 1, self.max_attempts)
+                self._pause("download reference", entry, last_error, attempt - 1)
             url = entry.ref
-            self.policy.check_http(entry, url)
             hops = 0
             try:
                 while True:
                     self._check_cancel()
                     with self.storage.get(url, operation="DownloadReference", follow_redirects=False,
+                                          url_guard=lambda hop: self.policy.check_http(entry, hop),
                                           cancel=self.cancel, expected_size=entry.size) as response:
                         if response.status in REDIRECT_STATUSES:
                             url = next_hop(self.policy, entry, url, response.status, response.header("Location"),
@@ -459,8 +480,7 @@ class Downloader:
         for attempt in range(1, self.max_attempts + 1):
             self._check_cancel()
             if last_error is not None:
-                log.warning("download reference %r failed (%s); attempt %d of %d, retrying now", entry.path,
-                            last_error, attempt - 1, self.max_attempts)
+                self._pause("download reference", entry, last_error, attempt - 1)
             try:
                 with store.open(location.bucket, location.key, location.version_id) as reader:
                     info = reader.info
@@ -489,7 +509,8 @@ class Downloader:
             self._record(entry, "md5", digest, size)
             if self.cache is not None and info.content_md5 is not None:
                 self._check_cancel()
-                if self.cache.put(base64.b64decode(info.content_md5).hex(), dest, link=self.link_from_cache):
+                key = self._cache_key(base64.b64decode(info.content_md5).hex())
+                if self.cache.put(key, dest, link=self.link_from_cache):
                     _make_read_only(dest)
             return
         raise self._gave_up("reference", entry, last_error)
@@ -502,12 +523,13 @@ class Downloader:
             md5_hex = base64.b64decode(info.content_md5, validate=True).hex()
         except ValueError:
             return False
-        blob = self.cache.lookup(md5_hex) if len(md5_hex) == 32 else None
+        key = self._cache_key(md5_hex)
+        blob = self.cache.lookup(key) if len(md5_hex) == 32 else None
         if blob is None:
             return False
         if self._copy_from_cache(blob, dest, ManifestEntry(path=entry.path, digest=info.content_md5)):
             return True
-        self.cache.discard(md5_hex)
+        self.cache.discard(key)
         return False
 
     # --- the whole download -----------------------------------------------------------------
@@ -522,8 +544,8 @@ class Downloader:
                     f"refusing manifest entry {entry.path!r}: the provider keeps its ledger in {LEDGER_DIR}/ "
                     "inside the root.", hint=f"Skip such entries with exclude=['{LEDGER_DIR}'].")
         self.policy.precheck(entries)  # a forbidden reference is refused before the root is touched
-        with RootSession(root, self.lock_wait) as session:
-            ledger = Ledger.load(session.ledger_dir)
+        with RootSession(root, self.lock_wait, self.ledger_keys) as session:
+            ledger = Ledger.load(session.ledger_dir, session.key)
             planner = Planner(root, ledger, identity, mode=mode, remove_foreign=remove_foreign, verify=self.verify,
                               hasher=file_digest)
             plan = planner.plan(entries, content_key)
@@ -534,8 +556,12 @@ class Downloader:
             staged: dict[str, str] = {}
             if plan.fetch:
                 staging = str(session.make_staging())
-                staged = {e.path: f"{staging}/{i}" for i, e in enumerate(plan.fetch)}
-                self._fetch_all(plan.fetch, staged, progress)
+                staged = {e.path: f"{staging}/{staged_name(e.path)}" for e in plan.fetch}
+                todo = self._salvage(plan.fetch, staged, session.stale, progress)
+                session.drop_stale()
+                self._fetch_all(todo, staged, progress)
+            else:
+                session.drop_stale()
             apply(plan, root, staged, {path: self._records[path] for path in staged}, session)
         if plan.fetch:
             progress.finish()
@@ -544,6 +570,36 @@ class Downloader:
             bytes_from_cache=self.bytes_from_cache, skipped_existing=len(entries) - len(plan.fetch),
             seconds=round(time.monotonic() - started, 3),
         )
+
+    def _salvage(self, wanted: list[ManifestEntry], staged: dict[str, str], stale: list[Path],
+                 progress: _Progress) -> list[ManifestEntry]:
+        """Move the complete, verified files a killed download left in its staging folder into this
+        one (a re-run after SIGKILL fetches only what is missing); return the entries still to fetch."""
+        if not stale:
+            return wanted
+        todo = []
+        for entry in wanted:
+            name = staged_name(entry.path)
+            for folder in stale:
+                candidate = folder / name
+                try:
+                    st = os.lstat(candidate)
+                    complete = (stat.S_ISREG(st.st_mode) and entry.ref is None and entry.size in (None, st.st_size)
+                                and file_digest(candidate, entry.algorithm) == entry.digest)
+                    if complete:
+                        os.rename(candidate, staged[entry.path])
+                except (OSError, WandbError):
+                    complete = False
+                if complete:
+                    self._count(cached=st.st_size)
+                    progress.advance(1, st.st_size)
+                    self._record(entry, entry.algorithm, entry.digest, st.st_size)
+                    break
+            else:
+                todo.append(entry)
+        if len(todo) < len(wanted):
+            log.info("Reused %d file(s) a killed download had already fetched and verified.", len(wanted) - len(todo))
+        return todo
 
     def _fetch_all(self, todo: list[ManifestEntry], staged: dict[str, str], progress: _Progress) -> None:
         """Fetch on daemon worker threads; stop them all on the first failure or any interruption."""
@@ -598,6 +654,11 @@ class Downloader:
             raise errors[0]
 
 
+def staged_name(path: str) -> str:
+    """The staging file of an entry: the same in every run, so a re-run can find a killed run's."""
+    return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
 def _about(error: WandbError, subject: str) -> WandbError:
     """The same error, its message prefixed with what was being fetched."""
     try:
@@ -627,6 +688,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _links_protect() -> bool:
+    """Whether a read-only hard link protects the cache: not for root, whom mode bits never stop
+    (a root process's edit of one linked file would reach the cache and every root linked to it).
+    Root gets copies instead (README, "Safety")."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        log.info("link_from_cache: running as root, whom read-only files do not stop; copying from the "
+                 "cache instead of hard-linking.")
+        return False
+    return True
+
+
 def _make_read_only(path: str) -> None:
     mode = os.stat(path).st_mode
     os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
@@ -635,29 +707,42 @@ def _make_read_only(path: str) -> None:
 # --- verify -------------------------------------------------------------------------------------
 
 
-def _matches_on_disk(entry: ManifestEntry, st: os.stat_result, path: Path) -> bool:
+def _matches_on_disk(entry: ManifestEntry, st: os.stat_result, path: Path, placed: Record | None) -> bool | None:
+    """Whether the file holds the entry's bytes; None when nothing recorded can tell (a reference
+    without a content hash that the provider did not place: its size alone proves nothing)."""
     if entry.size is not None and st.st_size != entry.size:
         return False
-    if not has_content_digest(entry):
-        return True  # references without a content hash match on size
     try:
-        return file_digest(path, entry.algorithm) == entry.digest
-    except OSError:
-        return False
-    except WandbError:
+        if has_content_digest(entry):
+            return file_digest(path, entry.algorithm) == entry.digest
+        # A reference's ETag is no hash of its bytes; the bytes the provider placed (checked against
+        # that ETag and size when downloaded) were recorded in the root's ledger with their MD5.
+        if placed is None or placed.source != entry.digest or placed.alg != "md5" or not placed.digest:
+            return None
+        return placed.size == st.st_size and file_digest(path, "md5") == placed.digest
+    except (OSError, WandbError):
         return False
 
 
-def verify_root(manifest: Manifest, root: Path) -> VerifyReport:
+def verify_root(manifest: Manifest, root: Path, *, allow_unverifiable: bool = False,
+                ledger_keys: Path | None = None) -> VerifyReport:
     """Compare ``root`` with the manifest: missing, unexpected and mismatched files.
 
     Links are never followed: a link where a file should be counts as mismatched. The provider's
-    ledger folder is not the user's content and is ignored.
+    ledger folder is not the user's content and is ignored. A reference entry (http, S3, GCS) whose
+    bytes no recorded checksum covers is *unverifiable*, and fails the report unless
+    ``allow_unverifiable``: a same-size edit must never pass as intact.
     """
     from ._roots import FILE, Tree
 
     tree = Tree(root)
-    missing, mismatched = [], []
+    missing, mismatched, unverifiable = [], [], []
+    from ._roots import default_key_dir, ledger_key
+
+    try:
+        placed = Ledger.load(root / LEDGER_DIR, ledger_key(root, ledger_keys or default_key_dir())).files
+    except WandbError:
+        placed = {}
     try:
         kinds = tree.walk()
         for entry in manifest:
@@ -668,13 +753,18 @@ def verify_root(manifest: Manifest, root: Path) -> VerifyReport:
                 mismatched.append(entry.path)
             else:
                 st = tree.stat(entry.path)
-                if st is None or not _matches_on_disk(entry, st, root / entry.path):
+                matches = False if st is None else _matches_on_disk(entry, st, root / entry.path,
+                                                                     placed.get(entry.path))
+                if matches is None:
+                    unverifiable.append(entry.path)
+                elif not matches:
                     mismatched.append(entry.path)
     except OSError as exc:
         raise local_file_error(exc, "read the folder to verify", root) from exc
     unexpected = sorted(rel for rel, kind in kinds.items() if kind != "folder" and rel not in manifest.entries)
     return VerifyReport(root=str(root), checked=len(manifest), missing=tuple(missing),
-                        mismatched=tuple(mismatched), unexpected=tuple(unexpected))
+                        mismatched=tuple(mismatched), unexpected=tuple(unexpected),
+                        unverifiable=tuple(unverifiable), unverifiable_allowed=allow_unverifiable)
 
 
 

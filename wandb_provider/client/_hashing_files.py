@@ -7,8 +7,10 @@ difference means the file changed under us, and nothing is committed (``FileChan
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,25 +102,55 @@ class HashedFile:
         offset = (number - 1) * self.part_size
         return offset, min(self.part_size, self.size - offset)
 
+    def open(self) -> int:
+        """A descriptor of the very file hashed (no link followed), else ``FileChangedError``."""
+        try:
+            fd = open_unlinked(self.path, (self.signature[3], self.signature[2]))
+        except OSError as exc:
+            raise file_changed(self.path, f"it can no longer be read: {exc.strerror or exc}") from None
+        if signature(os.fstat(fd)) != self.signature:
+            os.close(fd)
+            raise file_changed(self.path, "its size, modification time or inode changed")
+        return fd
+
     def check_unchanged(self) -> None:
         """Raise ``FileChangedError`` when the file on disk is no longer the one hashed."""
         try:
-            now = signature(os.stat(self.path))
+            now = signature(os.lstat(self.path))
         except OSError as exc:
             raise file_changed(self.path, f"it can no longer be read: {exc.strerror or exc}") from None
         if now != self.signature:
             raise file_changed(self.path, "its size, modification time or inode changed")
 
 
-def hash_file(name: str, path: Path, threshold: int, xxh128: bool = False) -> HashedFile:
+def open_unlinked(path: Path, expected: tuple[int, int] | None) -> int:
+    """A descriptor of the regular file at ``path``, opened without following a link; refused when it
+    is not the file listed (``expected``: its device and inode), so a link or another file swapped in
+    after listing is never read (the bytes hashed and sent are that file's own)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise file_changed(path, "it was replaced by a symbolic link after it was listed") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or (expected is not None and (info.st_dev, info.st_ino) != expected):
+        os.close(fd)
+        raise file_changed(path, "another file was put in its place after it was listed")
+    return fd
+
+
+def hash_file(name: str, path: Path, threshold: int, ident: tuple[int, int] | None = None,
+              xxh128: bool = False) -> HashedFile:
     """MD5 of the whole file (and of each part when its size reaches ``threshold``; and its XXH128
-    when ``xxh128``), read once. Storage checks MD5s, so XXH128 comes on top, never instead.
+    when ``xxh128``: storage checks MD5s, so XXH128 comes on top, never instead), read once.
 
     The file is read up to the size it had when opened; a file that grows, shrinks or is rewritten
-    meanwhile changes its signature (size, mtime, inode), compared once the bytes are read.
+    meanwhile changes its signature (size, mtime, inode), compared once the bytes are read. It is
+    opened without following a link and must be the file listed (``ident``: device and inode).
     """
     try:
-        with open(path, "rb", buffering=0) as fh:
+        with open(open_unlinked(path, ident), "rb", buffering=0) as fh:
             before = signature(os.fstat(fh.fileno()))
             size = before[0]
             check_multipart_size(path, size)
@@ -157,7 +189,7 @@ def hash_file(name: str, path: Path, threshold: int, xxh128: bool = False) -> Ha
 def read_checked(hashed: HashedFile, offset: int, length: int, expected: bytes) -> bytes:
     """A small slice read whole and checked against its MD5 before anything is sent."""
     try:
-        with open(hashed.path, "rb") as fh:
+        with open(hashed.open(), "rb") as fh:
             fh.seek(offset)
             data = fh.read(length)
     except OSError as exc:
@@ -181,10 +213,7 @@ class SliceReader:
         self.expected = expected
         self.sent = 0
         self._md5 = hashlib.md5()
-        try:
-            self._file = open(hashed.path, "rb")  # noqa: SIM115 - closed by close(), called by the transport
-        except OSError as exc:
-            raise file_changed(hashed.path, f"it can no longer be read: {exc.strerror or exc}") from None
+        self._file = open(hashed.open(), "rb")  # noqa: SIM115 - closed by close(), called by the transport
 
     def __iter__(self) -> Iterator[bytes]:
         self._file.seek(self.offset)

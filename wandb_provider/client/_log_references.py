@@ -172,10 +172,10 @@ def check_file(path: str, config: ClientConfig) -> None:
     _policy(config).check_file_path(ManifestEntry(path=path, digest="", ref=f"file://{quote(path)}"))
 
 
-def check_host(url: str, config: ClientConfig) -> None:
+def check_host(url: str, config: ClientConfig) -> str | None:
     """Refuse a URL that reaches a loopback, private, link-local or reserved address unless
-    ``allowed_reference_hosts`` names it (the download rule)."""
-    _policy(config).check_http(ManifestEntry(path=url, digest="", ref=url), url)
+    ``allowed_reference_hosts`` names it (the download rule); the checked address to connect to."""
+    return _policy(config).check_http(ManifestEntry(path=url, digest="", ref=url), url)
 
 
 def http_entry(transport: Transport, reference: Reference, cancel: Any = None) -> dict[str, Any]:

@@ -90,8 +90,11 @@ class ReferencePolicy:
                 names.add(text.rstrip("."))
         return names, networks
 
-    def check_http(self, entry: ManifestEntry, url: str) -> None:
-        """Refuse ``url`` unless it is http(s) to public addresses only, or to an allowed host."""
+    def check_http(self, entry: ManifestEntry, url: str) -> str | None:
+        """Refuse ``url`` unless it is http(s) to public addresses only, or to an allowed host.
+
+        Returns the checked address the request must connect to (the host is resolved once, here:
+        a second DNS answer could point elsewhere), or None for a host allowed by name."""
         from urllib3.exceptions import LocationParseError
         from urllib3.util import parse_url  # the parser that will make the request
 
@@ -107,7 +110,7 @@ class ReferencePolicy:
             raise self._refused(entry, url, "it names no host")
         names, networks = self._allowed_names_and_networks()
         if host in names:
-            return
+            return None
         try:
             literal: IpAddress | None = ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:
@@ -139,6 +142,7 @@ class ReferencePolicy:
                 entry, url, f"its host {host!r} resolves to {address}, a loopback, private, link-local or "
                             "otherwise non-public address", setting="allowed_reference_hosts",
             )
+        return str(addresses[0])
 
     def _refused(self, entry: ManifestEntry, url: str, why: str,
                  setting: str = "allowed_reference_hosts") -> ReferenceNotAllowedError:

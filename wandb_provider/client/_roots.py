@@ -1,14 +1,17 @@
 """Download roots the provider owns only in part: resolution, ledger, lock, and a plan that never
 touches what the user put there.
 
-A root keeps one hidden folder, ``.wandb-provider/``, with a ledger of the files the provider
-placed (their digests, sizes and the version that placed them) and the lock that serialises
-downloads into the root. Files the ledger does not name, or that changed since they were placed,
-belong to the user: a merge never removes or overwrites them, a checkout removes only what the
-ledger names, and any clash (a user's file with other bytes, a folder where a file goes, a symbolic
-link anywhere on the way) is a ``RootConflictError`` raised before anything changes. Every change
-is made through folder descriptors opened without following links, so a link planted inside the
-root cannot redirect a write or a removal outside it.
+A root keeps one hidden folder, ``.wandb-provider/``, with a ledger of the files the provider placed
+(their digests, sizes, inode and times, and the version that placed them) and the lock that
+serialises downloads into the root. The ledger is signed (HMAC-SHA256) with a secret of that root
+kept outside it, in the provider's state folder (``default_key_dir``): a ledger written by hand,
+copied from another root or left without its key claims nothing, and every file in the root is the
+user's. Files the ledger does not name, or that changed since they were placed, belong to the user:
+a merge never removes or overwrites them, a checkout removes only what the ledger names, and any
+clash (a user's file with other bytes, a folder where a file goes, a symbolic link anywhere on the
+way) is a ``RootConflictError`` raised before anything changes. Every change is made through folder
+descriptors opened without following links, so a link planted inside the root cannot redirect a
+write or a removal outside it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -38,6 +43,8 @@ LEDGER_DIR = ".wandb-provider"
 LEDGER_FILE = "ledger.json"
 LOCK_FILE = "lock"
 LEDGER_FORMAT = 1
+ENV_KEY_DIR = "WANDB_PROVIDER_LEDGER_KEYS_DIR"
+_key_warned: set[str] = set()
 SHOWN = 5  # how many conflicting entries an error names
 
 DIR, FILE, LINK, OTHER = "folder", "file", "symbolic link", "special file"
@@ -135,7 +142,8 @@ class Ledger:
     dirs: set[str] = field(default_factory=set)
 
     @classmethod
-    def load(cls, folder: Path) -> Ledger:
+    def load(cls, folder: Path, key: bytes | None = None) -> Ledger:
+        """The ledger in ``folder``; one not signed with ``key`` claims no file (a warning says so)."""
         path = folder / LEDGER_FILE
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -161,6 +169,12 @@ class Ledger:
             doc = json.loads(data)
             if not isinstance(doc, dict) or doc.get("format") != LEDGER_FORMAT:
                 raise ValueError("unknown ledger format")
+            mac = doc.pop("mac", None)
+            if key is None or not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(key, doc)):
+                log.warning("The ledger %s is not signed with this root's key (written by hand, copied from another "
+                            "root, or its key in the cache folder is gone); every file in the root is treated as the "
+                            "user's.", path)
+                return cls(found=True)
             ledger = cls(found=True)
             for key, value in (doc.get("versions") or {}).items():
                 if isinstance(value, dict):
@@ -175,7 +189,7 @@ class Ledger:
             log.warning("The ledger %s is damaged; every file in the root is treated as the user's.", path)
             return cls(found=True)
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, key: bytes | None = None) -> None:
         used = {record.version for record in self.files.values()}
         doc = {
             "format": LEDGER_FORMAT,
@@ -184,6 +198,8 @@ class Ledger:
             "files": {rel: self.files[rel].to_json() for rel in sorted(self.files)},
             "dirs": sorted(self.dirs),
         }
+        if key is not None:
+            doc["mac"] = _mac(key, doc)
         tmp = folder / f".{LEDGER_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         with local_errors("write the root's ledger", folder / LEDGER_FILE):
             try:
@@ -194,6 +210,58 @@ class Ledger:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
+
+
+def _mac(key: bytes, doc: dict[str, Any]) -> str:
+    return hmac.new(key, json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(), hashlib.sha256).hexdigest()
+
+
+def default_key_dir() -> Path:
+    """Where each root's ledger key is kept: ``WANDB_PROVIDER_LEDGER_KEYS_DIR``, else the provider's
+    state folder (``$XDG_STATE_HOME`` or ``~/.local/state``); never inside a root."""
+    configured = os.environ.get(ENV_KEY_DIR)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "airflow-provider-wandb" / "ledger-keys"
+
+
+def ledger_key(root: Path, key_dir: Path | None) -> bytes | None:
+    """The secret that signs ``root``'s ledger: ``<key_dir>/<sha256 of the root's real path>``, made on
+    first use (mode 0600). None when it cannot be kept: the ledger is then never trusted."""
+    if key_dir is None:
+        return None
+    folder = Path(key_dir)
+    path = folder / hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            tmp = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                try:
+                    os.write(fd, secrets.token_bytes(32))
+                finally:
+                    os.close(fd)
+                with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+                    os.link(tmp, path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            secret = os.read(fd, 64)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        if str(folder) not in _key_warned:
+            _key_warned.add(str(folder))
+            log.warning("Cannot keep the ledger key of %s in %s (%s); its ledger will not be trusted by later "
+                        "downloads (set %s to a writable folder).", root, folder, exc.strerror or exc, ENV_KEY_DIR)
+        return None
+    return secret if len(secret) == 32 else None
 
 
 def _safe_rel(rel: object) -> bool:
@@ -215,13 +283,16 @@ class RootSession:
     anything is published, the folders this session created are removed again.
     """
 
-    def __init__(self, root: Path, wait: float) -> None:
+    def __init__(self, root: Path, wait: float, key_dir: Path | None = None) -> None:
         self.root = root
         self.ledger_dir = root / LEDGER_DIR
         self.wait = wait
+        self.key_dir = key_dir
+        self.key: bytes | None = None  # the ledger's signing key, read once the root exists
         self.created: list[Path] = []
         self.published = False
         self.staging: Path | None = None
+        self.stale: list[Path] = []  # staging folders of killed downloads: salvaged, then removed
         self._lock_fd: int | None = None
 
     def __enter__(self) -> RootSession:
@@ -230,7 +301,8 @@ class RootSession:
                 self._make_dirs(self.root)
             self._make_ledger_dir()
             self._lock()
-            self._remove_stale_staging()
+            self.key = ledger_key(self.root, self.key_dir)
+            self._find_stale_staging()
         except BaseException:
             self._cleanup(failed=True)
             raise
@@ -312,12 +384,18 @@ class RootSession:
         os.close(self._lock_fd)
         self._lock_fd = None
 
-    def _remove_stale_staging(self) -> None:
-        """Under the lock no other download is staging: any staging folder is a killed run's."""
+    def _find_stale_staging(self) -> None:
+        """Under the lock no other download is staging: any staging folder is a killed run's. Its
+        complete files may be salvaged (``Downloader``); ``drop_stale`` removes the folders."""
         with contextlib.suppress(OSError):
-            for name in os.listdir(self.ledger_dir):
-                if name.startswith("staging-"):
-                    shutil.rmtree(self.ledger_dir / name, ignore_errors=True)
+            self.stale = sorted(self.ledger_dir / name for name in os.listdir(self.ledger_dir)
+                                if name.startswith("staging-"))
+
+    def drop_stale(self) -> None:
+        """Remove the staging folders killed downloads left (only ours: ``staging-*`` in the ledger folder)."""
+        for folder in self.stale:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.stale = []
 
     def make_staging(self) -> Path:
         with local_errors("create a staging folder in the root", self.ledger_dir):
@@ -331,6 +409,7 @@ class RootSession:
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
+        self.drop_stale()
         self._unlock()
         if self.published:
             return
@@ -521,7 +600,8 @@ class Planner:
                 continue  # gone, or replaced by a folder or link: not ours any more
             if record.sig is not None and signature(st) == record.sig:
                 owned[rel] = record
-            elif st.st_size == record.size and self._hash(rel, record.alg) == record.digest:
+            elif (st.st_size == record.size and (record.sig is None or record.sig[3] == st.st_ino)
+                  and self._hash(rel, record.alg) == record.digest):  # the same file (inode), touched since
                 record.sig = signature(st)
                 self.hashed.add(rel)
                 owned[rel] = record
@@ -762,7 +842,7 @@ def apply(plan: Plan, root: Path, staged: dict[str, str], records: dict[str, Rec
                     dirs=ledger.dirs | set(plan.mkdirs))
     if staged or plan.clear_first or plan.remove_after:
         session.published = True
-        intent.save(session.ledger_dir)
+        intent.save(session.ledger_dir, session.key)
     fds = DirFds(root)
     current = "make way in the root"
     try:
@@ -804,7 +884,7 @@ def apply(plan: Plan, root: Path, staged: dict[str, str], records: dict[str, Rec
     ledger.files.update(records)
     ledger.dirs |= set(plan.mkdirs)
     if ledger.files or ledger.dirs or session.published or plan.ledger_existed:
-        ledger.save(session.ledger_dir)
+        ledger.save(session.ledger_dir, session.key)
         session.published = True
 
 

@@ -46,24 +46,59 @@ log = logging.getLogger("wandb_provider.client.transport")
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
 MIN_TRANSFER_RATE = 1 << 20  # bytes/s a large file is granted beyond the call's deadline
-UrlGuard = Callable[[str], None]
+UrlGuard = Callable[[str], "str | None"]  # refuses a URL, or returns the checked address to connect to
 BodyOpener = Callable[[], bytes | Iterable[bytes]]  # a request body (or its chunks), afresh per attempt
 
 
 # --- connections that report their sockets to the watchdog ---------------------------------------
 
+_PINNED = threading.local()  # (host, address): this thread's request connects only to ``address``
+
+
 class _Watched:
-    """Mixed into urllib3's connections: report the socket to the calling thread's exchange."""
+    """Mixed into urllib3's connections: report the socket to the calling thread's exchange, and
+    connect to the address a URL guard checked (never a second DNS answer: no DNS rebinding)."""
 
     sock: Any
+    host: str
+    _dns_host: str
+    close: Callable[[], None]
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
         _attach(self)
 
+    def _new_conn(self) -> Any:
+        """The socket, to the pinned address when there is one; TLS (SNI, certificate) and ``Host:``
+        still use the name, since only the TCP connection is made with the address."""
+        pinned = _pinned_address(self.host)
+        if pinned is None:
+            return super()._new_conn()  # type: ignore[misc]
+        name = self._dns_host
+        self._dns_host = pinned
+        try:
+            return super()._new_conn()  # type: ignore[misc]
+        finally:
+            self._dns_host = name
+
     def request(self, *args: Any, **kwargs: Any) -> None:
+        pinned = _pinned_address(self.host)
+        if pinned is not None and self.sock is not None and _peer(self.sock) != pinned:
+            self.close()  # a pooled connection to another address: reconnect to the checked one
         _attach(self)
         super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+def _pinned_address(host: str) -> str | None:
+    pin = getattr(_PINNED, "value", None)
+    return pin[1] if pin is not None and pin[0] == host.strip("[]").lower().rstrip(".") else None
+
+
+def _peer(sock: Any) -> str | None:
+    try:
+        return str(sock.getpeername()[0])
+    except (OSError, IndexError, TypeError):
+        return None
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):
@@ -379,9 +414,9 @@ class Transport:
         if cancel is not None and cancel.is_set():
             raise CancelledError(f"{operation}: cancelled before requesting {redact_url(url)}.", operation=operation)
         for _ in range(MAX_REDIRECTS + 1):
-            if url_guard is not None:
-                url_guard(url)
-            response = self._send_once(method, url, operation, payload, headers, authenticated, deadline, cancel)
+            pinned = url_guard(url) if url_guard is not None else None
+            response = self._send_once(method, url, operation, payload, headers, authenticated, deadline, cancel,
+                                       pinned)
             location = response.header("Location")
             if not (follow_redirects and response.status in (301, 302, 303, 307, 308) and location):
                 break
@@ -406,7 +441,7 @@ class Transport:
 
     def _send_once(self, method: str, url: str, operation: str, payload: bytes | Iterable[bytes] | None,
                    headers: dict[str, str], authenticated: bool, deadline: float,
-                   cancel: threading.Event | None) -> Response:
+                   cancel: threading.Event | None, pinned: str | None = None) -> Response:
         exchange = _watchdog.Exchange(deadline, cancel)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -418,6 +453,7 @@ class Transport:
             send_headers.setdefault("User-Agent", USER_AGENT)
         timeout = urllib3.Timeout(connect=min(self.config.connect_timeout, remaining),
                                   read=min(self.config.timeout, remaining))
+        _PINNED.value = ((urlsplit(url).hostname or "").rstrip("."), pinned) if pinned else None
         try:
             manager = self._manager(url)
             with _watchdog.watching(exchange):
@@ -426,6 +462,8 @@ class Transport:
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             exchange.finish()
             raise self.map_error(exc, operation, url, exchange) from None
+        finally:
+            _PINNED.value = None
         exchange.attach(getattr(raw.connection, "sock", None))
         return Response(self, raw, url, operation, exchange)
 

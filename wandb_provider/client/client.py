@@ -411,6 +411,9 @@ class WandbClient:
             verify=verify,
             link_from_cache=link_from_cache,
             progress_interval=progress_interval,
+            backoff=(self.config.backoff_min, self.config.backoff_max),
+            cache_scope=self.config.base_url,
+            ledger_keys=self._ledger_keys(),
         )
         return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
                                 cache=blob_cache)
@@ -443,16 +446,27 @@ class WandbClient:
         self._download_entries(version, [entry], target, **settings)
         return target / path
 
-    def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str]) -> VerifyReport:
+    def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str], *,
+               allow_unverifiable: bool = False) -> VerifyReport:
         """Compare a folder with a version: missing, unexpected and mismatched files.
 
-        Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored.
+        Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored. A
+        reference (http, S3, GCS) is checked by the MD5 recorded when the provider placed it; one
+        without such a record is listed in ``unverifiable`` and the report is not ``ok`` unless
+        ``allow_unverifiable=True`` (its size alone proves nothing).
         """
         from ._download import verify_root
         from ._roots import resolve_root
 
         target = resolve_root(root)
-        return verify_root(self.manifest(self._version(artifact)), target)
+        return verify_root(self.manifest(self._version(artifact)), target, allow_unverifiable=allow_unverifiable,
+                           ledger_keys=self._ledger_keys())
+
+    def _ledger_keys(self) -> Path:
+        """Where roots' ledger keys are kept: the provider's state folder, outside every root."""
+        from ._roots import default_key_dir
+
+        return default_key_dir()
 
     # --- aliases ----------------------------------------------------------------------------
 
@@ -1097,6 +1111,7 @@ class WandbClient:
         if outcome.deduplicated:
             log.info("log artifact %s: %s already has exactly this content; no new version was created and no "
                      "file was uploaded.", f"{dest_entity}/{plan.project}/{name}", version.qualified_name)
+            version = self._apply_to_existing(version, plan, log)
             if missing := [a for a in plan.aliases if a != "latest" and a not in version.aliases]:
                 version = self.update_aliases(version, add=missing).artifact
         else:
@@ -1139,6 +1154,23 @@ class WandbClient:
             return "md5"
         return plan.algorithm
 
+    def _apply_to_existing(self, version: ArtifactVersion, plan: _LogPlan, log: Any) -> ArtifactVersion:
+        """The metadata, description and tags asked for, applied to the existing version with the same
+        content (W&B returns that version instead of a new one, and they must not be dropped
+        silently). Metadata merges (keys written since, e.g. evaluation results, are kept)."""
+        description = plan.description if plan.description and plan.description != version.description else None
+        tags = [t for t in plan.tags if t not in version.tags]
+        if not plan.metadata and description is None and not tags:
+            return version
+        updated = self.update(version, description=description, metadata=plan.metadata or None, tags_add=tags)
+        applied = [what for what, before, after in (("metadata", version.metadata, updated.metadata),
+                                                    ("description", version.description, updated.description),
+                                                    ("tags", version.tags, updated.tags)) if before != after]
+        if applied:
+            log.warning("log artifact %s: the content is unchanged, so no new version was made; applied the new %s "
+                        "to the existing version.", version.qualified_name, ", ".join(applied))
+        return updated
+
     def _log_plan(self, name: str, type: str, files: Any, project: str | None, entity: str | None,
                   references: Any, metadata: Mapping[str, Any] | str | None, description: str | None,
                   aliases: str | Sequence[str], tags: str | Sequence[str], run: Any,
@@ -1179,8 +1211,9 @@ class WandbClient:
             text = metadata
             try:
                 metadata = jsonlib.loads(text) if text.strip() else None
-            except ValueError:
-                raise BadRequestError(f"metadata is not JSON: {text[:200]!r}.") from None
+            except ValueError as exc:  # says where, never what: the text may hold secrets (a mistaken .env)
+                raise BadRequestError(f"metadata is not JSON ({_json_problem(exc)}).",
+                                      hint="Pass a JSON object, e.g. '{\"rows\": 2}'.") from None
         meta = check_metadata(metadata) if metadata is not None else {}
         if description is not None and not isinstance(description, str):
             raise BadRequestError(f"description must be text, not {description.__class__.__name__}.")
@@ -1363,6 +1396,15 @@ def _check_texts(**values: Any) -> None:
             raise BadRequestError(f"{label} must be text, not {value!r}.")
 
 
+def _json_problem(exc: ValueError) -> str:
+    """Where JSON text fails to parse, without quoting the text."""
+    import json
+
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return type(exc).__name__
+
+
 def _as_run(run: Any) -> WandbRun:
     """A ``WandbRun``, or its ``to_dict()`` (as it comes back from an XCom)."""
     from .paths import check_entity, check_project
@@ -1442,7 +1484,8 @@ class _LogPlan:
                     from .errors import CancelledError
 
                     raise CancelledError("log artifact: cancelled while hashing files.")
-                out.append(hash_file(item.name, item.path, self.threshold, xxh128=self.algorithm == "xxh128"))
+                out.append(hash_file(item.name, item.path, self.threshold, item.ident,
+                                     xxh128=self.algorithm == "xxh128"))
             return out
 
         # Small files are hashed in tasks of up to 64 files or 4 MiB (a task per small file costs more

@@ -24,9 +24,9 @@ PATH_MAX_BYTES = 4096  # the longest path Linux accepts
 def check_entry_path(path: str) -> str:
     """Refuse any entry path that is not a plain relative ``a/b/c`` path.
 
-    Absolute paths, ``..``, ``.``, empty components (``a//b``, ``dir/``), backslashes, NUL and
-    over-long names are refused: such an entry could land outside the root, collide with another
-    entry, or name the root itself.
+    Absolute paths (``/x``, or a Windows drive ``C:x``; ``1:2.txt`` is a plain name), ``..``, ``.``,
+    empty components (``a//b``, ``dir/``), backslashes, NUL and over-long names are refused: such an
+    entry could land outside the root, collide with another entry, or name the root itself.
     """
     problem = _path_problem(path)
     if problem:
@@ -48,7 +48,7 @@ def _path_problem(path: object) -> str | None:
         return "it contains a backslash"
     if len(path.encode("utf-8", "surrogatepass")) > PATH_MAX_BYTES:
         return f"it is longer than {PATH_MAX_BYTES} bytes"
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":" and path[0].isascii() and path[0].isalpha()):
         return "it is absolute, so it could be written outside the download root"
     for part in path.split("/"):
         if part == "":
@@ -80,7 +80,7 @@ class ManifestEntry:
 
     @property
     def cache_key(self) -> str | None:
-        """The download cache's name for a stored entry's bytes: its hex MD5, or ``xxh128:<hex>``
+        """The download cache's name for a stored entry's bytes: its hex MD5, or ``xxh128-<hex>``
         for an XXH128 entry (kept apart, as the SDK's cache keeps ``obj/md5`` and ``obj/xxh128``)."""
         if self.algorithm == "md5":
             return self.md5_hex
@@ -90,7 +90,7 @@ class ManifestEntry:
             raw = base64.b64decode(self.digest, validate=True)
         except ValueError:
             return None
-        return f"xxh128:{raw.hex()}" if len(raw) == 16 else None
+        return f"xxh128-{raw.hex()}" if len(raw) == 16 else None
 
     @property
     def md5_hex(self) -> str | None:

@@ -254,11 +254,14 @@ class VerifyReport:
     missing: tuple[str, ...]
     mismatched: tuple[str, ...]
     unexpected: tuple[str, ...]
+    unverifiable: tuple[str, ...] = ()  # references no recorded checksum covers (size alone proves nothing)
+    unverifiable_allowed: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when every manifest file is present and intact (unexpected files are allowed)."""
-        return not self.missing and not self.mismatched
+        """True when every manifest file is present and intact (unexpected files are allowed); a
+        reference that cannot be verified counts against it unless that was explicitly allowed."""
+        return not self.missing and not self.mismatched and (self.unverifiable_allowed or not self.unverifiable)
 
 
 @dataclass(frozen=True)

@@ -158,12 +158,26 @@ class WandbHook(BaseHook):
         try:
             return wandb.Api(overrides=overrides, timeout=max(1, math.ceil(config.timeout)), api_key=config.api_key)
         except wandb.errors.AuthenticationError as exc:
+            # The SDK says "AuthenticationError" for a host it cannot reach too; our client tells the two
+            # apart (an unreachable host is a transient ServerError that Airflow retries).
+            self._raise_if_unreachable()
             raise AuthenticationError(
                 f"the W&B SDK could not sign in to {config.base_url} with connection {self.wandb_conn_id!r}: "
                 f"{_scrubbed(exc, config.api_key)}", hint="Check the connection's API key and host.") from None
         except wandb.errors.CommError as exc:
             raise ServerError(f"the W&B SDK could not reach {config.base_url}: {_scrubbed(exc, config.api_key)}",
                               hint="Airflow will retry the task.") from None
+
+    def _raise_if_unreachable(self) -> None:
+        """Raise our client's transient error when W&B cannot be reached (one viewer request)."""
+        try:
+            with self.get_client() as client:
+                client.viewer()
+        except WandbError as exc:
+            if exc.transient:
+                raise
+        except ValueError:
+            pass
 
     def test_connection(self) -> tuple[bool, str]:
         """One viewer round trip; says who the key belongs to, never the key."""

@@ -29,7 +29,7 @@ LISTED_FILES = 100  # per kind in the report; the counts are always complete
 NAMED_IN_MESSAGE = 10
 _DIGEST = re.compile(r"^[0-9a-f]{32}$")
 REFERENCES_NOT_CHECKED = (
-    "not checked: the client has no way to check a reference's ETag and size without downloading it"
+    "not checked: no checksum was recorded when they were placed (their size alone proves nothing)"
 )
 
 
@@ -106,6 +106,9 @@ class VerifyArtifactOperator(WandbBaseOperator):
     :param require: Conditions on the version's metadata in the gate language of promotion, e.g.
         ``{"eval.accuracy": {">=": 0.9}}``. (templated)
     :param allow_extra_files: Files in ``path`` that the version does not have are not problems.
+    :param allow_unverified_references: Reference files (http, S3, GCS) in ``path`` whose bytes no
+        recorded checksum covers (the provider did not place them) are not problems; by default they
+        are, since a same-size edit cannot be told apart.
     :param on_failure: ``"fail"`` (default: the task fails without retries) or ``"skip"``. Errors
         that are not findings (a version that does not exist, a bad argument, W&B unreachable)
         fail the task whatever this says; only W&B being unreachable is retried.
@@ -133,6 +136,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
         expected_type: str | None = None,
         require: Mapping[str, Any] | str | None = None,
         allow_extra_files: bool = False,
+        allow_unverified_references: bool = False,
         on_failure: str = "fail",
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
@@ -144,9 +148,11 @@ class VerifyArtifactOperator(WandbBaseOperator):
         self.expected_type = expected_type
         self.require = require
         self.allow_extra_files = allow_extra_files
+        self.allow_unverified_references = allow_unverified_references
         self.on_failure = on_failure
         with self.checking():
             _flag("allow_extra_files", allow_extra_files)
+            _flag("allow_unverified_references", allow_unverified_references)
             _choice("on_failure", on_failure, FAILURE_OUTCOMES)
         self.check_plain_arguments()
 
@@ -210,7 +216,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
             report["files"] = {"path": str(root), "exists": False}
             report["references"] = {"checked": False, "reason": "no folder"}
             return [f"the folder {str(root)!r} {what}"]
-        result = client.verify(version, root)
+        result = client.verify(version, root, allow_unverifiable=self.allow_unverified_references)
         manifest = client.manifest(version)
         references = sorted(entry.path for entry in manifest if entry.ref is not None)
         extra = list(result.unexpected)
@@ -220,12 +226,18 @@ class VerifyArtifactOperator(WandbBaseOperator):
             "extra_count": len(extra), "extra_allowed": self.allow_extra_files,
             "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
         }
-        report["references"] = {"checked": False, "count": len(references), "entries": _listed(references),
-                                "reason": REFERENCES_NOT_CHECKED}
-        if references:
-            self.log.warning("%d reference entries of %s were %s", len(references), version.qualified_name,
+        unverified = list(result.unverifiable)
+        report["references"] = {"checked": not unverified, "count": len(references),
+                                "entries": _listed(references), "unverified": _listed(unverified),
+                                "unverified_allowed": self.allow_unverified_references}
+        if unverified:
+            report["references"]["reason"] = REFERENCES_NOT_CHECKED
+            self.log.warning("%d reference entries of %s were %s", len(unverified), version.qualified_name,
                              REFERENCES_NOT_CHECKED)
         problems = []
+        if unverified and not self.allow_unverified_references:
+            problems.append(_named("unverifiable", unverified) + " (references " + REFERENCES_NOT_CHECKED
+                            + "; allow_unverified_references=True accepts them)")
         if result.missing:
             problems.append(_named("missing", result.missing))
         if result.mismatched:

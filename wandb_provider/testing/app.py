@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from graphql import OperationDefinitionNode, OperationType
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,7 +37,7 @@ from .config import (
     is_loopback_address,
 )
 from .errors import EmulatorError, InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from .faults import FaultMiddleware, FaultState
+from .faults import HOLD_KEY, FaultMiddleware, FaultState
 from .graphql_api import GraphQLService, Outcome
 from .identity import GrantRefused, IdentityFederation
 from .limits import BodyLimitMiddleware, RequestTooLarge
@@ -170,7 +171,16 @@ async def graphql(request: Request) -> Response:
         state.recorder.record(payload["query"], variables, op_name, request.headers.get("user-agent", ""))
         context = Context(store=state.store, user=user, urls=urls)
         db = state.store.db
+        hold = request.scope.get(HOLD_KEY)
+        if not _is_mutation(state, payload["query"], op_name):
+            # A query takes the store's lock statement by statement, not for its whole run: a large
+            # query must not keep a tiny one waiting (no head-of-line blocking).
+            if hold is not None:
+                state.faults.hold(hold)
+            return state.graphql.run(payload["query"], variables, op_name, context)
         with db.transaction():
+            if hold is not None:
+                state.faults.hold(hold)
             outcome = state.graphql.run(payload["query"], variables, op_name, context)
             if outcome.failed:
                 db.rollback_current()  # a failed mutation changes nothing
@@ -181,6 +191,16 @@ async def graphql(request: Request) -> Response:
     except EmulatorError as exc:
         return _error(exc)
     return JSONResponse(outcome.body, status_code=outcome.status)
+
+
+def _is_mutation(state: ServerState, query: str, op_name: str | None) -> bool:
+    """Whether the request runs a mutation (an invalid document counts as one: it runs as before)."""
+    document = state.graphql.document(query)
+    if isinstance(document, list):
+        return True
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [d for d in operations if not op_name or (d.name is not None and d.name.value == op_name)]
+    return not chosen or any(d.operation != OperationType.QUERY for d in chosen[:1])
 
 
 # --- storage (signed URLs) -------------------------------------------------------------------
@@ -512,6 +532,9 @@ async def admin(request: Request) -> Response:
     try:
         if action == "stats" and request.method == "GET":
             return JSONResponse(state.faults.stats())
+        if action == "release" and request.method == "POST":
+            state.faults.release()  # every request a "hold" fault keeps executing goes on
+            return JSONResponse({"released": True})
         if action == "stats/reset" and request.method == "POST":
             state.faults.reset_stats()
             return JSONResponse(state.faults.stats())

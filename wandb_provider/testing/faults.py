@@ -8,8 +8,10 @@ Rules (``--faults`` JSON or ``POST /_admin/faults``)::
 ``route`` is ``graphql``, ``files`` or ``uploads``; ``kind`` is ``status`` (answer ``status``,
 with ``Retry-After`` when ``retry_after`` is set), ``reset`` (drop the connection without an
 answer), ``delay`` (wait ``seconds`` first), ``truncate`` (send half the body, then drop the
-connection) or ``corrupt`` (flip bytes, same length). Optional ``path`` limits a rule to URLs
-containing that text, and ``times`` to that many injections. Randomness is seeded.
+connection), ``corrupt`` (flip bytes, same length) or ``hold`` (GraphQL only: keep the request
+executing, as a long query does, until ``POST /_admin/release`` or ``seconds`` pass). Optional
+``path`` limits a rule to URLs containing that text (for ``graphql``, ``/graphql#OperationName``),
+and ``times`` to that many injections. Randomness is seeded.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ROUTES = ("graphql", "files", "uploads")
-KINDS = ("status", "reset", "delay", "truncate", "corrupt")
+KINDS = ("status", "reset", "delay", "truncate", "corrupt", "hold")
+HOLD_KEY = "wandb_provider.hold"  # scope key: the hold rule the GraphQL handler applies while it executes
 
 
 @dataclass
@@ -129,7 +132,32 @@ class FaultState:
         self.rules: list[Rule] = []
         self.seed: int | str = 0
         self._random = random.Random(0)
+        self._held = threading.Condition()
+        self._holding = 0
+        self._releases = 0
         self.reset_stats()
+
+    def hold(self, rule: Rule) -> None:
+        """Keep the calling request executing until ``release()`` (or ``rule.seconds``)."""
+        with self._held:
+            generation = self._releases
+            self._holding += 1
+            self._held.notify_all()
+            try:
+                self._held.wait_for(lambda: self._releases != generation, timeout=rule.seconds)
+            finally:
+                self._holding -= 1
+
+    def release(self) -> None:
+        """Let every held request go on."""
+        with self._held:
+            self._releases += 1
+            self._held.notify_all()
+
+    def wait_held(self, count: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until ``count`` requests are held (a test's cue that the long request is running)."""
+        with self._held:
+            return self._held.wait_for(lambda: self._holding >= count, timeout=timeout)
 
     def configure(self, spec: Any) -> None:
         """Replace the rules (all or nothing: an invalid document keeps the current rules)."""
@@ -232,17 +260,23 @@ class FaultMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
         if route == "graphql":
             body = await _read_body(receive)
             receive = _replay(body)
-            self.state.count(route, _operation_of(body))
+            operation = _operation_of(body)
+            self.state.count(route, operation)
+            path = f"{path}#{operation}"
         else:
             self.state.count(route, None)
-        rule = self.state.pick(route, scope["path"])
+        rule = self.state.pick(route, path)
         if rule is None:
             await self.app(scope, receive, send)
             return
-        if rule.kind == "delay":
+        if rule.kind == "hold":
+            scope[HOLD_KEY] = rule
+            await self.app(scope, receive, send)
+        elif rule.kind == "delay":
             await asyncio.sleep(rule.seconds)
             await self.app(scope, receive, send)
         elif rule.kind == "status":

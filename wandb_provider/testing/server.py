@@ -327,6 +327,14 @@ class LocalWandbServer:
     def set_faults(self, spec: dict[str, Any] | list[Any] | None) -> None:
         self.faults.configure(spec)
 
+    def wait_held(self, count: int = 1, timeout: float = 30.0) -> bool:
+        """Wait until ``count`` GraphQL requests are kept executing by a ``hold`` fault rule."""
+        return self.faults.wait_held(count, timeout)
+
+    def release_held(self) -> None:
+        """Let every request a ``hold`` fault rule keeps executing go on."""
+        self.faults.release()
+
     def stats(self) -> dict[str, Any]:
         return self.faults.stats()
 

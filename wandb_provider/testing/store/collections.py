@@ -253,9 +253,15 @@ class CollectionsMixin(AccountsMixin):
                 f"Change aliases of {collection.name!r} in the Model Registry instead (link the version "
                 "again with the aliases it should have)."
             )
-        if alias in self.protected_aliases(project.id) and not self.is_admin_of(user, project):
+        self._refuse_protected_aliases(user, project, [alias])
+
+    def _refuse_protected_aliases(self, user: User, project: Project, aliases: list[str]) -> None:
+        """Only registry admins add or remove protected aliases (on a version, a link or a new version)."""
+        protected = sorted(set(aliases) & self.protected_aliases(project.id))
+        if protected and not self.is_admin_of(user, project):
+            shown = repr(protected[0]) if len(protected) == 1 else str(protected)
             raise PermissionDenied(
-                f"alias {alias!r} is protected in {project.entity_name}/{project.name}: only registry "
+                f"alias {shown} is protected in {project.entity_name}/{project.name}: only registry "
                 "admins can add or remove protected aliases; ask a registry admin to make this change"
             )
 

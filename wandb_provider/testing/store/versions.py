@@ -92,6 +92,9 @@ class VersionsMixin(CollectionsMixin):
         aliases = [check_alias(a["alias"]) if a["alias"] != "latest" else "latest" for a in spec.get("aliases") or []]
         metadata = parse_metadata(spec.get("metadata"))
         tags = [check_tag(t["tagName"]) for t in spec.get("tags") or []]
+        # W&B docs (registry access controls): non-admins are blocked from adding protected aliases,
+        # however they would add them; logging a version with one is adding it.
+        self._refuse_protected_aliases(user, project, [a for a in aliases if a != "latest"])
         client_id = spec.get("clientID")
         if client_id:
             retried = self.version_by_client_id(client_id)
