@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -148,6 +149,10 @@ class TlsSettings:
 
 def environ_proxy(origin: str) -> str | None:
     """The proxy the environment names for ``origin`` (``HTTPS_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` honoured)."""
+    if sys.platform not in ("darwin", "win32") and not any(
+            name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value
+            for name, value in os.environ.items()):
+        return None  # no proxy variable at all (elsewhere the system settings count): skip importing requests
     from requests.utils import get_environ_proxies
 
     proxies = get_environ_proxies(origin)
