@@ -113,16 +113,17 @@ API_KEY = DEFAULT_API_KEY
 
 # --- the ceiling: a raw parallel client over the same signed URLs ---------------------------------
 
-def ceiling(pairs: list[tuple[str, str]], *, upload: bool, workers: int, work: Path) -> dict[str, Any]:
+def ceiling(pairs: list[tuple[str, str]], *, upload: bool, workers: int, work: Path,
+            tool: str = "curl") -> dict[str, Any]:
     """Transfer ``(url, local path)`` pairs with a raw parallel client: no verification, no bookkeeping.
 
     ``curl --parallel`` (one process, its connection cache shared by every transfer) when curl is
     installed, else a bare ``http.client`` thread pool in a fresh interpreter. Downloads write each
     body to its path (folders made); uploads PUT each file's bytes. Returns the wall time, the
     client's CPU seconds (user + system, from the kernel's accounting of that one process) and its
-    peak RSS.
+    peak RSS. ``tool="http.client"`` asks for the Python pool: the limit of any CPython client.
     """
-    if shutil.which("curl"):
+    if tool == "curl" and shutil.which("curl"):
         return _curl(pairs, upload=upload, workers=workers, work=work)
     return _http_client_pool(pairs, upload=upload, workers=workers, work=work)
 
