@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -108,3 +109,96 @@ def environment() -> dict[str, Any]:
 
 
 API_KEY = DEFAULT_API_KEY
+
+
+# --- the ceiling: a raw parallel client over the same signed URLs ---------------------------------
+
+def ceiling(pairs: list[tuple[str, str]], *, upload: bool, workers: int, work: Path,
+            tool: str = "curl") -> dict[str, Any]:
+    """Transfer ``(url, local path)`` pairs with a raw parallel client: no verification, no bookkeeping.
+
+    ``curl --parallel`` (one process, its connection cache shared by every transfer) when curl is
+    installed, else a bare ``http.client`` thread pool in a fresh interpreter. Downloads write each
+    body to its path (folders made); uploads PUT each file's bytes. Returns the wall time, the
+    client's CPU seconds (user + system, from the kernel's accounting of that one process) and its
+    peak RSS. ``tool="http.client"`` asks for the Python pool: the limit of any CPython client.
+    """
+    if tool == "curl" and shutil.which("curl"):
+        return _curl(pairs, upload=upload, workers=workers, work=work)
+    return _http_client_pool(pairs, upload=upload, workers=workers, work=work)
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _curl(pairs: list[tuple[str, str]], *, upload: bool, workers: int, work: Path) -> dict[str, Any]:
+    config = work / "curl-ceiling.conf"
+    lines = []
+    for url, path in pairs:
+        lines.append(f"url = {_quote(url)}")
+        lines.append(f"{'upload-file' if upload else 'output'} = {_quote(path)}")
+    config.write_text("\n".join(lines) + "\n")
+    argv = ["curl", "--parallel", "--parallel-immediate", "--parallel-max", str(workers), "--fail", "--silent",
+            "--show-error", "--config", str(config)]
+    if upload:
+        argv += ["--header", "Expect:", "--output", os.devnull]  # no 100-continue round trip; answers dropped
+    else:
+        argv += ["--create-dirs"]
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - began
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    config.unlink()
+    if proc.returncode != 0:
+        raise RuntimeError(f"curl ceiling failed (exit {proc.returncode}): {stderr[-2000:]}")
+    return {"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024,
+            "tool": "curl --parallel"}
+
+
+HTTP_CLIENT_POOL = """
+import http.client, os, resource, threading, urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+pairs, upload, workers = json.loads(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3])
+local = threading.local()
+def one(pair):
+    url, path = pair
+    parts = urllib.parse.urlsplit(url)
+    conn = getattr(local, "conn", None)
+    if conn is None:
+        conn = local.conn = http.client.HTTPConnection(parts.hostname, parts.port)
+    target = parts.path + ("?" + parts.query if parts.query else "")
+    if upload:
+        with open(path, "rb") as fh:
+            conn.request("PUT", target, body=fh, headers={"Content-Length": str(os.fstat(fh.fileno()).st_size)})
+        r = conn.getresponse(); r.read()
+    else:
+        conn.request("GET", target)
+        r = conn.getresponse()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            while chunk := r.read(1 << 20):
+                out.write(chunk)
+    if r.status >= 300:
+        raise RuntimeError(f"HTTP {r.status}")
+t, c = time.perf_counter(), time.process_time()
+with ThreadPoolExecutor(workers) as pool:
+    list(pool.map(one, pairs))
+report(time.perf_counter() - t, cpu_s=time.process_time() - c, tool="http.client pool")
+"""
+
+
+def _http_client_pool(pairs: list[tuple[str, str]], *, upload: bool, workers: int, work: Path) -> dict[str, Any]:
+    argv = [json.dumps(pairs), "1" if upload else "0", str(workers)]
+    return run_child(f"import sys\nsys.argv[1:] = {argv!r}\n" + HTTP_CLIENT_POOL)
+
+
+def per_file(row: dict[str, Any], files: int, nbytes: int) -> dict[str, Any]:
+    """CPU milliseconds per file (client, server) and MB/s per client core, added to a result row."""
+    cpu = row.get("cpu_s") or row.get("tree_cpu_s") or 0.0
+    row["client_cpu_ms_per_file"] = 1000 * cpu / files
+    row["server_cpu_ms_per_file"] = 1000 * row.get("server_cpu_s", 0.0) / files
+    row["mb_s_per_core"] = nbytes / 1e6 / cpu if cpu else 0.0
+    return row

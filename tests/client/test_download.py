@@ -83,6 +83,27 @@ def test_corrupt_cache_entry_is_replaced(wandb_server, client: WandbClient, tmp_
     assert blob.read_bytes() == b"alpha\n"
 
 
+@pytest.mark.parametrize("size", [16 << 10, (1 << 20) + 5], ids=["small-one-read", "large-kernel-copy"])
+@pytest.mark.parametrize("damage", ["flipped-byte", "longer", "shorter"])
+def test_a_damaged_cache_blob_of_any_size_is_never_published(wandb_server, client: WandbClient, tmp_path: Path,
+                                                             size: int, damage: str) -> None:
+    """Copies out of the cache (one read for small files, a kernel copy for large ones) are checked
+    against the manifest's digest, whatever the damage: the file is fetched again, the blob mended."""
+    data = os.urandom(size)
+    wandb_server.seed_artifact("ds", {"f.bin": data}, project="p")
+    client.download("ds", tmp_path / "one")
+    (blob,) = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    bad = {"flipped-byte": data[:-1] + bytes([data[-1] ^ 1]), "longer": data + b"x", "shorter": data[:-1]}[damage]
+    blob.write_bytes(bad)
+    result = client.download("ds", tmp_path / "two")
+    assert (tmp_path / "two" / "f.bin").read_bytes() == data
+    assert (result.bytes_downloaded, result.bytes_from_cache) == (size, 0)
+    assert blob.read_bytes() == data
+    again = client.download("ds", tmp_path / "three")
+    assert (again.bytes_downloaded, again.bytes_from_cache) == (0, size)
+    assert (tmp_path / "three" / "f.bin").read_bytes() == data
+
+
 @pytest.mark.parametrize(
     ("include", "exclude", "expected"),
     [

@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +182,24 @@ def test_nonsense_settings_are_refused_before_any_request(options: dict) -> None
     with pytest.raises(BadRequestError) as info:
         WandbClient("http://127.0.0.1:9", "k" * 40, **options)
     assert next(iter(options)) in str(info.value)
+
+
+@pytest.mark.parametrize("prefix", ["", "/w%20b", "/w b", "/wé"])
+def test_every_request_target_reaches_the_server_encoded_once_on_a_kept_connection(prefix: str) -> None:
+    """Plain URLs take the transport's direct path (the target sent as it is); others are encoded by
+    urllib3 first. Either way the server sees one valid target, the key, and one kept-alive connection."""
+    seen: list[tuple[str, str | None, int]] = []
+
+    def handle(request: Any) -> None:
+        seen.append((request.path, request.headers.get("Authorization"), request.client_address[1]))
+        answer(request, 200, VIEWER)
+
+    with serve(handle) as url:
+        client = WandbClient(url + prefix, "k" * 40)
+        for _ in range(3):
+            assert client.viewer().username == "demo"
+        client.close()
+    encoded = prefix.replace(" ", "%20").replace("é", "%C3%A9")
+    assert [path for path, _, _ in seen] == [f"{encoded}/graphql"] * 3
+    assert all(auth and auth.startswith("Basic ") for _, auth, _ in seen)
+    assert len({port for _, _, port in seen}) == 1, "each request opened a new connection"

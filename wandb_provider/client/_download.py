@@ -25,7 +25,7 @@ from typing import Any
 
 from ._cache import BlobCache, blob_key
 from ._hashing import CHUNK, b64, file_digest, new_hasher
-from ._localfs import local_file_error, try_clone
+from ._localfs import copy_fd, local_file_error, try_clone
 from ._references import (
     REDIRECT_STATUSES,
     ReferencePolicy,
@@ -297,7 +297,8 @@ class Downloader:
         return blob_key(md5_hex, self.cache_scope, project)
 
     def _copy_from_cache(self, blob: str, dest: str, entry: ManifestEntry) -> bool:
-        """Copy (reflink where possible) or, when asked, hard-link a cached blob; check its digest."""
+        """Copy a cached blob (a reflink where the filesystem can; else one read for a small file, a
+        kernel copy for a large one) or, when asked, hard-link it; check the digest of what landed."""
         if self.link_from_cache:
             try:
                 os.link(blob, dest)
@@ -321,12 +322,15 @@ class Downloader:
             try:
                 if self._can_clone and try_clone(src, out):
                     hasher = None  # the clone shares the blob's extents: hash what landed below
+                elif entry.size is not None and entry.size < CHUNK:
+                    self._can_clone = False
+                    data = os.read(src, entry.size + 1)  # a small file (the common case) in one read
+                    hasher.update(data)
+                    _write_all(out, data)
                 else:
                     self._can_clone = False
-                    while chunk := os.read(src, CHUNK):  # plain descriptors: small files are the common case
-                        self._check_cancel()
-                        hasher.update(chunk)
-                        _write_all(out, chunk)
+                    copy_fd(src, out, self._check_cancel)  # in the kernel: hash what landed below
+                    hasher = None
             finally:
                 os.close(out)
         finally:

@@ -11,7 +11,7 @@ import errno
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import LocalFileError, RootConflictError
@@ -77,19 +77,39 @@ def clone_or_copy(source: str | Path, target: Path) -> None:
     shutil.copyfile(source, target)
 
 
-def copy_fd(source_fd: int, target_fd: int) -> None:
-    """Copy a whole file between descriptors, in the kernel where possible."""
+def copy_fd(source_fd: int, target_fd: int, between: Callable[[], None] | None = None) -> None:
+    """Copy a whole file between descriptors in the kernel: ``copy_file_range`` (which shares extents
+    where the filesystem can), else ``sendfile``, else plain reads and writes. ``between`` runs
+    between steps of 64 MiB (a cancel check)."""
     size = os.fstat(source_fd).st_size
     offset = 0
-    try:
-        while offset < size:
-            sent = os.sendfile(target_fd, source_fd, offset, min(size - offset, 1 << 30))
-            if sent == 0:
-                break
-            offset += sent
-        return
-    except OSError as exc:
-        if offset or exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise
+    for kernel_copy in (_copy_range, _send_file):
+        try:
+            while offset < size:
+                if between is not None:
+                    between()
+                sent = kernel_copy(source_fd, target_fd, offset, min(size - offset, 64 << 20))
+                if sent == 0:
+                    break
+                offset += sent
+            return
+        except OSError as exc:
+            if offset or exc.errno not in _NOT_HERE:
+                raise
     while chunk := os.read(source_fd, 1 << 20):
         os.write(target_fd, chunk)
+
+
+# What a kernel copy fails with where it cannot run (old kernels, some filesystems, across mounts).
+_NOT_HERE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.EBADF, errno.ETXTBSY)
+
+
+def _copy_range(source_fd: int, target_fd: int, offset: int, count: int) -> int:
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is None:
+        raise OSError(errno.ENOSYS, "copy_file_range is not available")
+    return int(copy_range(source_fd, target_fd, count, offset, offset))
+
+
+def _send_file(source_fd: int, target_fd: int, offset: int, count: int) -> int:
+    return os.sendfile(target_fd, source_fd, offset, count)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import os
+import re
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -24,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool, port_by_scheme
 
 from . import _watchdog
 from ._credentials import credentials_for
@@ -46,6 +48,7 @@ log = logging.getLogger("wandb_provider.client.transport")
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
 MIN_TRANSFER_RATE = 1 << 20  # bytes/s a large file is granted beyond the call's deadline
+MAX_DIRECT = 16  # origins with a pool of their own (W&B, its storage); others share the pool manager's
 UrlGuard = Callable[[str], "str | None"]  # refuses a URL, or returns the checked address to connect to
 BodyOpener = Callable[[], bytes | Iterable[bytes]]  # a request body (or its chunks), afresh per attempt
 
@@ -181,6 +184,10 @@ class TlsSettings:
 
 def environ_proxy(origin: str) -> str | None:
     """The proxy the environment names for ``origin`` (``HTTPS_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` honoured)."""
+    if sys.platform not in ("darwin", "win32") and not any(
+            name.lower().endswith("_proxy") and name.lower() != "no_proxy" and value
+            for name, value in os.environ.items()):
+        return None  # no proxy variable at all (elsewhere the system settings count): skip importing requests
     from requests.utils import get_environ_proxies
 
     proxies = get_environ_proxies(origin)
@@ -192,6 +199,25 @@ def environ_proxy(origin: str) -> str | None:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()
+
+
+# What a request target may carry as it is (RFC 3986 unreserved, sub-delims, ":@/?" and complete
+# percent escapes): a target of only these needs none of urllib3's re-encoding.
+_PLAIN_TARGET = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+_PLAIN_ORIGIN = re.compile(r"(https?)://([a-z0-9.\-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?")
+
+
+def split_plain(url: str) -> tuple[str, str] | None:
+    """``(origin, target)`` of a plain URL (a signed storage URL: lower-case host, no user info, no
+    fragment, nothing to percent-encode), split without a general URL parser; None for any other."""
+    scheme_end = url.find("://")
+    slash = url.find("/", scheme_end + 3) if scheme_end > 0 else -1
+    if slash < 0:
+        return None
+    origin, target = url[:slash], url[slash:]
+    if _PLAIN_ORIGIN.fullmatch(origin) is None or _PLAIN_TARGET.fullmatch(target) is None:
+        return None
+    return origin, target
 
 
 # --- responses ------------------------------------------------------------------------------------
@@ -297,6 +323,7 @@ class Transport:
         self._credentials = credentials_for(config)  # an API key, or identity federation (_credentials)
         self._proxies: dict[str, str | None] = {}
         self._managers: dict[str | None, urllib3.PoolManager] = {}
+        self._direct: dict[str, HTTPConnectionPool | None] = {}  # origin -> its pool, None: through a proxy
         self._lock = threading.Lock()
         self.closed = threading.Event()
         if not self.tls.verify:
@@ -310,9 +337,13 @@ class Transport:
         self.closed.set()
         with self._lock:
             managers = list(self._managers.values())
+            pools = [pool for pool in self._direct.values() if pool is not None]
             self._managers.clear()
+            self._direct.clear()
         for manager in managers:
             manager.clear()
+        for pool in pools:
+            pool.close()
 
     def scrub(self, text: str) -> str:
         return scrub(text, (self.config.api_key, *self._credentials.secrets()))
@@ -329,6 +360,24 @@ class Transport:
             if manager is None:
                 manager = self._managers[proxy] = self._new_manager(proxy)
             return manager
+
+    def _direct_pool(self, origin: str) -> HTTPConnectionPool | None:
+        """The pool of an origin reached without a proxy (made once, kept until ``close``); None when
+        the environment names a proxy for it (those requests take the proxy manager's path)."""
+        try:
+            return self._direct[origin]
+        except KeyError:
+            pass
+        manager = self._manager(origin)
+        with self._lock:
+            if origin not in self._direct:
+                pool = None
+                if self._proxies[origin] is None and not self.closed.is_set() and len(self._direct) < MAX_DIRECT:
+                    parts = urllib3.util.parse_url(origin)
+                    scheme = parts.scheme or "http"
+                    pool = manager._new_pool(scheme, parts.host or "", parts.port or port_by_scheme[scheme])
+                self._direct[origin] = pool
+            return self._direct[origin]
 
     def _new_manager(self, proxy: str | None) -> urllib3.PoolManager:
         options: dict[str, Any] = {"num_pools": 16, "maxsize": self.pool_size, "block": False,
@@ -446,8 +495,9 @@ class Transport:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded(f"no time left to request {redact_url(url)}")
+        plain = split_plain(url)
         send_headers = dict(headers)
-        if authenticated and _origin(url) == self._api_origin:
+        if authenticated and (plain[0] if plain else _origin(url)) == self._api_origin:
             send_headers["Authorization"] = self._credentials.authorization(self)
             # The pool's default headers apply only to requests given none: name ourselves to W&B.
             send_headers.setdefault("User-Agent", USER_AGENT)
@@ -455,10 +505,19 @@ class Transport:
                                   read=min(self.config.timeout, remaining))
         _PINNED.value = ((urlsplit(url).hostname or "").rstrip("."), pinned) if pinned else None
         try:
-            manager = self._manager(url)
+            # A plain URL to an origin without a proxy goes straight to that origin's pool with its
+            # target as it is: no per-request URL parsing, pool-key building or re-encoding, which
+            # cost more than the transfer of a small file. Any other URL takes urllib3's full path.
+            pool = self._direct_pool(plain[0]) if plain else None
             with _watchdog.watching(exchange):
-                raw = manager.request(method, url, body=payload, headers=send_headers, preload_content=False,
-                                      retries=False, redirect=False, timeout=timeout)
+                if pool is not None and plain is not None:
+                    raw = pool.urlopen(method, plain[1], body=payload, headers=send_headers, preload_content=False,
+                                       retries=False, redirect=False, timeout=timeout, assert_same_host=False,
+                                       release_conn=False)
+                else:
+                    raw = self._manager(url).request(method, url, body=payload, headers=send_headers,
+                                                     preload_content=False, retries=False, redirect=False,
+                                                     timeout=timeout)
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             exchange.finish()
             raise self.map_error(exc, operation, url, exchange) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import json
 import math
 import mimetypes
@@ -235,7 +236,7 @@ def _blob_response(state: ServerState, request: Request, md5_hex: str, name: str
         size = -1
     if path is None or size < 0:
         return _error(NotFound(f"no stored file has MD5 {md5_hex}"))
-    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    media_type = _media_type(_suffixes(name))
     # An artifact file opened in a browser (say ``report.html``) must not run as a page of this
     # origin, where it could drive the admin routes: a sandboxed document has an opaque origin.
     headers = {"ETag": f'"{md5_hex}"', "Accept-Ranges": "bytes", "Content-Security-Policy": "sandbox",
@@ -243,6 +244,22 @@ def _blob_response(state: ServerState, request: Request, md5_hex: str, name: str
     if "range" in request.headers:
         return FileResponse(path, media_type=media_type, headers=headers)  # Starlette parses ranges
     return BlobResponse(path, size, media_type, headers)
+
+
+def _suffixes(name: str) -> str:
+    """The last two suffixes of a file name (``.tar.gz``): all that decides its media type."""
+    base = name.rpartition("/")[2]
+    last = base.rfind(".")
+    if last <= 0:  # no suffix (a leading dot names a hidden file)
+        return ""
+    before = base.rfind(".", 0, last)
+    return base[before if before > 0 else last:]
+
+
+@functools.lru_cache(maxsize=256)
+def _media_type(suffixes: str) -> str:
+    """The Content-Type of a stored file by its name's last suffixes (looked up once per suffixes)."""
+    return mimetypes.guess_type(f"file{suffixes}")[0] or "application/octet-stream"
 
 
 class BlobResponse(Response):

@@ -15,10 +15,13 @@ from urllib.parse import quote
 class UrlSigner:
     def __init__(self, secret: bytes, ttl_seconds: float = 3600.0) -> None:
         self._secret = secret
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)  # copied per URL: the key is hashed once
         self.ttl_seconds = ttl_seconds
 
     def signature(self, path: str, expires: int) -> str:
-        return hmac.new(self._secret, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+        mac = self._keyed.copy()
+        mac.update(f"{path}\n{expires}".encode())
+        return mac.hexdigest()[:32]
 
     def sign(self, path: str) -> str:
         expires = int(time.time() + self.ttl_seconds)

@@ -103,8 +103,9 @@ Item = Any  # a CollectionSnapshot, or the exception that says why polling canno
 
 
 def offer(slot: asyncio.Queue[Item], item: Item) -> None:
-    """Snapshots are state, not deltas: a slow subscriber only needs the newest one."""
-    with contextlib.suppress(asyncio.QueueEmpty):
+    """Snapshots are state, not deltas: a slow subscriber only needs the newest one. (Runs for every
+    subscriber on every poll: no exception is raised and caught when the slot is already empty.)"""
+    if slot.full():
         slot.get_nowait()
     slot.put_nowait(item)
 
