@@ -30,9 +30,12 @@ def _dags_test(env: dict[str, str], log: Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.wandb_server(seed="demo")
+@pytest.mark.parametrize("profile", [
+    pytest.param("latest", marks=pytest.mark.wandb_server(seed="demo")),
+    pytest.param("legacy", marks=pytest.mark.wandb_server(seed="demo", profile="legacy")),
+])
 def test_the_derived_dataset_is_logged_by_a_run_that_used_the_raw_one(wandb_env, airflow_db: None,
-                                                                     tmp_path: Path) -> None:
+                                                                     tmp_path: Path, profile: str) -> None:
     summary = tmp_path / "summary.txt"
     env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES), "WANDB_ENTITY": "acme", "WANDB_PROJECT": "churn",
            "WANDB_PROVIDER_DOWNLOAD_ROOT": str(tmp_path / "downloads"),

@@ -13,9 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_demo_runs_the_promotion_dag(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["latest", "legacy"])
+def test_demo_runs_the_promotion_dag(tmp_path: Path, profile: str) -> None:
+    """Also on the oldest W&B Server the SDK supports (``WANDB_PROVIDER_SERVER_PROFILE=legacy``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "WANDB_"))}
-    env.update(VENV=sys.prefix, DEMO_DIR=str(tmp_path))
+    env.update(VENV=sys.prefix, DEMO_DIR=str(tmp_path), WANDB_PROVIDER_SERVER_PROFILE=profile)
     done = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True, text=True, env=env,
                           timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

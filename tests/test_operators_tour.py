@@ -97,7 +97,11 @@ def test_the_operators_tour_runs_and_each_step_is_seen_in_w_and_b(wandb_airflow,
     assert api.artifact("acme/churn/churn-model:staging").version == "v2"
 
 
-def test_a_manual_run_of_the_event_driven_example_reads_the_candidate(wandb_airflow, examples) -> None:
+@pytest.mark.parametrize("profile", [
+    pytest.param("latest", marks=pytest.mark.wandb_server(seed="demo")),
+    pytest.param("legacy", marks=pytest.mark.wandb_server(seed="demo", profile="legacy")),
+])
+def test_a_manual_run_of_the_event_driven_example_reads_the_candidate(wandb_airflow, examples, profile) -> None:
     run = examples.get_dag("evaluate_on_candidate").test()
     assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"describe_candidate": "success"}
     described = _xcoms(run)["describe_candidate"]

@@ -67,7 +67,7 @@ def test_operator_fails_at_once_on_a_wrong_type(wandb_env, run_dag) -> None:
     assert run_dag("resolve_wrong_type").state == "failed"
     operations = wandb_env.stats()["graphql"]["operations"]
     assert operations["ArtifactByName"] == 1  # one try, not four
-    assert set(operations) <= {"ArtifactByName", "RecordRun"}  # the task's W&B run, marked failed
+    assert set(operations) <= {"ArtifactByName", "UpsertBucket", "UseArtifact"}  # the task's W&B run, marked failed
 
 
 def test_operator_fails_at_once_on_a_missing_alias(wandb_env, run_dag) -> None:

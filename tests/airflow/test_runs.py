@@ -1,5 +1,6 @@
 """Airflow tasks as W&B runs: lineage read back through the official SDK, honest final states, the
-request budget (at most 2 extra GraphQL requests per task) and the opt-outs."""
+request budget (the run's start and end, plus one useArtifact per version used: one mutation per
+request, as the SDK sends them) and the opt-outs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from wandb_provider._runs import TaskCoordinates
 from wandb_provider.client import WandbClient
 
 pytestmark = pytest.mark.wandb_server(seed="demo")
-RUN_OPERATIONS = ("UpsertBucket", "RecordRun", "ArtifactProducer")
+RUN_OPERATIONS = ("UpsertBucket", "UseArtifact", "ArtifactProducer")
 
 
 def _run_path(dag_id: str, run_id: str, task_id: str, project: str = "churn") -> str:
@@ -48,10 +49,11 @@ def test_producer_and_consumers_are_runs_of_the_tasks(wandb_env: Any, run_dag: A
         lineage = client.lineage("acme/churn/features:v0")
     assert lineage["logged_by"].run_id == producer.id
     assert sorted(r.job_type or "" for r in lineage["used_by"]) == ["promote", "use"]
-    # The budget: log = begin + finish; use = producer lookup + one run record; promote = one run record.
+    # The budget: log = begin + finish; use = producer lookup + one run record and its use; promote = the same
+    # without the lookup.
     operations = wandb_env.stats()["graphql"]["operations"]
     assert {op: operations.get(op, 0) for op in RUN_OPERATIONS} == \
-        {"UpsertBucket": 2, "RecordRun": 2, "ArtifactProducer": 1}
+        {"UpsertBucket": 4, "UseArtifact": 2, "ArtifactProducer": 1}
 
 
 def test_opt_out_per_operator_and_per_connection(wandb_env: Any, run_dag: Any, out: Path,
@@ -69,7 +71,7 @@ def test_opt_out_per_operator_and_per_connection(wandb_env: Any, run_dag: Any, o
     assert version.metadata["airflow"]["task_id"] == "log"  # provenance is recorded all the same
     operations = wandb_env.stats()["graphql"]["operations"]
     assert {op: operations.get(op, 0) for op in RUN_OPERATIONS} == \
-        {"UpsertBucket": 0, "RecordRun": 0, "ArtifactProducer": 1}
+        {"UpsertBucket": 0, "UseArtifact": 0, "ArtifactProducer": 1}
 
 
 def test_a_failed_task_leaves_a_failed_run(wandb_env: Any, run_dag: Any, out: Path) -> None:
@@ -99,7 +101,7 @@ def test_task_run_helper_records_user_code(wandb_env: Any, run_dag: Any, out: Pa
     assert producer.state == "finished" and producer.job_type == "featurize"
     assert producer.id in [run.id for run in api.artifact("acme/churn/churn-dataset:training").used_by()]
     operations = wandb_env.stats()["graphql"]["operations"]
-    assert operations.get("UpsertBucket", 0) + operations.get("RecordRun", 0) == 2
+    assert operations.get("UpsertBucket", 0) == 2
 
 
 def test_task_run_helper_marks_a_failed_block_failed(wandb_env: Any, run_dag: Any, out: Path) -> None:
@@ -164,18 +166,18 @@ def test_a_version_that_cannot_be_declared_used_still_gets_the_state(wandb_env: 
     assert run.state == "finished" and run.job_type == "delete"
 
 
-def test_one_request_records_a_run_with_its_uses(wandb_env: Any) -> None:
+def test_a_run_and_its_uses_go_one_mutation_per_request(wandb_env: Any) -> None:
     with WandbClient.from_env() as client:
         dataset = client.artifact("acme/churn/churn-dataset:v0")
         model = client.artifact("acme/churn/churn-model:v1")
         wandb_env.reset_stats()
         run = client.upsert_run("acme", "churn", "one-request", job_type="t", used=[dataset, dataset])
-        assert wandb_env.stats()["graphql"] == {"total": 1, "operations": {"RecordRun": 1}}
+        assert wandb_env.stats()["graphql"] == {"total": 2, "operations": {"UpsertBucket": 1, "UseArtifact": 1}}
         finished = client.finish_run(run, failed=False, used=[model])
-        assert finished.state == "finished" and wandb_env.stats()["graphql"]["total"] == 2
+        assert finished.state == "finished" and wandb_env.stats()["graphql"]["total"] == 4
         with pytest.raises(Exception, match="state"):
             client.upsert_run("acme", "churn", "bad-state", state="crashed")
-        assert wandb_env.stats()["graphql"]["total"] == 2
+        assert wandb_env.stats()["graphql"]["total"] == 4
     api = sdk(wandb_env)
     assert [r.id for r in api.artifact("acme/churn/churn-dataset:v0").used_by()] == ["one-request"]
     assert "one-request" in [r.id for r in api.artifact("acme/churn/churn-model:v1").used_by()]

@@ -311,7 +311,7 @@ def violations(schema: GraphQLSchema, evidence: Usage, requests: Iterable[dict[s
             continue  # a request the server refused as unparsable reached no W&B type
         used = document_usage(schema, document)
         used.update(variables_usage(schema, document, request.get("operationName"), request.get("variables")))
-        operation = str(request.get("operationName") or "")
+        operation = str(request.get("operationName") or "<anonymous>")
         for type_name in sorted(used.types - evidence.types):
             yield Violation("type", type_name, operation)
         for parent, name in sorted(used.fields):

@@ -201,7 +201,7 @@ _CREATE = """mutation CreateArtifact($input: CreateArtifactInput!) {
 _MANIFEST = """mutation CreateArtifactManifest($artifactID: ID!, $name: String!, $digest: String!,
     $entityName: String!, $projectName: String!, $runName: String!, $includeUpload: Boolean!) {
   createArtifactManifest(input: {artifactID: $artifactID, name: $name, digest: $digest, entityName: $entityName,
-      projectName: $projectName, runName: $runName, type: FULL, includeUpload: $includeUpload}) {
+      projectName: $projectName, runName: $runName, type: FULL}) {
     artifactManifest {
       id file { id uploadUrl @include(if: $includeUpload) uploadHeaders @include(if: $includeUpload) }
     }

@@ -266,10 +266,6 @@ def test_viewer_can_look(shared: LocalWandbServer) -> None:
         pytest.param(FILE_URLS, {"entity": "acme", "project": "churn", "collection": "churn-model", "alias": "v1"},
                      ["project", "artifactCollection", "artifactMembership", "files"], id="membership-files"),
         pytest.param(MANIFEST_URL, {"id": "@v1"}, ["artifact", "currentManifest"], id="current-manifest"),
-        pytest.param("query A($id: ID!) { artifact(id: $id) { id files { edges { node { name directUrl } } } } }",
-                     {"id": "@v1"}, ["artifact"], id="artifact-files"),
-        pytest.param("query A($id: ID!) { artifact(id: $id) { id files { edges { node { url } } } } }",
-                     {"id": "@v1"}, ["artifact"], id="artifact-file-url"),
     ],
 )
 def test_viewer_gets_no_download_urls(

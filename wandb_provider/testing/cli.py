@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", choices=["demo"], help="load demo data (once per --data-dir)")
     parser.add_argument("--server-profile", metavar="NAME", choices=["latest", "legacy"], default=None,
                         help="which W&B Server to emulate: 'latest' (default) or 'legacy', the oldest W&B Server "
-                             "the wandb SDK 0.31 supports (0.65.0: no ARTIFACT_DIGEST_ALGORITHM, no "
+                             "the wandb SDK 0.31 supports (0.70.0: no ARTIFACT_DIGEST_ALGORITHM, no "
                              "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE); default from "
                              "$WANDB_PROVIDER_SERVER_PROFILE")
     parser.add_argument("--faults", metavar="JSON",

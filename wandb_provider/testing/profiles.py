@@ -2,9 +2,11 @@
 
 * ``latest`` (default): today's W&B, every optional feature the SDK negotiates is on.
 * ``legacy``: the oldest W&B Server the wandb 0.31 SDK still supports. W&B's SDK release notes
-  (0.28.0) end compatibility with servers older than 0.65.0; such a server predates the
-  features below (W&B added them in 2025), so they are reported off and the schema fields they
-  bring are gone. The official SDK works on both: it negotiates these features itself.
+  end compatibility with servers older than 0.70.0 (SDK 0.28.1, which also dropped the SDK's
+  fallbacks for servers without ``artifactCollectionMembership`` and membership ``files``: both
+  stay). The artifact features the SDK negotiates and W&B added later are reported off, and the
+  schema fields they bring are gone. The official SDK works on both: it negotiates these
+  features itself.
 
 Pick one with ``--server-profile``, ``ServerConfig(profile=...)``, the pytest marker
 ``wandb_server(profile=...)`` or the environment variable ``WANDB_PROVIDER_SERVER_PROFILE``.
@@ -21,15 +23,14 @@ PROFILE_ENV = "WANDB_PROVIDER_SERVER_PROFILE"
 @dataclass(frozen=True)
 class Profile:
     name: str
-    server_version: str
     disabled_features: frozenset[str]
     # Schema fields the profile's server lacks: (type or input type, field).
     missing_fields: frozenset[tuple[str, str]]
 
 
-LATEST = Profile("latest", "0.71.0", frozenset(), frozenset())
-LEGACY = Profile(
-    "legacy", "0.65.0",
+LATEST = Profile("latest", frozenset(), frozenset())
+LEGACY = Profile(  # W&B Server 0.70.0
+    "legacy",
     disabled_features=frozenset({
         "ARTIFACT_DIGEST_ALGORITHM",  # per-file digests and digestAlgorithm on file creation
         "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE",  # linkArtifact answers only versionIndex
