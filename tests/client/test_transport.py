@@ -203,3 +203,23 @@ def test_every_request_target_reaches_the_server_encoded_once_on_a_kept_connecti
     assert [path for path, _, _ in seen] == [f"{encoded}/graphql"] * 3
     assert all(auth and auth.startswith("Basic ") for _, auth, _ in seen)
     assert len({port for _, _, port in seen}) == 1, "each request opened a new connection"
+
+
+@pytest.mark.parametrize("where", ["refused", "unknown host"])
+def test_an_unreachable_host_is_a_transient_server_error_never_an_authentication_error(
+        where: str, caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    from wandb_provider.client import AuthenticationError
+
+    if where == "refused":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    else:
+        url = "http://wandb.unreachable.invalid"
+    client = WandbClient(url, "local-" + "1" * 40, max_retries=1, backoff_min=0.01, backoff_max=0.02, deadline=10)
+    with caplog.at_level(logging.WARNING, logger="wandb_provider.client.retry"), pytest.raises(ServerError) as info:
+        client.viewer()
+    assert info.value.transient and not isinstance(info.value, AuthenticationError)
+    assert "attempt 1 of 2" in caplog.text  # the retry was logged

@@ -1504,7 +1504,7 @@ class _LogPlan:
         for ref in self.references:
             if ref.scheme == "file":
                 for entry_name, path, uri in file_entries(ref):
-                    local = hash_file(entry_name, path, 1 << 62)  # a reference is hashed whole
+                    local = hash_file(entry_name, Path(os.path.realpath(path)), 1 << 62)  # whole; a link: its file
                     entries[entry_name] = {"digest": local.b64, "ref": uri, "size": local.size}
             elif ref.scheme in OBJECT_SCHEMES:
                 found = object_entries(ref, cancel)

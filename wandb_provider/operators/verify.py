@@ -227,7 +227,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
             "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
         }
         unverified = list(result.unverifiable)
-        report["references"] = {"checked": not unverified, "count": len(references),
+        report["references"] = {"checked": bool(references) and not unverified, "count": len(references),
                                 "entries": _listed(references), "unverified": _listed(unverified),
                                 "unverified_allowed": self.allow_unverified_references}
         if unverified:
