@@ -86,11 +86,21 @@ class AliasRequest:
         return tuple(dict.fromkeys((*self.add, *self.remove, *self.guard)))
 
 
-def check_gate(request: AliasRequest, version: ArtifactVersion) -> None:
-    """``ConditionNotMetError`` (with each failed condition) unless the gate holds on ``version``."""
+def metadata_terms(gate: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The terms of a gate decided on the version's metadata alone (no run, no other version)."""
+    from .gates import relative, run_term
+
+    kept = {key: {op: expected for op, expected in conditions.items() if relative(key, op, expected) is None}
+            for key, conditions in gate.items() if run_term(key) is None}
+    return {key: conditions for key, conditions in kept.items() if conditions}
+
+
+def check_gate(request: AliasRequest, version: ArtifactVersion, report: Any = None) -> None:
+    """``ConditionNotMetError`` (with each failed condition) unless the gate holds on ``version``;
+    ``report`` is the ``GateReport`` already decided for a gate that reads runs or other versions."""
     if not request.gate:
         return
-    gate = evaluate_gate(version.metadata, request.gate)
+    gate = report if report is not None else evaluate_gate(version.metadata, request.gate)
     if not gate.passed:
         raise ConditionNotMetError(
             f"not changing aliases of {version.qualified_name}: {gate.describe()}.",
@@ -145,9 +155,9 @@ def races(request: AliasRequest, version: ArtifactVersion, holders: dict[str, st
     unguarded = {a: e for a, e in request.guard.items() if a not in request.add}
     problems += [f"the guard no longer holds: {c}" for c in _guard_conflicts(
         dataclasses.replace(request, guard=unguarded), version, holders)]
-    if request.gate:
+    if request.gate and (terms := metadata_terms(request.gate)):  # run and relative terms were decided before
         try:
-            gate = evaluate_gate(version.metadata, request.gate)
+            gate = evaluate_gate(version.metadata, terms)
         except WandbError as exc:
             problems.append(f"the gate can no longer be decided: {exc.message}")
         else:

@@ -391,6 +391,17 @@ query ArtifactProducer($id: ID!) {
 }
 """ + _RUN_FIELDS)
 
+# The run's final metrics and configuration, for gate terms such as ``run.summary.val_loss``
+# (both are ``JSONString`` fields of ``Run``, as the SDK's public API reads them).
+ARTIFACT_PRODUCER_VALUES = Operation("ArtifactProducerValues", """
+query ArtifactProducerValues($id: ID!) {
+  artifact(id: $id) {
+    id
+    createdBy { __typename ... on Run { ...RunFields summaryMetrics config } }
+  }
+}
+""" + _RUN_FIELDS)
+
 
 def record_run(uses: int) -> Operation:
     """Upsert a run and declare ``uses`` versions used by it, in one request (fields run in order)."""
@@ -459,6 +470,7 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     USE_ARTIFACT,
     ARTIFACT_LINEAGE,
     ARTIFACT_PRODUCER,
+    ARTIFACT_PRODUCER_VALUES,
 )
 
 

@@ -5,7 +5,9 @@ trigger, so all three decide the same way. A gate looks like::
 
     {"accuracy": {">=": 0.9}, "eval.split": {"==": "test"}, "framework": {"in": ["torch", "jax"]}}
 
-Dotted keys reach nested metadata; every condition must hold.
+Dotted keys reach nested metadata; every condition must hold. Terms on the producing run
+(``run.summary.val_loss``) and relative to an alias's holder (``{">=": {"production": "+0.01"}}``)
+are read and decided by ``gates`` (through ``WandbClient.evaluate_gate``).
 """
 
 from __future__ import annotations
@@ -153,6 +155,10 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
         return list(expected)
     if _is_nan(expected):
         raise BadRequestError(f"{where}: NaN is not a value a condition can require (nothing equals NaN).")
+    from .gates import relative
+
+    if relative(key, op, expected) is not None:  # {"production": "+0.01"}: see gates
+        return dict(expected)
     if op in _ORDERING:
         kind = _kind(expected)
         if kind not in ("number", "text"):
@@ -210,8 +216,15 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str 
     false); text compares with text. A number against text that is not one, or a boolean against
     a number, is a ``BadRequestError``: such a gate cannot be decided. NaN never passes.
     """
+    from .gates import reads
+
+    gate = validate_gate(require)
+    if reads(gate).any:
+        raise BadRequestError(
+            "this gate reads the producing run or another version (run.* or relative terms); "
+            "decide it with WandbClient.evaluate_gate, which reads them.")
     failures = []
-    for key, conditions in validate_gate(require).items():
+    for key, conditions in gate.items():
         value = lookup(metadata, key)
         for op, expected in conditions.items():
             if value is _MISSING:

@@ -194,9 +194,7 @@ def _gate(name: str, value: Any) -> dict[str, Any] | None:
     from ..client.conditions import validate_gate
 
     gate = mapping(name, value)
-    if gate is not None:
-        validate_gate(gate)
-    return gate
+    return validate_gate(gate) if gate is not None else None
 
 
 class UpdateArtifactAliasesOperator(WandbBaseOperator):

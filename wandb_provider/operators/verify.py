@@ -157,10 +157,16 @@ class VerifyArtifactOperator(WandbBaseOperator):
                     f"{name} rendered empty ({getattr(self, name)!r}) from {self.unrendered(name)!r}; a verification "
                     "never drops a check quietly (is an upstream XCom missing?).",
                     hint=f"Check what the template renders; leave {name} unset (None) for no such check.")
+        from ..client.gates import reads
+
+        reads_more = bool(args["require"]) and reads(args["require"]).any
         with self.wandb_client() as client:
             version = client.artifact(args["artifact"])
             self.push_link(context, version)
-            problems = self.version_problems(version, args)
+            problems = self.version_problems(version, {**args, "require": None} if reads_more else args)
+            if reads_more:  # run and relative terms: the one gate language, read by the client (client.gates)
+                gate = client.evaluate_gate(version, args["require"])
+                problems += [f"gate: {failure}" for failure in gate.failures]
             report: dict[str, Any] = {"artifact": version_xcom(version), "state": version.state}
             if args["path"] is not None:
                 problems += self.folder_problems(client, version, Path(args["path"]), report)
@@ -174,65 +180,12 @@ class VerifyArtifactOperator(WandbBaseOperator):
 
     def version_problems(self, version: ArtifactVersion, args: dict[str, Any]) -> list[str]:
         """What is wrong with the version itself: state, type, pin, metadata conditions."""
-        from ..client.conditions import evaluate_gate
-
-        problems = []
-        if version.state != "COMMITTED":
-            problems.append(f"the version is {version.state}, not COMMITTED")
-        if args["expected_type"] and version.type != args["expected_type"]:
-            problems.append(f"its type is {version.type!r}, not {args['expected_type']!r}")
-        pin = args["pin"] or {}
-        if "digest" in pin and version.digest != pin["digest"]:
-            problems.append(f"its digest is {version.digest}, not the pinned {pin['digest']}"
-                            + (f" (of {pin['qualified_name']})" if "qualified_name" in pin else "")
-                            + ": it is another version, or its files changed")
-        if "id" in pin and version.id != pin["id"]:
-            problems.append(f"it is artifact {version.id}, not the pinned {pin['id']}"
-                            + (f" ({pin['qualified_name']})" if "qualified_name" in pin else ""))
-        if "version" in pin and version.version != pin["version"]:
-            problems.append(f"it is {version.version}, not the pinned {pin['version']}")
-        if set(pin) == {"qualified_name"} and version.qualified_name != pin["qualified_name"]:
-            problems.append(f"it is {version.qualified_name}, not the pinned {pin['qualified_name']}")
-        if args["require"]:
-            gate = evaluate_gate(version.metadata, args["require"])
-            problems += [f"metadata: {failure}" for failure in gate.failures]
-        return problems
+        return version_problems(version, args)
 
     def folder_problems(self, client: WandbClient, version: ArtifactVersion, root: Path,
                         report: dict[str, Any]) -> list[str]:
         """What differs between ``root`` and the version's files; fills ``report["files"]``."""
-        if version.state != "COMMITTED":  # its manifest may not exist yet; the state is already a problem
-            report["files"] = {"path": str(root), "checked": False, "reason": f"the version is {version.state}"}
-            report["references"] = {"checked": False, "reason": f"the version is {version.state}"}
-            return []
-        if not root.is_dir():
-            what = "is not a folder" if root.exists() else "does not exist on this worker"
-            report["files"] = {"path": str(root), "exists": False}
-            report["references"] = {"checked": False, "reason": "no folder"}
-            return [f"the folder {str(root)!r} {what}"]
-        result = client.verify(version, root)
-        manifest = client.manifest(version)
-        references = sorted(entry.path for entry in manifest if entry.ref is not None)
-        extra = list(result.unexpected)
-        report["files"] = {
-            "path": str(root), "exists": True, "checked": result.checked,
-            "missing_count": len(result.missing), "changed_count": len(result.mismatched),
-            "extra_count": len(extra), "extra_allowed": self.allow_extra_files,
-            "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
-        }
-        report["references"] = {"checked": False, "count": len(references), "entries": _listed(references),
-                                "reason": REFERENCES_NOT_CHECKED}
-        if references:
-            self.log.warning("%d reference entries of %s were %s", len(references), version.qualified_name,
-                             REFERENCES_NOT_CHECKED)
-        problems = []
-        if result.missing:
-            problems.append(_named("missing", result.missing))
-        if result.mismatched:
-            problems.append(_named("changed", result.mismatched) + " (size or digest differs from the manifest)")
-        if extra and not self.allow_extra_files:
-            problems.append(_named("extra", extra) + " (not in the version; allow_extra_files=True accepts them)")
-        return problems
+        return folder_problems(client, version, root, report, allow_extra_files=self.allow_extra_files, log=self.log)
 
     def reject(self, context: Any, version: ArtifactVersion, problems: list[str], report: dict[str, Any]) -> None:
         """Fail (no retries: the same inputs would fail again) or skip, naming every problem."""
@@ -246,3 +199,68 @@ class VerifyArtifactOperator(WandbBaseOperator):
         if self.on_failure == "skip":
             raise AirflowSkipException(message)
         raise AirflowFailException(message)
+
+
+def version_problems(version: ArtifactVersion, args: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the version itself: state, type (``expected_type``), ``pin``, and a gate
+    (``require``) that reads its metadata alone. Shared with ``PromoteArtifactOperator``."""
+    from ..client.conditions import evaluate_gate
+
+    problems = []
+    if version.state != "COMMITTED":
+        problems.append(f"the version is {version.state}, not COMMITTED")
+    if args["expected_type"] and version.type != args["expected_type"]:
+        problems.append(f"its type is {version.type!r}, not {args['expected_type']!r}")
+    pin = args["pin"] or {}
+    if "digest" in pin and version.digest != pin["digest"]:
+        problems.append(f"its digest is {version.digest}, not the pinned {pin['digest']}"
+                        + (f" (of {pin['qualified_name']})" if "qualified_name" in pin else "")
+                        + ": it is another version, or its files changed")
+    if "id" in pin and version.id != pin["id"]:
+        problems.append(f"it is artifact {version.id}, not the pinned {pin['id']}"
+                        + (f" ({pin['qualified_name']})" if "qualified_name" in pin else ""))
+    if "version" in pin and version.version != pin["version"]:
+        problems.append(f"it is {version.version}, not the pinned {pin['version']}")
+    if set(pin) == {"qualified_name"} and version.qualified_name != pin["qualified_name"]:
+        problems.append(f"it is {version.qualified_name}, not the pinned {pin['qualified_name']}")
+    if args["require"]:
+        gate = evaluate_gate(version.metadata, args["require"])
+        problems += [f"metadata: {failure}" for failure in gate.failures]
+    return problems
+
+
+def folder_problems(client: WandbClient, version: ArtifactVersion, root: Path, report: dict[str, Any], *,
+                    allow_extra_files: bool, log: Any) -> list[str]:
+    """What differs between ``root`` and the version's files; fills ``report["files"]``."""
+    if version.state != "COMMITTED":  # its manifest may not exist yet; the state is already a problem
+        report["files"] = {"path": str(root), "checked": False, "reason": f"the version is {version.state}"}
+        report["references"] = {"checked": False, "reason": f"the version is {version.state}"}
+        return []
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist on this worker"
+        report["files"] = {"path": str(root), "exists": False}
+        report["references"] = {"checked": False, "reason": "no folder"}
+        return [f"the folder {str(root)!r} {what}"]
+    result = client.verify(version, root)
+    manifest = client.manifest(version)
+    references = sorted(entry.path for entry in manifest if entry.ref is not None)
+    extra = list(result.unexpected)
+    report["files"] = {
+        "path": str(root), "exists": True, "checked": result.checked,
+        "missing_count": len(result.missing), "changed_count": len(result.mismatched),
+        "extra_count": len(extra), "extra_allowed": allow_extra_files,
+        "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
+    }
+    report["references"] = {"checked": False, "count": len(references), "entries": _listed(references),
+                            "reason": REFERENCES_NOT_CHECKED}
+    if references:
+        log.warning("%d reference entries of %s were %s", len(references), version.qualified_name,
+                    REFERENCES_NOT_CHECKED)
+    problems = []
+    if result.missing:
+        problems.append(_named("missing", result.missing))
+    if result.mismatched:
+        problems.append(_named("changed", result.mismatched) + " (size or digest differs from the manifest)")
+    if extra and not allow_extra_files:
+        problems.append(_named("extra", extra) + " (not in the version; allow_extra_files=True accepts them)")
+    return problems
