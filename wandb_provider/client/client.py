@@ -29,12 +29,14 @@ from .models import (
     WandbRun,
 )
 from .paths import ArtifactPath
+from .promotion import PREVIOUS_PREFIX
 
 if TYPE_CHECKING:
     from ._aliases import AliasRequest
     from ._graphql import GraphQLClient
     from ._storage import Storage
     from ._transport import Transport
+    from .gates import GateReport, Subject
     from .object_stores import ObjectStore
 
 ArtifactRef = ArtifactVersion | str
@@ -500,7 +502,7 @@ class WandbClient:
         request = AliasRequest.of(add, remove, only_if_current, require)
         started = time.monotonic()
         version, holders, holder_ids = self._version_and_holders(artifact, request.watched)
-        check_gate(request, version)
+        check_gate(request, version, self._gate_report(version, request))
         change = plan(request, version, holders)
         if not change.changed:
             return change
@@ -515,6 +517,14 @@ class WandbClient:
             raise
         settle(time.monotonic() - started)
         return self._confirm_aliases(request, change, holder_ids)
+
+    def _gate_report(self, version: ArtifactVersion, request: AliasRequest) -> GateReport | None:
+        """The decided gate when it reads runs or other versions (None: metadata alone decides)."""
+        from .gates import reads
+
+        if not request.gate or not reads(request.gate).any:
+            return None
+        return self.evaluate_gate(version, request.gate)
 
     def _write_aliases(self, seen: ArtifactVersion, artifact_id: str, aliases: Sequence[str], *, add: bool) -> None:
         """Add (or remove) ``aliases`` on the version ``artifact_id`` in the collection ``seen`` belongs to."""
@@ -823,6 +833,7 @@ class WandbClient:
             return DeleteOutcome(name, "kept", f"it is {state}")
         if version.project.startswith(REGISTRY_PREFIX):
             protected |= {a for a in here if a != "latest"}
+        protected |= {a for a in here if a.startswith(PREVIOUS_PREFIX)}  # a rollback's target (promotion)
         if held := sorted(set(here) & protected):
             return DeleteOutcome(name, "kept", f"it holds protected alias(es) {held}")
         if extra := sorted(set(here) - {"latest"} - droppable):
@@ -1251,6 +1262,74 @@ class WandbClient:
             if creator and creator.get("__typename") == "Run":
                 return WandbRun.from_graphql(creator, base_url=self.config.base_url)
             return None
+
+    def gate_subject(self, artifact: ArtifactRef, *, with_run: bool) -> Subject:
+        """A version as a gate reads it: its metadata and (``with_run``) its producing run's summary
+        and config, in one request (``ArtifactProducerValues``)."""
+        import json
+
+        from ._writes import strict_answer
+        from .gates import Subject, run_config_values
+
+        version = self._version(artifact)
+        subject = Subject(qualified_name=version.qualified_name, version=version.version, id=version.id,
+                          metadata=version.metadata)
+        if not with_run:
+            return subject
+        what = f"read the run that logged {version.qualified_name}"
+        data = self._graphql.execute(q.ARTIFACT_PRODUCER_VALUES, {"id": version.id}, what=what)
+        with strict_answer(what, q.ARTIFACT_PRODUCER_VALUES.name):
+            node = data["artifact"]
+            if node is None:
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.",
+                                            operation=q.ARTIFACT_PRODUCER_VALUES.name)
+            creator = node.get("createdBy")
+            if not creator or creator.get("__typename") != "Run":
+                return dataclasses.replace(subject, run_read=True)
+            run = WandbRun.from_graphql(creator, base_url=self.config.base_url)
+            summary, config = (json.loads(creator.get(k) or "{}") for k in ("summaryMetrics", "config"))
+            if not isinstance(summary, dict) or not isinstance(config, dict):
+                raise TypeError("summaryMetrics and config must be JSON objects")
+        return dataclasses.replace(subject, run_read=True, run_path=run.path, summary=summary,
+                                   config=run_config_values(config))
+
+    def alias_holder(self, artifact: ArtifactRef | ArtifactPath, alias: str) -> ArtifactVersion | None:
+        """The version of a collection (named by one of its versions or its path) that holds
+        ``alias`` now, or None (one request)."""
+        where = artifact if isinstance(artifact, ArtifactVersion) else self.resolve_path(artifact)
+        try:
+            return self.artifact(ArtifactPath(where.entity, where.project, where.name, alias))
+        except ArtifactNotFoundError:
+            return None
+
+    def evaluate_gate(
+        self,
+        artifact: ArtifactRef,
+        require: Mapping[str, Any] | str | None,
+        *,
+        if_no_holder: str = "pass",
+        holders: Mapping[str, ArtifactVersion | None] | None = None,
+    ) -> GateReport:
+        """Decide a gate on a version term by term, reading what its terms need: the producing run
+        (``run.summary.*``, ``run.config.*``) and the holders of the aliases it compares with
+        (``{">=": {"production": "+0.01"}}``; ``holders`` gives those already resolved). See
+        ``gates`` for the language; the report names both values of every term."""
+        from .conditions import validate_gate
+        from .gates import GateReport, decide, reads
+
+        gate = validate_gate(require)
+        if not gate:
+            return GateReport(passed=True, terms=())
+        needs = reads(gate)
+        version = self._version(artifact)
+        candidate = self.gate_subject(version, with_run=needs.run)
+        known = dict(holders or {})
+        subjects = {}
+        for alias in needs.aliases:
+            holder = known[alias] if alias in known else self.alias_holder(version, alias)
+            subjects[alias] = None if holder is None else (
+                candidate if holder.id == version.id else self.gate_subject(holder, with_run=needs.run))
+        return decide(gate, candidate, subjects, if_no_holder=if_no_holder)
 
     def lineage(self, artifact: ArtifactRef) -> dict[str, Any]:
         """``{"logged_by": WandbRun or None, "used_by": [WandbRun, ...]}`` of a version, from W&B."""
