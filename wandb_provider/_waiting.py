@@ -105,11 +105,16 @@ class Outcome:
 
 def check(client: Any, spec: WaitSpec) -> Outcome:
     """Resolve once and decide."""
+    from .client.gates import reads
+
     try:
         version = client.artifact(spec.artifact)
+        gate = None
+        if spec.require and reads(spec.require).any and version.state == "COMMITTED":
+            gate = client.evaluate_gate(version, spec.require)  # run and relative terms read more
     except WandbError as exc:
         return failure(exc)
-    return judge(version, spec)
+    return judge(version, spec, gate)
 
 
 def failure(exc: WandbError) -> Outcome:
@@ -121,13 +126,14 @@ def failure(exc: WandbError) -> Outcome:
     return Outcome(FAILED, str(exc))
 
 
-def judge(version: Any, spec: WaitSpec) -> Outcome:
-    """Whether the resolved ``version`` (an ``ArtifactVersion``) is what ``spec`` waits for."""
+def judge(version: Any, spec: WaitSpec, gate: Any = None) -> Outcome:
+    """Whether the resolved ``version`` (an ``ArtifactVersion``) is what ``spec`` waits for
+    (``gate``: ``spec.require`` already decided by the client, see ``check``)."""
     from ._airflow import version_xcom
 
     try:
         verdict = evaluate_version(version, newer_than=spec.newer_than, require=spec.require,
-                                   created_after=spec.created_after_time())
+                                   created_after=spec.created_after_time(), gate=gate)
     except WandbError as exc:  # e.g. a gate comparing a number with text: waiting will not change that
         return Outcome(FAILED, str(exc))
     if not verdict.ready:

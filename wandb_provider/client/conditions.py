@@ -23,6 +23,7 @@ from .errors import BadRequestError
 from .values import as_number, looks_like_list, parse_literal
 
 if TYPE_CHECKING:
+    from .gates import GateReport
     from .models import ArtifactVersion
 
 _MISSING = object()
@@ -269,8 +270,12 @@ def evaluate_version(
     newer_than: str | None = None,
     require: Mapping[str, Any] | None = None,
     created_after: dt.datetime | None = None,
+    gate: GateResult | GateReport | None = None,
 ) -> Verdict:
-    """Decide whether ``version`` (None: not found) is COMMITTED and meets every condition."""
+    """Decide whether ``version`` (None: not found) is COMMITTED and meets every condition.
+
+    ``gate`` is ``require`` already decided by ``WandbClient.evaluate_gate`` (needed when it has
+    run or relative terms)."""
     if version is None:
         return Verdict(False, "no such version yet")
     if version.state != "COMMITTED":
@@ -284,7 +289,7 @@ def evaluate_version(
     if created_after is not None and version.created_at is not None and version.created_at <= created_after:
         return Verdict(False, f"{version.qualified_name} was created at {version.created_at.isoformat()}, "
                               f"not after {created_after.isoformat()}")
-    gate = evaluate_gate(version.metadata, require)
+    gate = gate if gate is not None else evaluate_gate(version.metadata, require)
     if not gate.passed:
         return Verdict(False, f"{version.qualified_name}: {gate.describe()}")
     return Verdict(True, f"{version.qualified_name} is ready")

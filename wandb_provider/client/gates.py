@@ -101,7 +101,11 @@ class GateReads:
         return self.run or bool(self.aliases)
 
 
-def reads(gate: Mapping[str, Mapping[str, Any]]) -> GateReads:
+def reads(require: Mapping[str, Any] | str) -> GateReads:
+    """What a gate (as written, or validated) reads beyond the version's metadata."""
+    from .conditions import validate_gate
+
+    gate = validate_gate(require)
     return GateReads(run=any(run_term(key) for key in gate), aliases=aliases_compared(gate))
 
 

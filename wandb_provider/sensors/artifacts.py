@@ -107,6 +107,13 @@ class ArtifactVersionSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=outcome.version)
 
     def execute(self, context: Any) -> Any:
+        from ..client.gates import reads
+
+        require = self._spec().require
+        if self.deferrable and require and reads(require).any:
+            self.log.info("The gate reads the producing run or an alias's holder, which the triggerer's shared "
+                          "poll does not: waiting by poking instead of deferring.")
+            return super().execute(context)
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)  # no need to defer when it is already there
