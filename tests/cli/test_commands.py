@@ -233,7 +233,8 @@ def test_lineage_names_the_logging_run_and_the_users(wandb_env: Any, cli: Any, t
     assert [run["path"] for run in out["used_by"]] == ["demo/p/eval-1"]
     lines = cli("lineage", "p/lin:v0").stdout.splitlines()
     assert lines[0] == "artifact\tdemo/p/lin:v0\tdataset"
-    assert lines[1].startswith("logged_by\tdemo/p/train-1\ttrain-1") and lines[2].startswith("used_by\tdemo/p/eval-1\teval-1")
+    assert lines[1].startswith("logged_by\tdemo/p/train-1\ttrain-1")
+    assert lines[2].startswith("used_by\tdemo/p/eval-1\teval-1")
 
 
 def test_names_never_reach_the_terminal_as_control_codes(seeded: Any, cli: Any, tmp_path: Path) -> None:
