@@ -464,6 +464,7 @@ class WandbClient:
         remove: str | Sequence[str] = (),
         only_if_current: Mapping[str, str | None] | None = None,
         require: Mapping[str, Any] | None = None,
+        on_missing: str = "fail",
     ) -> AliasChange:
         """Add and remove aliases on one version, behind an optional metadata gate and holder guard.
 
@@ -488,6 +489,10 @@ class WandbClient:
             (``None``: on no version) or already on this one; otherwise ``AliasConflictError`` is
             raised and nothing changes.
         :param require: A metadata gate, e.g. ``{"eval.accuracy": {">=": 0.9}}`` (see ``conditions``).
+            A term whose value is empty (None, ``""``, ``"None"``) is refused before any request.
+        :param on_missing: ``"fail"`` (default): a gate key the metadata lacks raises
+            ``MissingMetadataKeyError`` (with the keys it has and a did-you-mean); ``"skip"``: it is a
+            condition that does not hold (``ConditionNotMetError``).
         :raises ConditionNotMetError: The gate does not hold; ``failures`` names each failed condition.
         :raises AliasConflictError: The guard failed before the write, or another writer raced it.
         :raises ProtectedAliasError: A protected registry alias and a caller who is not a registry admin.
@@ -497,7 +502,7 @@ class WandbClient:
         from ._aliases import AliasRequest, check_gate, plan
         from ._writes import settle
 
-        request = AliasRequest.of(add, remove, only_if_current, require)
+        request = AliasRequest.of(add, remove, only_if_current, require, on_missing)
         started = time.monotonic()
         version, holders, holder_ids = self._version_and_holders(artifact, request.watched)
         check_gate(request, version)

@@ -104,7 +104,11 @@ class VerifyArtifactOperator(WandbBaseOperator):
     XCom renders ``"None"``) fails the task rather than skipping that check.
 
     :param require: Conditions on the version's metadata in the gate language of promotion, e.g.
-        ``{"eval.accuracy": {">=": 0.9}}``. (templated)
+        ``{"eval.accuracy": {">=": 0.9}}``. A gate, or a term's value, whose template renders empty
+        fails the task (gates fail closed). (templated)
+    :param on_missing: ``"fail"`` (default) fails the task when the metadata lacks a gate key
+        (naming the keys it has and the closest match); ``"skip"`` makes it a problem like a failed condition.
+    :param allow_empty: Opt out of failing closed: a gate or term whose template renders empty is dropped.
     :param allow_extra_files: Files in ``path`` that the version does not have are not problems.
     :param on_failure: ``"fail"`` (default: the task fails without retries) or ``"skip"``. Errors
         that are not findings (a version that does not exist, a bad argument, W&B unreachable)
@@ -123,6 +127,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
         "expected_type": optional_text,
         "require": _gate,
     }
+    fail_closed = ("require",)
 
     def __init__(
         self,
@@ -134,6 +139,8 @@ class VerifyArtifactOperator(WandbBaseOperator):
         require: Mapping[str, Any] | str | None = None,
         allow_extra_files: bool = False,
         on_failure: str = "fail",
+        on_missing: str = "fail",
+        allow_empty: bool = False,
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
@@ -145,7 +152,13 @@ class VerifyArtifactOperator(WandbBaseOperator):
         self.require = require
         self.allow_extra_files = allow_extra_files
         self.on_failure = on_failure
+        self.on_missing = on_missing
+        self.allow_empty = allow_empty
         with self.checking():
+            from ..client.conditions import ON_MISSING
+
+            _choice("on_missing", on_missing, ON_MISSING)
+            _flag("allow_empty", allow_empty)
             _flag("allow_extra_files", allow_extra_files)
             _choice("on_failure", on_failure, FAILURE_OUTCOMES)
         self.check_plain_arguments()
@@ -194,7 +207,8 @@ class VerifyArtifactOperator(WandbBaseOperator):
         if set(pin) == {"qualified_name"} and version.qualified_name != pin["qualified_name"]:
             problems.append(f"it is {version.qualified_name}, not the pinned {pin['qualified_name']}")
         if args["require"]:
-            gate = evaluate_gate(version.metadata, args["require"])
+            gate = evaluate_gate(version.metadata, args["require"], on_missing=self.on_missing,
+                                 subject=version.qualified_name)
             problems += [f"metadata: {failure}" for failure in gate.failures]
         return problems
 
