@@ -205,6 +205,53 @@ def collection_target(name: str, value: Any) -> str:
     return target
 
 
+def rendered_empty(name: str, source: Any, rendered: Any) -> list[str]:
+    """Where a template (or an XCom reference) in ``source`` rendered empty in ``rendered``: e.g.
+    ``["require"]`` or ``["only_if_current['production']"]``. Gates and guards fail closed on
+    these (README, "Safety"): ``None`` written in the DAG file is a choice, a template rendering
+    ``None`` is most often a typo'd task id."""
+    if not is_plain(source) and is_empty(rendered):
+        return [name]
+    if isinstance(source, Mapping) and isinstance(rendered, Mapping):
+        return [where for key, item in rendered.items()
+                for where in rendered_empty(f"{name}[{key!r}]", source.get(key), item)]
+    return []
+
+
+def prune_empty(name: str, value: Any, places: list[str], *, keep_as_none: bool = False) -> Any:
+    """``value`` without what ``rendered_empty`` found at ``places`` (the caller opted in with
+    ``allow_empty``): a gate or term that rendered empty is dropped (``keep_as_none``: kept as None,
+    as a guard's "held by no version"); a dict left empty is None."""
+    if name in places:
+        return None
+    if not isinstance(value, Mapping):
+        return value
+    result: dict[Any, Any] = {}
+    for key, item in value.items():
+        where = f"{name}[{key!r}]"
+        if where in places:
+            if keep_as_none:
+                result[key] = None
+            continue
+        pruned = prune_empty(where, item, places, keep_as_none=keep_as_none)
+        if isinstance(item, Mapping) and pruned is None:
+            continue
+        result[key] = pruned
+    return result or None
+
+
+def refuse_rendered_empty(name: str, source: Any, rendered: Any) -> None:
+    """``InvalidValueError`` when a template in ``source`` rendered empty (see ``rendered_empty``)."""
+    places = rendered_empty(name, source, rendered)
+    if places:
+        raise InvalidValueError(
+            f"{', '.join(places)} rendered empty ({_shown(rendered)}): a gate or guard whose template renders "
+            "None fails closed (did an xcom_pull name a task id that does not exist?).",
+            hint="Fix the template; write None in the DAG file for no gate or guard, or pass allow_empty=True "
+                 "to drop what renders empty.",
+        )
+
+
 def _json_safe(value: Any) -> bool:
     if value is None or isinstance(value, (bool, int, str)):
         return True

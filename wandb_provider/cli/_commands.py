@@ -234,7 +234,10 @@ def _guard(items: list[str]) -> dict[str, str | None]:
             raise UsageError(f"--only-if-current {item!r}: write ALIAS=vN, or ALIAS=none for 'on no version'.")
         if alias.strip() in guard:
             raise UsageError(f"--only-if-current names {alias.strip()!r} twice.")
-        guard[alias.strip()] = None if holder.strip().lower() in ("", "none", "null") else holder.strip()
+        if not holder.strip():  # e.g. production=$PROD with PROD unset: fail closed, never "on no version"
+            raise UsageError(f"--only-if-current {item!r}: the expected version is empty; write ALIAS=vN, or "
+                             "ALIAS=none for 'on no version'.")
+        guard[alias.strip()] = None if holder.strip().lower() in ("none", "null") else holder.strip()
     return guard
 
 

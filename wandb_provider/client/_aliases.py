@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .conditions import evaluate_gate, validate_gate
+from .conditions import check_on_missing, evaluate_gate, validate_gate
 from .errors import AliasConflictError, BadRequestError, ConditionNotMetError, WandbError
 from .models import AliasChange, ArtifactVersion
 from .paths import check_alias, is_version
@@ -33,9 +33,17 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
 
 
 def _expected_holder(alias: str, value: Any) -> str | None:
-    """A guard value: ``vN``, or no version (``None``; also ``""``/``"None"``, what templates render)."""
-    if value is None or (isinstance(value, str) and value.strip() in _NO_VERSION_TEXT):
+    """A guard value: ``vN``, or ``None`` for "held by no version". Empty text (``""``, ``"None"``:
+    what a template renders for a missing value) is refused: the guard would otherwise expect no
+    holder and blame a race for the template (README, "Safety")."""
+    if value is None:
         return None
+    if isinstance(value, str) and value.strip() in _NO_VERSION_TEXT:
+        raise BadRequestError(
+            f"only_if_current[{alias!r}]: your expected value is empty ({value!r}); did a template render "
+            "None (e.g. an xcom_pull of a task id that does not exist)?",
+            hint="Give the version you expect ('v3'); pass None itself (not text) for 'held by no version'.",
+        )
     if isinstance(value, str) and is_version(value.strip()):
         return value.strip()
     raise BadRequestError(
@@ -51,6 +59,7 @@ class AliasRequest:
     remove: tuple[str, ...]
     guard: dict[str, str | None]
     gate: dict[str, dict[str, Any]]
+    on_missing: str = "fail"
 
     @classmethod
     def of(
@@ -59,9 +68,10 @@ class AliasRequest:
         remove: str | Iterable[str] | None,
         guard: Mapping[str, Any] | str | None,
         require: Mapping[str, Any] | str | None = None,
+        on_missing: str = "fail",
     ) -> AliasRequest:
         """Validate before any request: alias names, guard values, the gate's shape, no alias both
-        added and removed."""
+        added and removed. ``on_missing``: what a gate key the metadata lacks does (see ``conditions``)."""
         if isinstance(guard, str):  # a whole guard rendered by a template; never let it vanish silently
             if guard.strip() in _NO_VERSION_TEXT:
                 raise BadRequestError(f"only_if_current rendered empty ({guard!r}); pass None for no guard.")
@@ -74,6 +84,7 @@ class AliasRequest:
             remove=check_alias_names(remove, "remove"),
             guard={alias: _expected_holder(alias, (guard or {})[alias]) for alias in guard_aliases},
             gate=validate_gate(require),
+            on_missing=check_on_missing(on_missing),
         )
         both = set(request.add) & set(request.remove)
         if both:
@@ -100,7 +111,9 @@ def check_gate(request: AliasRequest, version: ArtifactVersion, report: Any = No
     ``report`` is the ``GateReport`` already decided for a gate that reads runs or other versions."""
     if not request.gate:
         return
-    gate = report if report is not None else evaluate_gate(version.metadata, request.gate)
+    gate = report if report is not None else evaluate_gate(version.metadata, request.gate,
+                                                           on_missing=request.on_missing,
+                                                           subject=version.qualified_name)
     if not gate.passed:
         raise ConditionNotMetError(
             f"not changing aliases of {version.qualified_name}: {gate.describe()}.",
@@ -116,9 +129,14 @@ def plan(request: AliasRequest, version: ArtifactVersion, holders: dict[str, str
     """
     conflicts = _guard_conflicts(request, version, holders)
     if conflicts:
+        expected_none = [a for a, e in request.guard.items() if e is None and holders[a] not in (None, version.version)]
+        hint = "Another writer moved it first (or the version you expect is out of date); re-resolve and decide again."
+        if expected_none:
+            hint = (f"only_if_current says {expected_none} should be on no version (None): if that came from a "
+                    "template that rendered None, fix the template; if you meant it, another writer moved it "
+                    "first. Re-resolve and decide again.")
         raise AliasConflictError(
-            f"not moving aliases on {version.qualified_name}: " + "; ".join(conflicts) + ".",
-            hint="Another run moved it first; re-resolve and decide again.",
+            f"not moving aliases on {version.qualified_name}: " + "; ".join(conflicts) + ".", hint=hint,
         )
     to_add = tuple(a for a in request.add if holders[a] != version.version)
     to_remove = tuple(a for a in request.remove if holders[a] == version.version)
@@ -157,7 +175,7 @@ def races(request: AliasRequest, version: ArtifactVersion, holders: dict[str, st
         dataclasses.replace(request, guard=unguarded), version, holders)]
     if request.gate and (terms := metadata_terms(request.gate)):  # run and relative terms were decided before
         try:
-            gate = evaluate_gate(version.metadata, terms)
+            gate = evaluate_gate(version.metadata, terms, on_missing=request.on_missing)
         except WandbError as exc:
             problems.append(f"the gate can no longer be decided: {exc.message}")
         else:

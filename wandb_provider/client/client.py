@@ -466,6 +466,7 @@ class WandbClient:
         remove: str | Sequence[str] = (),
         only_if_current: Mapping[str, str | None] | None = None,
         require: Mapping[str, Any] | None = None,
+        on_missing: str = "fail",
     ) -> AliasChange:
         """Add and remove aliases on one version, behind an optional metadata gate and holder guard.
 
@@ -490,6 +491,10 @@ class WandbClient:
             (``None``: on no version) or already on this one; otherwise ``AliasConflictError`` is
             raised and nothing changes.
         :param require: A metadata gate, e.g. ``{"eval.accuracy": {">=": 0.9}}`` (see ``conditions``).
+            A term whose value is empty (None, ``""``, ``"None"``) is refused before any request.
+        :param on_missing: ``"fail"`` (default): a gate key the metadata lacks raises
+            ``MissingMetadataKeyError`` (with the keys it has and a did-you-mean); ``"skip"``: it is a
+            condition that does not hold (``ConditionNotMetError``).
         :raises ConditionNotMetError: The gate does not hold; ``failures`` names each failed condition.
         :raises AliasConflictError: The guard failed before the write, or another writer raced it.
         :raises ProtectedAliasError: A protected registry alias and a caller who is not a registry admin.
@@ -499,7 +504,7 @@ class WandbClient:
         from ._aliases import AliasRequest, check_gate, plan
         from ._writes import settle
 
-        request = AliasRequest.of(add, remove, only_if_current, require)
+        request = AliasRequest.of(add, remove, only_if_current, require, on_missing)
         started = time.monotonic()
         version, holders, holder_ids = self._version_and_holders(artifact, request.watched)
         check_gate(request, version, self._gate_report(version, request))
@@ -524,7 +529,7 @@ class WandbClient:
 
         if not request.gate or not reads(request.gate).any:
             return None
-        return self.evaluate_gate(version, request.gate)
+        return self.evaluate_gate(version, request.gate, on_missing=request.on_missing)
 
     def _write_aliases(self, seen: ArtifactVersion, artifact_id: str, aliases: Sequence[str], *, add: bool) -> None:
         """Add (or remove) ``aliases`` on the version ``artifact_id`` in the collection ``seen`` belongs to."""
@@ -1309,6 +1314,7 @@ class WandbClient:
         *,
         if_no_holder: str = "pass",
         holders: Mapping[str, ArtifactVersion | None] | None = None,
+        on_missing: str = "fail",
     ) -> GateReport:
         """Decide a gate on a version term by term, reading what its terms need: the producing run
         (``run.summary.*``, ``run.config.*``) and the holders of the aliases it compares with
@@ -1329,7 +1335,7 @@ class WandbClient:
             holder = known[alias] if alias in known else self.alias_holder(version, alias)
             subjects[alias] = None if holder is None else (
                 candidate if holder.id == version.id else self.gate_subject(holder, with_run=needs.run))
-        return decide(gate, candidate, subjects, if_no_holder=if_no_holder)
+        return decide(gate, candidate, subjects, if_no_holder=if_no_holder, on_missing=on_missing)
 
     def lineage(self, artifact: ArtifactRef) -> dict[str, Any]:
         """``{"logged_by": WandbRun or None, "used_by": [WandbRun, ...]}`` of a version, from W&B."""

@@ -171,6 +171,7 @@ class Term:
     applied: bool = True
     holder: dict[str, Any] | None = None  # for a relative term: alias, version and its value
     note: str = ""
+    missing_in: Subject | None = None  # the version lacking the key, when one does
 
     def describe(self) -> str:
         verb = "satisfies" if self.passed else "does not satisfy"
@@ -222,14 +223,18 @@ def decide(
     holders: Mapping[str, Subject | None] | None = None,
     *,
     if_no_holder: str = "pass",
+    on_missing: str = "fail",
 ) -> GateReport:
     """Decide every term of a validated gate (``conditions.validate_gate``) on ``candidate``.
 
     ``holders`` gives, for each alias the gate compares with, the version holding it (None: no
-    version does). A missing or null value on either side fails its term, naming the side.
-    Mixed types (a number against text) raise ``BadRequestError`` as in ``conditions``.
+    version does). A key either side lacks raises ``MissingMetadataKeyError`` naming the keys it
+    has (gates fail closed), or with ``on_missing="skip"`` fails its term; a null value fails its
+    term. Mixed types (a number against text) raise ``BadRequestError`` as in ``conditions``.
     """
-    from .conditions import _holds
+    from .conditions import _holds, check_on_missing
+
+    check_on_missing(on_missing)
 
     if if_no_holder not in IF_NO_HOLDER:
         raise BadRequestError(f"if_no_holder must be one of {list(IF_NO_HOLDER)}, not {if_no_holder!r}.")
@@ -247,14 +252,52 @@ def decide(
                 raise BadRequestError(f"require[{key!r}] compares with {alias!r}, whose holder was not read.")
             terms.append(_relative(key, op, expected, value, candidate, alias, offset, holders[alias], if_no_holder,
                                    _holds))
+    if on_missing == "fail" and (lacking := [t for t in terms if t.missing_in is not None]):
+        raise _missing_error(lacking)
     return GateReport(passed=all(t.passed for t in terms), terms=tuple(terms))
+
+
+def _keys(subject: Subject, key: str) -> tuple[str, ...]:
+    """The keys ``subject`` has where ``key`` looks (its metadata, or its run's summary or config)."""
+    from .conditions import metadata_keys
+
+    scope = run_term(key)
+    if scope is None:
+        return tuple(sorted(metadata_keys(subject.metadata)))
+    values = subject.summary if scope[0] == "summary" else subject.config
+    return tuple(sorted(f"run.{scope[0]}.{k}" for k in metadata_keys(values)))
+
+
+def _missing_error(terms: list[Term]) -> BadRequestError:
+    import difflib
+
+    from .errors import MissingMetadataKeyError
+
+    parts, suggestions, available_all = [], {}, []
+    for term in terms:
+        assert term.missing_in is not None
+        available = _keys(term.missing_in, term.key)
+        available_all += available
+        close = difflib.get_close_matches(term.key, available, n=1)
+        if close:
+            suggestions[term.key] = close[0]
+        shown = ", ".join(repr(k) for k in available[:20]) + (", ..." if len(available) > 20 else "")
+        parts.append(f"{term.missing_in.qualified_name} has no {term.key!r}"
+                     + (f" (did you mean {close[0]!r}?)" if close else "") + f"; it has {shown or 'no keys'}")
+    return MissingMetadataKeyError(
+        "the gate names key(s) a version does not have: " + "; ".join(parts) + ".",
+        missing=tuple(dict.fromkeys(t.key for t in terms)), available=tuple(dict.fromkeys(available_all)),
+        suggestions=suggestions,
+        hint="Fix the key in require= (dotted keys reach nested metadata, run.summary.* and run.config.* the "
+             "run's values); on_missing='skip' counts a missing key as a condition that does not hold instead.")
 
 
 def _absolute(key: str, op: str, expected: Any, value: Any, candidate: Subject, holds: Any) -> Term:
     if value is _MISSING or value is None:
         what = "has no" if value is _MISSING else "has a null"
         return Term(key, op, expected, expected, value, passed=False,
-                    note=f"{candidate.qualified_name} {what} {key!r} (required {op} {_show(expected)})")
+                    note=f"{candidate.qualified_name} {what} {key!r} (required {op} {_show(expected)})",
+                    missing_in=candidate if value is _MISSING else None)
     return Term(key, op, expected, expected, value, passed=holds(key, op, value, expected))
 
 
@@ -278,12 +321,14 @@ def _relative(key: str, op: str, expected: Any, value: Any, candidate: Subject, 
         what = ("has no" if theirs is _MISSING else "has a null" if theirs is None
                 else f"has a {key!r} that is not a finite number ({theirs!r}) for")
         return Term(key, op, expected, None, value, passed=False, holder=described,
-                    note=f"{alias} ({holder.qualified_name}) {what} {key!r}, so {key} {wanted} cannot be decided")
+                    note=f"{alias} ({holder.qualified_name}) {what} {key!r}, so {key} {wanted} cannot be decided",
+                    missing_in=holder if theirs is _MISSING else None)
     threshold = as_number(theirs) + offset  # type: ignore[operator]
     if value is _MISSING or value is None:
         what = "has no" if value is _MISSING else "has a null"
         return Term(key, op, expected, threshold, value, passed=False, holder=described,
-                    note=f"{candidate.qualified_name} {what} {key!r} (required {wanted} = {_show(threshold)})")
+                    note=f"{candidate.qualified_name} {what} {key!r} (required {wanted} = {_show(threshold)})",
+                    missing_in=candidate if value is _MISSING else None)
     passed = holds(key, op, value, threshold)
     return Term(key, op, expected, threshold, value, passed=passed, holder=described,
                 note="" if passed else f"{key} = {_show(value)} does not satisfy {wanted} "

@@ -80,7 +80,7 @@ class Plan:
 
 
 def plan(client: WandbClient, candidate: str | ArtifactVersion, alias: str, require: Any, *,
-         if_no_holder: str = "pass") -> Plan:
+         if_no_holder: str = "pass", on_missing: str = "fail") -> Plan:
     """Resolve the candidate and the holder of ``alias`` and decide the gate; nothing is written."""
     from ._aliases import check_alias_names
     from .gates import GateReport
@@ -91,7 +91,8 @@ def plan(client: WandbClient, candidate: str | ArtifactVersion, alias: str, requ
     if holder is not None and holder.id == version.id:
         gate = GateReport(passed=True, terms=())  # decided when it was promoted (see its audit record)
     else:
-        gate = client.evaluate_gate(version, require, if_no_holder=if_no_holder, holders={alias: holder})
+        gate = client.evaluate_gate(version, require, if_no_holder=if_no_holder, holders={alias: holder},
+                                    on_missing=on_missing)
     return Plan(alias=alias, candidate=version, holder=holder, gate=gate, if_no_holder=if_no_holder)
 
 
@@ -126,7 +127,7 @@ def promote(client: WandbClient, decided: Plan, *, previous_alias: str | None, a
         guard = {alias: holder.version if holder is not None else None}
         gate = {k: v for k, v in _raw_gate(decided).items()}
         change = client.update_aliases(candidate, add=[alias], only_if_current=guard,
-                                       require=metadata_terms(gate) or None)
+                                       require=metadata_terms(gate) or None, on_missing="skip")
         candidate, changed = change.artifact, change.changed
     replaced = holder if not decided.already_promoted else _recorded_previous(client, candidate)
     if previous_alias and replaced is not None and previous_alias not in replaced.aliases:

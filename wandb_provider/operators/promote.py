@@ -111,6 +111,8 @@ class PromoteArtifactOperator(WandbBaseOperator):
     :param artifact: The candidate, e.g. ``"acme/churn/churn-model:candidate"``. (templated)
     :param alias: The alias to move, default ``"production"``. (templated)
     :param require: The gate. A relative term compares with the holder of the alias it names. (templated)
+    :param on_missing: ``"fail"`` (default): a gate key the candidate, its run or the holder lacks
+        fails the task, naming the keys there are; ``"skip"`` counts it as a failed term.
     :param if_no_holder: When no version holds an alias a relative term names: ``"pass"`` (default:
         only the absolute terms decide; the report says so) or ``"fail"``.
     :param pin: What the candidate must be: an upstream W&B task's XCom, a digest or ``vN``. (templated)
@@ -136,6 +138,7 @@ class PromoteArtifactOperator(WandbBaseOperator):
     template_fields: Sequence[str] = ("artifact", "alias", "require", "pin", "path", "expected_type", "link_to",
                                       "approved_by", "expect_holder")
     template_fields_renderers = {"require": "json", "pin": "json"}
+    fail_closed = ("require",)
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "artifact": required_text,
         "alias": _alias,
@@ -155,6 +158,7 @@ class PromoteArtifactOperator(WandbBaseOperator):
         alias: str = "production",
         require: Mapping[str, Any] | str | None = None,
         if_no_holder: str = "pass",
+        on_missing: str = "fail",
         pin: Mapping[str, Any] | str | None = None,
         path: str | None = None,
         expected_type: str | None = None,
@@ -174,8 +178,11 @@ class PromoteArtifactOperator(WandbBaseOperator):
         self.pin, self.path, self.expected_type = pin, path, expected_type
         self.allow_extra_files, self.previous_alias, self.link_to = allow_extra_files, previous_alias, link_to
         self.on_refused, self.approval, self.approved_by = on_refused, approval, approved_by
-        self.expect_holder, self.plan_only = expect_holder, plan_only
+        self.expect_holder, self.plan_only, self.on_missing = expect_holder, plan_only, on_missing
         with self.checking():
+            from ..client.conditions import ON_MISSING
+
+            _choice("on_missing", on_missing, ON_MISSING)
             _choice("on_refused", on_refused, REFUSED_OUTCOMES)
             _choice("if_no_holder", if_no_holder, IF_NO_HOLDER)
             for flag in ("allow_extra_files", "approval", "plan_only"):
@@ -206,7 +213,8 @@ class PromoteArtifactOperator(WandbBaseOperator):
             candidate = client.artifact(args["artifact"])
             self.push_link(context, candidate)
             verification = self.verify(client, candidate, args)
-            decided = promotion.plan(client, candidate, alias, args["require"], if_no_holder=self.if_no_holder)
+            decided = promotion.plan(client, candidate, alias, args["require"], if_no_holder=self.if_no_holder,
+                                     on_missing=self.on_missing)
             self.record_lineage([candidate], [])
             problems = list(verification["problems"]) + (
                 [] if decided.passed else [f"gate: {failure}" for failure in decided.gate.failures])

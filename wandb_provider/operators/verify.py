@@ -104,7 +104,11 @@ class VerifyArtifactOperator(WandbBaseOperator):
     XCom renders ``"None"``) fails the task rather than skipping that check.
 
     :param require: Conditions on the version's metadata in the gate language of promotion, e.g.
-        ``{"eval.accuracy": {">=": 0.9}}``. (templated)
+        ``{"eval.accuracy": {">=": 0.9}}``. A gate, or a term's value, whose template renders empty
+        fails the task (gates fail closed). (templated)
+    :param on_missing: ``"fail"`` (default) fails the task when the metadata lacks a gate key
+        (naming the keys it has and the closest match); ``"skip"`` makes it a problem like a failed condition.
+    :param allow_empty: Opt out of failing closed: a gate or term whose template renders empty is dropped.
     :param allow_extra_files: Files in ``path`` that the version does not have are not problems.
     :param on_failure: ``"fail"`` (default: the task fails without retries) or ``"skip"``. Errors
         that are not findings (a version that does not exist, a bad argument, W&B unreachable)
@@ -123,6 +127,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
         "expected_type": optional_text,
         "require": _gate,
     }
+    fail_closed = ("require",)
 
     def __init__(
         self,
@@ -134,6 +139,8 @@ class VerifyArtifactOperator(WandbBaseOperator):
         require: Mapping[str, Any] | str | None = None,
         allow_extra_files: bool = False,
         on_failure: str = "fail",
+        on_missing: str = "fail",
+        allow_empty: bool = False,
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
@@ -145,7 +152,13 @@ class VerifyArtifactOperator(WandbBaseOperator):
         self.require = require
         self.allow_extra_files = allow_extra_files
         self.on_failure = on_failure
+        self.on_missing = on_missing
+        self.allow_empty = allow_empty
         with self.checking():
+            from ..client.conditions import ON_MISSING
+
+            _choice("on_missing", on_missing, ON_MISSING)
+            _flag("allow_empty", allow_empty)
             _flag("allow_extra_files", allow_extra_files)
             _choice("on_failure", on_failure, FAILURE_OUTCOMES)
         self.check_plain_arguments()
@@ -165,7 +178,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
             self.push_link(context, version)
             problems = self.version_problems(version, {**args, "require": None} if reads_more else args)
             if reads_more:  # run and relative terms: the one gate language, read by the client (client.gates)
-                gate = client.evaluate_gate(version, args["require"])
+                gate = client.evaluate_gate(version, args["require"], on_missing=self.on_missing)
                 problems += [f"gate: {failure}" for failure in gate.failures]
             report: dict[str, Any] = {"artifact": version_xcom(version), "state": version.state}
             if args["path"] is not None:
@@ -180,7 +193,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
 
     def version_problems(self, version: ArtifactVersion, args: dict[str, Any]) -> list[str]:
         """What is wrong with the version itself: state, type, pin, metadata conditions."""
-        return version_problems(version, args)
+        return version_problems(version, {**args, "on_missing": self.on_missing})
 
     def folder_problems(self, client: WandbClient, version: ArtifactVersion, root: Path,
                         report: dict[str, Any]) -> list[str]:
@@ -224,7 +237,8 @@ def version_problems(version: ArtifactVersion, args: Mapping[str, Any]) -> list[
     if set(pin) == {"qualified_name"} and version.qualified_name != pin["qualified_name"]:
         problems.append(f"it is {version.qualified_name}, not the pinned {pin['qualified_name']}")
     if args["require"]:
-        gate = evaluate_gate(version.metadata, args["require"])
+        gate = evaluate_gate(version.metadata, args["require"], on_missing=args.get("on_missing", "fail"),
+                             subject=version.qualified_name)
         problems += [f"metadata: {failure}" for failure in gate.failures]
     return problems
 

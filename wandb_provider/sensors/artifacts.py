@@ -10,15 +10,16 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from .._airflow import translate_errors
-from .._values import is_plain
+from .._values import InvalidValueError, is_plain
 from .._waiting import FAILED, READY, WaitSpec, check
 from ..links import XCOM_URL_KEY, WandbArtifactLink
+from ..operators._base import RenderedSources
 from ..triggers.artifacts import ArtifactVersionTrigger
 
 EVENT_STATUSES = frozenset({"success", "error", "timeout"})
 
 
-class ArtifactVersionSensor(BaseSensorOperator):
+class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
     """
     Wait for ``artifact`` to resolve to a COMMITTED version that meets every given condition.
 
@@ -30,14 +31,20 @@ class ArtifactVersionSensor(BaseSensorOperator):
     and decide exactly as a poke does.
 
     Arguments are read as users write them: ``None``, ``""`` and ``"None"`` (what a template renders
-    for a missing value) mean "no condition"; a value that cannot be used fails the task at the
-    first poke, before any request.
+    for a missing value) mean "no condition" for ``newer_than`` and ``created_after``; a value that
+    cannot be used fails the task at the first poke, before any request. The gate fails closed: a
+    ``require`` (or a term's value) whose template renders empty fails the task, and so does a
+    version whose metadata lacks a gate key (a typo does not wait out the timeout).
 
     :param artifact: e.g. ``"acme/churn/churn-model:candidate"`` or ``"...:latest"``. (templated)
     :param newer_than: The version must be newer than this (``"v3"``, ``"acme/churn/model:v3"``) or
         differ from this digest, e.g. from an earlier run's XCom. (templated)
     :param require: Metadata gate, as in ``UpdateArtifactAliasesOperator`` (a dict, or a template
         rendering one). (templated)
+    :param on_missing: ``"fail"`` (default): a version whose metadata lacks a gate key fails the
+        task, naming the keys it has and the closest match; ``"skip"``: such a version is not ready
+        (keep waiting).
+    :param allow_empty: Opt out of failing closed: a gate or term whose template renders empty is dropped.
     :param created_after: The version must be created after this time (ISO 8601 or datetime; without
         a zone, UTC), e.g. ``"{{ data_interval_start }}"``, which renders ``None`` for a manual run:
         then there is no time condition. (templated)
@@ -49,6 +56,7 @@ class ArtifactVersionSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ("artifact", "newer_than", "require", "created_after")
     template_fields_renderers = {"require": "json"}
+    fail_closed = ("require",)
     operator_extra_links = (WandbArtifactLink(),)
 
     def __init__(
@@ -59,6 +67,8 @@ class ArtifactVersionSensor(BaseSensorOperator):
         newer_than: str | None = None,
         require: dict[str, Any] | None = None,
         created_after: str | dt.datetime | None = None,
+        on_missing: str = "fail",
+        allow_empty: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -68,13 +78,17 @@ class ArtifactVersionSensor(BaseSensorOperator):
         self.newer_than = newer_than
         self.require = require
         self.created_after = created_after
+        self.on_missing = on_missing
+        self.allow_empty = allow_empty
         self.deferrable = deferrable
         self._client: Any = None
         self._found: dict[str, Any] | None = None  # the version the wait ended on, for OpenLineage
         arguments = (artifact, newer_than, require, created_after)
-        if all(is_plain(value) for value in arguments):  # written plainly: check at DAG parse time
-            with translate_errors(self._label):
-                WaitSpec.of(*arguments)
+        with translate_errors(self._label):
+            if not isinstance(allow_empty, bool):
+                raise InvalidValueError(f"allow_empty must be True or False, not {allow_empty!r}.")
+            if all(is_plain(value) for value in arguments):  # written plainly: check at DAG parse time
+                WaitSpec.of(*arguments, on_missing=on_missing)
 
     @property
     def _label(self) -> str:
@@ -83,7 +97,8 @@ class ArtifactVersionSensor(BaseSensorOperator):
     def _spec(self) -> WaitSpec:
         """The rendered arguments, checked before any request (a bad one fails the task at once)."""
         with translate_errors(self._label):
-            return WaitSpec.of(self.artifact, self.newer_than, self.require, self.created_after)
+            return WaitSpec.of(self.artifact, self.newer_than, self.fail_closed_value("require"), self.created_after,
+                               self.on_missing)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from airflow.sdk.exceptions import AirflowFailException
