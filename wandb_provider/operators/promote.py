@@ -347,7 +347,7 @@ def promote_with_approval(group_id: str = "promotion", *, subject: str | None = 
         )
         promote = PromoteArtifactOperator(
             task_id="promote", approval=True,
-            approved_by=f"{{{{ ti.xcom_pull(task_ids='{group_id}.approve') }}}}",
+            approved_by=f"{{{{ ti.xcom_pull(task_ids='{group_id}.approve')['responded_by_user'] }}}}",
             expect_holder=(f"{{{{ (ti.xcom_pull(task_ids='{group_id}.plan')['holder'] or {{}})"
                            ".get('version', 'none') }}"),
             **{**promote_kwargs, "pin": f"{{{{ ti.xcom_pull(task_ids='{group_id}.plan')['candidate'] }}}}"},

@@ -57,3 +57,9 @@ with DAG("rollback_step", schedule=None, start_date=START, catchup=False):
 with DAG("retention_after_promotion", schedule=None, start_date=START, catchup=False):
     DeleteArtifactVersionsOperator(task_id="retention", collection=MODEL, keep_last=1, keep_aliased=False,
                                    dry_run=False) >> record()
+
+with DAG("promote_approval", schedule=None, start_date=START, catchup=False):
+    from wandb_provider.operators.promote import promote_with_approval
+
+    promote_with_approval("promotion", artifact=f"{MODEL}:candidate",
+                          require={"accuracy": {">=": {"production": "+0.05"}}}) >> record()
