@@ -120,3 +120,29 @@ def test_run_summary_gate_on_an_sdk_logged_model(wandb_env, run_dag, out: Path, 
     terms = {t["key"]: t for t in report["gate"]["terms"]}
     assert terms["run.summary.val_loss"]["candidate"] == 0.2 and terms["run.config.lr"]["candidate"] == 0.003
     assert sdk(wandb_env).artifact("acme/churn/sdk-model:production").metadata["promotion"]["action"] == "promote"
+
+
+def test_approval_on_an_airflow_without_hitl_fails_at_parse_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import airflow
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from wandb_provider.operators.promote import PromoteArtifactOperator, promote_with_approval
+
+    monkeypatch.setattr(airflow, "__version__", "3.0.6")
+    with pytest.raises(AirflowFailException, match="Airflow 3.1"):
+        PromoteArtifactOperator(task_id="p", artifact=f"{MODEL}:candidate", approval=True)
+    with pytest.raises(Exception, match="Airflow 3.1"):
+        promote_with_approval("g", artifact=f"{MODEL}:candidate")
+
+
+def test_gate_terms_are_checked_when_the_dag_is_parsed() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from wandb_provider.operators.promote import PromoteArtifactOperator
+
+    with pytest.raises(AirflowFailException, match="offset"):
+        PromoteArtifactOperator(task_id="p", artifact=f"{MODEL}:candidate",
+                                require={"accuracy": {">=": {"production": "a lot"}}})
+    with pytest.raises(AirflowFailException, match="one alias"):
+        PromoteArtifactOperator(task_id="p", artifact=f"{MODEL}:candidate",
+                                require={"accuracy": {">=": {"production": 0, "staging": 0}}})
