@@ -34,14 +34,13 @@ class Approver:
 
 def _answer_when_asked(dag_id: str, option: str, seen: dict[str, Any]) -> None:
     """Wait until the approval task is parked for input, read what it shows, then answer it."""
-    from sqlalchemy import select
-
     from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
     from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
     from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
 
     deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:

@@ -317,7 +317,7 @@ def cmd_diff(client: WandbClient, args: argparse.Namespace) -> int:
     files_a = {e.path: e.digest for e in client.manifest(a)}
     files_b = {e.path: e.digest for e in client.manifest(b)}
     flat_a, flat_b = _flatten(a.metadata), _flatten(b.metadata)
-    result = {
+    result: dict[str, Any] = {
         "a": a.qualified_name, "b": b.qualified_name,
         "files": {"added": sorted(set(files_b) - set(files_a)), "removed": sorted(set(files_a) - set(files_b)),
                   "changed": sorted(p for p in set(files_a) & set(files_b) if files_a[p] != files_b[p])},

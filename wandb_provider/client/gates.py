@@ -273,7 +273,9 @@ def _missing_error(terms: list[Term]) -> BadRequestError:
 
     from .errors import MissingMetadataKeyError
 
-    parts, suggestions, available_all = [], {}, []
+    parts: list[str] = []
+    suggestions: dict[str, str] = {}
+    available_all: list[str] = []
     for term in terms:
         assert term.missing_in is not None
         available = _keys(term.missing_in, term.key)
