@@ -38,6 +38,7 @@ html_title = f"airflow-provider-wandb {release}"
 html_theme_options = {
     "description": "Apache Airflow provider for Weights & Biases Artifacts",
     "fixed_sidebar": True,
+    "page_width": "1240px",  # a 1280-pixel window shows code lines of 80 characters unwrapped
     "show_relbars": True,
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}

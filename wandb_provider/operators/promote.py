@@ -100,9 +100,9 @@ class PromoteArtifactOperator(WandbBaseOperator):
     The gate language (the same in every operator, the sensor, the trigger and the CLI)::
 
         require={
-            "eval.accuracy": {">=": {"production": "+0.01"}},  # production's value plus 0.01
-            "run.summary.val_loss": {"<=": 0.35},               # the run that logged it
-            "eval.split": {"==": "test"},                       # its metadata
+            "eval.accuracy": {">=": {"production": "+0.01"}},  # production + 0.01
+            "run.summary.val_loss": {"<=": 0.35},  # the run that logged it
+            "eval.split": {"==": "test"},  # its metadata
         }
 
     Re-running is safe: a candidate that already holds the alias is reported as
