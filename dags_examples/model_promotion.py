@@ -53,22 +53,21 @@ def summary(report: dict[str, Any]) -> None:  # what happened, for people readin
 with DAG("model_promotion", schedule="@daily", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False,
          params={"min_accuracy": 0.85}, tags=["wandb", "example"], doc_md=__doc__) as dag:
     # [START howto_model_promotion]
-    model = UseArtifactOperator(task_id="download_candidate", artifact=CANDIDATE, expected_type="model")
-    data = UseArtifactOperator(task_id="download_dataset", artifact=DATASET, include=["test.csv"])
+    model = UseArtifactOperator(task_id="download_candidate", artifact=CANDIDATE)
+    data = UseArtifactOperator(task_id="data", artifact=DATASET)
     promote = PromoteArtifactOperator(
         task_id="promote",
         artifact=CANDIDATE,
         alias="production",
+        expected_type="model",
         # still the version downloaded and scored, files as downloaded:
         pin=model.output,
         path="{{ ti.xcom_pull(task_ids='download_candidate')['path'] }}",
         require={
             "eval.accuracy": {">=": "{{ params.min_accuracy }}"},
             "eval.split": {"==": "test"},
-            # better than production now, by a margin:
-            "accuracy": {">=": {"production": "+0.05"}},
-            # read from the run that logged the model:
-            "run.summary.val_loss": {"<=": {"production": "-0.05"}},
+            "accuracy": {">=": {"production": "+0.05"}},  # better than production
+            "run.summary.val_loss": {"<=": {"production": "-0.05"}},  # from its run
         },
         link_to=REGISTRY,
     )
