@@ -49,7 +49,8 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
         pin = WandbHook().resolve(f"{COLLECTION}:candidate").to_dict()
     root = materialize(pin, include=["model.json"])
     model = json.loads((root / "model.json").read_text())
-    print(f"Candidate {(event_version(pin) or pin).get('qualified_name')}: {model}")
+    named: dict[str, Any] = event_version(pin) or dict(pin)
+    print(f"Candidate {named.get('qualified_name')}: {model}")
     return {"qualified_name": pin.get("qualified_name"), "digest": pin.get("digest"), "model": model}
 # [END howto_trigger_artifact_event_consumer]
 
