@@ -169,12 +169,15 @@ def test_set_ttl_refuses_a_link_and_writes_nothing_when_already_set(wandb_env) -
         with pytest.raises(BadRequestError, match="acme/churn/churn-model:v2"):
             client.set_ttl(linked, 3600)
         assert wandb_env.stats()["graphql"]["total"] == 0
-        assert client.set_ttl("acme/churn/churn-model:v2", 3600).changed is True
+        with pytest.raises(BadRequestError, match="linked into"):  # a TTL would delete it from the registry too
+            client.set_ttl("acme/churn/churn-model:v2", 3600, may_drop=["candidate"])
+        assert client.set_ttl("acme/churn/churn-model:v0", 3600).changed is True
         wandb_env.reset_stats()
-        again = client.set_ttl("acme/churn/churn-model:v2", 3600)
+        again = client.set_ttl("acme/churn/churn-model:v0", 3600)
         assert again.changed is False and again.after == 3600
         assert wandb_env.stats()["graphql"]["total"] == 2  # resolve, read the TTL; no write
-        assert client.set_ttl("acme/churn/churn-model:v2", "inherit").after == "inherit"
+        assert client.set_ttl("acme/churn/churn-model:v0", "inherit").after == "inherit"
+    assert sdk(wandb_env).artifact("acme/churn/churn-model:v0").ttl is None
     assert sdk(wandb_env).artifact("acme/churn/churn-model:v2").ttl is None
 
 

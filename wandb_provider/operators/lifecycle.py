@@ -56,6 +56,12 @@ def _pinned_version(name: str, value: Any) -> str:
     return text
 
 
+def _refuse_protected_drops(drop_aliases: Sequence[str], protected_aliases: Sequence[str]) -> None:
+    if protected := sorted(set(drop_aliases) & set(protected_aliases)):
+        raise InvalidValueError(f"drop_aliases {protected} are protected_aliases; a protected alias always "
+                                "keeps its version.")
+
+
 class SetArtifactTTLOperator(WandbBaseOperator):
     """
     Set or clear a version's time-to-live (W&B's ``ttl``): W&B deletes the version soon after its
@@ -66,24 +72,43 @@ class SetArtifactTTLOperator(WandbBaseOperator):
     :param ttl: A duration: seconds, a ``timedelta`` or ISO 8601 text such as ``"P30D"``; ``None``
         (written in the DAG file) for no TTL, even if the team has a default; ``"inherit"`` for the
         team's default. A template that renders empty is refused. (templated)
+    :param drop_aliases: Aliases the version may hold when its TTL runs out (W&B then deletes them
+        with it); never a protected one. (templated)
+    :param protected_aliases: Aliases that always keep a version (default ``("production",)``; in a
+        registry every alias but ``latest``).
+
+    A TTL is a delete on a timer, so it follows ``DeleteArtifactVersionOperator``'s rules: a TTL (not
+    ``None``) is refused, failing the task with nothing written, when the version holds a protected
+    alias, an alias not in ``drop_aliases``, is linked into another collection, or is not COMMITTED.
+
     :return: JSON-safe dict: the version, the TTL ``before`` and ``after`` (seconds, None or
         ``"inherit"``) and ``changed``.
     """
 
-    template_fields: Sequence[str] = ("artifact", "ttl")
-    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {"artifact": required_text, "ttl": _ttl}
+    template_fields: Sequence[str] = ("artifact", "ttl", "drop_aliases")
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {"artifact": required_text, "ttl": _ttl,
+                                                              "drop_aliases": alias_list}
 
-    def __init__(self, *, artifact: str, ttl: Any, wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
+    def __init__(self, *, artifact: str, ttl: Any, drop_aliases: Sequence[str] | str = (),
+                 protected_aliases: Sequence[str] = DEFAULT_PROTECTED_ALIASES,
+                 wandb_conn_id: str = "wandb_default", **kwargs: Any) -> None:
         super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
         self.ttl = ttl
+        self.drop_aliases = drop_aliases
+        with self.checking():
+            from ..client._aliases import check_alias_names
+
+            self.protected_aliases = list(check_alias_names(protected_aliases, "protected_aliases"))
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+        _refuse_protected_drops(args["drop_aliases"], self.protected_aliases)
         with self.wandb_client() as client:
             version = client.artifact(args["artifact"])
             self.push_link(context, version)
-            change = client.set_ttl(version, args["ttl"])
+            change = client.set_ttl(version, args["ttl"], may_drop=args["drop_aliases"],
+                                    protected_aliases=self.protected_aliases)
         self.log.info("TTL of %s: %s -> %s%s", version.qualified_name, change.before, change.after,
                       "" if change.changed else " (nothing to change)")
         self.record_lineage([], [version])
@@ -141,9 +166,7 @@ class DeleteArtifactVersionOperator(WandbBaseOperator):
 
         from ..client.errors import ArtifactNotFoundError
 
-        if protected := sorted(set(args["drop_aliases"]) & set(self.protected_aliases)):
-            raise InvalidValueError(f"drop_aliases {protected} are protected_aliases; a protected alias always "
-                                    "keeps its version.")
+        _refuse_protected_drops(args["drop_aliases"], self.protected_aliases)
         result: dict[str, Any] = {"version": args["artifact"], "dry_run": self.report_only}
         with self.wandb_client() as client:
             try:
