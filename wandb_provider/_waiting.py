@@ -103,6 +103,7 @@ class Outcome:
     status: str  # READY, WAITING or FAILED
     message: str
     version: dict[str, Any] | None = None
+    not_found: bool = False  # waiting because nothing answers to the path (yet)
 
 
 def check(client: Any, spec: WaitSpec) -> Outcome:
@@ -122,10 +123,22 @@ def check(client: Any, spec: WaitSpec) -> Outcome:
 def failure(exc: WandbError) -> Outcome:
     """What an error reading the version means: not found or transient is "not yet", the rest fails."""
     if isinstance(exc, (ArtifactNotFoundError, NotFoundError)):
-        return Outcome(WAITING, f"not found yet: {exc}")
+        return Outcome(WAITING, f"not found yet: {exc}", not_found=True)
     if exc.transient:
         return Outcome(WAITING, f"W&B is failing for now, will try again: {exc}")
     return Outcome(FAILED, str(exc))
+
+
+def missing_collection(client: Any, spec: WaitSpec) -> str | None:
+    """Why the collection ``spec`` waits in does not exist (or this key cannot see it), or None when it
+    does: one request. A collection that is not there will not get the alias by waiting, most often
+    (a typo), so the sensor fails instead of waiting out its timeout."""
+    collection, _ = spec.watched()
+    try:
+        next(iter(client.versions(collection)), None)
+    except NotFoundError as exc:
+        return str(exc)
+    return None
 
 
 def judge(version: Any, spec: WaitSpec, gate: Any = None) -> Outcome:

@@ -743,7 +743,8 @@ class WandbClient:
                                                             "deleteAliases": delete_aliases}},
                               what=f"delete {version.qualified_name}")
 
-    def set_ttl(self, artifact: ArtifactRef, ttl: TTL) -> TTLChange:
+    def set_ttl(self, artifact: ArtifactRef, ttl: TTL, *, may_drop: str | Sequence[str] = (),
+                protected_aliases: str | Sequence[str] = ()) -> TTLChange:
         """Set a version's time-to-live (W&B's ``ttl``): seconds > 0, ``None`` for no TTL (even when
         the team has a default), or ``"inherit"`` for the team's default.
 
@@ -751,6 +752,12 @@ class WandbClient:
         official SDK, a version seen through a link (a registry or portfolio) is refused: its TTL is
         the source version's. The TTL is read first (nothing is sent when it is already so), written,
         then read back; when another writer changed it meanwhile, ``MetadataConflictError`` says so.
+
+        A TTL is a delete on a timer, so it gets ``delete_if_unclaimed``'s protections (README,
+        "Safety"): a TTL other than None is refused (``BadRequestError``, nothing written) when the
+        version, re-read just before, holds a protected alias (``protected_aliases``; in a registry
+        every alias but ``latest``), an alias other than ``latest`` and ``may_drop``, is linked into
+        another collection, or is not COMMITTED.
         """
         import time
 
@@ -759,6 +766,7 @@ class WandbClient:
         from .errors import MetadataConflictError
 
         wanted = check_ttl(ttl)
+        rules = _claim_rules(may_drop, protected_aliases)
         version = self._version(artifact)
         if version.is_link:
             raise BadRequestError(
@@ -770,6 +778,13 @@ class WandbClient:
         if before == wanted:
             return TTLChange(version, before, before, changed=False)
         what = f"set the TTL of {version.qualified_name}"
+        if wanted is not None:
+            refusal = self._unclaimed(version, rules)
+            if refusal is not None:
+                raise BadRequestError(
+                    f"{what} to {wanted!r}: refused, {refusal}; when its TTL ran out W&B would delete it.",
+                    hint="Move the alias off it first, or name the aliases it may lose with it (may_drop / "
+                         "drop_aliases); a protected alias always keeps its version.")
         data = self._graphql.execute(q.UPDATE_ARTIFACT_TTL, {"input": {
             "artifactID": version.id, "ttlDurationSeconds": ttl_to_wire(wanted)}}, what=what)
         with strict_answer(what, q.UPDATE_ARTIFACT_TTL.name):
@@ -820,31 +835,18 @@ class WandbClient:
         :return: What happened: ``deleted``, ``unlinked``, ``kept`` (with the reason) or ``gone``
             (someone else deleted or unlinked it first).
         """
-        from ._aliases import check_alias_names
         from .errors import ProtectedAliasError
-        from .paths import REGISTRY_PREFIX
-        from .values import as_str_list
 
-        droppable = set(as_str_list(may_drop, "may_drop"))
-        protected = set(check_alias_names([a for a in as_str_list(protected_aliases, "protected_aliases")
-                                           if a != "latest"], "protected_aliases"))
+        rules = _claim_rules(may_drop, protected_aliases)
         version = self._version(artifact)
         name = version.qualified_name
         claims = self._claims(version)
         if claims is None:
             return DeleteOutcome(name, "gone", "no longer in the collection: deleted or unlinked by someone else")
-        state, here, elsewhere, collection_id = claims
-        if state != "COMMITTED":
-            return DeleteOutcome(name, "kept", f"it is {state}")
-        if version.project.startswith(REGISTRY_PREFIX):
-            protected |= {a for a in here if a != "latest"}
-        protected |= {a for a in here if a.startswith(PREVIOUS_PREFIX)}  # a rollback's target (promotion)
-        if held := sorted(set(here) & protected):
-            return DeleteOutcome(name, "kept", f"it holds protected alias(es) {held}")
-        if extra := sorted(set(here) - {"latest"} - droppable):
-            return DeleteOutcome(name, "kept", f"it holds alias(es) {extra}")
-        if elsewhere and not version.is_link:
-            return DeleteOutcome(name, "kept", f"it is linked into {elsewhere}; deleting it would remove it there too")
+        _, here, _, collection_id = claims
+        refusal = _claim_refusal(version, claims, *rules)
+        if refusal is not None:
+            return DeleteOutcome(name, "kept", refusal)
         if dry_run:
             return DeleteOutcome(name, "would_unlink" if version.is_link else "would_delete", "")
         try:
@@ -865,6 +867,13 @@ class WandbClient:
         except ProtectedAliasError as exc:
             return DeleteOutcome(name, "kept", f"it holds a protected alias: {exc.message}")
         return DeleteOutcome(name, "deleted", "")
+
+    def _unclaimed(self, version: ArtifactVersion, rules: tuple[set[str], set[str]]) -> str | None:
+        """Why ``version`` may not be deleted now (re-read), or None (see ``delete_if_unclaimed``)."""
+        claims = self._claims(version)
+        if claims is None:
+            raise ArtifactNotFoundError(f"re-check {version.qualified_name}: it is no longer in its collection.")
+        return _claim_refusal(version, claims, *rules)
 
     def _claims(self, version: ArtifactVersion) -> tuple[str, list[str], list[str], str] | None:
         """``(state, aliases here, other collections, this collection's id)``; None when it is no longer
@@ -1363,6 +1372,38 @@ class WandbClient:
                     break
                 cursor = page["pageInfo"]["endCursor"]
         return {"logged_by": logged_by, "used_by": used_by}
+
+def _claim_rules(may_drop: str | Sequence[str], protected_aliases: str | Sequence[str]) -> tuple[set[str], set[str]]:
+    """``(aliases the caller agrees to lose, protected aliases)``, checked before any request."""
+    from ._aliases import check_alias_names
+    from .values import as_str_list
+
+    droppable = set(as_str_list(may_drop, "may_drop"))
+    protected = set(check_alias_names([a for a in as_str_list(protected_aliases, "protected_aliases")
+                                       if a != "latest"], "protected_aliases"))
+    return droppable, protected
+
+
+def _claim_refusal(version: ArtifactVersion, claims: tuple[str, list[str], list[str], str],
+                   droppable: set[str], protected: set[str]) -> str | None:
+    """What keeps ``version`` from being deleted (now, or by a TTL): the one set of rules of
+    ``delete_if_unclaimed`` and ``set_ttl``; None when nothing claims it."""
+    from .paths import REGISTRY_PREFIX
+
+    state, here, elsewhere, _ = claims
+    if state != "COMMITTED":
+        return f"it is {state}"
+    if version.project.startswith(REGISTRY_PREFIX):
+        protected = protected | {a for a in here if a != "latest"}
+    protected = protected | {a for a in here if a.startswith(PREVIOUS_PREFIX)}  # a rollback's target
+    if held := sorted(set(here) & protected):
+        return f"it holds protected alias(es) {held}"
+    if extra := sorted(set(here) - {"latest"} - droppable):
+        return f"it holds alias(es) {extra}"
+    if elsewhere and not version.is_link:
+        return f"it is linked into {elsewhere}; deleting it would remove it there too"
+    return None
+
 
 def _link_target(target: str) -> str:
     """A link target must name its project or registry: ``project/collection`` at least."""
