@@ -283,3 +283,24 @@ def test_on_call_commands_promote_compare_and_roll_back(wandb_env: Any, cli: Any
     assert api.artifact(f"{path}:production").version == "v0"
     assert "previous-production" in api.artifact(f"{path}:v1").aliases
     assert api.artifact(f"{path}:production").metadata["promotion"]["action"] == "rollback"
+
+
+def test_lineage_walks_upstream_hops_with_names(wandb_env: Any, cli: Any, tmp_path: Path) -> None:
+    from wandb_provider.client import WandbClient
+
+    (tmp_path / "raw.csv").write_text("a\n")
+    (tmp_path / "model.json").write_text("{}")
+    with WandbClient.from_env() as client:
+        prep = client.upsert_run(None, "p", "prep-1", job_type="prep")
+        data = client.log_artifact("data", "dataset", str(tmp_path / "raw.csv"), run=prep)
+        train = client.upsert_run(None, "p", "train-1", job_type="train")
+        client.use_artifact(train, data)
+        client.log_artifact("net", "model", str(tmp_path / "model.json"), run=train)
+    shallow = json.loads(cli("lineage", "p/net:v0", "--json").stdout)
+    assert shallow["upstream"] == [] and shallow["logged_by"]["path"] == "demo/p/train-1"
+    deep = json.loads(cli("lineage", "p/net:v0", "--depth", "3", "--json").stdout)
+    [item] = deep["upstream"]
+    assert item["artifact"] == "demo/p/data:v0" and item["logged_by"]["path"] == "demo/p/prep-1"
+    lines = cli("lineage", "p/net:v0", "--depth", "2").stdout.splitlines()
+    assert "  input\tdemo/p/data:v0\tdataset" in lines
+    assert any(line.startswith("    logged_by\tdemo/p/prep-1\tprep-1 [prep]") for line in lines)

@@ -291,15 +291,45 @@ def cmd_lineage(client: WandbClient, args: argparse.Namespace) -> int:
     version = client.artifact(args.artifact)
     lineage = client.lineage(version)
     logged_by, used_by = lineage["logged_by"], lineage["used_by"]
+    upstream = _upstream(client, logged_by, args.depth - 1, {version.id}) if args.depth > 1 else []
     if args.json:
-        _json({"artifact": version.qualified_name, "logged_by": logged_by.to_dict() if logged_by else None,
-               "used_by": [run.to_dict() for run in used_by]})
+        _json({"artifact": version.qualified_name, "type": version.type,
+               "logged_by": logged_by.to_dict() if logged_by else None,
+               "used_by": [run.to_dict() for run in used_by], "upstream": upstream})
         return _exit.OK
     _out(f"artifact\t{version.qualified_name}\t{version.type}")
     _out(f"logged_by\t{logged_by.path if logged_by else '-'}\t{_run_name(logged_by)}")
     for run in used_by:
         _out(f"used_by\t{run.path}\t{_run_name(run)}")
+    _print_upstream(upstream, 1)
     return _exit.OK
+
+
+def _upstream(client: WandbClient, run: Any, hops: int, seen: set[str]) -> list[dict[str, Any]]:
+    """The versions ``run`` used and, ``hops`` - 1 more times, the runs that logged those and what they used."""
+    if run is None or hops < 1:
+        return []
+    found = []
+    for version in client.run_inputs(run):
+        if version.id in seen:  # a cycle or a diamond: each version once
+            continue
+        seen.add(version.id)
+        producer = client.producer(version)
+        found.append({"artifact": version.qualified_name, "type": version.type,
+                      "logged_by": producer.to_dict() if producer else None,
+                      "upstream": _upstream(client, producer, hops - 1, seen)})
+    return found
+
+
+def _print_upstream(items: list[dict[str, Any]], level: int) -> None:
+    for item in items:
+        producer = item["logged_by"]
+        name = "-" if producer is None else " ".join(
+            p for p in (producer["display_name"] or producer["run_id"],
+                        f"[{producer['job_type']}]" if producer["job_type"] else "", producer["state"] or "") if p)
+        _out(f"{'  ' * level}input\t{item['artifact']}\t{item['type']}")
+        _out(f"{'  ' * level}  logged_by\t{producer['path'] if producer else '-'}\t{name}")
+        _print_upstream(item["upstream"], level + 1)
 
 
 def _run_name(run: Any) -> str:

@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     lineage = command("lineage", "show the run that logged a version and the runs that used it",
                       "Show the run that logged a version and the runs that used it.")
     lineage.add_argument("artifact", metavar="ARTIFACT")
+    lineage.add_argument("--depth", type=_positive_int, default=1, metavar="N",
+                         help="hops upstream: with N > 1 also the versions the logging run used, the runs "
+                              "that logged those, and so on (default 1)")
 
     diff = command("diff", "compare two versions' files and metadata",
                    "Compare two versions: files added, removed and changed (by digest), and metadata keys "

@@ -391,6 +391,26 @@ query ArtifactProducer($id: ID!) {
 }
 """ + _RUN_FIELDS)
 
+# The versions a run used (W&B's ``inputArtifacts``, as the SDK's ``Run.used_artifacts`` reads them).
+RUN_INPUTS = Operation("RunInputArtifacts", """
+query RunInputArtifacts($entity: String!, $project: String!, $run: String!, $cursor: String, $perPage: Int) {
+  project(entityName: $entity, name: $project) {
+    run(name: $run) {
+      inputArtifacts(after: $cursor, first: $perPage) {
+        pageInfo { hasNextPage endCursor }
+        edges {
+          node {
+            ...VersionFields
+            aliases { alias artifactCollection { ...CollectionRef } }
+          }
+        }
+      }
+    }
+  }
+}
+""" + _FRAGMENTS)
+
+
 # The run's final metrics and configuration, for gate terms such as ``run.summary.val_loss``
 # (both are ``JSONString`` fields of ``Run``, as the SDK's public API reads them).
 ARTIFACT_PRODUCER_VALUES = Operation("ArtifactProducerValues", """
@@ -471,6 +491,7 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     ARTIFACT_LINEAGE,
     ARTIFACT_PRODUCER,
     ARTIFACT_PRODUCER_VALUES,
+    RUN_INPUTS,
 )
 
 

@@ -1346,6 +1346,29 @@ class WandbClient:
                 candidate if holder.id == version.id else self.gate_subject(holder, with_run=needs.run))
         return decide(gate, candidate, subjects, if_no_holder=if_no_holder, on_missing=on_missing)
 
+    def run_inputs(self, run: WandbRun | Mapping[str, Any]) -> list[ArtifactVersion]:
+        """The versions ``run`` used (``useArtifact``), as seen through the collections they were logged into."""
+        from ._writes import strict_answer
+
+        run = _as_run(run)
+        what = f"list the versions run {run.path} used"
+        found: list[ArtifactVersion] = []
+        cursor: str | None = None
+        while True:
+            data = self._graphql.execute(q.RUN_INPUTS, {"entity": run.entity, "project": run.project,
+                                                         "run": run.run_id, "cursor": cursor, "perPage": PAGE_SIZE},
+                                         what=what)
+            with strict_answer(what, q.RUN_INPUTS.name):
+                node = (data.get("project") or {}).get("run")
+                if node is None:
+                    raise NotFoundError(f"{what}: no such run.", operation=q.RUN_INPUTS.name)
+                page = node["inputArtifacts"]
+                found += [ArtifactVersion.from_graphql(e["node"], base_url=self.config.base_url)
+                          for e in page["edges"]]
+                if not page["pageInfo"]["hasNextPage"] or not page["pageInfo"].get("endCursor"):
+                    return found
+                cursor = page["pageInfo"]["endCursor"]
+
     def lineage(self, artifact: ArtifactRef) -> dict[str, Any]:
         """``{"logged_by": WandbRun or None, "used_by": [WandbRun, ...]}`` of a version, from W&B."""
         from ._writes import strict_answer
