@@ -146,3 +146,22 @@ def test_gate_terms_are_checked_when_the_dag_is_parsed() -> None:
     with pytest.raises(AirflowFailException, match="one alias"):
         PromoteArtifactOperator(task_id="p", artifact=f"{MODEL}:candidate",
                                 require={"accuracy": {">=": {"production": 0, "staging": 0}}})
+
+
+def test_the_same_gate_language_in_the_sensor_verify_and_alias_operators(wandb_env, run_dag, out: Path) -> None:
+    run = run_dag("gate_language_everywhere")
+    assert _states(run) == {"wait": "success", "verify": "success", "refuse": "skipped", "move": "success",
+                            "record": "success"}
+    result = json.loads(out.read_text())
+    assert result["move"]["after"] == {"production": "v2"}
+    assert sdk(wandb_env).artifact(f"{MODEL}:production").version == "v2"
+
+
+def test_the_event_trigger_refuses_terms_it_cannot_decide_on_its_poll() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from wandb_provider.triggers.events import ArtifactEventTrigger
+
+    with pytest.raises(AirflowFailException, match="run.. and relative terms"):
+        ArtifactEventTrigger(collection=MODEL, require={"run.summary.val_loss": {"<": 0.3}})
+    ArtifactEventTrigger(collection=MODEL, require={"accuracy": {">=": 0.9}})  # metadata terms are fine

@@ -63,3 +63,19 @@ with DAG("promote_approval", schedule=None, start_date=START, catchup=False):
 
     promote_with_approval("promotion", artifact=f"{MODEL}:candidate",
                           require={"accuracy": {">=": {"production": "+0.05"}}}) >> record()
+
+with DAG("gate_language_everywhere", schedule=None, start_date=START, catchup=False):
+    from wandb_provider.operators.artifacts import UpdateArtifactAliasesOperator
+    from wandb_provider.operators.verify import VerifyArtifactOperator
+    from wandb_provider.sensors.artifacts import ArtifactVersionSensor
+
+    better = {"accuracy": {">=": {"production": "+0.05"}}, "run.summary.val_loss": {"<": 0.35}}
+    wait = ArtifactVersionSensor(task_id="wait", artifact=f"{MODEL}:candidate", require=better, deferrable=True,
+                                 poke_interval=1, timeout=60)
+    verify = VerifyArtifactOperator(task_id="verify", artifact=f"{MODEL}:candidate",
+                                    require={"run.config.lr": {"<=": {"production": "+0.01"}}})
+    refuse = VerifyArtifactOperator(task_id="refuse", artifact=f"{MODEL}:candidate", on_failure="skip",
+                                    require={"accuracy": {">": {"production": "+0.5"}}})
+    move = UpdateArtifactAliasesOperator(task_id="move", artifact=f"{MODEL}:candidate", add=["production"],
+                                         require=better, trigger_rule="none_failed")
+    wait >> [verify, refuse] >> move >> record()
