@@ -100,6 +100,17 @@ def test_rollback_restores_the_previous_holder_and_retention_keeps_it(wandb_env,
     assert restored.metadata["promotion"]["action"] == "rollback"
     assert restored.metadata["promotion"]["previous"]["version"] == "v2"
 
+    assert run_dag("rollback_step").state == "success"  # a second rollback (another DAG run) undoes the first
+    assert sdk(wandb_env).artifact(f"{MODEL}:production").version == "v2"
+    assert run_dag("rollback_step").state == "success"
+    assert sdk(wandb_env).artifact(f"{MODEL}:production").version == "v1"
+
+    run = run_dag("promote_step")  # the next nightly run: the version rolled back from is not promoted again
+    assert _states(run)["promote"] == "failed"
+    report = json.loads(out.read_text())["promote.report"]
+    assert any("was rolled back from acme/churn/churn-model:v2" in note for note in report["notes"])
+    assert sdk(wandb_env).artifact(f"{MODEL}:production").version == "v1"
+
 
 def test_run_summary_gate_on_an_sdk_logged_model(wandb_env, run_dag, out: Path, tmp_path: Path) -> None:
     import wandb

@@ -54,6 +54,7 @@ class Plan:
     holder: ArtifactVersion | None
     gate: GateReport
     if_no_holder: str
+    rolled_back: str | None = None  # why the candidate is refused: the alias was rolled back from it
 
     @property
     def already_promoted(self) -> bool:
@@ -61,7 +62,7 @@ class Plan:
 
     @property
     def passed(self) -> bool:
-        return self.already_promoted or self.gate.passed
+        return self.already_promoted or (self.gate.passed and self.rolled_back is None)
 
     def report(self, decision: str, **extra: Any) -> dict[str, Any]:
         """The JSON-safe report: both versions, every gate term with both values, the decision."""
@@ -73,6 +74,8 @@ class Plan:
                          f"(if_no_holder={self.if_no_holder!r}); only the absolute terms decided")
         if self.already_promoted:
             notes.append(f"{self.candidate.qualified_name} already holds {self.alias!r}: nothing to move")
+        if self.rolled_back:
+            notes.append(self.rolled_back)
         return {"decision": decision, "alias": self.alias,
                 "collection": f"{self.candidate.entity}/{self.candidate.project}/{self.candidate.name}",
                 "candidate": brief(self.candidate), "holder": brief(self.holder), "gate": self.gate.to_dict(),
@@ -80,7 +83,7 @@ class Plan:
 
 
 def plan(client: WandbClient, candidate: str | ArtifactVersion, alias: str, require: Any, *,
-         if_no_holder: str = "pass", on_missing: str = "fail") -> Plan:
+         if_no_holder: str = "pass", on_missing: str = "fail", allow_rolled_back: bool = False) -> Plan:
     """Resolve the candidate and the holder of ``alias`` and decide the gate; nothing is written."""
     from ._aliases import check_alias_names
     from .gates import GateReport
@@ -93,7 +96,24 @@ def plan(client: WandbClient, candidate: str | ArtifactVersion, alias: str, requ
     else:
         gate = client.evaluate_gate(version, require, if_no_holder=if_no_holder, holders={alias: holder},
                                     on_missing=on_missing)
-    return Plan(alias=alias, candidate=version, holder=holder, gate=gate, if_no_holder=if_no_holder)
+    rolled_back = None if allow_rolled_back else _rolled_back_from(holder, version, alias)
+    return Plan(alias=alias, candidate=version, holder=holder, gate=gate, if_no_holder=if_no_holder,
+                rolled_back=rolled_back)
+
+
+def _rolled_back_from(holder: ArtifactVersion | None, candidate: ArtifactVersion, alias: str) -> str | None:
+    """Why ``candidate`` must not be promoted again: the holder's audit record says ``alias`` was
+    rolled back from it (a nightly run would otherwise promote the bad version again)."""
+    record = holder.metadata.get(PROMOTION_KEY) if holder is not None else None
+    if not isinstance(record, Mapping) or record.get("action") != "rollback" or record.get("alias") != alias:
+        return None
+    previous = record.get("previous")
+    if not isinstance(previous, Mapping) or previous.get("id") != candidate.id:
+        return None
+    by = record.get("by") or {}
+    who = by.get("user") or by.get("dag_id") or "someone"
+    return (f"{alias!r} was rolled back from {candidate.qualified_name} at {record.get('at')} by {who}; "
+            "promote a new version, or pass allow_rolled_back=True to promote it again")
 
 
 def _record(action: str, alias: str, replaced: ArtifactVersion | None, previous_alias: str | None,
@@ -119,7 +139,8 @@ def promote(client: WandbClient, decided: Plan, *, previous_alias: str | None, a
     from ._aliases import metadata_terms
 
     if not decided.passed:
-        raise BadRequestError(f"the gate refused {decided.candidate.qualified_name}: {decided.gate.describe()}.")
+        raise BadRequestError(f"the gate refused {decided.candidate.qualified_name}: "
+                              f"{decided.rolled_back or decided.gate.describe()}.")
     alias, holder = decided.alias, decided.holder
     changed = False
     candidate = decided.candidate

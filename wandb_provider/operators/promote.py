@@ -130,6 +130,8 @@ class PromoteArtifactOperator(WandbBaseOperator):
     :param expect_holder: Fail unless the alias is still on this version (``"vN"``, or ``"none"``):
         what the approver saw. (templated)
     :param plan_only: Decide and report, move nothing (the step before an approval).
+    :param allow_rolled_back: Promote a candidate even though the alias was rolled back from it
+        (by default such a candidate is refused, so a nightly run does not promote it again).
     :return: JSON-safe report: ``decision`` (``promoted``, ``already_promoted``, ``refused``,
         ``planned``), ``candidate``, ``holder``, ``gate`` (every term with both values),
         ``verification``, ``changed``, ``audit``, ``linked``, ``notes`` and ``summary`` (Markdown).
@@ -170,6 +172,7 @@ class PromoteArtifactOperator(WandbBaseOperator):
         approved_by: Mapping[str, Any] | str | None = None,
         expect_holder: str | None = None,
         plan_only: bool = False,
+        allow_rolled_back: bool = False,
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
@@ -179,13 +182,14 @@ class PromoteArtifactOperator(WandbBaseOperator):
         self.allow_extra_files, self.previous_alias, self.link_to = allow_extra_files, previous_alias, link_to
         self.on_refused, self.approval, self.approved_by = on_refused, approval, approved_by
         self.expect_holder, self.plan_only, self.on_missing = expect_holder, plan_only, on_missing
+        self.allow_rolled_back = allow_rolled_back
         with self.checking():
             from ..client.conditions import ON_MISSING
 
             _choice("on_missing", on_missing, ON_MISSING)
             _choice("on_refused", on_refused, REFUSED_OUTCOMES)
             _choice("if_no_holder", if_no_holder, IF_NO_HOLDER)
-            for flag in ("allow_extra_files", "approval", "plan_only"):
+            for flag in ("allow_extra_files", "approval", "plan_only", "allow_rolled_back"):
                 _flag(flag, getattr(self, flag))
             if approval:
                 require_hitl(f"{self.label}: approval=True")
@@ -214,10 +218,12 @@ class PromoteArtifactOperator(WandbBaseOperator):
             self.push_link(context, candidate)
             verification = self.verify(client, candidate, args)
             decided = promotion.plan(client, candidate, alias, args["require"], if_no_holder=self.if_no_holder,
-                                     on_missing=self.on_missing)
+                                     on_missing=self.on_missing, allow_rolled_back=self.allow_rolled_back)
             self.record_lineage([candidate], [])
             problems = list(verification["problems"]) + (
-                [] if decided.passed else [f"gate: {failure}" for failure in decided.gate.failures])
+                [] if decided.already_promoted else [f"gate: {failure}" for failure in decided.gate.failures])
+            if decided.rolled_back:
+                problems.append(decided.rolled_back)
             if args["expect_holder"] is not None and not decided.already_promoted:
                 now = decided.holder.version if decided.holder else "none"
                 if now != args["expect_holder"]:
