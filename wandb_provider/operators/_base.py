@@ -160,6 +160,14 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
             self._end_run(failed=False)
             return result
 
+    def on_kill(self) -> None:
+        """Airflow calls this on SIGTERM (mark failed, a kill from the UI, the supervisor) and on
+        ``execution_timeout``, then lets the task go on: stop the task's transfers in flight, which
+        raise ``CancelledError`` within about a second and leave their roots as they were."""
+        client = self._task_client
+        if client is not None:
+            client.cancel()
+
     def _end_run(self, *, failed: bool) -> None:
         try:
             if self._task_run is not None and self._task_client is not None:
