@@ -151,6 +151,11 @@ def alias_list(name: str, value: Any) -> list[str]:
 def check_alias_value(name: str, alias: str, *, managed_ok: bool = False) -> str:
     """One alias an operator may set or remove (checked before any request); ``managed_ok`` lets
     ``latest`` through where it is only read (a guard)."""
+    if "," in alias:
+        raise InvalidValueError(
+            f"{name}: {alias!r} holds a comma. W&B would take it as one alias; if you meant several, "
+            "pass them as a list.",
+            hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r} (a list, or a template rendering one).")
     if alias in MANAGED_ALIASES and not managed_ok:
         raise InvalidValueError(
             f"{name}: {alias!r} is managed by W&B (it always marks the newest version); "
@@ -180,6 +185,34 @@ def mapping(name: str, value: Any) -> dict[str, Any] | None:
             hint="Pass a dict, or a template that renders one (JSON or Python literal).",
         )
     return dict(parsed)
+
+
+def non_finite(value: Any, where: str) -> str | None:
+    """Where in ``value`` a NaN or an infinity sits (e.g. ``metadata['eval']['acc']``), or None: JSON,
+    W&B and Airflow's rendered-fields store cannot hold them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, Mapping):
+        return next((found for key, item in value.items() if (found := non_finite(item, f"{where}[{key!r}]"))), None)
+    if isinstance(value, (list, tuple)):
+        return next((found for i, item in enumerate(value) if (found := non_finite(item, f"{where}[{i}]"))), None)
+    return None
+
+
+def refuse_non_finite(name: str, value: Any) -> None:
+    """``InvalidValueError`` when ``value`` holds NaN or an infinity (at parse time, or right after rendering)."""
+    found = non_finite(value, name)
+    if found is not None:
+        raise InvalidValueError(
+            f"{found} is NaN or an infinity, which JSON, W&B and Airflow's rendered fields cannot store.",
+            hint="Replace it with None or a string (e.g. 'nan'), or drop the key.")
+
+
+def metadata_mapping(name: str, value: Any) -> dict[str, Any] | None:
+    """A metadata dict (or a rendered dict literal): empty means unset; NaN and infinities refused."""
+    meta = mapping(name, value)
+    refuse_non_finite(name, meta)
+    return meta
 
 
 def collection_target(name: str, value: Any) -> str:

@@ -23,6 +23,10 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
     """Aliases a caller asks to set or remove: W&B's naming rules, no ``vN``, never ``latest``."""
     names = as_str_list(aliases, what)
     for alias in names:
+        if "," in alias:
+            raise BadRequestError(
+                f"{what}: {alias!r} holds a comma; W&B would take it as one alias. Pass several aliases as a list.",
+                hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r}.")
         if alias in RESERVED_ALIASES:
             raise BadRequestError(
                 f"{what}: {alias!r} is managed by W&B (it always marks the newest version) and cannot be "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
@@ -81,6 +82,8 @@ class WandbClient:
         self._transport: Transport = Transport(self.config)
         self._graphql: GraphQLClient = GraphQLClient(self._transport)
         self._lock = threading.Lock()
+        self._in_flight: set[threading.Event] = set()  # cancel events of this client's running transfers
+        self._in_flight_lock = threading.RLock()  # reentrant: cancel() may run in a signal handler
         self._storage: Storage | None = None
         self._default_entity: str | None = self.config.entity
         self._org_entities: dict[str | None, str] = {}
@@ -98,6 +101,26 @@ class WandbClient:
         self._transport.close()
         if self._storage is not None:
             self._storage.close()
+
+    def cancel(self) -> None:
+        """Stop this client's transfers in flight (downloads and uploads, in any thread) within about a
+        second: each raises ``CancelledError`` and leaves its root as it was. Safe to call from a signal
+        handler (Airflow's ``on_kill``) or another thread; the client stays usable for new calls."""
+        with self._in_flight_lock:
+            events = list(self._in_flight)
+        for event in events:
+            event.set()
+
+    @contextlib.contextmanager
+    def _cancellable(self, event: threading.Event) -> Iterator[threading.Event]:
+        """Register ``event`` as a running transfer's cancel event, for ``cancel``."""
+        with self._in_flight_lock:
+            self._in_flight.add(event)
+        try:
+            yield event
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(event)
 
     def _file_storage(self) -> Storage:
         """The pooled storage client for file transfers, made on first download."""
@@ -414,8 +437,9 @@ class WandbClient:
             link_from_cache=link_from_cache,
             progress_interval=progress_interval,
         )
-        return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
-                                cache=blob_cache)
+        with self._cancellable(downloader.cancel):
+            return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
+                                    cache=blob_cache)
 
     def download_file(self, artifact: ArtifactRef, path: str, root: str | os.PathLike[str], **options: Any) -> Path:
         """Download one entry of a version into ``root`` and return its local path.
@@ -1090,11 +1114,13 @@ class WandbClient:
 
         plan = self._log_plan(name, type, files, project, entity, references, metadata, description, aliases,
                               tags, run, multipart_threshold, max_workers)
-        hashed, reference_entries = plan.prepare(self._transport, cancel)
-        dest_entity = plan.entity or self.default_entity()
-        dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
-        uploader = Uploader(self._graphql, self._transport, plan.workers, progress, cancel)
-        outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity))
+        cancel = cancel if cancel is not None else threading.Event()
+        with self._cancellable(cancel):
+            hashed, reference_entries = plan.prepare(self._transport, cancel)
+            dest_entity = plan.entity or self.default_entity()
+            dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
+            uploader = Uploader(self._graphql, self._transport, plan.workers, progress, cancel)
+            outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity))
         path = f"{dest_entity}/{plan.project}/{name}:v{outcome.version_index}"
         version = self.artifact(path)
         log = logging.getLogger("wandb_provider.client.upload")

@@ -38,6 +38,8 @@ class ClientConfig:
         entries may reach although they are loopback, link-local or private. Empty by default.
     :param record_runs: Whether the Airflow operators record each task as a W&B run (the client
         itself creates runs only when asked).
+    :param deployment: A name for the Airflow deployment, mixed into the W&B run ids of its tasks so
+        that two deployments writing to one project never share a run (None: derived, see README).
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -58,6 +60,7 @@ class ClientConfig:
     allowed_file_reference_roots: tuple[str, ...] = ()
     allowed_reference_hosts: tuple[str, ...] = ()
     record_runs: bool = True
+    deployment: str | None = None
 
     def __post_init__(self) -> None:
         from .errors import BadRequestError

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from .._airflow import translate_errors, version_xcom
-from .._values import InvalidValueError, is_plain, prune_empty, refuse_rendered_empty, rendered_empty, required_text
+from .._values import (
+    InvalidValueError,
+    is_plain,
+    prune_empty,
+    refuse_non_finite,
+    refuse_rendered_empty,
+    rendered_empty,
+    required_text,
+)
 from ..links import XCOM_URL_KEY, WandbArtifactLink
 
 if TYPE_CHECKING:
@@ -47,6 +55,9 @@ class RenderedSources:
             self._unrendered = {name: copy.deepcopy(getattr(self, name, None)) for name in template_fields}
         super()._do_render_template_fields(  # type: ignore[misc]
             parent, template_fields, context, jinja_env, seen_oids)
+        if parent is self:  # a NaN would otherwise end the task in Airflow's rendered-fields step, untyped
+            for name in template_fields:
+                refuse_non_finite(name, getattr(self, name, None))
 
     def unrendered(self, name: str) -> Any:
         """What the DAG file gave for a templated argument, before rendering."""
@@ -148,6 +159,14 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
                 self._task_run.home = self.run_home(args)
             self._end_run(failed=False)
             return result
+
+    def on_kill(self) -> None:
+        """Airflow calls this on SIGTERM (mark failed, a kill from the UI, the supervisor) and on
+        ``execution_timeout``, then lets the task go on: stop the task's transfers in flight, which
+        raise ``CancelledError`` within about a second and leave their roots as they were."""
+        client = self._task_client
+        if client is not None:
+            client.cancel()
 
     def _end_run(self, *, failed: bool) -> None:
         try:

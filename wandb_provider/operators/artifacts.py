@@ -19,6 +19,7 @@ from .._values import (
     is_empty,
     is_template,
     mapping,
+    metadata_mapping,
     required_text,
     text_list,
     typed_from_template,
@@ -344,7 +345,7 @@ class UpdateArtifactOperator(WandbBaseOperator):
     template_fields_renderers = {"metadata": "json"}
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "artifact": required_text,
-        "metadata": mapping,
+        "metadata": metadata_mapping,
         "tags_add": text_list,
         "tags_remove": text_list,
     }

@@ -191,6 +191,11 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             timeout=dt.timedelta(seconds=float(self.timeout)),
         )
 
+    def on_kill(self) -> None:
+        """Airflow calls this on SIGTERM: stop a poke's request in flight (see ``WandbClient.cancel``)."""
+        if self._client is not None:
+            self._client.cancel()
+
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
