@@ -56,6 +56,7 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
         default_deferrable``).
 
     A sensor that times out says why it kept waiting: the last judgement is in the timeout's message.
+
     :return: The version's XCom dict (the keys of ``UseArtifactOperator``'s result, without the
         download fields).
     """
