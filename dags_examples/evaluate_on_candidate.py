@@ -40,14 +40,17 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
     from wandb_provider.assets import event_version
 
     events = [e for batch in context["triggering_asset_events"].values() for e in batch]
-    pin = event_version(events[-1]) if events else {}
-    if not pin:
+    # The event itself is the pin: materialize checks its id, digest and name against W&B, and
+    # that the name is in the event's collection.
+    pin: Any = events[-1] if events and event_version(events[-1]) else None
+    if pin is None:
         from wandb_provider.hooks.wandb import WandbHook
 
         pin = WandbHook().resolve(f"{COLLECTION}:candidate").to_dict()
     root = materialize(pin, include=["model.json"])
     model = json.loads((root / "model.json").read_text())
-    print(f"Candidate {pin.get('qualified_name')}: {model}")
+    named: dict[str, Any] = event_version(pin) or dict(pin)
+    print(f"Candidate {named.get('qualified_name')}: {model}")
     return {"qualified_name": pin.get("qualified_name"), "digest": pin.get("digest"), "model": model}
 # [END howto_trigger_artifact_event_consumer]
 

@@ -23,7 +23,7 @@ author = "airflow-provider-wandb contributors"
 copyright = "the airflow-provider-wandb contributors"
 version = release = wandb_provider.__version__
 
-extensions = ["sphinx.ext.autodoc", "wandb_docs"]
+extensions = ["sphinx.ext.autodoc", "wandb_docs", "snippet_width"]
 exclude_patterns = ["_build"]
 templates_path: list[str] = []
 root_doc = "index"
@@ -38,10 +38,12 @@ html_title = f"airflow-provider-wandb {release}"
 html_theme_options = {
     "description": "Apache Airflow provider for Weights & Biases Artifacts",
     "fixed_sidebar": True,
+    "page_width": "1240px",  # a 1280-pixel window shows code lines of 80 characters unwrapped
     "show_relbars": True,
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["snippets.css"]  # code blocks wrap: every snippet is read whole (snippet_width checks)
 
 # Names in docstrings that are Airflow's, not ours: there is no Airflow inventory to link them to.
 nitpick_ignore_regex = [(r"py:.*", r"Airflow\w*")]

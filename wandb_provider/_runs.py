@@ -1,7 +1,8 @@
 """Airflow task instances as W&B runs, so W&B's own lineage graph shows which task used and made what.
 
-One task instance is one run: its id is derived from dag_id, run_id, task_id and map_index (a retry
-resumes the same run), ``job_type`` is the task id, the group is the DAG run, and the config holds
+One task instance is one run: its id is derived from the deployment, dag_id, run_id, task_id and
+map_index (a retry resumes the same run; two deployments writing to one project never share a run:
+see ``deployment_identity``), ``job_type`` is the task id, the group is the DAG run, and the config holds
 the task's coordinates. Versions the task read are declared with W&B's ``useArtifact``; versions
 it logged are created by the run. No run files and no file stream: a run costs at most two GraphQL
 requests (see README, "Airflow tasks as W&B runs").
@@ -9,6 +10,7 @@ requests (see README, "Airflow tasks as W&B runs").
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -35,9 +37,33 @@ def _bounded(text: str, limit: int = MAX_LABEL) -> str:
     return f"{text[:limit - 17]}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
+def deployment_identity(configured: str | None = None) -> str:
+    """What tells this Airflow deployment from another in W&B run ids, stable across its workers
+    and restarts: the connection extra ``deployment`` (``configured``), else ``[wandb] deployment``,
+    else a hash of ``[database] sql_alchemy_conn`` (the metadata database is the deployment), else
+    of ``[core] execution_api_server_url``, else ``"default"``. Only a hash of a URL is ever used."""
+    if configured:
+        return configured
+    try:
+        from airflow.sdk import conf
+    except ImportError:  # pragma: no cover - the Airflow layer always has it
+        return "default"
+    named = conf.get("wandb", "deployment", fallback=None)
+    if named and named.strip():
+        return named.strip()
+    for section, key in (("database", "sql_alchemy_conn"), ("core", "execution_api_server_url")):
+        try:
+            value = conf.get(section, key, fallback=None)
+        except Exception:  # e.g. a secret backend that cannot be reached from this worker
+            value = None
+        if value and value.strip():
+            return f"{key}-{hashlib.sha256(value.strip().encode()).hexdigest()[:16]}"
+    return "default"
+
+
 @dataclass(frozen=True)
 class TaskCoordinates:
-    """Where a task instance sits in Airflow."""
+    """Where a task instance sits in Airflow (and in which deployment)."""
 
     dag_id: str
     run_id: str
@@ -46,6 +72,7 @@ class TaskCoordinates:
     try_number: int | None = None
     logical_date: str | None = None
     url: str | None = None
+    deployment: str = "default"
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> TaskCoordinates:
@@ -61,12 +88,13 @@ class TaskCoordinates:
                    map_index=map_index if isinstance(map_index, int) and map_index >= 0 else -1,
                    try_number=try_number if isinstance(try_number, int) else None,
                    logical_date=str(logical.isoformat()) if logical is not None and hasattr(logical, "isoformat")
-                   else None, url=url)
+                   else None, url=url, deployment=deployment_identity())
 
     @property
     def wandb_run_id(self) -> str:
-        """A valid W&B run id, the same for every try of this task instance: readable start + hash."""
-        key = json.dumps([self.dag_id, self.run_id, self.task_id, self.map_index]).encode()
+        """A valid W&B run id, the same for every try of this task instance and different in another
+        deployment: readable start + hash."""
+        key = json.dumps([self.deployment, self.dag_id, self.run_id, self.task_id, self.map_index]).encode()
         readable = re.sub(r"[^a-z0-9]+", "-", f"{self.dag_id}-{self.task_id}".lower()).strip("-")[:40]
         return f"{readable or 'task'}-{hashlib.sha256(key).hexdigest()[:16]}"
 
@@ -149,6 +177,8 @@ class TaskRun:
         self._used.pop(version.id, None)
 
     def active(self, client: WandbClient) -> bool:
+        if client.config.deployment and client.config.deployment != self.coordinates.deployment:
+            self.coordinates = dataclasses.replace(self.coordinates, deployment=client.config.deployment)
         return self.enabled and client.config.record_runs
 
     def _pending(self) -> list[ArtifactVersion]:

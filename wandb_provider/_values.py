@@ -151,6 +151,11 @@ def alias_list(name: str, value: Any) -> list[str]:
 def check_alias_value(name: str, alias: str, *, managed_ok: bool = False) -> str:
     """One alias an operator may set or remove (checked before any request); ``managed_ok`` lets
     ``latest`` through where it is only read (a guard)."""
+    if "," in alias:
+        raise InvalidValueError(
+            f"{name}: {alias!r} holds a comma. W&B would take it as one alias; if you meant several, "
+            "pass them as a list.",
+            hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r} (a list, or a template rendering one).")
     if alias in MANAGED_ALIASES and not managed_ok:
         raise InvalidValueError(
             f"{name}: {alias!r} is managed by W&B (it always marks the newest version); "
@@ -182,6 +187,34 @@ def mapping(name: str, value: Any) -> dict[str, Any] | None:
     return dict(parsed)
 
 
+def non_finite(value: Any, where: str) -> str | None:
+    """Where in ``value`` a NaN or an infinity sits (e.g. ``metadata['eval']['acc']``), or None: JSON,
+    W&B and Airflow's rendered-fields store cannot hold them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    if isinstance(value, Mapping):
+        return next((found for key, item in value.items() if (found := non_finite(item, f"{where}[{key!r}]"))), None)
+    if isinstance(value, (list, tuple)):
+        return next((found for i, item in enumerate(value) if (found := non_finite(item, f"{where}[{i}]"))), None)
+    return None
+
+
+def refuse_non_finite(name: str, value: Any) -> None:
+    """``InvalidValueError`` when ``value`` holds NaN or an infinity (at parse time, or right after rendering)."""
+    found = non_finite(value, name)
+    if found is not None:
+        raise InvalidValueError(
+            f"{found} is NaN or an infinity, which JSON, W&B and Airflow's rendered fields cannot store.",
+            hint="Replace it with None or a string (e.g. 'nan'), or drop the key.")
+
+
+def metadata_mapping(name: str, value: Any) -> dict[str, Any] | None:
+    """A metadata dict (or a rendered dict literal): empty means unset; NaN and infinities refused."""
+    meta = mapping(name, value)
+    refuse_non_finite(name, meta)
+    return meta
+
+
 def collection_target(name: str, value: Any) -> str:
     """A link target that names its project or registry: ``[entity/]project/collection`` or
     ``[org/]wandb-registry-NAME/collection``; a bare ``churn`` would quietly create a collection
@@ -203,6 +236,53 @@ def collection_target(name: str, value: Any) -> str:
     except InvalidArtifactPathError as exc:
         raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
     return target
+
+
+def rendered_empty(name: str, source: Any, rendered: Any) -> list[str]:
+    """Where a template (or an XCom reference) in ``source`` rendered empty in ``rendered``: e.g.
+    ``["require"]`` or ``["only_if_current['production']"]``. Gates and guards fail closed on
+    these (README, "Safety"): ``None`` written in the DAG file is a choice, a template rendering
+    ``None`` is most often a typo'd task id."""
+    if not is_plain(source) and is_empty(rendered):
+        return [name]
+    if isinstance(source, Mapping) and isinstance(rendered, Mapping):
+        return [where for key, item in rendered.items()
+                for where in rendered_empty(f"{name}[{key!r}]", source.get(key), item)]
+    return []
+
+
+def prune_empty(name: str, value: Any, places: list[str], *, keep_as_none: bool = False) -> Any:
+    """``value`` without what ``rendered_empty`` found at ``places`` (the caller opted in with
+    ``allow_empty``): a gate or term that rendered empty is dropped (``keep_as_none``: kept as None,
+    as a guard's "held by no version"); a dict left empty is None."""
+    if name in places:
+        return None
+    if not isinstance(value, Mapping):
+        return value
+    result: dict[Any, Any] = {}
+    for key, item in value.items():
+        where = f"{name}[{key!r}]"
+        if where in places:
+            if keep_as_none:
+                result[key] = None
+            continue
+        pruned = prune_empty(where, item, places, keep_as_none=keep_as_none)
+        if isinstance(item, Mapping) and pruned is None:
+            continue
+        result[key] = pruned
+    return result or None
+
+
+def refuse_rendered_empty(name: str, source: Any, rendered: Any) -> None:
+    """``InvalidValueError`` when a template in ``source`` rendered empty (see ``rendered_empty``)."""
+    places = rendered_empty(name, source, rendered)
+    if places:
+        raise InvalidValueError(
+            f"{', '.join(places)} rendered empty ({_shown(rendered)}): a gate or guard whose template renders "
+            "None fails closed (did an xcom_pull name a task id that does not exist?).",
+            hint="Fix the template; write None in the DAG file for no gate or guard, or pass allow_empty=True "
+                 "to drop what renders empty.",
+        )
 
 
 def _json_safe(value: Any) -> bool:

@@ -30,6 +30,7 @@ def get_provider_info() -> dict[str, Any]:
                     "wandb_provider.operators.collections",
                     "wandb_provider.operators.lifecycle",
                     "wandb_provider.operators.produce",
+                    "wandb_provider.operators.promote",
                     "wandb_provider.operators.resolve",
                     "wandb_provider.operators.retention",
                     "wandb_provider.operators.verify",

@@ -1,16 +1,22 @@
 """``materialize(pin)``: the bytes of a pinned version on whatever worker runs the task.
 
 A task's XCom crosses machines; a local path in it does not. ``UseArtifactOperator`` and
-``ArtifactVersionSensor`` return the version's immutable identity (``id`` and ``digest``) with
-their result: that is the pin. ``materialize`` fetches the version by id, refuses it if its
-digest is no longer the pinned one, and downloads it (verified in-stream, through this worker's
-cache) into a folder of this worker: the same bytes on every worker, and a re-run costs one read.
+``ArtifactVersionSensor`` return the version's immutable identity (``id``, ``digest`` and
+``qualified_name``) with their result: that is the pin. ``materialize`` fetches the version by id
+and honours the pin only when W&B agrees with all of it: that id has the pinned digest and is the
+version the pinned qualified name names (and, for an asset event, that name is in the event's
+collection). Anyone who can write an asset event (a task with an ``AssetAlias`` outlet, a REST API
+user) can put another version's id and digest in its extra; a pin that is not whole is an
+``ArtifactIntegrityError`` naming the mismatch (README, "Safety"). Then it downloads the version
+(verified in-stream, through this worker's cache) into a folder of this worker: the same bytes on
+every worker, and a re-run costs one read.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +29,33 @@ if TYPE_CHECKING:
 PINNED_FOLDER = "pinned"
 
 
-def pin_of(value: Any) -> tuple[str, str]:
-    """``(id, digest)`` of a pin: the XCom dict of ``UseArtifactOperator``/``ArtifactVersionSensor``
-    (or any mapping with text ``id`` and ``digest``), or an asset event about a version (its
+@dataclass(frozen=True)
+class Pin:
+    """A version's identity as an XCom or an asset event gives it; ``collection`` is the event's
+    ``wandb://`` asset (``entity/project/collection``) when the pin came from an event."""
+
+    id: str
+    digest: str
+    qualified_name: str
+    collection: str | None = None
+
+
+def _event_collection(event: Any) -> str | None:
+    from .assets import SCHEME
+
+    asset = getattr(event, "asset", None)
+    uri = getattr(asset, "uri", None)
+    prefix = f"{SCHEME}://"
+    return uri[len(prefix):] if isinstance(uri, str) and uri.startswith(prefix) else None
+
+
+def pin_of(value: Any) -> Pin:
+    """The pin in the XCom dict of ``UseArtifactOperator``/``ArtifactVersionSensor`` (or any mapping
+    with text ``id``, ``digest`` and ``qualified_name``), or in an asset event about a version (its
     ``extra``, a watcher's ``payload`` included); anything else is refused before any request."""
     from .assets import event_version
 
+    collection = _event_collection(value)
     value = event_version(value) or value
     if not isinstance(value, Mapping):
         raise InvalidValueError(
@@ -36,27 +63,47 @@ def pin_of(value: Any) -> tuple[str, str]:
             f"{type(value).__name__} {str(value)[:100]!r}.",
             hint="Pass the upstream task's .output (or xcom_pull of it), not its path.")
     pinned = []
-    for key in ("id", "digest"):
+    for key in ("id", "digest", "qualified_name"):
         item = value.get(key)
         if not isinstance(item, str) or not item.strip():
             raise InvalidValueError(f"the pin has no {key!r} (it has {sorted(map(str, value))}).",
-                                    hint="Pass the XCom of UseArtifactOperator or ArtifactVersionSensor.")
+                                    hint="Pass the XCom of UseArtifactOperator or ArtifactVersionSensor: a pin "
+                                         "is honoured only whole (id, digest and qualified name).")
         pinned.append(item.strip())
-    return pinned[0], pinned[1]
+    return Pin(pinned[0], pinned[1], pinned[2], collection)
 
 
 def pinned_version(client: WandbClient, pin: Any, purpose: str) -> ArtifactVersion:
-    """The version a pin names, read by id; ``ArtifactIntegrityError`` if its digest is no longer the
-    pinned one (``purpose`` says what the bytes were wanted for, in the message)."""
-    from .client.errors import ArtifactIntegrityError
+    """The version a pin names, read by id, honoured only when W&B agrees with the whole pin: its
+    digest is the pinned one, it is the version the pinned qualified name names, and that name is in
+    the event's collection; otherwise ``ArtifactIntegrityError`` naming the mismatch (``purpose``
+    says what the bytes were wanted for)."""
+    from .client.errors import ArtifactIntegrityError, ArtifactNotFoundError, NotFoundError
 
-    artifact_id, digest = pin_of(pin)
-    version = client.artifact_by_id(artifact_id)
-    if version.digest != digest:
+    whole = pin_of(pin)
+    hint = "Re-run the upstream task to pin the version that is there now; if nobody should have written " \
+           "this pin, find who wrote the asset event or XCom."
+    version = client.artifact_by_id(whole.id)
+    if version.digest != whole.digest:
         raise ArtifactIntegrityError(
-            f"{purpose}: {version.qualified_name} (id {artifact_id}) now has digest {version.digest}, not the "
-            f"pinned {digest}; refusing to use other bytes.",
-            hint="Re-run the upstream task to pin the version that is there now.")
+            f"{purpose}: {version.qualified_name} (id {whole.id}) now has digest {version.digest}, not the "
+            f"pinned {whole.digest}; refusing to use other bytes.", hint=hint)
+    if version.qualified_name != whole.qualified_name:
+        try:  # the same version seen through another name (a registry link) is the same version
+            named: ArtifactVersion | None = client.artifact(whole.qualified_name)
+        except (ArtifactNotFoundError, NotFoundError):
+            named = None
+        if named is None or named.id != version.id or named.digest != version.digest:
+            raise ArtifactIntegrityError(
+                f"{purpose}: the pin names {whole.qualified_name}, but its id {whole.id} and digest {whole.digest} "
+                f"are those of {version.qualified_name}"
+                + (f" ({whole.qualified_name} is id {named.id}, digest {named.digest})" if named else
+                   f" ({whole.qualified_name} does not exist)")
+                + "; refusing a pin whose id, digest and name disagree.", hint=hint)
+    if whole.collection is not None and whole.qualified_name.rpartition(":")[0] != whole.collection:
+        raise ArtifactIntegrityError(
+            f"{purpose}: the asset event is about {whole.collection}, but its extra pins {whole.qualified_name}; "
+            "refusing a version from another collection.", hint=hint)
     return version
 
 

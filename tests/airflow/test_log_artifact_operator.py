@@ -103,7 +103,7 @@ def test_templates_are_not_checked_before_rendering() -> None:
 
 def test_reports_its_output_to_openlineage(wandb_env: Any, tmp_path: Path) -> None:
     from tests.airflow._fakes import RecordingTI
-    from wandb_provider._runs import TaskCoordinates
+    from wandb_provider._runs import TaskCoordinates, deployment_identity
 
     (tmp_path / "a.txt").write_text("x\n")
     operator = LogArtifactOperator(task_id="log", name="acme/churn/direct", type="dataset",
@@ -113,5 +113,5 @@ def test_reports_its_output_to_openlineage(wandb_env: Any, tmp_path: Path) -> No
     lineage = operator.get_openlineage_facets_on_complete(None)
     assert lineage.inputs == []
     assert [(d.namespace, d.name) for d in lineage.outputs] == [("wandb://acme", "churn/direct")]
-    assert result["run"]["run_id"] == TaskCoordinates("d", "r", "t").wandb_run_id
+    assert result["run"]["run_id"] == TaskCoordinates("d", "r", "t", deployment=deployment_identity()).wandb_run_id
     assert ti.pushed["wandb_artifact_url"] == result["url"]

@@ -100,7 +100,7 @@ def test_malformed_pins_are_refused_without_a_request(wandb_env, bad: Any, tmp_p
 
 def test_an_unknown_version_fails_clearly(wandb_env, tmp_path) -> None:
     with pytest.raises(AirflowFailException, match="no such artifact"):
-        materialize({"id": "QXJ0aWZhY3Q6OTk5OQ==", "digest": "x"}, tmp_path / "x")
+        materialize({"id": "QXJ0aWZhY3Q6OTk5OQ==", "digest": "x", "qualified_name": "acme/churn/x:v0"}, tmp_path / "x")
 
 
 def test_an_asset_event_of_a_watcher_or_a_writer_is_a_pin(wandb_env, pin, tmp_path) -> None:
@@ -117,3 +117,55 @@ def test_an_asset_event_of_a_watcher_or_a_writer_is_a_pin(wandb_env, pin, tmp_pa
     root = materialize(watcher.extra, tmp_path / "from-watcher")
     assert _tree(root) == _tree(Path(pin["path"]))
     assert _tree(materialize(writer, tmp_path / "from-writer")) == _tree(root)
+
+
+def _other_version(wandb_env) -> dict[str, Any]:
+    with WandbClient(wandb_env.base_url, wandb_env.api_key) as client:
+        return version_xcom(client.artifact("acme/churn/churn-dataset:v0"))
+
+
+def test_a_forged_event_with_another_versions_id_and_digest_is_refused(wandb_env, pin, tmp_path) -> None:
+    """Anyone who can write an asset event can put another version's id and digest in its extra: the
+    pin is honoured only when id, digest and qualified name agree with W&B."""
+    from types import SimpleNamespace
+
+    other = _other_version(wandb_env)
+    forged = SimpleNamespace(asset=SimpleNamespace(uri="wandb://acme/churn/churn-model"),
+                             extra={**pin, "id": other["id"], "digest": other["digest"]})
+    root = tmp_path / "forged"
+    with pytest.raises(AirflowFailException, match=r"the pin names acme/churn/churn-model:v2, but its id .* are those "
+                                                   r"of acme/churn/churn-dataset:v0"):
+        materialize(forged, root)
+    assert not root.exists()
+
+
+def test_an_event_whose_extra_is_about_another_collection_is_refused(wandb_env, pin, tmp_path) -> None:
+    from types import SimpleNamespace
+
+    whole_other = SimpleNamespace(asset=SimpleNamespace(uri="wandb://acme/churn/churn-model"),
+                                  extra=_other_version(wandb_env))
+    with pytest.raises(AirflowFailException, match="the asset event is about acme/churn/churn-model"):
+        materialize(whole_other, tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+    genuine = SimpleNamespace(asset=SimpleNamespace(uri="wandb://acme/churn/churn-model"), extra=pin)
+    assert _tree(materialize(genuine, tmp_path / "genuine")) == _tree(Path(pin["path"]))
+
+
+def test_a_pin_without_its_name_is_not_whole(wandb_env, pin, tmp_path) -> None:
+    with pytest.raises(AirflowFailException, match="qualified_name"):
+        materialize({"id": pin["id"], "digest": pin["digest"]}, tmp_path / "x")
+
+
+def test_log_artifact_refuses_a_forged_input_pin_before_logging(wandb_env, pin, tmp_path) -> None:
+    from tests.airflow._fakes import RecordingTI, sdk
+    from wandb_provider.operators.produce import LogArtifactOperator
+
+    other = _other_version(wandb_env)
+    (tmp_path / "features.csv").write_text("a,b\n1,2\n")
+    log = LogArtifactOperator(task_id="log", name="acme/churn/features", type="dataset",
+                              files=str(tmp_path / "features.csv"),
+                              inputs=[{**pin, "id": other["id"], "digest": other["digest"]}])
+    with pytest.raises(AirflowFailException, match="disagree"):
+        log.execute({"ti": RecordingTI(), "run_id": "r"})
+    with pytest.raises(Exception, match="features"):
+        sdk(wandb_env).artifact("acme/churn/features:latest")

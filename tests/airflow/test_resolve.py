@@ -88,3 +88,10 @@ def test_operator_xcom_is_the_version_xcom(wandb_env) -> None:
     result = ResolveArtifactOperator(task_id="r", artifact="acme/churn/churn-dataset:training").execute({"ti": ti})
     assert result == version_xcom(WandbHook().resolve("acme/churn/churn-dataset:training"))
     assert ti.pushed["wandb_artifact_url"] == result["url"]
+
+
+def test_optional_resolve_returns_none_for_an_alias_nobody_holds_yet(wandb_env, run_dag, out: Path) -> None:
+    assert run_dag("resolve_optional").state == "success"
+    result = json.loads(out.read_text())
+    assert result["absent"] is None
+    assert result["present"]["version"] == sdk(wandb_env).artifact("acme/churn/churn-model:production").version

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.airflow._fakes import sdk
-from wandb_provider._runs import TaskCoordinates
+from wandb_provider._runs import TaskCoordinates, deployment_identity
 from wandb_provider.client import WandbClient
 
 pytestmark = pytest.mark.wandb_server(seed="demo")
@@ -20,7 +20,8 @@ RUN_OPERATIONS = ("UpsertBucket", "UseArtifact", "ArtifactProducer")
 
 
 def _run_path(dag_id: str, run_id: str, task_id: str, project: str = "churn") -> str:
-    return f"acme/{project}/{TaskCoordinates(dag_id, run_id, task_id).wandb_run_id}"
+    coordinates = TaskCoordinates(dag_id, run_id, task_id, deployment=deployment_identity())
+    return f"acme/{project}/{coordinates.wandb_run_id}"
 
 
 def test_producer_and_consumers_are_runs_of_the_tasks(wandb_env: Any, run_dag: Any, out: Path) -> None:
@@ -199,3 +200,32 @@ def test_an_airflow_retry_resumes_the_same_run(wandb_env: Any, run_dag: Any, out
     version = sdk(wandb_env).artifact("acme/churn/retried:latest")
     assert version.version == "v0" and version.logged_by().id == run.id  # the retry finished the same version
     assert "try_number" not in version.metadata["airflow"]
+
+
+def test_two_deployments_never_share_a_run_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same dag, run, task and map index in two Airflow deployments writing to one W&B project."""
+    here = TaskCoordinates("etl", "manual__2026-01-01T00:00:00+00:00", "load", deployment=deployment_identity())
+    there = TaskCoordinates("etl", "manual__2026-01-01T00:00:00+00:00", "load", deployment="other-airflow")
+    assert here.wandb_run_id != there.wandb_run_id
+    assert deployment_identity("prod-airflow") == "prod-airflow"  # the connection extra wins
+    monkeypatch.setenv("AIRFLOW__WANDB__DEPLOYMENT", "eu-airflow")
+    assert deployment_identity() == "eu-airflow"
+    monkeypatch.delenv("AIRFLOW__WANDB__DEPLOYMENT")
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://a@db-one/airflow")
+    one = deployment_identity()
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://a@db-two/airflow")
+    assert one != deployment_identity() and "db-one" not in one  # only a hash of the URL is used
+
+
+def test_the_connection_extra_names_the_deployment_in_the_run_id(
+        wandb_env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.airflow._fakes import RecordingTI
+    from wandb_provider.operators.artifacts import UseArtifactOperator
+
+    conn = {"conn_type": "wandb", "host": wandb_env.base_url, "password": wandb_env.api_key,
+            "extra": {"deployment": "eu-airflow"}}
+    monkeypatch.setenv("AIRFLOW_CONN_WANDB_DEFAULT", json.dumps(conn))
+    UseArtifactOperator(task_id="t", artifact="acme/churn/churn-dataset:v0", root=str(tmp_path / "d")).execute(
+        {"ti": RecordingTI(), "run_id": "r"})
+    expected = TaskCoordinates("d", "r", "t", deployment="eu-airflow").wandb_run_id
+    assert sdk(wandb_env).run(f"acme/churn/{expected}").state == "finished"

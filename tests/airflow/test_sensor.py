@@ -35,7 +35,7 @@ def _sensor(**kwargs: Any) -> ArtifactVersionSensor:
 
 
 def test_waits_until_the_version_appears(wandb_env) -> None:
-    sensor = _sensor(artifact="demo/fresh/new-data:latest")
+    sensor = _sensor(artifact="demo/fresh/new-data:latest", missing_collection_grace=None)  # created later
     context = {"ti": RecordingTI()}
     assert sensor.poke(context) is False
     wandb_env.seed_artifact("new-data", {"a.txt": "a"}, project="fresh", metadata={"rows": 3})

@@ -169,16 +169,20 @@ def test_set_ttl_refuses_a_link_and_writes_nothing_when_already_set(wandb_env) -
         with pytest.raises(BadRequestError, match="acme/churn/churn-model:v2"):
             client.set_ttl(linked, 3600)
         assert wandb_env.stats()["graphql"]["total"] == 0
-        assert client.set_ttl("acme/churn/churn-model:v2", 3600).changed is True
+        with pytest.raises(BadRequestError, match="linked into"):  # a TTL would delete it from the registry too
+            client.set_ttl("acme/churn/churn-model:v2", 3600, may_drop=["candidate"])
+        assert client.set_ttl("acme/churn/churn-model:v0", 3600).changed is True
         wandb_env.reset_stats()
-        again = client.set_ttl("acme/churn/churn-model:v2", 3600)
+        again = client.set_ttl("acme/churn/churn-model:v0", 3600)
         assert again.changed is False and again.after == 3600
         assert wandb_env.stats()["graphql"]["total"] == 2  # resolve, read the TTL; no write
-        assert client.set_ttl("acme/churn/churn-model:v2", "inherit").after == "inherit"
+        assert client.set_ttl("acme/churn/churn-model:v0", "inherit").after == "inherit"
+    assert sdk(wandb_env).artifact("acme/churn/churn-model:v0").ttl is None
     assert sdk(wandb_env).artifact("acme/churn/churn-model:v2").ttl is None
 
 
-def test_delete_one_version_counts_a_missing_version_as_deleted_only_on_a_retry(wandb_env) -> None:
+def test_delete_one_version_never_counts_a_missing_version_as_deleted_without_a_record(wandb_env) -> None:
+    """(A retry after a first try that deleted and crashed is in test_delete_retry.py.)"""
     operator = DeleteArtifactVersionOperator(task_id="delete", artifact="acme/churn/churn-model:v0")
 
     def context(try_number: int) -> dict:
@@ -189,7 +193,8 @@ def test_delete_one_version_counts_a_missing_version_as_deleted_only_on_a_retry(
     assert operator.execute(context(1))["action"] == "deleted"
     with pytest.raises(AirflowFailException, match="v0"):  # a first try that finds nothing: a wrong path?
         operator.execute(context(1))
-    assert operator.execute(context(2))["action"] == "gone"  # a retry after the first try deleted it
+    with pytest.raises(AirflowFailException, match="v0"):  # no record of this task deleting it: not "gone"
+        operator.execute(context(2))
 
 
 def test_sdk_escape_hatch_with_a_wrong_key_is_a_typed_error_without_the_key(

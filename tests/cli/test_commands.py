@@ -231,8 +231,10 @@ def test_lineage_names_the_logging_run_and_the_users(wandb_env: Any, cli: Any, t
     out = json.loads(result.stdout)
     assert out["logged_by"]["path"] == "demo/p/train-1"
     assert [run["path"] for run in out["used_by"]] == ["demo/p/eval-1"]
-    text = cli("lineage", "p/lin:v0")
-    assert text.stdout == "logged_by\tdemo/p/train-1\nused_by\tdemo/p/eval-1\n"
+    lines = cli("lineage", "p/lin:v0").stdout.splitlines()
+    assert lines[0] == "artifact\tdemo/p/lin:v0\tdataset"
+    assert lines[1].startswith("logged_by\tdemo/p/train-1\ttrain-1")
+    assert lines[2].startswith("used_by\tdemo/p/eval-1\teval-1")
 
 
 def test_names_never_reach_the_terminal_as_control_codes(seeded: Any, cli: Any, tmp_path: Path) -> None:
@@ -257,3 +259,62 @@ def test_log_metadata_from_a_file_that_is_not_json_never_echoes_its_contents(wan
     for result in (bad, inline):
         assert "hunter2" not in result.stderr + result.stdout and "AKIA" not in result.stderr + result.stdout
     assert wandb_env.stats()["graphql"]["operations"].get("CreateArtifact", 0) == 0
+
+
+def test_on_call_commands_promote_compare_and_roll_back(wandb_env: Any, cli: Any, tmp_path: Path) -> None:
+    from wandb_provider.client import WandbClient
+    from wandb_provider.client.promotion import plan, promote
+
+    for accuracy in (0.8, 0.9):
+        (tmp_path / "model.json").write_text(json.dumps({"accuracy": accuracy}))
+        with WandbClient.from_env() as client:
+            client.log_artifact("m", "model", str(tmp_path / "model.json"), project="p",
+                                metadata={"eval": {"accuracy": accuracy}})
+    assert cli("alias", "p/m:v0", "--add", "production").code == 0
+    refused = cli("alias", "p/m:v1", "--add", "production", "--require", "eval.accuracy>=production+0.2")
+    assert refused.code == 6 and "production" in refused.stderr
+    with WandbClient.from_env() as client:
+        report = promote(client, plan(client, "p/m:v1", "production", {"eval.accuracy": {">=": {"production": 0.05}}}),
+                         previous_alias="previous-production", actor={"user": "test"})
+    assert report["decision"] == "promoted"
+
+    table = cli("versions", "p/m", "--columns", "eval.accuracy,promotion.previous.version").stdout.splitlines()
+    assert table[0].split()[-2:] == ["EVAL.ACCURACY", "PROMOTION.PREVIOUS.VERSION"]
+    assert table[1].split()[0] == "v1" and table[1].split()[-2:] == ["0.9", "v0"]
+    diff = json.loads(cli("diff", "p/m:previous-production", "p/m:production", "--json").stdout)
+    assert diff["files"] == {"added": [], "removed": [], "changed": ["model.json"]}
+    assert diff["metadata"]["changed"]["eval.accuracy"] == {"a": 0.8, "b": 0.9}
+    assert "promotion.action" in diff["metadata"]["added"]
+
+    assert cli("rollback", "p/m", "--only-if-current", "v0").code == 6  # the guard: production is on v1
+    rolled = cli("rollback", "p/m", "--json")
+    assert rolled.code == 0, rolled.stderr
+    assert json.loads(rolled.stdout)["restored"]["version"] == "v0"
+    import wandb
+
+    api = wandb.Api(api_key=wandb_env.api_key, overrides={"base_url": wandb_env.base_url})
+    path = f"{api.default_entity}/p/m"
+    assert api.artifact(f"{path}:production").version == "v0"
+    assert "previous-production" in api.artifact(f"{path}:v1").aliases
+    assert api.artifact(f"{path}:production").metadata["promotion"]["action"] == "rollback"
+
+
+def test_lineage_walks_upstream_hops_with_names(wandb_env: Any, cli: Any, tmp_path: Path) -> None:
+    from wandb_provider.client import WandbClient
+
+    (tmp_path / "raw.csv").write_text("a\n")
+    (tmp_path / "model.json").write_text("{}")
+    with WandbClient.from_env() as client:
+        prep = client.upsert_run(None, "p", "prep-1", job_type="prep")
+        data = client.log_artifact("data", "dataset", str(tmp_path / "raw.csv"), run=prep)
+        train = client.upsert_run(None, "p", "train-1", job_type="train")
+        client.use_artifact(train, data)
+        client.log_artifact("net", "model", str(tmp_path / "model.json"), run=train)
+    shallow = json.loads(cli("lineage", "p/net:v0", "--json").stdout)
+    assert shallow["upstream"] == [] and shallow["logged_by"]["path"] == "demo/p/train-1"
+    deep = json.loads(cli("lineage", "p/net:v0", "--depth", "3", "--json").stdout)
+    [item] = deep["upstream"]
+    assert item["artifact"] == "demo/p/data:v0" and item["logged_by"]["path"] == "demo/p/prep-1"
+    lines = cli("lineage", "p/net:v0", "--depth", "2").stdout.splitlines()
+    assert "  input\tdemo/p/data:v0\tdataset" in lines
+    assert any(line.startswith("    logged_by\tdemo/p/prep-1\tprep-1 [prep]") for line in lines)

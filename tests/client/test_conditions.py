@@ -8,7 +8,7 @@ import math
 import pendulum
 import pytest
 
-from wandb_provider.client import ArtifactVersion, BadRequestError, evaluate_gate
+from wandb_provider.client import ArtifactVersion, BadRequestError, MissingMetadataKeyError, evaluate_gate
 from wandb_provider.client.conditions import evaluate_version, validate_gate, validate_newer_than
 
 METADATA = {"accuracy": 0.91, "eval": {"split": "test", "n": 200}, "framework": "torch", "a.b": 1}
@@ -30,7 +30,7 @@ METADATA = {"accuracy": 0.91, "eval": {"split": "test", "n": 200}, "framework": 
     ],
 )
 def test_gate(require, passed: bool) -> None:
-    result = evaluate_gate(METADATA, require)
+    result = evaluate_gate(METADATA, require, on_missing="skip")
     assert result.passed is passed
     if not passed:
         assert result.failures and next(iter(require)) in result.describe()
@@ -59,7 +59,6 @@ def test_gate(require, passed: bool) -> None:
         pytest.param({"ok": False}, {"ok": {"==": True}}, False, id="bool-false"),
         pytest.param({"d": "2026-05-01"}, {"d": {">=": "2026-01-01"}}, True, id="text-orders-as-text"),
         pytest.param({"x": None}, {"x": {">=": 1}}, False, id="null-is-no-value"),
-        pytest.param({"x": None}, {"x": {"==": None}}, True, id="null-equals-null"),
     ],
 )
 def test_values_as_users_write_them(metadata, require, passed: bool) -> None:
@@ -95,6 +94,10 @@ def test_gate_rendered_as_text_is_read_as_a_dict() -> None:
         pytest.param({"accuracy": {"~": 1}}, id="unknown-operator"),
         pytest.param({"accuracy": {">=": ""}}, id="rendered-empty"),
         pytest.param({"accuracy": {">=": None}}, id="none-ordered"),
+        pytest.param({"eval.split": {"==": None}}, id="none-equals"),
+        pytest.param({"eval.split": {"==": "None"}}, id="rendered-none-equals"),
+        pytest.param({"eval.split": {"!=": "null"}}, id="rendered-null-differs"),
+        pytest.param({"framework": {"in": ["torch", None]}}, id="none-in-list"),
         pytest.param({"accuracy": {">=": [1]}}, id="list-ordered"),
         pytest.param({"accuracy": {">=": True}}, id="bool-ordered"),
         pytest.param({"accuracy": {"==": math.nan}}, id="nan-expected"),
@@ -153,3 +156,40 @@ def test_newer_than_must_be_a_version_or_digest() -> None:
     validate_newer_than("c" * 32)
     with pytest.raises(BadRequestError):
         validate_newer_than("production")
+
+
+def test_an_empty_term_value_says_it_is_yours() -> None:
+    with pytest.raises(BadRequestError, match=r"require\['accuracy'\]\['>='\]: your expected value is empty"):
+        evaluate_gate(METADATA, {"accuracy": {">=": "None"}})
+
+
+def test_a_missing_key_fails_closed_naming_the_keys_and_the_closest() -> None:
+    with pytest.raises(MissingMetadataKeyError) as caught:
+        evaluate_gate(METADATA, {"eval.acuracy": {">=": 0.9}, "accuracy": {">=": 0.5}}, subject="acme/p/m:v3")
+    error = caught.value
+    assert error.missing == ("eval.acuracy",)
+    assert "accuracy" in error.available and "eval.split" in error.available
+    assert error.suggestions == {"eval.acuracy": "accuracy"} or error.suggestions["eval.acuracy"].startswith("eval")
+    assert "did you mean" in str(error) and "acme/p/m:v3" in str(error)
+    assert not error.transient
+
+
+def test_on_missing_skip_is_a_failed_condition() -> None:
+    result = evaluate_gate(METADATA, {"eval.acuracy": {">=": 0.9}}, on_missing="skip")
+    assert not result.passed and result.missing == ("eval.acuracy",)
+    with pytest.raises(BadRequestError, match="on_missing"):
+        evaluate_gate(METADATA, {"accuracy": {">=": 0.9}}, on_missing="ignore")
+
+
+def test_each_term_carries_both_values() -> None:
+    result = evaluate_gate(METADATA, {"accuracy": {">=": 0.95, "<": 1}, "eval.split": {"==": "test"}})
+    assert [(t.key, t.op, t.expected, t.actual, t.passed) for t in result.terms] == [
+        ("accuracy", ">=", 0.95, 0.91, False), ("accuracy", "<", 1, 0.91, True),
+        ("eval.split", "==", "test", "test", True)]
+    assert result.failures == ("accuracy = 0.91 does not satisfy >= 0.95",)
+
+
+def test_the_sensor_verdict_fails_on_a_missing_key() -> None:
+    with pytest.raises(MissingMetadataKeyError):
+        evaluate_version(_version(), require={"acuracy": {">=": 0.5}})
+    assert not evaluate_version(_version(), require={"acuracy": {">=": 0.5}}, on_missing="skip").ready

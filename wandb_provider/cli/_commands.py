@@ -136,17 +136,39 @@ def cmd_versions(client: WandbClient, args: argparse.Namespace) -> int:
         rows.append(version)
         if args.limit is not None and len(rows) >= args.limit:
             break
+    columns = [c.strip() for c in (args.columns or "").split(",") if c.strip()]
     if args.json:
-        _json([v.to_dict() for v in rows])
+        _json([{**v.to_dict(), **({"columns": {c: _column(v, c) for c in columns}} if columns else {})}
+               for v in rows])
         return _exit.OK
-    table = [("VERSION", "ALIASES", "DIGEST", "CREATED", "SIZE", "FILES")]
+    table = [("VERSION", "ALIASES", "DIGEST", "CREATED", "SIZE", "FILES", *(c.upper() for c in columns))]
     table += [(v.version, ",".join(v.aliases) or "-", v.digest,
-               v.created_at.to_iso8601_string() if v.created_at else "-", _size(v.size), str(v.file_count))
+               v.created_at.to_iso8601_string() if v.created_at else "-", _size(v.size), str(v.file_count),
+               *(_cell(_column(v, c)) for c in columns))
               for v in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         _out("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return _exit.OK
+
+
+def _column(version: ArtifactVersion, key: str) -> Any:
+    from ..client.conditions import lookup
+
+    value = lookup(version.metadata, key)
+    return None if value is _missing() else value
+
+
+def _missing() -> Any:
+    from ..client import conditions
+
+    return conditions._MISSING
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
 # --- log ----------------------------------------------------------------------------------------
@@ -193,6 +215,7 @@ def _metadata(value: str | None) -> str | None:
 
 # --- alias --------------------------------------------------------------------------------------
 
+_RELATIVE = re.compile(r"^([A-Za-z][\w.-]*)\s*([+-])\s*(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)$")
 _CONDITION = re.compile(r"^\s*([^<>=!\s]+)\s*(>=|<=|==|!=|>|<)\s*(.*?)\s*$", re.DOTALL)
 
 
@@ -224,7 +247,10 @@ def _guard(items: list[str]) -> dict[str, str | None]:
             raise UsageError(f"--only-if-current {item!r}: write ALIAS=vN, or ALIAS=none for 'on no version'.")
         if alias.strip() in guard:
             raise UsageError(f"--only-if-current names {alias.strip()!r} twice.")
-        guard[alias.strip()] = None if holder.strip().lower() in ("", "none", "null") else holder.strip()
+        if not holder.strip():  # e.g. production=$PROD with PROD unset: fail closed, never "on no version"
+            raise UsageError(f"--only-if-current {item!r}: the expected version is empty; write ALIAS=vN, or "
+                             "ALIAS=none for 'on no version'.")
+        guard[alias.strip()] = None if holder.strip().lower() in ("none", "null") else holder.strip()
     return guard
 
 
@@ -245,7 +271,11 @@ def _gate(items: list[str]) -> dict[str, Any]:
             if match is None or not match.group(3):
                 raise UsageError(f"--require {item!r}: write KEY>=VALUE (operators > >= < <= == !=) or a JSON "
                                  "gate like '{\"eval.acc\": {\">=\": 0.9}}'.")
-            parts = [(match.group(1), {match.group(2): match.group(3)})]
+            value: Any = match.group(3)
+            relative = _RELATIVE.match(value)
+            if relative is not None and match.group(2) in ("<", "<=", ">", ">="):  # accuracy>=production+0.01
+                value = {relative.group(1): f"{relative.group(2)}{relative.group(3)}"}
+            parts = [(match.group(1), {match.group(2): value})]
         for key, conditions in parts:
             if not isinstance(conditions, dict):
                 raise UsageError(f"--require {item!r}: the conditions of {key!r} must be an object like "
@@ -274,11 +304,111 @@ def cmd_lineage(client: WandbClient, args: argparse.Namespace) -> int:
     version = client.artifact(args.artifact)
     lineage = client.lineage(version)
     logged_by, used_by = lineage["logged_by"], lineage["used_by"]
+    upstream = _upstream(client, logged_by, args.depth - 1, {version.id}) if args.depth > 1 else []
     if args.json:
-        _json({"artifact": version.qualified_name, "logged_by": logged_by.to_dict() if logged_by else None,
-               "used_by": [run.to_dict() for run in used_by]})
+        _json({"artifact": version.qualified_name, "type": version.type,
+               "logged_by": logged_by.to_dict() if logged_by else None,
+               "used_by": [run.to_dict() for run in used_by], "upstream": upstream})
         return _exit.OK
-    _out(f"logged_by\t{logged_by.path if logged_by else '-'}")
+    _out(f"artifact\t{version.qualified_name}\t{version.type}")
+    _out(f"logged_by\t{logged_by.path if logged_by else '-'}\t{_run_name(logged_by)}")
     for run in used_by:
-        _out(f"used_by\t{run.path}")
+        _out(f"used_by\t{run.path}\t{_run_name(run)}")
+    _print_upstream(upstream, 1)
+    return _exit.OK
+
+
+def _upstream(client: WandbClient, run: Any, hops: int, seen: set[str]) -> list[dict[str, Any]]:
+    """The versions ``run`` used and, ``hops`` - 1 more times, the runs that logged those and what they used."""
+    if run is None or hops < 1:
+        return []
+    found = []
+    for version in client.run_inputs(run):
+        if version.id in seen:  # a cycle or a diamond: each version once
+            continue
+        seen.add(version.id)
+        producer = client.producer(version)
+        found.append({"artifact": version.qualified_name, "type": version.type,
+                      "logged_by": producer.to_dict() if producer else None,
+                      "upstream": _upstream(client, producer, hops - 1, seen)})
+    return found
+
+
+def _print_upstream(items: list[dict[str, Any]], level: int) -> None:
+    for item in items:
+        producer = item["logged_by"]
+        name = "-" if producer is None else " ".join(
+            p for p in (producer["display_name"] or producer["run_id"],
+                        f"[{producer['job_type']}]" if producer["job_type"] else "", producer["state"] or "") if p)
+        _out(f"{'  ' * level}input\t{item['artifact']}\t{item['type']}")
+        _out(f"{'  ' * level}  logged_by\t{producer['path'] if producer else '-'}\t{name}")
+        _print_upstream(item["upstream"], level + 1)
+
+
+def _run_name(run: Any) -> str:
+    if run is None:
+        return "-"
+    return " ".join(part for part in (run.display_name or run.run_id, f"[{run.job_type}]" if run.job_type else "",
+                                      run.state or "") if part)
+
+
+# --- diff and rollback --------------------------------------------------------------------------
+
+
+def cmd_diff(client: WandbClient, args: argparse.Namespace) -> int:
+    a, b = client.artifact(args.a), client.artifact(args.b)
+    files_a = {e.path: e.digest for e in client.manifest(a)}
+    files_b = {e.path: e.digest for e in client.manifest(b)}
+    flat_a, flat_b = _flatten(a.metadata), _flatten(b.metadata)
+    result: dict[str, Any] = {
+        "a": a.qualified_name, "b": b.qualified_name,
+        "files": {"added": sorted(set(files_b) - set(files_a)), "removed": sorted(set(files_a) - set(files_b)),
+                  "changed": sorted(p for p in set(files_a) & set(files_b) if files_a[p] != files_b[p])},
+        "metadata": {"added": sorted(set(flat_b) - set(flat_a)), "removed": sorted(set(flat_a) - set(flat_b)),
+                     "changed": {k: {"a": flat_a[k], "b": flat_b[k]} for k in sorted(set(flat_a) & set(flat_b))
+                                 if flat_a[k] != flat_b[k]}},
+    }
+    if args.json:
+        _json(result)
+        return _exit.OK
+    _out(f"a\t{a.qualified_name}\t{a.digest}")
+    _out(f"b\t{b.qualified_name}\t{b.digest}")
+    for kind in ("added", "removed", "changed"):
+        for path in result["files"][kind]:
+            _out(f"file\t{kind}\t{path}")
+    for kind in ("added", "removed"):
+        for key in result["metadata"][kind]:
+            _out(f"metadata\t{kind}\t{key}")
+    for key, values in result["metadata"]["changed"].items():
+        _out(f"metadata\tchanged\t{key}\t{_cell(values['a'])} -> {_cell(values['b'])}")
+    return _exit.OK
+
+
+def _flatten(metadata: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"eval": {"acc": 1}}`` as ``{"eval.acc": 1}``: a change deep down names its key."""
+    if not isinstance(metadata, dict) or not metadata:
+        return {prefix: metadata} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in metadata.items():
+        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def cmd_rollback(client: WandbClient, args: argparse.Namespace) -> int:
+    import getpass
+
+    from ..client.promotion import rollback
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    result = rollback(client, args.collection, args.alias, previous_alias=args.previous_alias,
+                      actor={"user": user, "tool": "wandb-artifacts rollback"}, only_if_current=args.only_if_current)
+    if args.json:
+        _json(result)
+    else:
+        replaced = result["replaced"]
+        _out(f"rolled_back\t{args.alias}\t{result['restored']['qualified_name']}\t"
+             f"(was on {replaced['version'] if replaced else 'no version'})")
     return _exit.OK

@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "List a collection's versions, newest first: index, aliases, digest, created, size.")
     versions.add_argument("collection", metavar="COLLECTION", help="[entity/][project/]name, no alias")
     versions.add_argument("--limit", type=_positive_int, metavar="N", help="at most N versions")
+    versions.add_argument("--columns", metavar="KEYS", default="",
+                          help="metadata keys to show as columns, comma-separated (dotted keys reach nested "
+                               "metadata), e.g. eval.accuracy,promotion.by.dag_id")
 
     log = command("log", "log files and folders as a new version",
                   "Log files, folders (their files keep relative names) and references as a new version. "
@@ -175,6 +178,25 @@ def build_parser() -> argparse.ArgumentParser:
     lineage = command("lineage", "show the run that logged a version and the runs that used it",
                       "Show the run that logged a version and the runs that used it.")
     lineage.add_argument("artifact", metavar="ARTIFACT")
+    lineage.add_argument("--depth", type=_positive_int, default=1, metavar="N",
+                         help="hops upstream: with N > 1 also the versions the logging run used, the runs "
+                              "that logged those, and so on (default 1)")
+
+    diff = command("diff", "compare two versions' files and metadata",
+                   "Compare two versions: files added, removed and changed (by digest), and metadata keys "
+                   "added, removed and changed. Exit 0 whether or not they differ.")
+    diff.add_argument("a", metavar="A", help="e.g. acme/churn/churn-model:previous-production")
+    diff.add_argument("b", metavar="B", help="e.g. acme/churn/churn-model:production")
+
+    rollback = command("rollback", "move an alias back to the version it replaced",
+                       "Move ALIAS (default production) back to the version holding previous-ALIAS, which "
+                       "the last promotion kept; guarded like a promotion, recorded under metadata "
+                       "'promotion' of the restored version. The version rolled back from takes "
+                       "previous-ALIAS. Exit 6 when --only-if-current does not hold or a writer raced.")
+    rollback.add_argument("collection", metavar="COLLECTION", help="[entity/][project/]name, no alias")
+    rollback.add_argument("--alias", default="production", metavar="ALIAS")
+    rollback.add_argument("--previous-alias", metavar="ALIAS", help="default: previous-ALIAS")
+    rollback.add_argument("--only-if-current", metavar="vN", help="roll back only if ALIAS is on vN now")
     return parser
 
 

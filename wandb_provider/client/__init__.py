@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from .client import WandbClient
-from .conditions import GateResult, evaluate_gate
+from .conditions import GateResult, TermResult, evaluate_gate
 from .config import ClientConfig
 from .errors import (
     AliasConflictError,
@@ -22,6 +22,7 @@ from .errors import (
     LocalFileError,
     MalformedResponseError,
     MetadataConflictError,
+    MissingMetadataKeyError,
     NotFoundError,
     PermissionDeniedError,
     ProtectedAliasError,
@@ -69,6 +70,7 @@ __all__ = [
     "Manifest",
     "ManifestEntry",
     "MetadataConflictError",
+    "MissingMetadataKeyError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProgressUpdate",
@@ -77,6 +79,7 @@ __all__ = [
     "RootBusyError",
     "RootConflictError",
     "ServerError",
+    "TermResult",
     "UnsafePathError",
     "UnsupportedReferenceError",
     "VerifyReport",

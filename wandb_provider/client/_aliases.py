@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .conditions import evaluate_gate, validate_gate
+from .conditions import check_on_missing, evaluate_gate, validate_gate
 from .errors import AliasConflictError, BadRequestError, ConditionNotMetError, WandbError
 from .models import AliasChange, ArtifactVersion
 from .paths import check_alias, is_version
@@ -23,6 +23,10 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
     """Aliases a caller asks to set or remove: W&B's naming rules, no ``vN``, never ``latest``."""
     names = as_str_list(aliases, what)
     for alias in names:
+        if "," in alias:
+            raise BadRequestError(
+                f"{what}: {alias!r} holds a comma; W&B would take it as one alias. Pass several aliases as a list.",
+                hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r}.")
         if alias in RESERVED_ALIASES:
             raise BadRequestError(
                 f"{what}: {alias!r} is managed by W&B (it always marks the newest version) and cannot be "
@@ -33,9 +37,17 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
 
 
 def _expected_holder(alias: str, value: Any) -> str | None:
-    """A guard value: ``vN``, or no version (``None``; also ``""``/``"None"``, what templates render)."""
-    if value is None or (isinstance(value, str) and value.strip() in _NO_VERSION_TEXT):
+    """A guard value: ``vN``, or ``None`` for "held by no version". Empty text (``""``, ``"None"``:
+    what a template renders for a missing value) is refused: the guard would otherwise expect no
+    holder and blame a race for the template (README, "Safety")."""
+    if value is None:
         return None
+    if isinstance(value, str) and value.strip() in _NO_VERSION_TEXT:
+        raise BadRequestError(
+            f"only_if_current[{alias!r}]: your expected value is empty ({value!r}); did a template render "
+            "None (e.g. an xcom_pull of a task id that does not exist)?",
+            hint="Give the version you expect ('v3'); pass None itself (not text) for 'held by no version'.",
+        )
     if isinstance(value, str) and is_version(value.strip()):
         return value.strip()
     raise BadRequestError(
@@ -51,6 +63,7 @@ class AliasRequest:
     remove: tuple[str, ...]
     guard: dict[str, str | None]
     gate: dict[str, dict[str, Any]]
+    on_missing: str = "fail"
 
     @classmethod
     def of(
@@ -59,9 +72,10 @@ class AliasRequest:
         remove: str | Iterable[str] | None,
         guard: Mapping[str, Any] | str | None,
         require: Mapping[str, Any] | str | None = None,
+        on_missing: str = "fail",
     ) -> AliasRequest:
         """Validate before any request: alias names, guard values, the gate's shape, no alias both
-        added and removed."""
+        added and removed. ``on_missing``: what a gate key the metadata lacks does (see ``conditions``)."""
         if isinstance(guard, str):  # a whole guard rendered by a template; never let it vanish silently
             if guard.strip() in _NO_VERSION_TEXT:
                 raise BadRequestError(f"only_if_current rendered empty ({guard!r}); pass None for no guard.")
@@ -74,6 +88,7 @@ class AliasRequest:
             remove=check_alias_names(remove, "remove"),
             guard={alias: _expected_holder(alias, (guard or {})[alias]) for alias in guard_aliases},
             gate=validate_gate(require),
+            on_missing=check_on_missing(on_missing),
         )
         both = set(request.add) & set(request.remove)
         if both:
@@ -86,11 +101,23 @@ class AliasRequest:
         return tuple(dict.fromkeys((*self.add, *self.remove, *self.guard)))
 
 
-def check_gate(request: AliasRequest, version: ArtifactVersion) -> None:
-    """``ConditionNotMetError`` (with each failed condition) unless the gate holds on ``version``."""
+def metadata_terms(gate: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The terms of a gate decided on the version's metadata alone (no run, no other version)."""
+    from .gates import relative, run_term
+
+    kept = {key: {op: expected for op, expected in conditions.items() if relative(key, op, expected) is None}
+            for key, conditions in gate.items() if run_term(key) is None}
+    return {key: conditions for key, conditions in kept.items() if conditions}
+
+
+def check_gate(request: AliasRequest, version: ArtifactVersion, report: Any = None) -> None:
+    """``ConditionNotMetError`` (with each failed condition) unless the gate holds on ``version``;
+    ``report`` is the ``GateReport`` already decided for a gate that reads runs or other versions."""
     if not request.gate:
         return
-    gate = evaluate_gate(version.metadata, request.gate)
+    gate = report if report is not None else evaluate_gate(version.metadata, request.gate,
+                                                           on_missing=request.on_missing,
+                                                           subject=version.qualified_name)
     if not gate.passed:
         raise ConditionNotMetError(
             f"not changing aliases of {version.qualified_name}: {gate.describe()}.",
@@ -106,9 +133,14 @@ def plan(request: AliasRequest, version: ArtifactVersion, holders: dict[str, str
     """
     conflicts = _guard_conflicts(request, version, holders)
     if conflicts:
+        expected_none = [a for a, e in request.guard.items() if e is None and holders[a] not in (None, version.version)]
+        hint = "Another writer moved it first (or the version you expect is out of date); re-resolve and decide again."
+        if expected_none:
+            hint = (f"only_if_current says {expected_none} should be on no version (None): if that came from a "
+                    "template that rendered None, fix the template; if you meant it, another writer moved it "
+                    "first. Re-resolve and decide again.")
         raise AliasConflictError(
-            f"not moving aliases on {version.qualified_name}: " + "; ".join(conflicts) + ".",
-            hint="Another run moved it first; re-resolve and decide again.",
+            f"not moving aliases on {version.qualified_name}: " + "; ".join(conflicts) + ".", hint=hint,
         )
     to_add = tuple(a for a in request.add if holders[a] != version.version)
     to_remove = tuple(a for a in request.remove if holders[a] == version.version)
@@ -145,9 +177,9 @@ def races(request: AliasRequest, version: ArtifactVersion, holders: dict[str, st
     unguarded = {a: e for a, e in request.guard.items() if a not in request.add}
     problems += [f"the guard no longer holds: {c}" for c in _guard_conflicts(
         dataclasses.replace(request, guard=unguarded), version, holders)]
-    if request.gate:
+    if request.gate and (terms := metadata_terms(request.gate)):  # run and relative terms were decided before
         try:
-            gate = evaluate_gate(version.metadata, request.gate)
+            gate = evaluate_gate(version.metadata, terms, on_missing=request.on_missing)
         except WandbError as exc:
             problems.append(f"the gate can no longer be decided: {exc.message}")
         else:

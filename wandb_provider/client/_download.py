@@ -656,6 +656,11 @@ class Downloader:
             raise
         if errors:
             raise errors[0]
+        if self.cancel.is_set():  # WandbClient.cancel() (e.g. Airflow's on_kill): nothing is published
+            from .errors import CancelledError
+
+            raise CancelledError("download cancelled; the root was left as it was.",
+                                 hint="Run the task again to download it.")
 
 
 def staged_name(path: str) -> str:

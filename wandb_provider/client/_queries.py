@@ -432,6 +432,37 @@ query ArtifactProducer($id: ID!) {
 }
 """ + _RUN_FIELDS)
 
+# The versions a run used (W&B's ``inputArtifacts``, as the SDK's ``Run.used_artifacts`` reads them).
+RUN_INPUTS = Operation("RunInputArtifacts", """
+query RunInputArtifacts($entity: String!, $project: String!, $run: String!, $cursor: String, $perPage: Int) {
+  project(entityName: $entity, name: $project) {
+    run(name: $run) {
+      inputArtifacts(after: $cursor, first: $perPage) {
+        pageInfo { hasNextPage endCursor }
+        edges {
+          node {
+            ...VersionFields
+            aliases { alias artifactCollection { ...CollectionRef } }
+          }
+        }
+      }
+    }
+  }
+}
+""" + _FRAGMENTS)
+
+
+# The run's final metrics and configuration, for gate terms such as ``run.summary.val_loss``
+# (both are ``JSONString`` fields of ``Run``, as the SDK's public API reads them).
+ARTIFACT_PRODUCER_VALUES = Operation("ArtifactProducerValues", """
+query ArtifactProducerValues($id: ID!) {
+  artifact(id: $id) {
+    id
+    createdBy { __typename ... on Run { ...RunFields summaryMetrics config } }
+  }
+}
+""" + _RUN_FIELDS)
+
 
 def artifact_with_alias_holders(count: int) -> Operation:
     """Resolve a version and, in the same request, who holds ``count`` aliases of its collection.
@@ -488,6 +519,8 @@ ALL_OPERATIONS: tuple[Operation, ...] = (
     USE_ARTIFACT,
     ARTIFACT_LINEAGE,
     ARTIFACT_PRODUCER,
+    ARTIFACT_PRODUCER_VALUES,
+    RUN_INPUTS,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
@@ -29,12 +30,14 @@ from .models import (
     WandbRun,
 )
 from .paths import ArtifactPath
+from .promotion import PREVIOUS_PREFIX
 
 if TYPE_CHECKING:
     from ._aliases import AliasRequest
     from ._graphql import GraphQLClient
     from ._storage import Storage
     from ._transport import Transport
+    from .gates import GateReport, Subject
     from .object_stores import ObjectStore
 
 ArtifactRef = ArtifactVersion | str
@@ -79,6 +82,8 @@ class WandbClient:
         self._transport: Transport = Transport(self.config)
         self._graphql: GraphQLClient = GraphQLClient(self._transport)
         self._lock = threading.Lock()
+        self._in_flight: set[threading.Event] = set()  # cancel events of this client's running transfers
+        self._in_flight_lock = threading.RLock()  # reentrant: cancel() may run in a signal handler
         self._storage: Storage | None = None
         self._default_entity: str | None = self.config.entity
         self._org_entities: dict[str | None, str] = {}
@@ -96,6 +101,26 @@ class WandbClient:
         self._transport.close()
         if self._storage is not None:
             self._storage.close()
+
+    def cancel(self) -> None:
+        """Stop this client's transfers in flight (downloads and uploads, in any thread) within about a
+        second: each raises ``CancelledError`` and leaves its root as it was. Safe to call from a signal
+        handler (Airflow's ``on_kill``) or another thread; the client stays usable for new calls."""
+        with self._in_flight_lock:
+            events = list(self._in_flight)
+        for event in events:
+            event.set()
+
+    @contextlib.contextmanager
+    def _cancellable(self, event: threading.Event) -> Iterator[threading.Event]:
+        """Register ``event`` as a running transfer's cancel event, for ``cancel``."""
+        with self._in_flight_lock:
+            self._in_flight.add(event)
+        try:
+            yield event
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(event)
 
     def _file_storage(self) -> Storage:
         """The pooled storage client for file transfers, made on first download."""
@@ -415,8 +440,9 @@ class WandbClient:
             cache_scope=self.config.base_url,
             ledger_keys=self._ledger_keys(),
         )
-        return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
-                                cache=blob_cache)
+        with self._cancellable(downloader.cancel):
+            return download_entries(downloader, version, entries, root, mode=mode, remove_foreign=remove_foreign,
+                                    cache=blob_cache)
 
     def download_file(self, artifact: ArtifactRef, path: str, root: str | os.PathLike[str], **options: Any) -> Path:
         """Download one entry of a version into ``root`` and return its local path.
@@ -478,6 +504,7 @@ class WandbClient:
         remove: str | Sequence[str] = (),
         only_if_current: Mapping[str, str | None] | None = None,
         require: Mapping[str, Any] | None = None,
+        on_missing: str = "fail",
     ) -> AliasChange:
         """Add and remove aliases on one version, behind an optional metadata gate and holder guard.
 
@@ -502,6 +529,10 @@ class WandbClient:
             (``None``: on no version) or already on this one; otherwise ``AliasConflictError`` is
             raised and nothing changes.
         :param require: A metadata gate, e.g. ``{"eval.accuracy": {">=": 0.9}}`` (see ``conditions``).
+            A term whose value is empty (None, ``""``, ``"None"``) is refused before any request.
+        :param on_missing: ``"fail"`` (default): a gate key the metadata lacks raises
+            ``MissingMetadataKeyError`` (with the keys it has and a did-you-mean); ``"skip"``: it is a
+            condition that does not hold (``ConditionNotMetError``).
         :raises ConditionNotMetError: The gate does not hold; ``failures`` names each failed condition.
         :raises AliasConflictError: The guard failed before the write, or another writer raced it.
         :raises ProtectedAliasError: A protected registry alias and a caller who is not a registry admin.
@@ -511,10 +542,10 @@ class WandbClient:
         from ._aliases import AliasRequest, check_gate, plan
         from ._writes import settle
 
-        request = AliasRequest.of(add, remove, only_if_current, require)
+        request = AliasRequest.of(add, remove, only_if_current, require, on_missing)
         started = time.monotonic()
         version, holders, holder_ids = self._version_and_holders(artifact, request.watched)
-        check_gate(request, version)
+        check_gate(request, version, self._gate_report(version, request))
         change = plan(request, version, holders)
         if not change.changed:
             return change
@@ -529,6 +560,14 @@ class WandbClient:
             raise
         settle(time.monotonic() - started)
         return self._confirm_aliases(request, change, holder_ids)
+
+    def _gate_report(self, version: ArtifactVersion, request: AliasRequest) -> GateReport | None:
+        """The decided gate when it reads runs or other versions (None: metadata alone decides)."""
+        from .gates import reads
+
+        if not request.gate or not reads(request.gate).any:
+            return None
+        return self.evaluate_gate(version, request.gate, on_missing=request.on_missing)
 
     def _write_aliases(self, seen: ArtifactVersion, artifact_id: str, aliases: Sequence[str], *, add: bool) -> None:
         """Add (or remove) ``aliases`` on the version ``artifact_id`` in the collection ``seen`` belongs to."""
@@ -742,7 +781,8 @@ class WandbClient:
                                                             "deleteAliases": delete_aliases}},
                               what=f"delete {version.qualified_name}")
 
-    def set_ttl(self, artifact: ArtifactRef, ttl: TTL) -> TTLChange:
+    def set_ttl(self, artifact: ArtifactRef, ttl: TTL, *, may_drop: str | Sequence[str] = (),
+                protected_aliases: str | Sequence[str] = ()) -> TTLChange:
         """Set a version's time-to-live (W&B's ``ttl``): seconds > 0, ``None`` for no TTL (even when
         the team has a default), or ``"inherit"`` for the team's default.
 
@@ -750,6 +790,12 @@ class WandbClient:
         official SDK, a version seen through a link (a registry or portfolio) is refused: its TTL is
         the source version's. The TTL is read first (nothing is sent when it is already so), written,
         then read back; when another writer changed it meanwhile, ``MetadataConflictError`` says so.
+
+        A TTL is a delete on a timer, so it gets ``delete_if_unclaimed``'s protections (README,
+        "Safety"): a TTL other than None is refused (``BadRequestError``, nothing written) when the
+        version, re-read just before, holds a protected alias (``protected_aliases``; in a registry
+        every alias but ``latest``), an alias other than ``latest`` and ``may_drop``, is linked into
+        another collection, or is not COMMITTED.
         """
         import time
 
@@ -758,6 +804,7 @@ class WandbClient:
         from .errors import MetadataConflictError
 
         wanted = check_ttl(ttl)
+        rules = _claim_rules(may_drop, protected_aliases)
         version = self._version(artifact)
         if version.is_link:
             raise BadRequestError(
@@ -769,6 +816,13 @@ class WandbClient:
         if before == wanted:
             return TTLChange(version, before, before, changed=False)
         what = f"set the TTL of {version.qualified_name}"
+        if wanted is not None:
+            refusal = self._unclaimed(version, rules)
+            if refusal is not None:
+                raise BadRequestError(
+                    f"{what} to {wanted!r}: refused, {refusal}; when its TTL ran out W&B would delete it.",
+                    hint="Move the alias off it first, or name the aliases it may lose with it (may_drop / "
+                         "drop_aliases); a protected alias always keeps its version.")
         data = self._graphql.execute(q.UPDATE_ARTIFACT_TTL, {"input": {
             "artifactID": version.id, "ttlDurationSeconds": ttl_to_wire(wanted)}}, what=what)
         with strict_answer(what, q.UPDATE_ARTIFACT_TTL.name):
@@ -819,30 +873,18 @@ class WandbClient:
         :return: What happened: ``deleted``, ``unlinked``, ``kept`` (with the reason) or ``gone``
             (someone else deleted or unlinked it first).
         """
-        from ._aliases import check_alias_names
         from .errors import ProtectedAliasError
-        from .paths import REGISTRY_PREFIX
-        from .values import as_str_list
 
-        droppable = set(as_str_list(may_drop, "may_drop"))
-        protected = set(check_alias_names([a for a in as_str_list(protected_aliases, "protected_aliases")
-                                           if a != "latest"], "protected_aliases"))
+        rules = _claim_rules(may_drop, protected_aliases)
         version = self._version(artifact)
         name = version.qualified_name
         claims = self._claims(version)
         if claims is None:
             return DeleteOutcome(name, "gone", "no longer in the collection: deleted or unlinked by someone else")
-        state, here, elsewhere, collection_id = claims
-        if state != "COMMITTED":
-            return DeleteOutcome(name, "kept", f"it is {state}")
-        if version.project.startswith(REGISTRY_PREFIX):
-            protected |= {a for a in here if a != "latest"}
-        if held := sorted(set(here) & protected):
-            return DeleteOutcome(name, "kept", f"it holds protected alias(es) {held}")
-        if extra := sorted(set(here) - {"latest"} - droppable):
-            return DeleteOutcome(name, "kept", f"it holds alias(es) {extra}")
-        if elsewhere and not version.is_link:
-            return DeleteOutcome(name, "kept", f"it is linked into {elsewhere}; deleting it would remove it there too")
+        _, here, _, collection_id = claims
+        refusal = _claim_refusal(version, claims, *rules)
+        if refusal is not None:
+            return DeleteOutcome(name, "kept", refusal)
         if dry_run:
             return DeleteOutcome(name, "would_unlink" if version.is_link else "would_delete", "")
         try:
@@ -863,6 +905,13 @@ class WandbClient:
         except ProtectedAliasError as exc:
             return DeleteOutcome(name, "kept", f"it holds a protected alias: {exc.message}")
         return DeleteOutcome(name, "deleted", "")
+
+    def _unclaimed(self, version: ArtifactVersion, rules: tuple[set[str], set[str]]) -> str | None:
+        """Why ``version`` may not be deleted now (re-read), or None (see ``delete_if_unclaimed``)."""
+        claims = self._claims(version)
+        if claims is None:
+            raise ArtifactNotFoundError(f"re-check {version.qualified_name}: it is no longer in its collection.")
+        return _claim_refusal(version, claims, *rules)
 
     def _claims(self, version: ArtifactVersion) -> tuple[str, list[str], list[str], str] | None:
         """``(state, aliases here, other collections, this collection's id)``; None when it is no longer
@@ -1096,13 +1145,15 @@ class WandbClient:
         plan = self._log_plan(name, type, files, project, entity, references, metadata, description, aliases,
                               tags, run, multipart_threshold, max_workers)
         plan.algorithm = _digest_algorithm(digest_algorithm)
-        dest_entity = plan.entity or self.default_entity()
-        if plan.algorithm != "md5":
-            plan.algorithm = self._allowed_digest_algorithm(plan, dest_entity)
-        hashed, reference_entries = plan.prepare(self._transport, cancel)
-        dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
-        uploader = Uploader(self._graphql, self._transport, plan.workers, progress, cancel)
-        outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity), plan.algorithm)
+        cancel = cancel if cancel is not None else threading.Event()
+        with self._cancellable(cancel):
+            dest_entity = plan.entity or self.default_entity()
+            if plan.algorithm != "md5":
+                plan.algorithm = self._allowed_digest_algorithm(plan, dest_entity)
+            hashed, reference_entries = plan.prepare(self._transport, cancel)
+            dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
+            uploader = Uploader(self._graphql, self._transport, plan.workers, progress, cancel)
+            outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity), plan.algorithm)
         path = f"{dest_entity}/{plan.project}/{name}:v{outcome.version_index}"
         version = self.artifact(path)
         log = logging.getLogger("wandb_provider.client.upload")
@@ -1341,6 +1392,98 @@ class WandbClient:
                 return WandbRun.from_graphql(creator, base_url=self.config.base_url)
             return None
 
+    def gate_subject(self, artifact: ArtifactRef, *, with_run: bool) -> Subject:
+        """A version as a gate reads it: its metadata and (``with_run``) its producing run's summary
+        and config, in one request (``ArtifactProducerValues``)."""
+        import json
+
+        from ._writes import strict_answer
+        from .gates import Subject, run_config_values
+
+        version = self._version(artifact)
+        subject = Subject(qualified_name=version.qualified_name, version=version.version, id=version.id,
+                          metadata=version.metadata)
+        if not with_run:
+            return subject
+        what = f"read the run that logged {version.qualified_name}"
+        data = self._graphql.execute(q.ARTIFACT_PRODUCER_VALUES, {"id": version.id}, what=what)
+        with strict_answer(what, q.ARTIFACT_PRODUCER_VALUES.name):
+            node = data["artifact"]
+            if node is None:
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.",
+                                            operation=q.ARTIFACT_PRODUCER_VALUES.name)
+            creator = node.get("createdBy")
+            if not creator or creator.get("__typename") != "Run":
+                return dataclasses.replace(subject, run_read=True)
+            run = WandbRun.from_graphql(creator, base_url=self.config.base_url)
+            summary, config = (json.loads(creator.get(k) or "{}") for k in ("summaryMetrics", "config"))
+            if not isinstance(summary, dict) or not isinstance(config, dict):
+                raise TypeError("summaryMetrics and config must be JSON objects")
+        return dataclasses.replace(subject, run_read=True, run_path=run.path, summary=summary,
+                                   config=run_config_values(config))
+
+    def alias_holder(self, artifact: ArtifactRef | ArtifactPath, alias: str) -> ArtifactVersion | None:
+        """The version of a collection (named by one of its versions or its path) that holds
+        ``alias`` now, or None (one request)."""
+        where = artifact if isinstance(artifact, ArtifactVersion) else self.resolve_path(artifact)
+        try:
+            return self.artifact(ArtifactPath(where.entity, where.project, where.name, alias))
+        except ArtifactNotFoundError:
+            return None
+
+    def evaluate_gate(
+        self,
+        artifact: ArtifactRef,
+        require: Mapping[str, Any] | str | None,
+        *,
+        if_no_holder: str = "pass",
+        holders: Mapping[str, ArtifactVersion | None] | None = None,
+        on_missing: str = "fail",
+    ) -> GateReport:
+        """Decide a gate on a version term by term, reading what its terms need: the producing run
+        (``run.summary.*``, ``run.config.*``) and the holders of the aliases it compares with
+        (``{">=": {"production": "+0.01"}}``; ``holders`` gives those already resolved). See
+        ``gates`` for the language; the report names both values of every term."""
+        from .conditions import validate_gate
+        from .gates import GateReport, decide, reads
+
+        gate = validate_gate(require)
+        if not gate:
+            return GateReport(passed=True, terms=())
+        needs = reads(gate)
+        version = self._version(artifact)
+        candidate = self.gate_subject(version, with_run=needs.run)
+        known = dict(holders or {})
+        subjects = {}
+        for alias in needs.aliases:
+            holder = known[alias] if alias in known else self.alias_holder(version, alias)
+            subjects[alias] = None if holder is None else (
+                candidate if holder.id == version.id else self.gate_subject(holder, with_run=needs.run))
+        return decide(gate, candidate, subjects, if_no_holder=if_no_holder, on_missing=on_missing)
+
+    def run_inputs(self, run: WandbRun | Mapping[str, Any]) -> list[ArtifactVersion]:
+        """The versions ``run`` used (``useArtifact``), as seen through the collections they were logged into."""
+        from ._writes import strict_answer
+
+        run = _as_run(run)
+        what = f"list the versions run {run.path} used"
+        found: list[ArtifactVersion] = []
+        cursor: str | None = None
+        while True:
+            data = self._graphql.execute(q.RUN_INPUTS, {"entity": run.entity, "project": run.project,
+                                                         "run": run.run_id, "cursor": cursor, "perPage": PAGE_SIZE},
+                                         what=what)
+            with strict_answer(what, q.RUN_INPUTS.name):
+                node = (data.get("project") or {}).get("run")
+                if node is None:
+                    raise NotFoundError(f"{what}: no such run.", operation=q.RUN_INPUTS.name)
+                page = node["inputArtifacts"]
+                found += [ArtifactVersion.from_graphql(e["node"], base_url=self.config.base_url)
+                          for e in page["edges"]]
+                if not page["pageInfo"]["hasNextPage"] or not page["pageInfo"].get("endCursor"):
+                    return found
+                cursor = page["pageInfo"]["endCursor"]
+
     def lineage(self, artifact: ArtifactRef) -> dict[str, Any]:
         """``{"logged_by": WandbRun or None, "used_by": [WandbRun, ...]}`` of a version, from W&B."""
         from ._writes import strict_answer
@@ -1359,6 +1502,38 @@ class WandbClient:
             used_by = [WandbRun.from_graphql(e["node"], base_url=self.config.base_url)
                        for e in node["usedBy"]["edges"]]
         return {"logged_by": logged_by, "used_by": used_by}
+
+def _claim_rules(may_drop: str | Sequence[str], protected_aliases: str | Sequence[str]) -> tuple[set[str], set[str]]:
+    """``(aliases the caller agrees to lose, protected aliases)``, checked before any request."""
+    from ._aliases import check_alias_names
+    from .values import as_str_list
+
+    droppable = set(as_str_list(may_drop, "may_drop"))
+    protected = set(check_alias_names([a for a in as_str_list(protected_aliases, "protected_aliases")
+                                       if a != "latest"], "protected_aliases"))
+    return droppable, protected
+
+
+def _claim_refusal(version: ArtifactVersion, claims: tuple[str, list[str], list[str], str],
+                   droppable: set[str], protected: set[str]) -> str | None:
+    """What keeps ``version`` from being deleted (now, or by a TTL): the one set of rules of
+    ``delete_if_unclaimed`` and ``set_ttl``; None when nothing claims it."""
+    from .paths import REGISTRY_PREFIX
+
+    state, here, elsewhere, _ = claims
+    if state != "COMMITTED":
+        return f"it is {state}"
+    if version.project.startswith(REGISTRY_PREFIX):
+        protected = protected | {a for a in here if a != "latest"}
+    protected = protected | {a for a in here if a.startswith(PREVIOUS_PREFIX)}  # a rollback's target
+    if held := sorted(set(here) & protected):
+        return f"it holds protected alias(es) {held}"
+    if extra := sorted(set(here) - {"latest"} - droppable):
+        return f"it holds alias(es) {extra}"
+    if elsewhere and not version.is_link:
+        return f"it is linked into {elsewhere}; deleting it would remove it there too"
+    return None
+
 
 def _link_target(target: str) -> str:
     """A link target must name its project or registry: ``project/collection`` at least."""

@@ -1,26 +1,38 @@
 """Declarative conditions on a version: the metadata gate (``require=``) and freshness checks.
 
-Pure functions, shared by ``UpdateArtifactAliasesOperator``, ``ArtifactVersionSensor`` and its
-trigger, so all three decide the same way. A gate looks like::
+Pure functions, shared by ``UpdateArtifactAliasesOperator``, ``VerifyArtifactOperator``,
+``ArtifactVersionSensor`` and its trigger, and the CLI, so all decide the same way. A gate looks like::
 
     {"accuracy": {">=": 0.9}, "eval.split": {"==": "test"}, "framework": {"in": ["torch", "jax"]}}
 
-Dotted keys reach nested metadata; every condition must hold.
+Dotted keys reach nested metadata; every condition must hold. Terms on the producing run
+(``run.summary.val_loss``) and relative to an alias's holder (``{">=": {"production": "+0.01"}}``)
+are read and decided by ``gates`` (through ``WandbClient.evaluate_gate``).
+
+Gates fail closed (README, "Safety"): a gate or a term's value that is empty (``None``, ``""``,
+the text ``"None"``: what a template renders for a missing XCom) is an error before any write, and
+a key the metadata lacks stops the gate with the keys that exist and a did-you-mean, unless the
+caller opts in (``on_missing="skip"``; the operators' ``allow_empty=True`` drops what renders empty).
+
+``evaluate_gate`` is the one evaluation: it returns a ``TermResult`` per condition (the key, the
+operator, both values, whether it held), so new kinds of terms only add a way to find the two values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadRequestError
+from .errors import BadRequestError, MissingMetadataKeyError
 from .values import as_number, looks_like_list, parse_literal
 
 if TYPE_CHECKING:
+    from .gates import GateReport
     from .models import ArtifactVersion
 
 _MISSING = object()
@@ -32,15 +44,41 @@ _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le,
 }
 _BOOL_TEXT = {"true": True, "false": False}
+_EMPTY_TEXTS = ("", "None", "null")
+ON_MISSING = ("fail", "skip")
+
+
+@dataclass(frozen=True)
+class TermResult:
+    """One condition decided: ``actual`` (the metadata's value; None when not ``found``) ``op`` ``expected``."""
+
+    key: str
+    op: str
+    expected: Any
+    actual: Any
+    found: bool
+    passed: bool
+
+    def describe(self) -> str:
+        if not self.found:
+            return f"metadata has no {self.key!r} (required {self.op} {self.expected!r})"
+        verb = "satisfies" if self.passed else "does not satisfy"
+        return f"{self.key} = {self.actual!r} {verb} {self.op} {self.expected!r}"
 
 
 @dataclass(frozen=True)
 class GateResult:
     passed: bool
     failures: tuple[str, ...]
+    terms: tuple[TermResult, ...] = ()
 
     def describe(self) -> str:
         return "all conditions hold" if self.passed else "; ".join(self.failures)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The gate's keys the metadata does not have."""
+        return tuple(dict.fromkeys(term.key for term in self.terms if not term.found))
 
 
 def _kind(value: Any) -> str:
@@ -125,10 +163,15 @@ def _holds(key: str, op: str, value: Any, expected: Any) -> bool:
     raise _mixed(key, op, value, expected)
 
 
+def is_empty_value(value: Any) -> bool:
+    """``None``, blank text or the text ``"None"``/``"null"``: what a template renders for a missing value."""
+    return value is None or (isinstance(value, str) and value.strip() in _EMPTY_TEXTS)
+
+
 def _literal(value: Any, what: str) -> Any:
     """A rendered template (text) read back as the dict or list it stands for."""
     if isinstance(value, str):
-        if not value.strip() or value.strip() in ("None", "null"):
+        if is_empty_value(value):
             raise BadRequestError(f"{what} rendered empty ({value!r}); a gate must say what it requires.",
                                   hint="Pass None (not a template that renders empty) for no gate.")
         return parse_literal(value, what)
@@ -138,6 +181,13 @@ def _literal(value: Any, what: str) -> Any:
 def _check_expected(key: str, op: str, expected: Any) -> Any:
     """The gate's own value for one operator, checked and normalised (list literals parsed)."""
     where = f"require[{key!r}][{op!r}]"
+    if is_empty_value(expected):
+        raise BadRequestError(
+            f"{where}: your expected value is empty ({expected!r}); a gate term must say what it requires "
+            "(did a template render None, e.g. an xcom_pull of a task id that does not exist?).",
+            hint="Fix the template or the value. The operators' allow_empty=True drops a term whose template "
+                 "renders empty instead.",
+        )
     if op == "in":
         if isinstance(expected, str):
             if not looks_like_list(expected):
@@ -153,6 +203,10 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
         return list(expected)
     if _is_nan(expected):
         raise BadRequestError(f"{where}: NaN is not a value a condition can require (nothing equals NaN).")
+    from .gates import relative
+
+    if relative(key, op, expected) is not None:  # {"production": "+0.01"}: see gates
+        return dict(expected)
     if op in _ORDERING:
         kind = _kind(expected)
         if kind not in ("number", "text"):
@@ -166,7 +220,8 @@ def validate_gate(require: Mapping[str, Any] | str | None) -> dict[str, dict[str
     """Check a gate's shape before anything is asked of W&B; return it normalised.
 
     A gate rendered as text (``"{'accuracy': {'>=': 0.9}}"``) is read as the dict it stands for;
-    list literals of ``in`` likewise.
+    list literals of ``in`` likewise. ``None`` is no gate; text that renders empty is an error, and
+    so is a term whose value is empty (``None``, ``""``, ``"None"``).
     """
     if require is None:
         return {}
@@ -203,23 +258,71 @@ def lookup(metadata: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str | None) -> GateResult:
+def metadata_keys(metadata: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """Every dotted key of ``metadata`` (``eval``, ``eval.accuracy``, ...), to name in an error."""
+    for key, value in metadata.items():
+        dotted = f"{prefix}{key}"
+        yield dotted
+        if isinstance(value, Mapping):
+            yield from metadata_keys(value, f"{dotted}.")
+
+
+def check_on_missing(value: Any) -> str:
+    if value not in ON_MISSING:
+        raise BadRequestError(f"on_missing must be one of {ON_MISSING}, not {value!r}.",
+                              hint="'fail' (default) stops on a key the metadata lacks; 'skip' counts it as "
+                                   "a condition that does not hold.")
+    return str(value)
+
+
+def missing_key_error(terms: tuple[TermResult, ...], metadata: Mapping[str, Any],
+                      subject: str = "the version") -> MissingMetadataKeyError:
+    """The error for gate keys the metadata lacks: each key, the keys that exist, a did-you-mean."""
+    missing = tuple(dict.fromkeys(term.key for term in terms if not term.found))
+    available = tuple(sorted(metadata_keys(metadata)))
+    suggestions = {key: close[0] for key in missing if (close := difflib.get_close_matches(key, available, n=1))}
+    described = ", ".join(f"{key!r}" + (f" (did you mean {suggestions[key]!r}?)" if key in suggestions else "")
+                          for key in missing)
+    shown = ", ".join(repr(key) for key in available[:30]) + (", ..." if len(available) > 30 else "")
+    return MissingMetadataKeyError(
+        f"the gate names metadata key(s) {subject} does not have: {described}; its metadata has "
+        f"{shown or 'no keys'}.",
+        missing=missing, available=available, suggestions=suggestions,
+        hint="Fix the key in require= (dotted keys reach nested metadata); on_missing='skip' counts a "
+             "missing key as a condition that does not hold instead.",
+    )
+
+
+def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str | None, *,
+                  on_missing: str = "fail", subject: str = "the version") -> GateResult:
     """Check every condition of ``require`` against ``metadata``; name each one that fails.
 
     Numbers compare as numbers, whichever side is text that reads as one (``'200' >= '1000'`` is
     false); text compares with text. A number against text that is not one, or a boolean against
-    a number, is a ``BadRequestError``: such a gate cannot be decided. NaN never passes.
+    a number, is a ``BadRequestError``: such a gate cannot be decided. NaN never passes. A key the
+    metadata lacks raises ``MissingMetadataKeyError`` unless ``on_missing="skip"`` (then it is a
+    failed condition).
     """
-    failures = []
-    for key, conditions in validate_gate(require).items():
+    from .gates import reads
+
+    check_on_missing(on_missing)
+    gate = validate_gate(require)
+    if reads(gate).any:
+        raise BadRequestError(
+            "this gate reads the producing run or another version (run.* or relative terms); "
+            "decide it with WandbClient.evaluate_gate, which reads them.")
+    terms: list[TermResult] = []
+    for key, conditions in gate.items():
         value = lookup(metadata, key)
         for op, expected in conditions.items():
-            if value is _MISSING:
-                failures.append(f"metadata has no {key!r} (required {op} {expected!r})")
-                continue
-            if not _holds(key, op, value, expected):
-                failures.append(f"{key} = {value!r} does not satisfy {op} {expected!r}")
-    return GateResult(passed=not failures, failures=tuple(failures))
+            found = value is not _MISSING
+            passed = found and _holds(key, op, value, expected)
+            terms.append(TermResult(key, op, expected, value if found else None, found, passed))
+    result = tuple(terms)
+    if on_missing == "fail" and any(not term.found for term in result):
+        raise missing_key_error(result, metadata, subject)
+    failures = tuple(term.describe() for term in result if not term.passed)
+    return GateResult(passed=not failures, failures=failures, terms=result)
 
 
 @dataclass(frozen=True)
@@ -256,8 +359,13 @@ def evaluate_version(
     newer_than: str | None = None,
     require: Mapping[str, Any] | None = None,
     created_after: dt.datetime | None = None,
+    on_missing: str = "fail",
+    gate: GateResult | GateReport | None = None,
 ) -> Verdict:
-    """Decide whether ``version`` (None: not found) is COMMITTED and meets every condition."""
+    """Decide whether ``version`` (None: not found) is COMMITTED and meets every condition.
+
+    ``gate`` is ``require`` already decided by ``WandbClient.evaluate_gate`` (needed when it has
+    run or relative terms)."""
     if version is None:
         return Verdict(False, "no such version yet")
     if version.state != "COMMITTED":
@@ -271,7 +379,8 @@ def evaluate_version(
     if created_after is not None and version.created_at is not None and version.created_at <= created_after:
         return Verdict(False, f"{version.qualified_name} was created at {version.created_at.isoformat()}, "
                               f"not after {created_after.isoformat()}")
-    gate = evaluate_gate(version.metadata, require)
+    gate = gate if gate is not None else evaluate_gate(version.metadata, require, on_missing=on_missing,
+                                                       subject=version.qualified_name)
     if not gate.passed:
         return Verdict(False, f"{version.qualified_name}: {gate.describe()}")
     return Verdict(True, f"{version.qualified_name} is ready")

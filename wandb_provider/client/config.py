@@ -41,6 +41,8 @@ class ClientConfig:
     :param identity_token_file: The file holding a JWT of your identity provider, for W&B's identity
         federation (the SDK's ``WANDB_IDENTITY_TOKEN_FILE``): it is exchanged for an access token
         and used instead of ``api_key``.
+    :param deployment: A name for the Airflow deployment, mixed into the W&B run ids of its tasks so
+        that two deployments writing to one project never share a run (None: derived, see README).
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -62,6 +64,7 @@ class ClientConfig:
     allowed_reference_hosts: tuple[str, ...] = ()
     record_runs: bool = True
     identity_token_file: str | None = None
+    deployment: str | None = None
 
     def __post_init__(self) -> None:
         from .errors import BadRequestError

@@ -6,6 +6,7 @@
     ├── InvalidArtifactPathError    also ValueError; raised before any request
     ├── UnsafePathError             also ValueError; a manifest path that would escape the root
     ├── BadRequestError             also ValueError; W&B refused the request's values (400/422)
+    │   └── MissingMetadataKeyError  a gate names a metadata key the version does not have
     ├── UnsupportedReferenceError   also ValueError; a reference scheme this client cannot fetch
     │   └── ReferenceNotAllowedError  a file:// or private-address reference the caller did not allow
     ├── AuthenticationError         401: missing or unknown API key
@@ -127,6 +128,18 @@ class ConditionNotMetError(WandbError):
     def __init__(self, message: str, *, failures: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.failures = failures
+
+
+class MissingMetadataKeyError(BadRequestError):
+    """A gate names a metadata key the version does not have (a typo, most often): the gate cannot be
+    decided, so it fails closed. ``missing`` names the keys, ``available`` the keys the metadata has,
+    ``suggestions`` the close matches."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = (), available: tuple[str, ...] = (),
+                 suggestions: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.missing, self.available = missing, available
+        self.suggestions = dict(suggestions or {})
 
 
 class ArtifactIntegrityError(WandbError):

@@ -5,8 +5,8 @@ versions (unless no watcher of it needs them) and the version each watched alias
 points to (exactly what ``WandbClient.artifact`` reads), in one request per ``BATCH`` collections
 (GraphQL field aliases ``c0``, ``c1``... each with its own variables, so no value is ever spliced
 into the document). A collection that does not exist (yet) reads as an empty snapshot; an error
-that concerns one collection (e.g. a permission error) is isolated by reading that chunk's
-collections one by one, so one bad watch never blinds the others.
+that may concern one collection (a permission error, a 5xx) is isolated by reading that chunk
+again in halves, so one bad watch never blinds the others.
 """
 
 from __future__ import annotations
@@ -124,30 +124,41 @@ def _read(client: WandbClient, watches: Sequence[CollectionWatch]) -> list[Colle
     return [_snapshot(data.get(f"c{i}"), watch, base_url) for i, watch in enumerate(watches)]
 
 
+def _splits(exc: WandbError) -> bool:
+    """Whether a failed batch is worth reading again in halves: W&B answered it with a 5xx (the batch,
+    perhaps one collection in it, made the server fail). A timeout, a dropped connection or a 429
+    hits every collection alike; reading more requests would only add load."""
+    from .errors import ServerError
+
+    status = exc.status if exc.status is not None else getattr(exc, "last_status", None)
+    return isinstance(exc, ServerError) and status is not None and 500 <= status < 600
+
+
+def _read_split(client: WandbClient, watches: Sequence[CollectionWatch]) -> list[CollectionSnapshot]:
+    """Read ``watches`` in one request; when that fails for one of them (a permanent error) or with a
+    5xx, read each half again, so an error stays with the collection(s) it belongs to."""
+    try:
+        return _read(client, watches)
+    except WandbError as exc:
+        if len(watches) == 1 and (not exc.transient or _splits(exc)):
+            return [CollectionSnapshot(error=exc)]
+        if exc.transient and not _splits(exc):
+            raise
+        middle = len(watches) // 2
+        return _read_split(client, watches[:middle]) + _read_split(client, watches[middle:])
+
+
 def poll_collections(client: WandbClient,
                      watches: Sequence[CollectionWatch]) -> dict[CollectionWatch, CollectionSnapshot]:
     """A snapshot of every watch, in ``ceil(len(watches) / BATCH)`` requests when all goes well.
 
-    A transient failure of a chunk is raised (the caller polls again later); a permanent one is
-    narrowed down to the collection(s) at fault, whose snapshots carry the error."""
+    A failure of a chunk that hits every collection alike (a timeout, a dropped connection, a 429)
+    is raised (the caller polls again later). A permanent error, or a 5xx, is narrowed down by
+    reading the chunk again in halves: the collection(s) at fault get snapshots carrying the error
+    (``error.transient`` says whether the next poll may do better), the others their snapshots."""
     result: dict[CollectionWatch, CollectionSnapshot] = {}
     unique = list(dict.fromkeys(watches))
     for start in range(0, len(unique), BATCH):
         chunk = unique[start:start + BATCH]
-        try:
-            result.update(zip(chunk, _read(client, chunk), strict=True))
-            continue
-        except WandbError as exc:
-            if exc.transient or len(chunk) == 1:
-                if exc.transient:
-                    raise
-                result[chunk[0]] = CollectionSnapshot(error=exc)
-                continue
-        for watch in chunk:  # a permanent error: find the collection(s) it belongs to
-            try:
-                result[watch] = _read(client, [watch])[0]
-            except WandbError as exc:
-                if exc.transient:
-                    raise
-                result[watch] = CollectionSnapshot(error=exc)
+        result.update(zip(chunk, _read_split(client, chunk), strict=True))
     return result

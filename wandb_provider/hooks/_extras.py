@@ -171,6 +171,13 @@ def _identity_token_file(value: Any) -> str:
     return path
 
 
+def _deployment(value: Any) -> str | None:
+    text = _text(value)
+    if len(text) > 128:
+        raise InvalidExtra("must be at most 128 characters")
+    return text or None
+
+
 @dataclass(frozen=True)
 class Extra:
     """One connection extra: how it is shown, typed, documented and parsed.
@@ -236,6 +243,10 @@ EXTRAS: tuple[Extra, ...] = (
     Extra("record_runs", "Record tasks as W&B runs", "record_runs", ("boolean", "string"), True,
           "Record each task of the W&B operators as a W&B run (lineage: what it used and logged); false turns "
           "it off for every task using this connection.", _boolean),
+    Extra("deployment", "Deployment name", "deployment", ("string",), None,
+          "Names this Airflow deployment in the W&B run ids of its tasks, so two deployments writing to one "
+          "project never share a run (default: [wandb] deployment, else derived from the metadata database "
+          "URL).", _deployment, "prod-airflow"),
 )
 BY_NAME: dict[str, Extra] = {extra.name: extra for extra in EXTRAS}
 

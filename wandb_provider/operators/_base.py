@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from .._airflow import translate_errors, version_xcom
-from .._values import is_plain, required_text
+from .._values import (
+    InvalidValueError,
+    is_plain,
+    prune_empty,
+    refuse_non_finite,
+    refuse_rendered_empty,
+    rendered_empty,
+    required_text,
+)
 from ..links import XCOM_URL_KEY, WandbArtifactLink
 
 if TYPE_CHECKING:
@@ -27,7 +35,45 @@ if TYPE_CHECKING:
 ArgumentCheck = Callable[[str, Any], Any]
 
 
-class WandbBaseOperator(BaseOperator):
+class RenderedSources:
+    """Keeps what the DAG file gave for each templated argument, so that a value whose source was a
+    template can be told from the same value written as such (shared by operators and the sensor).
+
+    ``fail_closed`` names the arguments (gates, guards) where a template that renders empty is an
+    error, unless the task's ``allow_empty`` is True: then what rendered empty is dropped
+    (``fail_closed_as_none``: kept as None)."""
+
+    fail_closed: ClassVar[tuple[str, ...]] = ()
+    fail_closed_as_none: ClassVar[tuple[str, ...]] = ()
+    allow_empty: bool = False
+    _unrendered: dict[str, Any]
+
+    def _do_render_template_fields(self, parent: Any, template_fields: Any, context: Any, jinja_env: Any,
+                                   seen_oids: set[int]) -> None:
+        # Airflow renders plain and mapped tasks through this method.
+        if parent is self:
+            self._unrendered = {name: copy.deepcopy(getattr(self, name, None)) for name in template_fields}
+        super()._do_render_template_fields(  # type: ignore[misc]
+            parent, template_fields, context, jinja_env, seen_oids)
+        if parent is self:  # a NaN would otherwise end the task in Airflow's rendered-fields step, untyped
+            for name in template_fields:
+                refuse_non_finite(name, getattr(self, name, None))
+
+    def unrendered(self, name: str) -> Any:
+        """What the DAG file gave for a templated argument, before rendering."""
+        return getattr(self, "_unrendered", {}).get(name, getattr(self, name))
+
+    def fail_closed_value(self, name: str) -> Any:
+        """The rendered ``name``; refused (or pruned, with ``allow_empty``) where a template rendered empty."""
+        value = getattr(self, name)
+        if not self.allow_empty:
+            refuse_rendered_empty(name, self.unrendered(name), value)
+            return value
+        places = rendered_empty(name, self.unrendered(name), value)
+        return prune_empty(name, value, places, keep_as_none=name in self.fail_closed_as_none) if places else value
+
+
+class WandbBaseOperator(RenderedSources, BaseOperator):
     """Base class of the W&B operators.
 
     Subclasses list ``argument_checks``: for each templated argument a function
@@ -57,14 +103,12 @@ class WandbBaseOperator(BaseOperator):
         self.aws_conn_id, self.gcp_conn_id = aws_conn_id, gcp_conn_id
         self.record_run = record_run
         self._lineage: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
-        self._unrendered: dict[str, Any] = {}
+        self._unrendered = {}
         self._task_run: TaskRun | None = None
         self._task_client: WandbClient | None = None
         with self.checking():
             required_text("wandb_conn_id", wandb_conn_id)
             if not isinstance(record_run, bool):
-                from .._values import InvalidValueError
-
                 raise InvalidValueError(f"record_run must be True or False, not {record_run!r}.")
 
     # --- arguments ----------------------------------------------------------------------------
@@ -89,7 +133,8 @@ class WandbBaseOperator(BaseOperator):
 
     def rendered_arguments(self) -> dict[str, Any]:
         """The normalized values of ``argument_checks`` after rendering; raises before any request."""
-        return {name: check(name, getattr(self, name)) for name, check in self.argument_checks.items()}
+        return {name: check(name, self.fail_closed_value(name) if name in self.fail_closed else getattr(self, name))
+                for name, check in self.argument_checks.items()}
 
     def execute(self, context: Any) -> Any:
         """Check the rendered arguments, then ``run_checked``; every error leaves translated. The
@@ -115,6 +160,14 @@ class WandbBaseOperator(BaseOperator):
             self._end_run(failed=False)
             return result
 
+    def on_kill(self) -> None:
+        """Airflow calls this on SIGTERM (mark failed, a kill from the UI, the supervisor) and on
+        ``execution_timeout``, then lets the task go on: stop the task's transfers in flight, which
+        raise ``CancelledError`` within about a second and leave their roots as they were."""
+        client = self._task_client
+        if client is not None:
+            client.cancel()
+
     def _end_run(self, *, failed: bool) -> None:
         try:
             if self._task_run is not None and self._task_client is not None:
@@ -127,18 +180,6 @@ class WandbBaseOperator(BaseOperator):
     def run_checked(self, context: Any, args: dict[str, Any]) -> Any:
         """The task's work, given the checked values of ``argument_checks`` (override)."""
         raise NotImplementedError
-
-    def _do_render_template_fields(self, parent: Any, template_fields: Any, context: Any, jinja_env: Any,
-                                   seen_oids: set[int]) -> None:
-        # Airflow renders plain and mapped tasks through this method; keep what the user wrote, so
-        # that a value whose source was a template can be told from text written as such.
-        if parent is self:
-            self._unrendered = {name: copy.deepcopy(getattr(self, name, None)) for name in template_fields}
-        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
-
-    def unrendered(self, name: str) -> Any:
-        """What the DAG file gave for a templated argument, before rendering."""
-        return self._unrendered.get(name, getattr(self, name))
 
     # --- W&B ----------------------------------------------------------------------------------
 

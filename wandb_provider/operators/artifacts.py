@@ -19,6 +19,7 @@ from .._values import (
     is_empty,
     is_template,
     mapping,
+    metadata_mapping,
     required_text,
     text_list,
     typed_from_template,
@@ -169,7 +170,8 @@ class UseArtifactOperator(WandbBaseOperator):
 
 
 def _guard(name: str, value: Any) -> dict[str, str | None] | None:
-    """``only_if_current``: alias -> ``"vN"``, or None/empty/``"None"`` for "held by no version"."""
+    """``only_if_current``: alias -> ``"vN"``, or None (written in the DAG file) for "held by no version".
+    Empty text is refused: it is what a template renders for a missing value, not a choice."""
     guard = mapping(name, value)
     if guard is None:
         return None
@@ -178,9 +180,13 @@ def _guard(name: str, value: Any) -> dict[str, str | None] | None:
         if not isinstance(alias, str):
             raise InvalidValueError(f"{name}: key {alias!r} is not an alias name.")
         check_alias_value(name, alias, managed_ok=True)
-        if is_empty(expected):
+        if expected is None:
             result[alias] = None
             continue
+        if is_empty(expected):
+            raise InvalidValueError(
+                f"{name}[{alias!r}]: your expected value is empty ({expected!r}); did a template render None?",
+                hint="Give the version you expect ('v3'); write None in the DAG file for 'held by no version'.")
         text = expected.strip() if isinstance(expected, str) else expected
         if not isinstance(text, str) or not is_version(text):
             raise InvalidValueError(
@@ -194,9 +200,7 @@ def _gate(name: str, value: Any) -> dict[str, Any] | None:
     from ..client.conditions import validate_gate
 
     gate = mapping(name, value)
-    if gate is not None:
-        validate_gate(gate)
-    return gate
+    return validate_gate(gate) if gate is not None else None
 
 
 class UpdateArtifactAliasesOperator(WandbBaseOperator):
@@ -212,11 +216,17 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         rendered list literal (``"['qa', 'eu']"``) or one alias. ``latest`` and ``vN`` are W&B's. (templated)
     :param remove: Aliases to take off the version, in the same forms. (templated)
     :param only_if_current: ``{"production": "v11"}``: proceed only if each alias sits on that
-        version (``None``, ``""`` or ``"None"``: on none) or already on this one; else fail. (templated)
+        version (``None`` written in the DAG file: on none) or already on this one; else fail. A
+        value whose template renders empty fails the task before any write. (templated)
     :param require: Conditions on the version's metadata, e.g. ``{"accuracy": {">=": 0.9}}``
         (operators ``> >= < <= == != in``; dotted keys reach nested metadata). Numbers rendered as
-        text compare as numbers. (templated)
+        text compare as numbers. A gate, or a term's value, that renders empty fails the task
+        before any write (gates fail closed). (templated)
     :param on_gate_failure: ``"skip"`` (default) skips the task when a condition fails; ``"fail"`` fails it.
+    :param on_missing: ``"fail"`` (default) fails the task when the metadata lacks a gate key (naming
+        the keys it has and the closest match); ``"skip"`` counts it as a failed condition.
+    :param allow_empty: Opt out of failing closed: a gate or term whose template renders empty is
+        dropped, a guard value that does is read as "held by no version".
     :return: JSON-safe dict: the version, ``added``/``removed``, each alias's holder ``before`` and
         ``after``, and ``changed`` (False on an idempotent re-run).
     """
@@ -230,6 +240,8 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         "only_if_current": _guard,
         "require": _gate,
     }
+    fail_closed = ("only_if_current", "require")
+    fail_closed_as_none = ("only_if_current",)
 
     def __init__(
         self,
@@ -240,6 +252,8 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         only_if_current: dict[str, str | None] | str | None = None,
         require: dict[str, Any] | str | None = None,
         on_gate_failure: str = "skip",
+        on_missing: str = "fail",
+        allow_empty: bool = False,
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
@@ -250,8 +264,14 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         self.only_if_current = only_if_current
         self.require = require
         self.on_gate_failure = on_gate_failure
+        self.on_missing = on_missing
+        self.allow_empty = allow_empty
         with self.checking():
+            from ..client.conditions import ON_MISSING
+
             _choice("on_gate_failure", on_gate_failure, GATE_FAILURE_OUTCOMES)
+            _choice("on_missing", on_missing, ON_MISSING)
+            _flag("allow_empty", allow_empty)
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +287,8 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         with self.wandb_client() as client:
             try:
                 change = client.update_aliases(args["artifact"], add=args["add"], remove=args["remove"],
-                                               only_if_current=args["only_if_current"], require=args["require"])
+                                               only_if_current=args["only_if_current"], require=args["require"],
+                                               on_missing=self.on_missing)
             except ConditionNotMetError as err:
                 message = f"Not changing aliases of {args['artifact']}: {err}"
                 self.log.warning("%s", message)
@@ -324,7 +345,7 @@ class UpdateArtifactOperator(WandbBaseOperator):
     template_fields_renderers = {"metadata": "json"}
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "artifact": required_text,
-        "metadata": mapping,
+        "metadata": metadata_mapping,
         "tags_add": text_list,
         "tags_remove": text_list,
     }

@@ -22,8 +22,12 @@ class ResolveArtifactOperator(WandbBaseOperator):
         given. (templated)
     :param expected_type: Fail (without retries) unless the version has this artifact type, e.g.
         ``"model"``. (templated)
+    :param optional: Return ``None`` instead of failing when no version has the alias (or the
+        collection does not exist yet): e.g. the holder of ``production`` before the first promotion.
+        A missing project or a bad path still fails.
     :param wandb_conn_id: The W&B connection.
-    :return: The version's XCom dict: the keys of ``UseArtifactOperator``'s result without the
+    :return: ``None`` (``optional`` and nothing found), or the version's XCom dict: the keys of
+        ``UseArtifactOperator``'s result without the
         download fields (``entity``, ``project``, ``name``, ``version``, ``qualified_name``, ``id``,
         ``type``, ``digest``, ``aliases``, ``metadata``, ``size``, ``file_count``, ``url``).
     """
@@ -39,17 +43,30 @@ class ResolveArtifactOperator(WandbBaseOperator):
         *,
         artifact: str,
         expected_type: str | None = None,
+        optional: bool = False,
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
         self.expected_type = expected_type
+        self.optional = optional
+        if not isinstance(optional, bool):
+            with self.checking():
+                raise InvalidValueError(f"optional must be True or False, not {optional!r}.")
         self.check_plain_arguments()
 
-    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
+    def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any] | None:
+        from ..client.errors import ArtifactNotFoundError
+
         with self.wandb_client() as client:
-            version = client.artifact(args["artifact"])
+            try:
+                version = client.artifact(args["artifact"])
+            except ArtifactNotFoundError as exc:
+                if not self.optional:
+                    raise
+                self.log.info("%s does not exist yet (optional=True): returning None. %s", args["artifact"], exc)
+                return None
         self.push_link(context, version)
         if args["expected_type"] and version.type != args["expected_type"]:
             raise InvalidValueError(

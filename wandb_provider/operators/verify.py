@@ -104,7 +104,11 @@ class VerifyArtifactOperator(WandbBaseOperator):
     XCom renders ``"None"``) fails the task rather than skipping that check.
 
     :param require: Conditions on the version's metadata in the gate language of promotion, e.g.
-        ``{"eval.accuracy": {">=": 0.9}}``. (templated)
+        ``{"eval.accuracy": {">=": 0.9}}``. A gate, or a term's value, whose template renders empty
+        fails the task (gates fail closed). (templated)
+    :param on_missing: ``"fail"`` (default) fails the task when the metadata lacks a gate key
+        (naming the keys it has and the closest match); ``"skip"`` makes it a problem like a failed condition.
+    :param allow_empty: Opt out of failing closed: a gate or term whose template renders empty is dropped.
     :param allow_extra_files: Files in ``path`` that the version does not have are not problems.
     :param allow_unverified_references: Reference files (http, S3, GCS) in ``path`` whose bytes no
         recorded checksum covers (the provider did not place them) are not problems; by default they
@@ -126,6 +130,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
         "expected_type": optional_text,
         "require": _gate,
     }
+    fail_closed = ("require",)
 
     def __init__(
         self,
@@ -138,6 +143,8 @@ class VerifyArtifactOperator(WandbBaseOperator):
         allow_extra_files: bool = False,
         allow_unverified_references: bool = False,
         on_failure: str = "fail",
+        on_missing: str = "fail",
+        allow_empty: bool = False,
         wandb_conn_id: str = "wandb_default",
         **kwargs: Any,
     ) -> None:
@@ -150,7 +157,13 @@ class VerifyArtifactOperator(WandbBaseOperator):
         self.allow_extra_files = allow_extra_files
         self.allow_unverified_references = allow_unverified_references
         self.on_failure = on_failure
+        self.on_missing = on_missing
+        self.allow_empty = allow_empty
         with self.checking():
+            from ..client.conditions import ON_MISSING
+
+            _choice("on_missing", on_missing, ON_MISSING)
+            _flag("allow_empty", allow_empty)
             _flag("allow_extra_files", allow_extra_files)
             _flag("allow_unverified_references", allow_unverified_references)
             _choice("on_failure", on_failure, FAILURE_OUTCOMES)
@@ -163,10 +176,16 @@ class VerifyArtifactOperator(WandbBaseOperator):
                     f"{name} rendered empty ({getattr(self, name)!r}) from {self.unrendered(name)!r}; a verification "
                     "never drops a check quietly (is an upstream XCom missing?).",
                     hint=f"Check what the template renders; leave {name} unset (None) for no such check.")
+        from ..client.gates import reads
+
+        reads_more = bool(args["require"]) and reads(args["require"]).any
         with self.wandb_client() as client:
             version = client.artifact(args["artifact"])
             self.push_link(context, version)
-            problems = self.version_problems(version, args)
+            problems = self.version_problems(version, {**args, "require": None} if reads_more else args)
+            if reads_more:  # run and relative terms: the one gate language, read by the client (client.gates)
+                gate = client.evaluate_gate(version, args["require"], on_missing=self.on_missing)
+                problems += [f"gate: {failure}" for failure in gate.failures]
             report: dict[str, Any] = {"artifact": version_xcom(version), "state": version.state}
             if args["path"] is not None:
                 problems += self.folder_problems(client, version, Path(args["path"]), report)
@@ -180,71 +199,13 @@ class VerifyArtifactOperator(WandbBaseOperator):
 
     def version_problems(self, version: ArtifactVersion, args: dict[str, Any]) -> list[str]:
         """What is wrong with the version itself: state, type, pin, metadata conditions."""
-        from ..client.conditions import evaluate_gate
-
-        problems = []
-        if version.state != "COMMITTED":
-            problems.append(f"the version is {version.state}, not COMMITTED")
-        if args["expected_type"] and version.type != args["expected_type"]:
-            problems.append(f"its type is {version.type!r}, not {args['expected_type']!r}")
-        pin = args["pin"] or {}
-        if "digest" in pin and version.digest != pin["digest"]:
-            problems.append(f"its digest is {version.digest}, not the pinned {pin['digest']}"
-                            + (f" (of {pin['qualified_name']})" if "qualified_name" in pin else "")
-                            + ": it is another version, or its files changed")
-        if "id" in pin and version.id != pin["id"]:
-            problems.append(f"it is artifact {version.id}, not the pinned {pin['id']}"
-                            + (f" ({pin['qualified_name']})" if "qualified_name" in pin else ""))
-        if "version" in pin and version.version != pin["version"]:
-            problems.append(f"it is {version.version}, not the pinned {pin['version']}")
-        if set(pin) == {"qualified_name"} and version.qualified_name != pin["qualified_name"]:
-            problems.append(f"it is {version.qualified_name}, not the pinned {pin['qualified_name']}")
-        if args["require"]:
-            gate = evaluate_gate(version.metadata, args["require"])
-            problems += [f"metadata: {failure}" for failure in gate.failures]
-        return problems
+        return version_problems(version, {**args, "on_missing": self.on_missing})
 
     def folder_problems(self, client: WandbClient, version: ArtifactVersion, root: Path,
                         report: dict[str, Any]) -> list[str]:
         """What differs between ``root`` and the version's files; fills ``report["files"]``."""
-        if version.state != "COMMITTED":  # its manifest may not exist yet; the state is already a problem
-            report["files"] = {"path": str(root), "checked": False, "reason": f"the version is {version.state}"}
-            report["references"] = {"checked": False, "reason": f"the version is {version.state}"}
-            return []
-        if not root.is_dir():
-            what = "is not a folder" if root.exists() else "does not exist on this worker"
-            report["files"] = {"path": str(root), "exists": False}
-            report["references"] = {"checked": False, "reason": "no folder"}
-            return [f"the folder {str(root)!r} {what}"]
-        result = client.verify(version, root, allow_unverifiable=self.allow_unverified_references)
-        manifest = client.manifest(version)
-        references = sorted(entry.path for entry in manifest if entry.ref is not None)
-        extra = list(result.unexpected)
-        report["files"] = {
-            "path": str(root), "exists": True, "checked": result.checked,
-            "missing_count": len(result.missing), "changed_count": len(result.mismatched),
-            "extra_count": len(extra), "extra_allowed": self.allow_extra_files,
-            "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
-        }
-        unverified = list(result.unverifiable)
-        report["references"] = {"checked": bool(references) and not unverified, "count": len(references),
-                                "entries": _listed(references), "unverified": _listed(unverified),
-                                "unverified_allowed": self.allow_unverified_references}
-        if unverified:
-            report["references"]["reason"] = REFERENCES_NOT_CHECKED
-            self.log.warning("%d reference entries of %s were %s", len(unverified), version.qualified_name,
-                             REFERENCES_NOT_CHECKED)
-        problems = []
-        if unverified and not self.allow_unverified_references:
-            problems.append(_named("unverifiable", unverified) + " (references " + REFERENCES_NOT_CHECKED
-                            + "; allow_unverified_references=True accepts them)")
-        if result.missing:
-            problems.append(_named("missing", result.missing))
-        if result.mismatched:
-            problems.append(_named("changed", result.mismatched) + " (size or digest differs from the manifest)")
-        if extra and not self.allow_extra_files:
-            problems.append(_named("extra", extra) + " (not in the version; allow_extra_files=True accepts them)")
-        return problems
+        return folder_problems(client, version, root, report, allow_extra_files=self.allow_extra_files,
+                               allow_unverified_references=self.allow_unverified_references, log=self.log)
 
     def reject(self, context: Any, version: ArtifactVersion, problems: list[str], report: dict[str, Any]) -> None:
         """Fail (no retries: the same inputs would fail again) or skip, naming every problem."""
@@ -258,3 +219,75 @@ class VerifyArtifactOperator(WandbBaseOperator):
         if self.on_failure == "skip":
             raise AirflowSkipException(message)
         raise AirflowFailException(message)
+
+
+def version_problems(version: ArtifactVersion, args: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the version itself: state, type (``expected_type``), ``pin``, and a gate
+    (``require``) that reads its metadata alone. Shared with ``PromoteArtifactOperator``."""
+    from ..client.conditions import evaluate_gate
+
+    problems = []
+    if version.state != "COMMITTED":
+        problems.append(f"the version is {version.state}, not COMMITTED")
+    if args["expected_type"] and version.type != args["expected_type"]:
+        problems.append(f"its type is {version.type!r}, not {args['expected_type']!r}")
+    pin = args["pin"] or {}
+    if "digest" in pin and version.digest != pin["digest"]:
+        problems.append(f"its digest is {version.digest}, not the pinned {pin['digest']}"
+                        + (f" (of {pin['qualified_name']})" if "qualified_name" in pin else "")
+                        + ": it is another version, or its files changed")
+    if "id" in pin and version.id != pin["id"]:
+        problems.append(f"it is artifact {version.id}, not the pinned {pin['id']}"
+                        + (f" ({pin['qualified_name']})" if "qualified_name" in pin else ""))
+    if "version" in pin and version.version != pin["version"]:
+        problems.append(f"it is {version.version}, not the pinned {pin['version']}")
+    if set(pin) == {"qualified_name"} and version.qualified_name != pin["qualified_name"]:
+        problems.append(f"it is {version.qualified_name}, not the pinned {pin['qualified_name']}")
+    if args["require"]:
+        gate = evaluate_gate(version.metadata, args["require"], on_missing=args.get("on_missing", "fail"),
+                             subject=version.qualified_name)
+        problems += [f"metadata: {failure}" for failure in gate.failures]
+    return problems
+
+
+def folder_problems(client: WandbClient, version: ArtifactVersion, root: Path, report: dict[str, Any], *,
+                    allow_extra_files: bool, log: Any, allow_unverified_references: bool = False) -> list[str]:
+    """What differs between ``root`` and the version's files; fills ``report["files"]``."""
+    if version.state != "COMMITTED":  # its manifest may not exist yet; the state is already a problem
+        report["files"] = {"path": str(root), "checked": False, "reason": f"the version is {version.state}"}
+        report["references"] = {"checked": False, "reason": f"the version is {version.state}"}
+        return []
+    if not root.is_dir():
+        what = "is not a folder" if root.exists() else "does not exist on this worker"
+        report["files"] = {"path": str(root), "exists": False}
+        report["references"] = {"checked": False, "reason": "no folder"}
+        return [f"the folder {str(root)!r} {what}"]
+    result = client.verify(version, root, allow_unverifiable=allow_unverified_references)
+    manifest = client.manifest(version)
+    references = sorted(entry.path for entry in manifest if entry.ref is not None)
+    extra = list(result.unexpected)
+    report["files"] = {
+        "path": str(root), "exists": True, "checked": result.checked,
+        "missing_count": len(result.missing), "changed_count": len(result.mismatched),
+        "extra_count": len(extra), "extra_allowed": allow_extra_files,
+        "missing": _listed(result.missing), "changed": _listed(result.mismatched), "extra": _listed(extra),
+    }
+    unverified = list(result.unverifiable)
+    report["references"] = {"checked": bool(references) and not unverified, "count": len(references),
+                            "entries": _listed(references), "unverified": _listed(unverified),
+                            "unverified_allowed": allow_unverified_references}
+    if unverified:
+        report["references"]["reason"] = REFERENCES_NOT_CHECKED
+        log.warning("%d reference entries of %s were %s", len(unverified), version.qualified_name,
+                    REFERENCES_NOT_CHECKED)
+    problems = []
+    if unverified and not allow_unverified_references:
+        problems.append(_named("unverifiable", unverified) + " (references " + REFERENCES_NOT_CHECKED
+                        + "; allow_unverified_references=True accepts them)")
+    if result.missing:
+        problems.append(_named("missing", result.missing))
+    if result.mismatched:
+        problems.append(_named("changed", result.mismatched) + " (size or digest differs from the manifest)")
+    if extra and not allow_extra_files:
+        problems.append(_named("extra", extra) + " (not in the version; allow_extra_files=True accepts them)")
+    return problems

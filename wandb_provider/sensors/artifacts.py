@@ -10,15 +10,16 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from .._airflow import translate_errors
-from .._values import is_plain
-from .._waiting import FAILED, READY, WaitSpec, check
+from .._values import InvalidValueError, is_plain
+from .._waiting import FAILED, READY, WaitSpec, check, missing_collection
 from ..links import XCOM_URL_KEY, WandbArtifactLink
+from ..operators._base import RenderedSources
 from ..triggers.artifacts import ArtifactVersionTrigger
 
 EVENT_STATUSES = frozenset({"success", "error", "timeout"})
 
 
-class ArtifactVersionSensor(BaseSensorOperator):
+class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
     """
     Wait for ``artifact`` to resolve to a COMMITTED version that meets every given condition.
 
@@ -30,25 +31,39 @@ class ArtifactVersionSensor(BaseSensorOperator):
     and decide exactly as a poke does.
 
     Arguments are read as users write them: ``None``, ``""`` and ``"None"`` (what a template renders
-    for a missing value) mean "no condition"; a value that cannot be used fails the task at the
-    first poke, before any request.
+    for a missing value) mean "no condition" for ``newer_than`` and ``created_after``; a value that
+    cannot be used fails the task at the first poke, before any request. The gate fails closed: a
+    ``require`` (or a term's value) whose template renders empty fails the task, and so does a
+    version whose metadata lacks a gate key (a typo does not wait out the timeout).
 
     :param artifact: e.g. ``"acme/churn/churn-model:candidate"`` or ``"...:latest"``. (templated)
     :param newer_than: The version must be newer than this (``"v3"``, ``"acme/churn/model:v3"``) or
         differ from this digest, e.g. from an earlier run's XCom. (templated)
     :param require: Metadata gate, as in ``UpdateArtifactAliasesOperator`` (a dict, or a template
         rendering one). (templated)
+    :param on_missing: ``"fail"`` (default): a version whose metadata lacks a gate key fails the
+        task, naming the keys it has and the closest match; ``"skip"``: such a version is not ready
+        (keep waiting).
+    :param allow_empty: Opt out of failing closed: a gate or term whose template renders empty is dropped.
     :param created_after: The version must be created after this time (ISO 8601 or datetime; without
         a zone, UTC), e.g. ``"{{ data_interval_start }}"``, which renders ``None`` for a manual run:
         then there is no time condition. (templated)
+    :param missing_collection_grace: Seconds (or a timedelta) a collection that does not exist may
+        take to appear before the sensor fails (default 0: at the first poke that finds nothing, the
+        collection is looked up once; a typo'd collection fails at once instead of waiting out ``timeout``).
+        ``None`` waits for it as long as ``timeout`` allows.
     :param deferrable: Wait in the triggerer instead of a worker slot (default: ``[operators]
         default_deferrable``).
+
+    A sensor that times out says why it kept waiting: the last judgement is in the timeout's message.
+
     :return: The version's XCom dict (the keys of ``UseArtifactOperator``'s result, without the
         download fields).
     """
 
     template_fields: Sequence[str] = ("artifact", "newer_than", "require", "created_after")
     template_fields_renderers = {"require": "json"}
+    fail_closed = ("require",)
     operator_extra_links = (WandbArtifactLink(),)
 
     def __init__(
@@ -59,6 +74,9 @@ class ArtifactVersionSensor(BaseSensorOperator):
         newer_than: str | None = None,
         require: dict[str, Any] | None = None,
         created_after: str | dt.datetime | None = None,
+        on_missing: str = "fail",
+        allow_empty: bool = False,
+        missing_collection_grace: float | dt.timedelta | None = 0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -68,13 +86,28 @@ class ArtifactVersionSensor(BaseSensorOperator):
         self.newer_than = newer_than
         self.require = require
         self.created_after = created_after
+        self.on_missing = on_missing
+        self.allow_empty = allow_empty
         self.deferrable = deferrable
+        self._last_judgement = "no poke has been made"
+        self._first_poke: float | None = None
+        self._collection_seen = False  # once seen, a collection is not looked up again
         self._client: Any = None
         self._found: dict[str, Any] | None = None  # the version the wait ended on, for OpenLineage
         arguments = (artifact, newer_than, require, created_after)
-        if all(is_plain(value) for value in arguments):  # written plainly: check at DAG parse time
-            with translate_errors(self._label):
-                WaitSpec.of(*arguments)
+        with translate_errors(self._label):
+            if not isinstance(allow_empty, bool):
+                raise InvalidValueError(f"allow_empty must be True or False, not {allow_empty!r}.")
+            if isinstance(missing_collection_grace, dt.timedelta):
+                missing_collection_grace = missing_collection_grace.total_seconds()
+            if missing_collection_grace is not None and (
+                    isinstance(missing_collection_grace, bool) or not isinstance(missing_collection_grace, (int, float))
+                    or not missing_collection_grace >= 0):
+                raise InvalidValueError(f"missing_collection_grace must be seconds >= 0 or None, "
+                                        f"not {missing_collection_grace!r}.")
+            self.missing_collection_grace = missing_collection_grace
+            if all(is_plain(value) for value in arguments):  # written plainly: check at DAG parse time
+                WaitSpec.of(*arguments, on_missing=on_missing)
 
     @property
     def _label(self) -> str:
@@ -83,7 +116,8 @@ class ArtifactVersionSensor(BaseSensorOperator):
     def _spec(self) -> WaitSpec:
         """The rendered arguments, checked before any request (a bad one fails the task at once)."""
         with translate_errors(self._label):
-            return WaitSpec.of(self.artifact, self.newer_than, self.require, self.created_after)
+            return WaitSpec.of(self.artifact, self.newer_than, self.fail_closed_value("require"), self.created_after,
+                               self.on_missing)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from airflow.sdk.exceptions import AirflowFailException
@@ -95,9 +129,21 @@ class ArtifactVersionSensor(BaseSensorOperator):
             if self._client is None:
                 self._client = WandbHook(wandb_conn_id=self.wandb_conn_id).get_client()
             outcome = check(self._client, spec)
+        if self._first_poke is None:
+            self._first_poke = time.monotonic()
         if outcome.status == FAILED:
             raise AirflowFailException(outcome.message)
         if outcome.status != READY:
+            self._last_judgement = outcome.message
+            if outcome.not_found and not self._collection_seen and self.missing_collection_grace is not None \
+                    and self._waited(context) >= self.missing_collection_grace:
+                with translate_errors(self._label):
+                    missing = missing_collection(self._client, spec)
+                self._collection_seen = missing is None
+                if missing is not None:
+                    raise AirflowFailException(
+                        f"{missing} Not waiting for {spec.artifact!r}: its collection does not exist (a typo?). "
+                        "Pass missing_collection_grace (seconds, or None) to wait for it to be created.")
             self.log.info("Not yet: %s", outcome.message)
             return False
         assert outcome.version is not None
@@ -106,9 +152,34 @@ class ArtifactVersionSensor(BaseSensorOperator):
         self.log.info("Ready: %s", outcome.message)
         return PokeReturnValue(is_done=True, xcom_value=outcome.version)
 
+    def _waited(self, context: Any) -> float:
+        """Seconds this sensor has been waiting: since its first poke (in reschedule mode, its first try's)."""
+        first = None
+        if self.reschedule and hasattr(context["ti"], "get_first_reschedule_date"):
+            first = context["ti"].get_first_reschedule_date(context)
+        if first is not None:
+            return float((dt.datetime.now(dt.timezone.utc) - first).total_seconds())
+        return time.monotonic() - (self._first_poke or time.monotonic())
+
     def execute(self, context: Any) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
+        from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+        from ..client.gates import reads
+
+        require = self._spec().require
+        poke_only = bool(self.deferrable and require and reads(require).any)
+        if poke_only:
+            self.log.info("The gate reads the producing run or an alias's holder, which the triggerer's shared "
+                          "poll does not: waiting by poking instead of deferring.")
+        if not self.deferrable or poke_only:
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as exc:
+                raise AirflowSensorTimeout(f"{exc} Still waiting because: {self._last_judgement}") from exc
+            except AirflowSkipException as exc:
+                if not str(exc).startswith("Sensor has timed out"):
+                    raise
+                raise AirflowSkipException(f"{exc} Still waiting because: {self._last_judgement}") from exc
         first = self.poke(context)  # no need to defer when it is already there
         if isinstance(first, PokeReturnValue):
             return first.xcom_value
@@ -120,6 +191,11 @@ class ArtifactVersionSensor(BaseSensorOperator):
             method_name="execute_complete",
             timeout=dt.timedelta(seconds=float(self.timeout)),
         )
+
+    def on_kill(self) -> None:
+        """Airflow calls this on SIGTERM: stop a poke's request in flight (see ``WandbClient.cancel``)."""
+        if self._client is not None:
+            self._client.cancel()
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException

@@ -447,12 +447,33 @@ async def artifact_file_fallback(request: Request) -> Response:
 
 
 async def file_stream(request: Request) -> Response:
+    """The SDK's run stream: history and logs are dropped; the last ``wandb-summary.json`` line
+    becomes the run's ``summaryMetrics`` (what a run's final metrics are read from)."""
     state = _state(request)
     try:
-        await run_in_threadpool(_authenticate, state, request)
+        user = await run_in_threadpool(_authenticate, state, request)
     except EmulatorError as exc:
         return _error(exc)
-    await request.body()
+    body = await request.body()
+    try:
+        stream = json.loads(body or b"{}")
+        lines = ((stream.get("files") or {}).get("wandb-summary.json") or {}).get("content") or []
+        summary = json.loads(lines[-1]) if lines else None
+    except (ValueError, AttributeError, TypeError):
+        summary = None
+    if isinstance(summary, dict):
+        params = request.path_params
+
+        def store_summary() -> None:
+            with state.store.db.transaction():
+                state.store.upsert_run(user, {"entityName": unquote(params["entity"]),
+                                              "modelName": unquote(params["project"]), "name": unquote(params["run"]),
+                                              "summaryMetrics": json.dumps(summary)})
+
+        try:
+            await run_in_threadpool(store_summary)
+        except EmulatorError as exc:
+            return _error(exc)
     return JSONResponse({})
 
 

@@ -78,6 +78,13 @@ def seed_demo(store: Store, username: str) -> None:
     models = [(0.2, 0.9, 0.3), (0.9, 0.5, 0.0), (1.0, 0.45, 0.01)]
     for index, (w1, w2, bias) in enumerate(models):
         aliases = {0: [], 1: ["production"], 2: ["candidate"]}[index]
+        # Each model is logged by its training run, whose summary has the validation loss (a gate's
+        # ``run.summary.val_loss``) and whose config the learning rate.
+        store.upsert_run(user, {
+            "entityName": DEMO_TEAM, "modelName": DEMO_PROJECT, "name": f"train-{index}", "jobType": "train",
+            "state": "finished", "config": json.dumps({"lr": {"value": 0.01 * (index + 1), "desc": None}}),
+            "summaryMetrics": json.dumps({"val_loss": round(0.5 - 0.1 * index, 2), "epoch": 10 + index}),
+        })
         store.seed_artifact(
             user, DEMO_TEAM, DEMO_PROJECT, MODEL, "model",
             [SeedFile("model.json", _model(w1, w2, bias)),
@@ -86,6 +93,7 @@ def seed_demo(store: Store, username: str) -> None:
             metadata={"accuracy": round(0.7 + 0.1 * index, 2), "framework": "linear",
                       "eval": {"split": "test"}},
             description=f"Churn model trained in round {index}",
+            run=f"train-{index}",
         )
     for index, rows in enumerate((120, 150)):
         store.seed_artifact(

@@ -218,6 +218,12 @@ class Poller:
                 log.warning("Could not poll %d W&B collection(s)%s: %s", len(part),
                             ", will try again" if error.transient else "", redact_urls(str(error)))
                 found = dict.fromkeys(part, CollectionSnapshot(error=error))
+            else:
+                failed = {watch.path: snapshot.error for watch, snapshot in found.items()
+                          if snapshot.error is not None and snapshot.error.transient}
+                if failed:  # the others of the batch were read; these wait for the next poll
+                    log.warning("Could not poll W&B collection(s) %s, will try again: %s", sorted(failed)[:5],
+                                redact_urls(str(next(iter(failed.values())))))
             await self._deliver(found)
 
         await asyncio.gather(*(chunk(watches[i:i + BATCH]) for i in range(0, len(watches), BATCH)))

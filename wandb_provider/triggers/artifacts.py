@@ -44,12 +44,13 @@ class ArtifactVersionTrigger(BaseTrigger):
         newer_than: str | None = None,
         require: dict[str, Any] | None = None,
         created_after: str | None = None,
+        on_missing: str = "fail",
         poll_interval: float = 60.0,
         end_time: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.arguments = {"artifact": artifact, "newer_than": newer_than, "require": require,
-                          "created_after": created_after}
+                          "created_after": created_after, "on_missing": on_missing}
         self.wandb_conn_id = wandb_conn_id
         self.poll_interval = poll_interval
         self.end_time = end_time

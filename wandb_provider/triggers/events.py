@@ -94,7 +94,14 @@ class ArtifactEventTrigger(BaseEventTrigger):
             alias = None if is_empty(alias) else alias
             CollectionWatch.of(required_text("collection", collection), [alias] if alias else [])
             gate = mapping("require", require)
-            validate_gate(gate)
+            from ..client.gates import reads
+
+            if reads(validate_gate(gate)).any:
+                raise InvalidValueError(
+                    "require: run.* and relative terms read more than the shared poll of the collection, so the "
+                    "event trigger cannot decide them.",
+                    hint="Gate on metadata here and decide the rest in the task the event starts "
+                         "(e.g. PromoteArtifactOperator), or wait with ArtifactVersionSensor.")
             self._last_seen_index = _version_index("last_seen", last_seen)
             if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) \
                     or not math.isfinite(poll_interval) or poll_interval < MIN_POLL_INTERVAL:

@@ -34,3 +34,13 @@ with DAG("resolve_wrong_type", schedule=None, start_date=START, catchup=False):
 
 with DAG("resolve_missing", schedule=None, start_date=START, catchup=False):
     ResolveArtifactOperator(task_id="resolve", artifact="acme/churn/churn-model:no-such-alias", retries=3)
+
+with DAG("resolve_optional", schedule=None, start_date=START, catchup=False):
+    absent = ResolveArtifactOperator(task_id="absent", artifact="acme/churn/churn-model:no-such-alias", optional=True)
+    present = ResolveArtifactOperator(task_id="present", artifact="acme/churn/churn-model:production", optional=True)
+
+    @task
+    def record_both(absent: Any, present: Any) -> None:
+        Path(os.environ["WANDB_PROVIDER_TEST_OUT"]).write_text(json.dumps({"absent": absent, "present": present}))
+
+    record_both(absent.output, present.output)

@@ -69,8 +69,10 @@ class Store(RunsMixin):
         aliases: list[str] = (),  # type: ignore[assignment]
         metadata: dict[str, Any] | None = None,
         description: str | None = None,
+        run: str | None = None,
     ) -> Version:
-        """Log a version directly into the store, as ``run.log_artifact`` would end up storing it."""
+        """Log a version directly into the store, as ``run.log_artifact`` would end up storing it
+        (by the run named ``run`` of the project, when given)."""
         import json
 
         with self.db.transaction():
@@ -90,6 +92,7 @@ class Store(RunsMixin):
                 "aliases": [{"alias": a, "artifactCollectionName": name} for a in [*aliases, "latest"]],
                 "metadata": json.dumps(metadata) if metadata is not None else None,
                 "description": description,
+                **({"runName": run} if run else {}),
             }
             version = self.create_artifact(user, spec)
             if version.state == "COMMITTED":
