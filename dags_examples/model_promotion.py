@@ -37,16 +37,17 @@ CANDIDATE = f"{ENTITY}/{PROJECT}/{MODEL}:candidate"
 
 
 @task
-def current_production() -> str | None:
-    """Which version holds ``production`` now (``None``: none): the compare-and-set guard expects it
-    to stay there until the promotion."""
+def current_production() -> str:
+    """Which version holds ``production`` now (``"none"``: none, said explicitly; a guard whose
+    template renders None fails closed): the compare-and-set guard expects it to stay there until
+    the promotion."""
     from wandb_provider.client import ArtifactNotFoundError
     from wandb_provider.hooks.wandb import WandbHook
 
     try:
         return WandbHook().resolve(f"{ENTITY}/{PROJECT}/{MODEL}:production").version
     except ArtifactNotFoundError:
-        return None
+        return "none"
 
 
 # [START howto_materialize]
@@ -86,7 +87,7 @@ def summary(**context: Any) -> str:
         lines.append(f"Verified {verified['artifact']['qualified_name']}: {verified['files']['checked']} files "
                      "as downloaded and evaluated")
     if promoted:
-        before = previous or "no version"
+        before = previous if previous not in (None, "none") else "no version"
         verb = "Promoted" if promoted["changed"] else "Already promoted"
         lines.append(f"{verb} 'production' of {ENTITY}/{PROJECT}/{MODEL} from {before} to "
                      f"{promoted['artifact']['version']}")
