@@ -77,3 +77,11 @@ def test_guard_messages_tell_an_empty_value_from_a_race(wandb_server) -> None:
         client.update_aliases("churn-model:candidate", add="production", only_if_current={"production": "v0"})
     assert "Another writer moved it" in (raced.value.hint or "")
     assert client.artifact("churn-model:production").version == "v1"
+
+
+def test_the_explicit_none_text_means_held_by_no_version(wandb_server) -> None:
+    client = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="acme", project="churn")
+    with pytest.raises(AliasConflictError, match="expected no version"):  # production is on v1: a real conflict
+        client.update_aliases("churn-model:candidate", add="production", only_if_current={"production": "none"})
+    change = client.update_aliases("churn-model:candidate", add="gold", only_if_current={"gold": "none"})
+    assert change.after["gold"] == "v2"

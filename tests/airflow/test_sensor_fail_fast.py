@@ -94,3 +94,19 @@ def test_deferred_sensors_batched_with_a_failing_poll_fire_on_that_poll(wandb_en
             asyncio.gather(*(t.run().__anext__() for t in triggers)), timeout=30)]
 
     assert [p["status"] for p in asyncio.run(wait())] == ["success", "success"]
+
+
+@pytest.mark.parametrize("field", ["newer_than", "require"])
+def test_a_condition_whose_template_renders_none_fails_instead_of_accepting_what_is_there(wandb_env, field) -> None:
+    import pendulum
+    from airflow.sdk import DAG
+
+    with DAG("sensor_renders_none", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        sensor = _sensor("acme/churn/churn-model:production", **{field: "{{ missing }}"})
+    sensor.render_template_fields({"missing": None})
+    with pytest.raises(AirflowFailException, match=f"{field} rendered empty"):
+        sensor.poke({"ti": RecordingTI()})
+    with DAG("sensor_renders_none_opted", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        opted = _sensor("acme/churn/churn-model:production", allow_empty=True, **{field: "{{ missing }}"})
+    opted.render_template_fields({"missing": None})
+    assert opted.poke({"ti": RecordingTI()}).is_done  # the explicit opt-out: no such condition

@@ -76,7 +76,7 @@ def test_pin_from_upstream_task_catches_an_alias_moved_in_between(wandb_env, run
 def test_version_checks_cost_one_graphql_request(wandb_env, run_dag) -> None:
     wandb_env.reset_stats()
     assert run_dag("verify_version_only").state == "success"
-    assert wandb_env.stats()["graphql"]["total"] == 1 + 1  # the version; the task's W&B run
+    assert wandb_env.stats()["graphql"]["total"] == 1 + 2  # the version; the task's W&B run (UpsertBucket, UseArtifact)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import wandb_provider.client as client_module
-from wandb_provider.client import ArtifactNotFoundError, NotFoundError, ServerError
+from wandb_provider.client import ArtifactNotFoundError, MissingMetadataKeyError, NotFoundError, ServerError
 
 
 def test_exported_names_are_pinned() -> None:
@@ -17,10 +17,10 @@ def test_exported_names_are_pinned() -> None:
         "ArtifactVersion", "AuthenticationError", "BadRequestError", "CancelledError", "ClientConfig",
         "ConditionNotMetError", "DeleteOutcome", "DownloadResult", "FileUrl", "GateResult",
         "InvalidArtifactPathError", "LocalFileError", "MalformedResponseError", "Manifest", "ManifestEntry",
-        "MetadataConflictError", "NotFoundError", "PermissionDeniedError", "ProgressUpdate", "ProtectedAliasError",
-        "ReferenceNotAllowedError", "RootBusyError", "RootConflictError", "ServerError", "UnsafePathError",
-        "UnsupportedReferenceError", "VerifyReport", "Viewer", "WandbClient", "WandbError", "WandbRun",
-        "evaluate_gate",
+        "MetadataConflictError", "MissingMetadataKeyError", "NotFoundError", "PermissionDeniedError",
+        "ProgressUpdate", "ProtectedAliasError", "ReferenceNotAllowedError", "RootBusyError", "RootConflictError",
+        "ServerError", "TermResult", "UnsafePathError", "UnsupportedReferenceError", "VerifyReport", "Viewer",
+        "WandbClient", "WandbError", "WandbRun", "evaluate_gate",
     }
 
 
@@ -35,3 +35,6 @@ def test_errors_survive_pickling_with_their_attributes() -> None:
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.attempts, copy.last_status, copy.operation, str(copy)) == (3, 503, "Viewer", "boom later")
     assert isinstance(pickle.loads(pickle.dumps(ArtifactNotFoundError("x"))), NotFoundError)
+    missing = pickle.loads(pickle.dumps(MissingMetadataKeyError("gate", missing=("a",), available=("b",),
+                                                                suggestions={"a": "b"})))
+    assert (missing.missing, missing.available, missing.suggestions) == (("a",), ("b",), {"a": "b"})

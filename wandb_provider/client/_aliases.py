@@ -16,7 +16,8 @@ from .values import as_str_list, parse_literal
 # W&B moves `latest` itself (onto the newest version of each collection); a client that sets or
 # removes it fights W&B and can point `latest` at an old version.
 RESERVED_ALIASES = ("latest",)
-_NO_VERSION_TEXT = ("", "None", "none", "null")
+NO_HOLDER = "none"  # a guard's explicit "held by no version" as text (the CLI's ALIAS=none); None in Python
+_NO_VERSION_TEXT = ("", "None", "null", "NULL", "NONE")  # what templates render for a missing value
 
 
 def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
@@ -37,16 +38,17 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
 
 
 def _expected_holder(alias: str, value: Any) -> str | None:
-    """A guard value: ``vN``, or ``None`` for "held by no version". Empty text (``""``, ``"None"``:
-    what a template renders for a missing value) is refused: the guard would otherwise expect no
-    holder and blame a race for the template (README, "Safety")."""
-    if value is None:
+    """A guard value: ``vN``, or ``None`` (or the text ``"none"``) for "held by no version". Empty
+    text (``""``, ``"None"``: what a template renders for a missing value) is refused: the guard
+    would otherwise expect no holder and blame a race for the template (README, "Safety")."""
+    if value is None or (isinstance(value, str) and value.strip() == NO_HOLDER):
         return None
     if isinstance(value, str) and value.strip() in _NO_VERSION_TEXT:
         raise BadRequestError(
             f"only_if_current[{alias!r}]: your expected value is empty ({value!r}); did a template render "
             "None (e.g. an xcom_pull of a task id that does not exist)?",
-            hint="Give the version you expect ('v3'); pass None itself (not text) for 'held by no version'.",
+            hint=f"Give the version you expect ('v3'); pass None (or the text {NO_HOLDER!r}) for 'held by no "
+                 "version'.",
         )
     if isinstance(value, str) and is_version(value.strip()):
         return value.strip()

@@ -24,6 +24,7 @@ from .._values import (
     text_list,
     typed_from_template,
 )
+from ..client._aliases import NO_HOLDER
 from ..client.paths import is_version
 from ._base import ArgumentCheck, WandbBaseOperator
 
@@ -180,13 +181,14 @@ def _guard(name: str, value: Any) -> dict[str, str | None] | None:
         if not isinstance(alias, str):
             raise InvalidValueError(f"{name}: key {alias!r} is not an alias name.")
         check_alias_value(name, alias, managed_ok=True)
-        if expected is None:
+        if expected is None or (isinstance(expected, str) and expected.strip() == NO_HOLDER):
             result[alias] = None
             continue
         if is_empty(expected):
             raise InvalidValueError(
                 f"{name}[{alias!r}]: your expected value is empty ({expected!r}); did a template render None?",
-                hint="Give the version you expect ('v3'); write None in the DAG file for 'held by no version'.")
+                hint=f"Give the version you expect ('v3'); for 'held by no version' write None in the DAG file, "
+                     f"or have the template render {NO_HOLDER!r}.")
         text = expected.strip() if isinstance(expected, str) else expected
         if not isinstance(text, str) or not is_version(text):
             raise InvalidValueError(
@@ -216,8 +218,9 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         rendered list literal (``"['qa', 'eu']"``) or one alias. ``latest`` and ``vN`` are W&B's. (templated)
     :param remove: Aliases to take off the version, in the same forms. (templated)
     :param only_if_current: ``{"production": "v11"}``: proceed only if each alias sits on that
-        version (``None`` written in the DAG file: on none) or already on this one; else fail. A
-        value whose template renders empty fails the task before any write. (templated)
+        version (``None`` written in the DAG file, or the text ``"none"``: on none) or already on this
+        one; else fail. A value whose template renders empty (``None``) fails the task before any
+        write. (templated)
     :param require: Conditions on the version's metadata, e.g. ``{"accuracy": {">=": 0.9}}``
         (operators ``> >= < <= == != in``; dotted keys reach nested metadata). Numbers rendered as
         text compare as numbers. A gate, or a term's value, that renders empty fails the task

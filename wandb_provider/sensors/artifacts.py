@@ -31,20 +31,22 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
     and decide exactly as a poke does.
 
     Arguments are read as users write them: ``None``, ``""`` and ``"None"`` (what a template renders
-    for a missing value) mean "no condition" for ``newer_than`` and ``created_after``; a value that
+    for a missing value) mean "no condition" for ``created_after``; a value that
     cannot be used fails the task at the first poke, before any request. The gate fails closed: a
     ``require`` (or a term's value) whose template renders empty fails the task, and so does a
     version whose metadata lacks a gate key (a typo does not wait out the timeout).
 
     :param artifact: e.g. ``"acme/churn/churn-model:candidate"`` or ``"...:latest"``. (templated)
     :param newer_than: The version must be newer than this (``"v3"``, ``"acme/churn/model:v3"``) or
-        differ from this digest, e.g. from an earlier run's XCom. (templated)
+        differ from this digest, e.g. from an earlier run's XCom. A template that renders empty fails
+        the task (it would otherwise accept the version that is there now). (templated)
     :param require: Metadata gate, as in ``UpdateArtifactAliasesOperator`` (a dict, or a template
         rendering one). (templated)
     :param on_missing: ``"fail"`` (default): a version whose metadata lacks a gate key fails the
         task, naming the keys it has and the closest match; ``"skip"``: such a version is not ready
         (keep waiting).
-    :param allow_empty: Opt out of failing closed: a gate or term whose template renders empty is dropped.
+    :param allow_empty: Opt out of failing closed: a gate, term or ``newer_than`` whose template
+        renders empty is dropped.
     :param created_after: The version must be created after this time (ISO 8601 or datetime; without
         a zone, UTC), e.g. ``"{{ data_interval_start }}"``, which renders ``None`` for a manual run:
         then there is no time condition. (templated)
@@ -63,7 +65,7 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
 
     template_fields: Sequence[str] = ("artifact", "newer_than", "require", "created_after")
     template_fields_renderers = {"require": "json"}
-    fail_closed = ("require",)
+    fail_closed = ("require", "newer_than")
     operator_extra_links = (WandbArtifactLink(),)
 
     def __init__(
@@ -116,8 +118,8 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
     def _spec(self) -> WaitSpec:
         """The rendered arguments, checked before any request (a bad one fails the task at once)."""
         with translate_errors(self._label):
-            return WaitSpec.of(self.artifact, self.newer_than, self.fail_closed_value("require"), self.created_after,
-                               self.on_missing)
+            return WaitSpec.of(self.artifact, self.fail_closed_value("newer_than"), self.fail_closed_value("require"),
+                               self.created_after, self.on_missing)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from airflow.sdk.exceptions import AirflowFailException
