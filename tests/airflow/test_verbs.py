@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from tests.airflow._fakes import RecordingTI, sdk
+from wandb_provider._compat import AirflowFailException
 from wandb_provider.operators.collections import UnlinkArtifactOperator, UpdateCollectionOperator
 from wandb_provider.operators.lifecycle import DeleteArtifactVersionOperator, SetArtifactTTLOperator
 

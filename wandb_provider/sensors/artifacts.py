@@ -7,9 +7,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from .._airflow import translate_errors
+from .._compat import conf
 from .._values import is_plain
 from .._waiting import FAILED, READY, WaitSpec, check
 from ..links import XCOM_URL_KEY, WandbArtifactLink
@@ -86,8 +87,7 @@ class ArtifactVersionSensor(BaseSensorOperator):
             return WaitSpec.of(self.artifact, self.newer_than, self.require, self.created_after)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from .._compat import AirflowFailException
         from ..hooks.wandb import WandbHook
 
         spec = self._spec()
@@ -122,7 +122,7 @@ class ArtifactVersionSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+        from .._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
         status = (event or {}).get("status")
         if status not in EVENT_STATUSES:
