@@ -32,7 +32,8 @@ def _ci(airflow: dict[str, Any]) -> str:
         runs.append(f"{data['main']['runs']} on {data['main']['airflow']}, Python {data['main']['python']}")
     for leg in data["legs"]:
         if release(leg["airflow"]) == release(airflow["release"]):
-            runs.append(f"leg `{leg['name']}` on {leg['airflow']}, Python {leg['python']}")
+            when = "" if leg["ci"] else " (on demand)"
+            runs.append(f"leg `{leg['name']}`{when} on {leg['airflow']}, Python {leg['python']}")
     return "; ".join(runs) or "—"
 
 

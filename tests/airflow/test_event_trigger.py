@@ -251,6 +251,7 @@ def test_many_watchers_share_one_batched_poll(wandb_env) -> None:
     assert asyncio.run(leftovers()) == []  # every poll loop stopped with its watchers
 
 
+@pytest.mark.newer_airflow  # the triggerer's shared streams came with Airflow 3.3
 def test_watchers_through_airflows_shared_stream_manager(wandb_env) -> None:
     """As the triggerer runs them: one subscription per (collection, alias), one batched request per poll."""
     from airflow.triggers.shared_stream import SharedStreamManager

@@ -119,6 +119,7 @@ def test_rendered_empty_ttl_is_refused_not_taken_as_clear() -> None:
         _ttl("ttl", "None")
 
 
+@pytest.mark.sdk  # the SDK's service leaves WANDB_SERVICE behind once another test started it
 def test_sdk_escape_hatch_resolves_an_artifact_without_touching_the_environment(
         wandb_env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     from wandb_provider.hooks.wandb import WandbHook
