@@ -1,4 +1,4 @@
-"""Checks of scripts/compat.sh, run with a leg's Python (its Airflow, the provider's wheel).
+"""Checks of scripts/compat.sh (run with a leg's Python: its Airflow, the provider's wheel) and demo.sh.
 
 ``compat_check.py form``: the ``wandb`` connection form as this Airflow's UI gets it (3.0/3.1 from the
 hook's methods through wtforms, 3.2+ from provider info).
