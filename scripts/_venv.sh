@@ -49,3 +49,9 @@ while todo:
 print(",".join(sorted(seen)))
 PY
 }
+
+# `mark_venv EXTRA[,EXTRA...]`: $VENV already has the project with these extras (installed another way,
+# e.g. from a wheel by scripts/compat.sh), so ensure_venv leaves it as it is.
+mark_venv() {
+  _extras_closure "$1" > "$VENV/.airflow-provider-wandb-extras"
+}

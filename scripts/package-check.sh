@@ -48,7 +48,7 @@ problems = []
 with zipfile.ZipFile(wheel) as archive:
     names = set(archive.namelist())
     for needed in ("wandb_provider/py.typed", "wandb_provider/openlineage-facets.json",
-                   "wandb_provider/get_provider_info.py", "wandb_provider/testing/py.typed",
+                   "wandb_provider/compatibility.json", "wandb_provider/get_provider_info.py", "wandb_provider/testing/py.typed",
                    "wandb_provider/testing/schema.graphql"):
         if needed not in names:
             problems.append(f"wheel lacks {needed}")

@@ -42,7 +42,10 @@ def airflow_db() -> None:
 @pytest.fixture
 def run_dag(airflow_db: None) -> Any:
     """Run a DAG from ``tests/airflow/dags`` with ``dag.test()`` and return the DagRun."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:  # Airflow >= 3.2
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0, 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     def run(dag_id: str, **kwargs: Any) -> Any:
         bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])

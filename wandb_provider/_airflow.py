@@ -58,7 +58,7 @@ def translate_errors(what: str = "W&B task") -> Iterator[None]:
     because Airflow interrupted the task) pass through unchanged, so an ``execution_timeout`` keeps
     Airflow's usual retries.
     """
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+    from ._compat import AirflowException, AirflowFailException, TaskDeferred
 
     try:
         yield
@@ -122,7 +122,7 @@ def _private_temp_base() -> Path:
 def download_base() -> Path:
     """Where default download roots live: ``[wandb] download_root``, else ``WANDB_PROVIDER_DOWNLOAD_ROOT``,
     else ``<temp>/airflow-provider-wandb-<uid>`` (private). A configured folder must be an absolute path."""
-    from airflow.sdk import conf
+    from ._compat import conf
 
     configured = (conf.get(CONFIG_SECTION, "download_root", fallback=None) or "").strip()
     source = f"[{CONFIG_SECTION}] download_root"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import attr
-from airflow.providers.common.compat.openlineage.facet import DatasetFacet
 
 from . import __version__
+from ._compat import DatasetFacet
 
 PRODUCER = f"https://pypi.org/project/airflow-provider-wandb/{__version__}/"
 SCHEMA_URL = ("https://raw.githubusercontent.com/airflow-provider-wandb/airflow-provider-wandb/"

@@ -45,7 +45,7 @@ def deployment_identity(configured: str | None = None) -> str:
     if configured:
         return configured
     try:
-        from airflow.sdk import conf
+        from ._compat import conf
     except ImportError:  # pragma: no cover - the Airflow layer always has it
         return "default"
     named = conf.get("wandb", "deployment", fallback=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import __version__
-from .hooks._extras import conn_fields, placeholders
+from .hooks._extras import conn_fields, provider_ui_field_behaviour
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -75,11 +75,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "wandb_provider.hooks.wandb.WandbHook",
                 "hook-name": "Weights & Biases",
                 "conn-fields": conn_fields(),
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "W&B base URL", "password": "API key"},
-                    "placeholders": {"host": "https://api.wandb.ai", **placeholders()},
-                },
+                "ui-field-behaviour": provider_ui_field_behaviour(),
             }
         ],
     }

@@ -4,6 +4,10 @@
     The table of the ``wandb`` connection's extras, from ``wandb_provider.hooks._extras.EXTRAS`` (the
     declaration the hook parses with, the connection form shows and the README's table comes from).
 
+``.. wandb-compatibility::``
+    The compatibility table (Airflow releases x Python versions x features, and what CI runs where),
+    from ``wandb_provider/compatibility.json`` (which the README's table and the CI legs also come from).
+
 ``.. wandb-cli-help:: package.module:parser_factory``
     The ``--help`` of a command line built with ``argparse``, and of each of its sub-commands, from
     the function that builds its parser (called with no argument).
@@ -77,6 +81,20 @@ class ConnectionExtras(SphinxDirective):
         return [_table(["extra", "type", "default", "what"], rows, [22, 14, 10, 54])]
 
 
+class Compatibility(SphinxDirective):
+    """The compatibility table, generated from ``compatibility.json`` as the README's."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from wandb_provider import _compat_data
+
+        self.env.note_dependency(os.path.join(os.path.dirname(_compat_data.__file__), "compatibility.json"))
+        header, rows = _compat_data.table_rows()
+        cells = [[_cell(nodes.Text(text.replace("`", ""))) for text in row] for row in rows]
+        return [_table(header, cells, [16, 10] + [12] * (len(header) - 3) + [30])]
+
+
 def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
     found = []
     for action in parser._actions:  # argparse has no public way to list sub-parsers
@@ -127,4 +145,5 @@ class CliHelp(SphinxDirective):
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("wandb-connection-extras", ConnectionExtras)
     app.add_directive("wandb-cli-help", CliHelp)
+    app.add_directive("wandb-compatibility", Compatibility)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -23,6 +23,8 @@ def _events(run_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
         return {row.source_task_id: (row.asset.uri, dict(row.extra)) for row in rows}
 
 
+# Airflow 3.0's dag.test() does not register the DAG's assets (no DAG processor ran): outlets are "inactive".
+@pytest.mark.newer_airflow
 def test_each_writer_emits_the_version_it_wrote(wandb_env, run_dag) -> None:
     import wandb
 
@@ -43,6 +45,8 @@ def test_each_writer_emits_the_version_it_wrote(wandb_env, run_dag) -> None:
     assert linked["digest"] == production.digest
 
 
+# Airflow 3.0's dag.test() does not register the DAG's assets (no DAG processor ran): outlets are "inactive".
+@pytest.mark.newer_airflow
 def test_the_asset_event_queues_the_dag_scheduled_on_the_collection(wandb_env, run_dag) -> None:
     from airflow.models.asset import AssetDagRunQueue, AssetModel
     from airflow.models.dag import DagModel

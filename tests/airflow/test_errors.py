@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from wandb_provider._airflow import translate_errors
+from wandb_provider._compat import AirflowFailException, AirflowSkipException
 from wandb_provider.client import (
     AuthenticationError,
     BadRequestError,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pendulum
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from tests.airflow._fakes import sdk
 from tests.airflow.test_asset_events import _events
+from wandb_provider._compat import AirflowFailException
 from wandb_provider.operators.produce import LogArtifactOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo")

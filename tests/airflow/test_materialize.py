@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from wandb_provider import materialize
 from wandb_provider._airflow import version_xcom
+from wandb_provider._compat import AirflowFailException
 from wandb_provider.client import WandbClient
 
 pytestmark = pytest.mark.wandb_server(seed="demo")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from wandb_provider._compat import AirflowFailException
 from wandb_provider._values import InvalidValueError, refuse_non_finite
 from wandb_provider.client import BadRequestError, WandbClient
 from wandb_provider.operators.artifacts import UpdateArtifactAliasesOperator, UpdateArtifactOperator

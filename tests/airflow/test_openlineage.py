@@ -189,8 +189,7 @@ def test_a_logged_version_names_its_inputs_in_w_and_b_and_openlineage(wandb_env,
 
 
 def test_an_input_whose_digest_changed_fails_before_logging(wandb_env, tmp_path: Path) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from wandb_provider._compat import AirflowFailException
     from wandb_provider.operators.produce import LogArtifactOperator
 
     stale = {**WandbHook().resolve("acme/churn/churn-dataset:training").to_dict(), "digest": "0" * 32}

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from tests.airflow._fakes import sdk
+from wandb_provider._compat import AirflowFailException
 from wandb_provider.operators.artifacts import (
     LinkArtifactOperator,
     UpdateArtifactAliasesOperator,

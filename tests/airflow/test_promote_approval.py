@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tests.airflow._fakes import sdk
-from wandb_provider.operators.promote import hitl_available
+from wandb_provider._compat import feature_available
 
 pytestmark = [pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"]),
-              pytest.mark.skipif(not hitl_available(), reason="human-in-the-loop operators need Airflow 3.1+")]
+              pytest.mark.skipif(not feature_available("hitl"), reason="human-in-the-loop operators need Airflow 3.1+")]
 MODEL = "acme/churn/churn-model"
 TASK = "promotion.approve"
 PATIENCE = 300.0  # an upper bound for a loaded machine; the test waits for a state, not a time

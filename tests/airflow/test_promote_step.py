@@ -134,12 +134,11 @@ def test_run_summary_gate_on_an_sdk_logged_model(wandb_env, run_dag, out: Path, 
 
 
 def test_approval_on_an_airflow_without_hitl_fails_at_parse_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    import airflow
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from wandb_provider import _compat
+    from wandb_provider._compat import AirflowFailException
     from wandb_provider.operators.promote import PromoteArtifactOperator, promote_with_approval
 
-    monkeypatch.setattr(airflow, "__version__", "3.0.6")
+    monkeypatch.setattr(_compat, "airflow_version", lambda: (3, 0))
     with pytest.raises(AirflowFailException, match="Airflow 3.1"):
         PromoteArtifactOperator(task_id="p", artifact=f"{MODEL}:candidate", approval=True)
     with pytest.raises(Exception, match="Airflow 3.1"):
@@ -147,8 +146,7 @@ def test_approval_on_an_airflow_without_hitl_fails_at_parse_time(monkeypatch: py
 
 
 def test_gate_terms_are_checked_when_the_dag_is_parsed() -> None:
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from wandb_provider._compat import AirflowFailException
     from wandb_provider.operators.promote import PromoteArtifactOperator
 
     with pytest.raises(AirflowFailException, match="offset"):
@@ -169,8 +167,7 @@ def test_the_same_gate_language_in_the_sensor_verify_and_alias_operators(wandb_e
 
 
 def test_the_event_trigger_refuses_terms_it_cannot_decide_on_its_poll() -> None:
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from wandb_provider._compat import AirflowFailException
     from wandb_provider.triggers.events import ArtifactEventTrigger
 
     with pytest.raises(AirflowFailException, match="run.. and relative terms"):

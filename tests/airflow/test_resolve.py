@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from tests.airflow._fakes import sdk
 from wandb_provider._airflow import version_xcom
+from wandb_provider._compat import AirflowFailException
 from wandb_provider.client.errors import ArtifactNotFoundError, WandbError
 from wandb_provider.hooks.wandb import WandbHook
 from wandb_provider.operators.resolve import ResolveArtifactOperator

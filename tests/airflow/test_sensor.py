@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from tests.airflow._fakes import RecordingTI
+from wandb_provider._compat import AirflowFailException, TaskDeferred
 from wandb_provider.sensors.artifacts import ArtifactVersionSensor
 from wandb_provider.testing import ids
 from wandb_provider.triggers.artifacts import ArtifactVersionTrigger

@@ -7,9 +7,9 @@ import asyncio
 import time
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from tests.airflow._fakes import RecordingTI
+from wandb_provider._compat import AirflowFailException, AirflowSensorTimeout
 from wandb_provider.client import WandbClient
 from wandb_provider.client.watch import CollectionWatch, poll_collections
 from wandb_provider.sensors.artifacts import ArtifactVersionSensor

@@ -5,9 +5,9 @@ that no TTL was written."""
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from tests.airflow._fakes import RecordingTI, sdk
+from wandb_provider._compat import AirflowFailException
 from wandb_provider.client import BadRequestError, WandbClient
 from wandb_provider.operators.lifecycle import SetArtifactTTLOperator
 

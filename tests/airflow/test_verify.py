@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from tests.airflow._fakes import RecordingTI, sdk
+from wandb_provider._compat import AirflowFailException
 from wandb_provider.operators.verify import VerifyArtifactOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])

@@ -277,3 +277,41 @@ def markdown_table() -> str:
         kind = " or ".join("list" if t == "array" else t for t in extra.schema_type)
         rows.append(f"| `{extra.name}` | {kind} | {_default_text(extra)} | {extra.help} |")
     return "\n".join(rows)
+
+
+# The standard fields of the form: hidden ones, new labels and placeholders (the extras' placeholders join them).
+HIDDEN_FIELDS = ("schema", "port", "login")
+RELABELING = {"host": "W&B base URL", "password": "API key"}
+HOST_PLACEHOLDER = "https://api.wandb.ai"
+
+
+def ui_field_behaviour() -> dict[str, Any]:
+    """The hook's ``get_ui_field_behaviour()`` (read by Airflow 3.0 and 3.1; snake_case keys)."""
+    return {"hidden_fields": list(HIDDEN_FIELDS), "relabeling": dict(RELABELING),
+            "placeholders": {"host": HOST_PLACEHOLDER, **placeholders()}}
+
+
+def provider_ui_field_behaviour() -> dict[str, Any]:
+    """``ui-field-behaviour`` of provider info (read from Airflow 3.2 on; kebab-case keys)."""
+    return {key.replace("_", "-"): value for key, value in ui_field_behaviour().items()}
+
+
+def form_widgets() -> dict[str, Any]:
+    """The hook's ``get_connection_form_widgets()`` (read by Airflow 3.0 and 3.1, which need ``wtforms``).
+
+    One field per extra, keyed by its plain name (the form stores it as that top-level key of the
+    extra JSON): a checkbox for a boolean, a whole-number field for an integer, text otherwise (numbers
+    of seconds, lists and "true or a CA bundle path" are typed as text and parsed by the extra's parser).
+    """
+    from wtforms import BooleanField, IntegerField, StringField
+    from wtforms.validators import Optional
+
+    widgets: dict[str, Any] = {}
+    for extra in EXTRAS:
+        kind = extra.schema_type[0]
+        field = BooleanField if kind == "boolean" else IntegerField if kind == "integer" else StringField
+        default = extra.default if extra.default not in (None, ()) else None
+        if field is StringField and default is not None:
+            default = str(default)
+        widgets[extra.name] = field(extra.label, validators=[Optional()], description=extra.help, default=default)
+    return widgets

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseHook
-
+from .._compat import BaseHook
 from ..client import ArtifactVersion, AuthenticationError, ClientConfig, ServerError, WandbClient, WandbError
 from ._connection import ConnectionConfigError, base_url, client_options, parse_extra_text
 
@@ -51,6 +50,21 @@ class WandbHook(BaseHook):
     conn_type = "wandb"
     hook_name = "Weights & Biases"
 
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The form's extra fields for Airflow 3.0 and 3.1 (3.2+ read ``conn-fields`` of provider info);
+        both come from ``hooks._extras``."""
+        from ._extras import form_widgets
+
+        return form_widgets()
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields for Airflow 3.0 and 3.1 (3.2+ read provider info)."""
+        from ._extras import ui_field_behaviour
+
+        return ui_field_behaviour()
+
     def __init__(self, wandb_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.wandb_conn_id = wandb_conn_id
@@ -69,7 +83,7 @@ class WandbHook(BaseHook):
         """
         import asyncio
 
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from .._compat import AirflowNotFoundException
 
         try:
             conn = await self.aget_connection(self.wandb_conn_id)

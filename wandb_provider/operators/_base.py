@@ -139,8 +139,7 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
     def execute(self, context: Any) -> Any:
         """Check the rendered arguments, then ``run_checked``; every error leaves translated. The
         task's W&B run ends ``finished``, or ``failed`` when the task fails (never masking its error)."""
-        from airflow.sdk.exceptions import AirflowSkipException, TaskDeferred
-
+        from .._compat import AirflowSkipException, TaskDeferred
         from .._runs import TaskCoordinates, TaskRun
 
         with self.checking():

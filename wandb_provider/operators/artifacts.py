@@ -278,8 +278,7 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-
+        from .._compat import AirflowFailException, AirflowSkipException
         from ..client.errors import ConditionNotMetError
 
         if not args["add"] and not args["remove"]:

@@ -56,8 +56,7 @@ class UnlinkArtifactOperator(WandbBaseOperator):
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from .._compat import AirflowFailException
         from ..client.errors import MetadataConflictError
 
         with self.wandb_client() as client:

@@ -169,8 +169,7 @@ class DeleteArtifactVersionOperator(WandbBaseOperator):
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from .._compat import AirflowFailException
         from ..client.errors import ArtifactNotFoundError
 
         _refuse_protected_drops(args["drop_aliases"], self.protected_aliases)

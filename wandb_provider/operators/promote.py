@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from .._compat import require_airflow
 from .._values import InvalidValueError, is_empty, is_template, mapping, optional_text, required_text
 from ._base import ArgumentCheck, WandbBaseOperator
 from .artifacts import _choice, _flag, _gate
@@ -20,7 +21,6 @@ from .verify import _folder, _pin, folder_problems, version_problems
 
 REFUSED_OUTCOMES = ("fail", "skip")
 IF_NO_HOLDER = ("pass", "fail")
-HITL_RELEASE = (3, 1)
 _DEFAULT = "previous-{alias}"
 
 
@@ -57,23 +57,6 @@ def _version(name: str, value: Any) -> str | None:
     if text.lower() == "none" or is_version(text):
         return text.lower() if text.lower() == "none" else text
     raise InvalidValueError(f"{name} must be a version such as 'v3' (or 'none'), not {value!r}.")
-
-
-def hitl_available() -> bool:
-    """Whether this Airflow has the human-in-the-loop operators (Airflow 3.1 and later)."""
-    import airflow
-
-    parts = [int(p) if p.isdigit() else 0 for p in airflow.__version__.split(".")[:2]]
-    return tuple(parts) >= HITL_RELEASE
-
-
-def require_hitl(what: str) -> None:
-    if not hitl_available():
-        import airflow
-
-        raise InvalidValueError(
-            f"{what} needs Airflow's human-in-the-loop operators, which arrived in Airflow 3.1; this is "
-            f"Airflow {airflow.__version__}.", hint="Upgrade to Airflow 3.1 or later, or drop approval.")
 
 
 def actor(context: Mapping[str, Any], approver: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -192,7 +175,7 @@ class PromoteArtifactOperator(WandbBaseOperator):
             for flag in ("allow_extra_files", "approval", "plan_only", "allow_rolled_back"):
                 _flag(flag, getattr(self, flag))
             if approval:
-                require_hitl(f"{self.label}: approval=True")
+                require_airflow("hitl", f"{self.label}: approval=True")
             if previous_alias is not None and previous_alias != _DEFAULT:
                 _alias("previous_alias", previous_alias)
         self.check_plain_arguments()
@@ -256,7 +239,7 @@ class PromoteArtifactOperator(WandbBaseOperator):
 
     def refuse(self, context: Any, name: str, alias: str, problems: list[str], report: dict[str, Any]) -> None:
         """Fail (no retries: the same inputs would be refused again) or skip, naming every failed term."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from .._compat import AirflowFailException, AirflowSkipException
 
         report["summary"] = summary(report)
         context["ti"].xcom_push(key="promotion_report", value=report)
@@ -339,7 +322,7 @@ def promote_with_approval(group_id: str = "promotion", *, subject: str | None = 
 
     Call it inside a ``DAG``; ``promote_kwargs`` are ``PromoteArtifactOperator``'s.
     """
-    require_hitl("promote_with_approval")
+    require_airflow("hitl", "promote_with_approval")
     from airflow.providers.standard.operators.hitl import ApprovalOperator
     from airflow.sdk import TaskGroup
 

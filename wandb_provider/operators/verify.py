@@ -209,7 +209,7 @@ class VerifyArtifactOperator(WandbBaseOperator):
 
     def reject(self, context: Any, version: ArtifactVersion, problems: list[str], report: dict[str, Any]) -> None:
         """Fail (no retries: the same inputs would fail again) or skip, naming every problem."""
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from .._compat import AirflowFailException, AirflowSkipException
 
         context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=report)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"

@@ -7,9 +7,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from .._airflow import translate_errors
+from .._compat import conf
 from .._values import InvalidValueError, is_plain
 from .._waiting import FAILED, READY, WaitSpec, check, missing_collection
 from ..links import XCOM_URL_KEY, WandbArtifactLink
@@ -122,8 +123,7 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
                                self.created_after, self.on_missing)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from .._compat import AirflowFailException
         from ..hooks.wandb import WandbHook
 
         spec = self._spec()
@@ -164,8 +164,7 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
         return time.monotonic() - (self._first_poke or time.monotonic())
 
     def execute(self, context: Any) -> Any:
-        from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
-
+        from .._compat import AirflowSensorTimeout, AirflowSkipException
         from ..client.gates import reads
 
         require = self._spec().require
@@ -200,7 +199,7 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             self._client.cancel()
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+        from .._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
         status = (event or {}).get("status")
         if status not in EVENT_STATUSES:
