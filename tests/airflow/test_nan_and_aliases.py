@@ -9,7 +9,7 @@ import pytest
 
 from wandb_provider._compat import AirflowFailException
 from wandb_provider._values import InvalidValueError, refuse_non_finite
-from wandb_provider.client import BadRequestError, WandbClient
+from wandb_provider.client import InvalidArtifactPathError, WandbClient
 from wandb_provider.operators.artifacts import UpdateArtifactAliasesOperator, UpdateArtifactOperator
 from wandb_provider.operators.produce import LogArtifactOperator
 
@@ -51,6 +51,6 @@ def test_an_alias_with_a_comma_is_refused_with_the_list_it_meant(wandb_env) -> N
     with pytest.raises(AirflowFailException, match="comma"):
         LogArtifactOperator(task_id="l", name="p/c", type="dataset", files="x.csv", aliases="prod,staging")
     with WandbClient(wandb_env.base_url, wandb_env.api_key) as client:
-        with pytest.raises(BadRequestError, match="comma"):
+        with pytest.raises(InvalidArtifactPathError, match="comma"):
             client.update_aliases("acme/churn/churn-model:v2", add="prod,staging")
         assert "prod,staging" not in client.artifact("acme/churn/churn-model:v2").aliases

@@ -28,7 +28,8 @@ def test_connection_form_is_declared() -> None:
     assert conn["ui-field-behaviour"]["relabeling"] == {"host": "W&B base URL", "password": "API key"}
     assert set(conn["conn-fields"]) == {"entity", "project", "timeout", "deadline", "max_retries", "verify_ssl",
                                       "cache_dir", "cache_max_bytes", "allowed_file_reference_roots",
-                                      "allowed_reference_hosts", "record_runs", "deployment"}
+                                      "allowed_reference_hosts", "record_runs", "deployment",
+                                      "identity_token_file"}
 
 
 def test_airflow_lists_the_provider() -> None:

@@ -166,7 +166,7 @@ def test_guard_broken_meanwhile_puts_the_alias_back(wandb_server, client: WandbC
 
 def test_success_reports_what_was_read_back(wandb_server, client: WandbClient) -> None:
     change = client.update_aliases("churn-model:v2", add="production", remove="candidate",
-                                   only_if_current={"production": "v1", "staging": "None"})
+                                   only_if_current={"production": "v1", "staging": None})
     assert change.changed and change.after == {"production": "v2", "candidate": None, "staging": None}
     assert set(change.artifact.aliases) == {"latest", "production"}
 

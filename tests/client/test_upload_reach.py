@@ -113,9 +113,9 @@ def test_a_link_swapped_in_between_listing_and_hashing_is_not_followed(
     listed.write_bytes(b"model")
     real_hash = _hashing_files.hash_file
 
-    def swap_then_hash(name: str, path: Path, *args: Any) -> Any:
+    def swap_then_hash(name: str, path: Path, *args: Any, **kwargs: Any) -> Any:
         _swap_for_link(listed, secret)  # the attacker's move, after the listing
-        return real_hash(name, path, *args)
+        return real_hash(name, path, *args, **kwargs)
 
     monkeypatch.setattr(_hashing_files, "hash_file", swap_then_hash)
     wandb_env.reset_stats()
@@ -133,8 +133,8 @@ def test_a_link_swapped_in_after_hashing_sends_nothing_of_its_target(
     listed.write_bytes(b"model")
     real_hash = _hashing_files.hash_file
 
-    def hash_then_swap(name: str, path: Path, *args: Any) -> Any:
-        hashed = real_hash(name, path, *args)
+    def hash_then_swap(name: str, path: Path, *args: Any, **kwargs: Any) -> Any:
+        hashed = real_hash(name, path, *args, **kwargs)
         _swap_for_link(listed, secret)
         return hashed
 

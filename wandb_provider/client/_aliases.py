@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conditions import check_on_missing, evaluate_gate, validate_gate
-from .errors import AliasConflictError, BadRequestError, ConditionNotMetError, WandbError
+from .errors import AliasConflictError, BadRequestError, ConditionNotMetError, InvalidArtifactPathError, WandbError
 from .models import AliasChange, ArtifactVersion
 from .paths import check_alias, is_version
 from .values import as_str_list, parse_literal
@@ -24,8 +24,8 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
     """Aliases a caller asks to set or remove: W&B's naming rules, no ``vN``, never ``latest``."""
     names = as_str_list(aliases, what)
     for alias in names:
-        if "," in alias:
-            raise BadRequestError(
+        if "," in alias:  # a naming rule of ours: W&B allows it, but it is almost always "a,b" meant as two
+            raise InvalidArtifactPathError(
                 f"{what}: {alias!r} holds a comma; W&B would take it as one alias. Pass several aliases as a list.",
                 hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r}.")
         if alias in RESERVED_ALIASES:
