@@ -18,7 +18,7 @@ def test_guarded_promotion_moves_production_and_is_idempotent(wandb_env, run_dag
     result = json.loads(out.read_text())["promote"]
     assert result["before"] == {"production": "v1"} and result["after"] == {"production": "v2"}
     assert result["changed"] and result["artifact"]["qualified_name"] == "acme/churn/churn-model:v2"
-    # one read (gate + guard), the add, the read-back; and the task's W&B run: UpsertBucket, UseArtifact (README "Airflow tasks as W&B runs")
+    # one read (gate + guard), the add, the read-back; and the task's W&B run (UpsertBucket, UseArtifact)
     assert wandb_env.stats()["graphql"]["total"] <= 3 + 2
     api = sdk(wandb_env)
     assert api.artifact("acme/churn/churn-model:production").version == "v2"
