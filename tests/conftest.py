@@ -1,17 +1,22 @@
-"""Test-wide set-up: a private AIRFLOW_HOME and an environment free of real W&B settings."""
+"""Test-wide set-up: the local server's pytest plugin and an environment free of real W&B settings.
+
+The plugin is opt-in (installing the provider registers none): pyproject's ``addopts`` loads it with
+``-p wandb_provider.testing.pytest_plugin``, early enough to give each session (and each xdist
+worker) a private AIRFLOW_HOME before anything imports Airflow. ``pytest_plugins`` below names it
+too, so that a run without those addopts still has its fixtures (docs/testing.rst).
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# Airflow reads AIRFLOW_HOME at import time: set it before anything imports airflow.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
+pytest_plugins = ["wandb_provider.testing.pytest_plugin"]
+
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parent / "airflow" / "dags")
 

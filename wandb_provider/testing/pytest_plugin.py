@@ -1,4 +1,8 @@
-"""pytest plugin (entry point ``pytest11``): a fresh local W&B server per test.
+"""pytest plugin, opt-in: a fresh local W&B server per test.
+
+Installing the provider registers no plugin. A test suite loads it with
+``pytest_plugins = ["wandb_provider.testing.pytest_plugin"]`` in its top-level ``conftest.py`` or
+with ``-p wandb_provider.testing.pytest_plugin`` (e.g. in ``addopts``).
 
 Fixtures:
 
@@ -11,9 +15,9 @@ Fixtures:
   ``wandb_default`` connection (stored in the database, as ``airflow connections add`` does) points
   at it: a test calls ``dag.test()`` with no other set-up.
 
-Airflow reads ``AIRFLOW_HOME`` once, when it is first imported. So, before any conftest is loaded,
-this plugin points an unset ``AIRFLOW_HOME`` at a fresh folder for the session (never at
-``~/airflow``); ``wandb_airflow`` refuses a database outside the temp folder rather than migrate or
+Airflow reads ``AIRFLOW_HOME`` once, when it is first imported. So, once loaded (with ``-p``: before
+any conftest is loaded; from a conftest's ``pytest_plugins``: when pytest configures the session), this
+plugin points an unset ``AIRFLOW_HOME`` at a fresh folder for the session (never at ``~/airflow``); ``wandb_airflow`` refuses a database outside the temp folder rather than migrate or
 write a real one. Set ``wandb_airflow_home = off`` in the pytest ini options to keep an unset
 ``AIRFLOW_HOME`` unset. ``dag.test()`` runs DAGs found in ``[core] dags_folder`` (e.g. set
 ``AIRFLOW__CORE__DAGS_FOLDER`` in your conftest).
@@ -35,6 +39,8 @@ from .config import OrgSpec, ServerConfig, TeamSpec, UserSpec
 
 # The AIRFLOW_HOME this plugin made, so that an xdist worker can tell it from one the user set.
 _AUTO_HOME = "WANDB_PROVIDER_AUTO_AIRFLOW_HOME"
+# The xdist worker that home was made for (a worker's child pytest session is not that worker).
+_AUTO_WORKER = "WANDB_PROVIDER_AUTO_AIRFLOW_HOME_WORKER"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,7 +50,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
-    """Before any conftest imports Airflow: a private AIRFLOW_HOME unless one is set (or 'off').
+    """Loaded with ``-p``: a private AIRFLOW_HOME before any conftest imports Airflow."""
+    _private_airflow_home(early_config)
+
+
+def _private_airflow_home(config: pytest.Config) -> None:
+    """A private AIRFLOW_HOME unless one is set (or 'off'), while Airflow is not imported yet.
 
     Under pytest-xdist each worker inherits the home the controller made; it gets one of its own,
     so that workers never share a metadata database.
@@ -53,18 +64,23 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         return
     home = os.environ.get("AIRFLOW_HOME")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    inherited = home is not None and home == os.environ.get(_AUTO_HOME) and worker is not None
-    if home and not inherited:
+    made_here = home is not None and home == os.environ.get(_AUTO_HOME)
+    if made_here and (worker is None or os.environ.get(_AUTO_WORKER) == worker):
+        return  # this process's own home (both hooks ran)
+    if home and not made_here:
         return
-    if str(early_config.getini("wandb_airflow_home")).strip().lower() == "off":
+    if str(config.getini("wandb_airflow_home")).strip().lower() == "off":
         return
-    suffix = f"{worker}-" if inherited else ""
+    suffix = f"{worker}-" if worker else ""
     os.environ["AIRFLOW_HOME"] = os.environ[_AUTO_HOME] = tempfile.mkdtemp(
         prefix=f"wandb-provider-airflow-home-{suffix}")
+    if worker:
+        os.environ[_AUTO_WORKER] = worker
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _private_airflow_home(config)  # loaded from a conftest's pytest_plugins (too late for the hook above)
     config.addinivalue_line(
         "markers",
         "wandb_server(seed=None, users=(), teams=(), orgs=(), faults=None): configure the wandb_server fixture",
