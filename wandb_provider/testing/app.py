@@ -15,6 +15,7 @@ import math
 import mimetypes
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ class ServerState:
         self.max_upload_bytes = max_upload_bytes
         self.pending = PendingReaper(store, pending_ttl_seconds)
         self.loopback_only = loopback_only  # bound to a loopback address only
+        # Set by the server that runs this app: fresh state at the same address (POST /_admin/reset).
+        self.reset: Callable[[], None] | None = None
 
 
 def _error(exc: EmulatorError) -> JSONResponse:
@@ -490,6 +493,9 @@ async def admin(request: Request) -> Response:
         if action == "signed-urls" and request.method == "POST":
             state.signer.ttl_seconds = _ttl_seconds(await _admin_body(request))
             return JSONResponse({"ttl_seconds": state.signer.ttl_seconds})
+        if action == "reset" and request.method == "POST" and state.reset is not None:
+            await run_in_threadpool(state.reset)
+            return JSONResponse({"ok": True})
         if action == "protected-aliases" and request.method == "POST":
             body = await _admin_body(request)
             await run_in_threadpool(
