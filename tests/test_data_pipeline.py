@@ -29,6 +29,7 @@ def _dags_test(env: dict[str, str], log: Path) -> str:
     return text
 
 
+@pytest.mark.full
 @pytest.mark.slow
 @pytest.mark.wandb_server(seed="demo")
 def test_the_derived_dataset_is_logged_by_a_run_that_used_the_raw_one(wandb_env, airflow_db: None,
