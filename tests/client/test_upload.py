@@ -451,14 +451,27 @@ def test_cancelled_during_the_uploads_stops_them_and_commits_nothing(client: Wan
     root.mkdir()
     for i in range(200):
         (root / f"f{i:03d}.txt").write_text(f"file {i}\n")
-    # Slow storage: 200 files through 2 workers would take 20 s; the cancel must end the call in seconds.
-    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "delay", "seconds": 0.2}]})
+    # Two files are stored, then the storage holds every further PUT until the test releases them:
+    # the cancel comes while uploads are under way (the server's event, no timer), and the call must
+    # end by abandoning the held PUTs, long before the hold would end by itself.
+    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "hold", "after": 2, "seconds": 120}]})
     cancel = threading.Event()
-    threading.Timer(1.0, cancel.set).start()
+
+    def cancel_while_a_put_is_held() -> None:
+        if wandb_env.faults.wait_held(timeout=120):
+            cancel.set()
+
+    canceller = threading.Thread(target=cancel_while_a_put_is_held)
+    canceller.start()
     started = time.monotonic()
-    with pytest.raises(CancelledError):
-        client.log_artifact("cancelled", "dataset", root, cancel=cancel, max_workers=2)
-    assert time.monotonic() - started < 10
+    try:
+        with pytest.raises(CancelledError):
+            client.log_artifact("cancelled", "dataset", root, cancel=cancel, max_workers=2)
+        assert time.monotonic() - started < 60
+    finally:
+        wandb_env.faults.release()
+        canceller.join()
+    assert cancel.is_set()
     stats = wandb_env.stats()
     assert "CommitArtifact" not in stats["graphql"]["operations"]
     assert 0 < stats["upload_bytes"] < sum(f.stat().st_size for f in root.iterdir())

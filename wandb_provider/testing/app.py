@@ -487,6 +487,9 @@ async def admin(request: Request) -> Response:
             return JSONResponse(state.faults.stats())
         if action == "faults" and request.method == "GET":
             return JSONResponse(state.faults.describe())
+        if action == "faults/release" and request.method == "POST":
+            state.faults.release()
+            return JSONResponse(state.faults.describe())
         if action == "faults" and request.method == "POST":
             state.faults.configure(await _admin_body(request))
             return JSONResponse(state.faults.describe())

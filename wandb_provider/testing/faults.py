@@ -7,9 +7,13 @@ Rules (``--faults`` JSON or ``POST /_admin/faults``)::
 
 ``route`` is ``graphql``, ``files`` or ``uploads``; ``kind`` is ``status`` (answer ``status``,
 with ``Retry-After`` when ``retry_after`` is set), ``reset`` (drop the connection without an
-answer), ``delay`` (wait ``seconds`` first), ``truncate`` (send half the body, then drop the
-connection) or ``corrupt`` (flip bytes, same length). Optional ``path`` limits a rule to URLs
-containing that text, and ``times`` to that many injections. Randomness is seeded.
+answer), ``delay`` (wait ``seconds`` first), ``hold`` (wait until the test releases held requests,
+``FaultState.release`` or ``POST /_admin/faults/release``, or at most ``seconds``; then answer),
+``truncate`` (send half the body, then drop the connection) or ``corrupt`` (flip bytes, same
+length). Optional ``path`` limits a rule to URLs containing that text, ``after`` lets that many
+matching requests through first, and ``times`` limits it to that many injections. Randomness is
+seeded. ``hold`` is how a test catches a client in the middle of a transfer without a timer:
+``FaultState.wait_held()`` returns once a request is held.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ROUTES = ("graphql", "files", "uploads")
-KINDS = ("status", "reset", "delay", "truncate", "corrupt")
+KINDS = ("status", "reset", "delay", "hold", "truncate", "corrupt")
 
 
 @dataclass
@@ -49,6 +53,7 @@ class Rule:
     seconds: float = 1.0
     path: str | None = None
     times: int | None = None
+    after: int = 0
 
     @classmethod
     def parse(cls, raw: Any) -> Rule:
@@ -79,6 +84,8 @@ class Rule:
             raise ValueError(f"fault rule path {rule.path!r} must be a string")
         if rule.times is not None and (not _is_int(rule.times) or rule.times < 0):
             raise ValueError(f"fault rule times {rule.times!r} must be a whole number >= 0")
+        if not _is_int(rule.after) or rule.after < 0:
+            raise ValueError(f"fault rule after {rule.after!r} must be a whole number >= 0")
         return rule
 
 
@@ -129,6 +136,9 @@ class FaultState:
         self.rules: list[Rule] = []
         self.seed: int | str = 0
         self._random = random.Random(0)
+        self._held = threading.Condition(self._lock)
+        self.held = 0  # requests a ``hold`` rule is holding now
+        self._released = threading.Event()
         self.reset_stats()
 
     def configure(self, spec: Any) -> None:
@@ -138,6 +148,31 @@ class FaultState:
             self.rules = rules
             self.seed = seed
             self._random = random.Random(seed)
+            self._released.clear()
+
+    def release(self) -> None:
+        """Let every held request go on, and those a ``hold`` rule would hold from now on (until
+        the rules are configured again)."""
+        self._released.set()
+
+    def wait_held(self, count: int = 1, timeout: float = 60.0) -> bool:
+        """Block until ``count`` requests are held at once; False if ``timeout`` seconds pass first."""
+        with self._held:
+            return self._held.wait_for(lambda: self.held >= count, timeout)
+
+    async def hold(self, seconds: float) -> None:
+        """Hold a request until ``release()`` or ``seconds`` pass."""
+        with self._held:
+            self.held += 1
+            self._held.notify_all()
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + seconds
+            while not self._released.is_set() and loop.time() < deadline:
+                await asyncio.sleep(0.005)
+        finally:
+            with self._held:
+                self.held -= 1
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
@@ -182,6 +217,9 @@ class FaultState:
                 if rule.route != route or (rule.path and rule.path not in path):
                     continue
                 if rule.times is not None and rule.times <= 0:
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if self._random.random() < rule.rate:
                     if rule.times is not None:
@@ -237,6 +275,9 @@ class FaultMiddleware:
             return
         if rule.kind == "delay":
             await asyncio.sleep(rule.seconds)
+            await self.app(scope, receive, send)
+        elif rule.kind == "hold":
+            await self.state.hold(rule.seconds)
             await self.app(scope, receive, send)
         elif rule.kind == "status":
             await _send_status(send, rule)
