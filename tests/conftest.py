@@ -34,20 +34,39 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated metadata DB in this session's AIRFLOW_HOME (needed by ``dag.test()``)."""
-    from airflow.utils import db
+def airflow_db(wandb_airflow_db: None) -> None:
+    """The migrated metadata DB of this session's (or xdist worker's) AIRFLOW_HOME, needed by
+    ``dag.test()``: the plugin's, so that a session migrates one database once."""
 
-    db.initdb()
+
+@pytest.fixture(scope="session")
+def _dag_files(airflow_db: None) -> dict[str, Path]:
+    """dag_id -> the file of ``tests/airflow/dags`` that defines it (the folder is parsed once)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    assert not bag.import_errors, bag.import_errors
+    return {dag_id: Path(dag.fileloc) for dag_id, dag in bag.dags.items()}
 
 
 @pytest.fixture
-def run_dag(airflow_db: None) -> Any:
-    """Run a DAG from ``tests/airflow/dags`` with ``dag.test()`` and return the DagRun."""
+def run_dag(_dag_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run a DAG from ``tests/airflow/dags`` with ``dag.test()`` and return the DagRun.
+
+    ``dag.test()`` parses its whole DAG bundle (the dags folder) on every call; the test's bundle is
+    a folder holding only the DAG's own file, so a call parses one file instead of all of them.
+    """
+    from airflow import settings
     from airflow.dag_processing.dagbag import DagBag
 
     def run(dag_id: str, **kwargs: Any) -> Any:
-        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+        source = _dag_files[dag_id]
+        folder = tmp_path / "dags-folder" / dag_id
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / source.name).exists():
+            (folder / source.name).symlink_to(source)
+        monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
+        bag = DagBag(dag_folder=str(folder / source.name))
         assert not bag.import_errors, bag.import_errors
         return bag.get_dag(dag_id).test(**kwargs)
 
