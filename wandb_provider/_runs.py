@@ -176,8 +176,8 @@ class TaskRun:
             log.warning("Could not mark W&B run %s failed: %s", self.coordinates.wandb_run_id, exc)
 
     def _end(self, client: WandbClient, *, failed: bool) -> None:
-        from .client._redact import scrub
         from .client.errors import WandbError
+        from .client.errors import redact as scrub
 
         state = "failed" if failed else "finished"
         used = self._pending()
@@ -196,7 +196,7 @@ class TaskRun:
             log.warning("Could not mark W&B run %s %s: %s", self.coordinates.wandb_run_id, state, scrub(str(exc)))
 
     def _end_without_uses(self, client: WandbClient, *, failed: bool) -> None:
-        from .client._redact import scrub
+        from .client.errors import redact as scrub
 
         try:
             self._record(client, failed, [])

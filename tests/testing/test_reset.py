@@ -77,7 +77,7 @@ def test_the_plugin_shares_a_module_server_reset_for_each_test_a(wandb_server: L
 
 @pytest.mark.wandb_server(seed="demo")
 def test_the_plugin_shares_a_module_server_reset_for_each_test_b(wandb_server: LocalWandbServer) -> None:
-    assert _SEEN == [wandb_server.base_url]
+    assert [wandb_server.base_url] == _SEEN
     assert _versions(wandb_server, "churn", "left-behind") == []
 
 

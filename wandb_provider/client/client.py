@@ -443,16 +443,26 @@ class WandbClient:
         self._download_entries(version, [entry], target, **settings)
         return target / path
 
-    def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str]) -> VerifyReport:
+    def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str], *,
+               include: str | Sequence[str] | None = None,
+               exclude: str | Sequence[str] | None = None) -> VerifyReport:
         """Compare a folder with a version: missing, unexpected and mismatched files.
 
-        Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored.
+        ``include``/``exclude`` (globs, exact paths or folders, as for ``download``) check only the
+        entries they select, and must select some; the version's other files are then neither missing
+        nor unexpected. Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored.
         """
-        from ._download import verify_root
+        from ._download import select, verify_root
         from ._roots import resolve_root
 
         target = resolve_root(root)
-        return verify_root(self.manifest(self._version(artifact)), target)
+        manifest = self.manifest(self._version(artifact))
+        if include is None and exclude is None:
+            return verify_root(manifest, target)
+        chosen = select(manifest, include, exclude, allow_empty=False)
+        report = verify_root(Manifest(entries={e.path: e for e in chosen}, storage_layout=manifest.storage_layout),
+                             target)
+        return dataclasses.replace(report, unexpected=tuple(p for p in report.unexpected if p not in manifest.entries))
 
     # --- aliases ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ class SdkNotInstalledError(WandbError, ImportError):
 
 def _scrubbed(error: Exception, api_key: str) -> str:
     """An SDK error's text without URLs' queries and never the API key."""
-    from ..client._redact import scrub
+    from ..client.errors import redact as scrub
 
     return scrub(str(error), [api_key])[:300]
 

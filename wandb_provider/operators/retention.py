@@ -127,8 +127,8 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
     def _check_arguments(self) -> None:
         """Arguments are checked here, when the DAG file is parsed (templated ones again after
         rendering, ``argument_checks``); a bad one raises ``BadRequestError`` naming the task."""
-        from ..client._aliases import check_alias_names
         from ..client.errors import BadRequestError
+        from ..client.rules import check_alias_names
 
         where = f"{type(self).__name__}(task_id={self.task_id!r})"
         if not isinstance(self.collection, str) or not self.collection.strip():

@@ -20,9 +20,10 @@ Fixtures:
 Airflow reads ``AIRFLOW_HOME`` once, when it is first imported. So, once loaded (with ``-p``: before
 any conftest is loaded; from a conftest's ``pytest_plugins``: when pytest configures the session), this
 plugin points an unset ``AIRFLOW_HOME`` at a fresh folder for the session (never at ``~/airflow``);
-``wandb_airflow`` refuses a database outside the temp folder rather than migrate or write a real one. Set ``wandb_airflow_home = off`` in the pytest ini options to keep an unset
-``AIRFLOW_HOME`` unset. ``dag.test()`` runs DAGs found in ``[core] dags_folder`` (e.g. set
-``AIRFLOW__CORE__DAGS_FOLDER`` in your conftest).
+``wandb_airflow`` refuses a database outside the temp folder rather than migrate or write a real one.
+Set ``wandb_airflow_home = off`` in the pytest ini options to keep an unset ``AIRFLOW_HOME`` unset.
+``dag.test()`` runs DAGs found in ``[core] dags_folder`` (e.g. set ``AIRFLOW__CORE__DAGS_FOLDER`` in
+your conftest).
 """
 
 from __future__ import annotations
