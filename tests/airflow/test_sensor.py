@@ -21,12 +21,6 @@ from wandb_provider.triggers.artifacts import ArtifactVersionTrigger
 pytestmark = pytest.mark.wandb_server(seed="demo")
 
 
-@pytest.fixture(autouse=True)
-def fresh_trigger_clients() -> None:
-    """Triggers share one client per connection for a minute; each test has its own server."""
-    ArtifactVersionTrigger._clients.clear()
-
-
 def _sensor(**kwargs: Any) -> ArtifactVersionSensor:
     kwargs.setdefault("task_id", "wait")
     kwargs.setdefault("poke_interval", 0.1)
@@ -158,7 +152,7 @@ def test_trigger_fails_fast_on_a_bad_key_and_times_out(wandb_env, monkeypatch: p
     assert asyncio.run(first_event(timed)).payload["status"] == "timeout"
     conn = {"conn_type": "wandb", "host": wandb_env.base_url, "password": "bad-" + "y" * 40}
     monkeypatch.setenv("AIRFLOW_CONN_WANDB_DEFAULT", json.dumps(conn))
-    ArtifactVersionTrigger._clients.clear()  # the connection changed within the cache's minute
+    # The connection changed within the shared clients' minute: a new event loop reads it afresh.
     bad = ArtifactVersionTrigger(artifact="acme/churn/churn-model:production", poll_interval=0.1,
                                  end_time=time.time() + 30)
     event = asyncio.run(first_event(bad))
