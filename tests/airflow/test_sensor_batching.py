@@ -201,20 +201,10 @@ def test_a_restarted_triggerer_resumes_from_the_serialized_trigger(wandb_env) ->
 def test_deferrable_sensor_under_dag_test_reads_the_shared_poll(wandb_env, run_dag, out: Path) -> None:
     """End to end (``dag.test``): the sensor defers, the batched poll sees the alias move once it has
     started polling, and the task resumes with the version."""
-    import threading
 
     from tests.airflow.test_sensor import _move_production_later
 
-    wandb_env.reset_stats()
-
-    def move_once_polled() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not wandb_env.stats()["graphql"]["operations"].get("WatchCollections"):
-            time.sleep(0.1)
-        _move_production_later(wandb_env, 0).join()
-
-    mover = threading.Thread(target=move_once_polled, daemon=True)
-    mover.start()
+    mover = _move_production_later(wandb_env, operation="WatchCollections")
     run = run_dag("wait_for_promotion")
     mover.join()
     assert run.state == "success"
