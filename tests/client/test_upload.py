@@ -252,34 +252,29 @@ def test_server_refuses_a_completion_whose_parts_do_not_match(wandb_env: Any, tm
     assert committed(client, wandb_env, "big") == []
 
 
-def test_a_file_changing_during_the_upload_commits_nothing(client: WandbClient, wandb_env: Any, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from wandb_provider.client import _upload
-
+def test_a_file_changing_during_the_upload_commits_nothing(client: WandbClient, wandb_env: Any,
+                                                           tmp_path: Path) -> None:
     target = tmp_path / "growing.bin"
     target.write_bytes(b"a" * (3 * MIB))
-    # The storage answers slowly, and the file is rewritten once its PUT has started.
-    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "delay", "seconds": 1.0}]})
-    writers: list[threading.Thread] = []
-    real = _upload.Uploader._put_range
+    # The storage holds the file's PUT; the file is rewritten meanwhile, then the PUT goes on.
+    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "hold", "seconds": 120}]})
 
-    def put_while_rewriting(self: Any, *args: Any, **kwargs: Any) -> Any:
-        def rewrite() -> None:
-            time.sleep(0.3)
-            target.write_bytes(b"b" * (3 * MIB))
+    def rewrite_while_the_put_is_held() -> None:
+        try:
+            if wandb_env.faults.wait_held(timeout=120):
+                target.write_bytes(b"b" * (3 * MIB))
+        finally:
+            wandb_env.faults.release()
 
-        writers.append(threading.Thread(target=rewrite))
-        writers[-1].start()
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(_upload.Uploader, "_put_range", put_while_rewriting)
+    writer = threading.Thread(target=rewrite_while_the_put_is_held)
+    writer.start()
     try:
         with pytest.raises(LocalFileError, match="changed while it was being logged") as raised:
             client.log_artifact("changing", "dataset", target)
     finally:
-        for writer in writers:
-            writer.join()
-    assert raised.value.transient and len(writers) == 1
+        wandb_env.faults.release()
+        writer.join()
+    assert raised.value.transient and wandb_env.stats()["uploads"] == 1
     assert "CommitArtifact" not in wandb_env.stats()["graphql"]["operations"]
     assert committed(client, wandb_env, "changing") == []
 
