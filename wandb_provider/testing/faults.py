@@ -137,7 +137,11 @@ class FaultState:
         self.seed: int | str = 0
         self._random = random.Random(0)
         self._held = threading.Condition(self._lock)
-        self.held = 0  # requests a ``hold`` rule is holding now
+        # Held requests by the rules they were held under (one number per ``configure``), and how many
+        # times ``release`` was called: a request held before a release goes on, whatever came since.
+        self._rules_epoch = 0
+        self._holding: Counter[int] = Counter()
+        self._releases = 0
         self._released = threading.Event()
         self.reset_stats()
 
@@ -148,31 +152,44 @@ class FaultState:
             self.rules = rules
             self.seed = seed
             self._random = random.Random(seed)
+            self._rules_epoch += 1
             self._released.clear()
+
+    @property
+    def held(self) -> int:
+        """Requests held now under the current rules."""
+        with self._lock:
+            return self._holding[self._rules_epoch]
 
     def release(self) -> None:
         """Let every held request go on, and those a ``hold`` rule would hold from now on (until
         the rules are configured again)."""
-        self._released.set()
+        with self._lock:
+            self._releases += 1
+            self._released.set()
 
     def wait_held(self, count: int = 1, timeout: float = 60.0) -> bool:
-        """Block until ``count`` requests are held at once; False if ``timeout`` seconds pass first."""
+        """Block until ``count`` requests are held at once under the current rules; False if
+        ``timeout`` seconds pass first."""
         with self._held:
-            return self._held.wait_for(lambda: self.held >= count, timeout)
+            return self._held.wait_for(lambda: self._holding[self._rules_epoch] >= count, timeout)
 
     async def hold(self, seconds: float) -> None:
         """Hold a request until ``release()`` or ``seconds`` pass."""
         with self._held:
-            self.held += 1
+            epoch, releases = self._rules_epoch, self._releases
+            self._holding[epoch] += 1
             self._held.notify_all()
         try:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + seconds
-            while not self._released.is_set() and loop.time() < deadline:
+            while not self._released.is_set() and self._releases == releases and loop.time() < deadline:
                 await asyncio.sleep(0.005)
         finally:
             with self._held:
-                self.held -= 1
+                self._holding[epoch] -= 1
+                if not self._holding[epoch]:
+                    del self._holding[epoch]
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
