@@ -307,6 +307,7 @@ class LocalWandbServer:
         self._pristine.restore(self.store)
         if self._state is not None:
             self._state.pending = PendingReaper(self.store, self.config.pending_ttl_seconds)
+        self.faults.release()  # what an earlier test left held goes on
         self.faults.configure(self.config.faults)
         self.faults.reset_stats()
         self.signer.ttl_seconds = self.config.signed_url_seconds
