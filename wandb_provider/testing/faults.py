@@ -10,7 +10,8 @@ with ``Retry-After`` when ``retry_after`` is set), ``reset`` (drop the connectio
 answer), ``delay`` (wait ``seconds`` first), ``hold`` (wait until the test releases held requests,
 ``FaultState.release`` or ``POST /_admin/faults/release``, or at most ``seconds``; then answer),
 ``truncate`` (send half the body, then drop the connection) or ``corrupt`` (flip bytes, same
-length). Optional ``path`` limits a rule to URLs containing that text, ``after`` lets that many
+length). Optional ``path`` limits a rule to URLs containing that text, ``operation`` to GraphQL
+requests of that operation name, ``after`` lets that many
 matching requests through first, and ``times`` limits it to that many injections. Randomness is
 seeded. ``hold`` is how a test catches a client in the middle of a transfer without a timer:
 ``FaultState.wait_held()`` returns once a request is held.
@@ -54,6 +55,7 @@ class Rule:
     path: str | None = None
     times: int | None = None
     after: int = 0
+    operation: str | None = None
 
     @classmethod
     def parse(cls, raw: Any) -> Rule:
@@ -84,6 +86,9 @@ class Rule:
             raise ValueError(f"fault rule path {rule.path!r} must be a string")
         if rule.times is not None and (not _is_int(rule.times) or rule.times < 0):
             raise ValueError(f"fault rule times {rule.times!r} must be a whole number >= 0")
+        if rule.operation is not None and (not isinstance(rule.operation, str) or rule.route != "graphql"):
+            raise ValueError(f"fault rule operation {rule.operation!r} must be a GraphQL operation name "
+                             "(route 'graphql')")
         if not _is_int(rule.after) or rule.after < 0:
             raise ValueError(f"fault rule after {rule.after!r} must be a whole number >= 0")
         return rule
@@ -227,11 +232,13 @@ class FaultState:
         with self._lock:
             self.upload_bytes += size
 
-    def pick(self, route: str, path: str) -> Rule | None:
-        """The rule to apply to this request, if any fires."""
+    def pick(self, route: str, path: str, operation: str | None = None) -> Rule | None:
+        """The rule to apply to this request (of GraphQL ``operation``), if any fires."""
         with self._lock:
             for rule in self.rules:
                 if rule.route != route or (rule.path and rule.path not in path):
+                    continue
+                if rule.operation is not None and rule.operation != operation:
                     continue
                 if rule.times is not None and rule.times <= 0:
                     continue
@@ -280,13 +287,13 @@ class FaultMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
+        operation = None
         if route == "graphql":
             body = await _read_body(receive)
             receive = _replay(body)
-            self.state.count(route, _operation_of(body))
-        else:
-            self.state.count(route, None)
-        rule = self.state.pick(route, scope["path"])
+            operation = _operation_of(body)
+        self.state.count(route, operation)
+        rule = self.state.pick(route, scope["path"], operation)
         if rule is None:
             await self.app(scope, receive, send)
             return
