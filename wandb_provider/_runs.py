@@ -149,7 +149,7 @@ class TaskRun:
         self._used.pop(version.id, None)
 
     def active(self, client: WandbClient) -> bool:
-        return self.enabled and client.config.record_runs
+        return self.enabled
 
     def _pending(self) -> list[ArtifactVersion]:
         return [v for key, v in self._used.items() if key not in self._declared and key not in self._logged]
@@ -286,7 +286,9 @@ def task_run(project: str, *, entity: str | None = None, wandb_conn_id: str = "w
 
         context = get_current_context()
     recorder = TaskRun(TaskCoordinates.from_context(context), enabled=record_run)
-    with WandbHook(wandb_conn_id=wandb_conn_id).get_client() as client:
+    hook = WandbHook(wandb_conn_id=wandb_conn_id)
+    with hook.get_client() as client:
+        recorder.enabled = record_run and hook.record_runs  # the connection's extra, read with the client
         recorder.begin(client, entity, project)
         failed = True
         try:

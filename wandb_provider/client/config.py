@@ -36,8 +36,6 @@ class ClientConfig:
         read local files unless the user allowed it.
     :param allowed_reference_hosts: Host names, addresses or CIDR networks that ``http(s)`` reference
         entries may reach although they are loopback, link-local or private. Empty by default.
-    :param record_runs: Whether the Airflow operators record each task as a W&B run (the client
-        itself creates runs only when asked).
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -57,7 +55,6 @@ class ClientConfig:
     max_workers: int = field(default_factory=default_workers)
     allowed_file_reference_roots: tuple[str, ...] = ()
     allowed_reference_hosts: tuple[str, ...] = ()
-    record_runs: bool = True
 
     def __post_init__(self) -> None:
         from .errors import BadRequestError

@@ -168,7 +168,7 @@ def _cache_dir(value: Any) -> str:
 class Extra:
     """One connection extra: how it is shown, typed, documented and parsed.
 
-    :param field: The ``ClientConfig`` field it sets.
+    :param field: The ``ClientConfig`` field it sets (``record_runs``: the hook's own, not the client's).
     :param schema_type: JSON schema type(s) for the connection form.
     :param default: ``ClientConfig``'s default for ``field`` (None or ``()``: none).
     :param parse: Turns a stored value into the field's value, or raises ``InvalidExtra``.

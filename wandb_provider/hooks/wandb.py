@@ -50,6 +50,9 @@ class WandbHook(BaseHook):
     default_conn_name = "wandb_default"
     conn_type = "wandb"
     hook_name = "Weights & Biases"
+    #: The connection's ``record_runs`` extra, as read by the last ``get_config``: whether the W&B
+    #: operators record each task as a W&B run (an Airflow setting, so not in the client's config).
+    record_runs: bool = True
 
     def __init__(self, wandb_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -90,6 +93,7 @@ class WandbHook(BaseHook):
         raw_extra = conn.extra
         extra = parse_extra_text(raw_extra, conn_id) if isinstance(raw_extra, str) else dict(conn.extra_dejson)
         options = client_options(extra, conn_id, conn.password or "")
+        self.record_runs = bool(options.pop("record_runs", True))  # the operators' setting, not the client's
         url = base_url(conn.host, conn.schema, conn.port, conn_id)
         try:
             return ClientConfig(base_url=url, api_key=conn.password or "", **options)
