@@ -3,7 +3,7 @@
 # extras, then runs ruff, mypy and pytest. Extra arguments go to pytest. Tests run in parallel
 # (pytest-xdist, one worker per core, a file per worker at a time; PYTEST_WORKERS=0 runs them in one process).
 #
-#   ./scripts/test.sh          # every test but the full stage (about 3 minutes on 2 cores)
+#   ./scripts/test.sh          # every test but the full stage
 #   ./scripts/test.sh --all    # also the full stage: tests that start Airflow in subprocesses
 #                              # (airflow dags test, the demo, the data pipeline); CI runs this
 set -euo pipefail
