@@ -2,8 +2,17 @@
 # The test command: builds .venv from scratch when needed, installs the project with its test
 # extras, then runs ruff, mypy and pytest. Extra arguments go to pytest. Tests run in parallel
 # (pytest-xdist, one worker per core, a file per worker at a time; PYTEST_WORKERS=0 runs them in one process).
+#
+#   ./scripts/test.sh          # every test but the full stage
+#   ./scripts/test.sh --all    # also the full stage: tests that start Airflow in subprocesses
+#                              # (airflow dags test, the demo, the data pipeline); CI runs this
 set -euo pipefail
 cd "$(dirname "$0")/.."
+stage=(-m "not full")
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--all" ]; then stage=(); else args+=("$arg"); fi
+done
 source scripts/_venv.sh
 # The S3 and GCS reference tests run against local emulators (moto, gcp-storage-emulator).
 ensure_venv test,test-amazon,test-google
@@ -12,4 +21,5 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 "$VENV/bin/mypy"
 workers="${PYTEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}"
 # --no-loadscope-reorder keeps collection order, which runs the SDK compatibility suite first in its worker.
-"$VENV/bin/python" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder "$@"
+# A -m of the caller's, after ours, replaces it.
+"$VENV/bin/python" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder "${stage[@]}" "${args[@]}"

@@ -1,20 +1,25 @@
-"""Test-wide set-up: a private AIRFLOW_HOME and an environment free of real W&B settings."""
+"""Test-wide set-up: the local server's pytest plugin and an environment free of real W&B settings.
+
+The plugin is opt-in (installing the provider registers none): pyproject's ``addopts`` loads it with
+``-p wandb_provider.testing.pytest_plugin``, early enough to give each session (and each xdist
+worker) a private AIRFLOW_HOME before anything imports Airflow. ``pytest_plugins`` below names it
+too, so that a run without those addopts still has its fixtures (docs/testing.rst).
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# The session-wide GraphQL fidelity check (tests/fidelity/plugin.py): its hooks, as this conftest's.
-from tests.fidelity.plugin import pytest_configure, pytest_sessionfinish  # noqa: F401
+pytest_plugins = ["wandb_provider.testing.pytest_plugin"]
 
-# Airflow reads AIRFLOW_HOME at import time: set it before anything imports airflow.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-"))
+# The session-wide GraphQL fidelity check (tests/fidelity/plugin.py): its hooks, as this conftest's.
+from tests.fidelity.plugin import pytest_configure, pytest_sessionfinish  # noqa: E402, F401
+
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parent / "airflow" / "dags")
 
@@ -32,23 +37,42 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated metadata DB in this session's AIRFLOW_HOME (needed by ``dag.test()``)."""
-    from airflow.utils import db
+def airflow_db(wandb_airflow_db: None) -> None:
+    """The migrated metadata DB of this session's (or xdist worker's) AIRFLOW_HOME, needed by
+    ``dag.test()``: the plugin's, so that a session migrates one database once."""
 
-    db.initdb()
+
+@pytest.fixture(scope="session")
+def _dag_files(airflow_db: None) -> dict[str, Path]:
+    """dag_id -> the file of ``tests/airflow/dags`` that defines it (the folder is parsed once)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    assert not bag.import_errors, bag.import_errors
+    return {dag_id: Path(dag.fileloc) for dag_id, dag in bag.dags.items()}
 
 
 @pytest.fixture
-def run_dag(airflow_db: None) -> Any:
-    """Run a DAG from ``tests/airflow/dags`` with ``dag.test()`` and return the DagRun."""
+def run_dag(_dag_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run a DAG from ``tests/airflow/dags`` with ``dag.test()`` and return the DagRun.
+
+    ``dag.test()`` parses its whole DAG bundle (the dags folder) on every call; the test's bundle is
+    a folder holding only the DAG's own file, so a call parses one file instead of all of them.
+    """
+    from airflow import settings
     try:  # Airflow >= 3.2
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 3.0, 3.1
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     def run(dag_id: str, **kwargs: Any) -> Any:
-        bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+        source = _dag_files[dag_id]
+        folder = tmp_path / "dags-folder" / dag_id
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / source.name).exists():
+            (folder / source.name).symlink_to(source)
+        monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
+        bag = DagBag(dag_folder=str(folder / source.name))
         assert not bag.import_errors, bag.import_errors
         return bag.get_dag(dag_id).test(**kwargs)
 

@@ -29,6 +29,7 @@ def _dags_test(env: dict[str, str], log: Path) -> str:
     return text
 
 
+@pytest.mark.full
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", [
     pytest.param("latest", marks=pytest.mark.wandb_server(seed="demo")),

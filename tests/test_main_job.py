@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.full
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", ["latest", "legacy"])
 def test_demo_runs_the_promotion_dag(tmp_path: Path, profile: str) -> None:

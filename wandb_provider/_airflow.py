@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._values import InvalidValueError
-from .client.errors import CancelledError, LocalFileError, ServerError, WandbError
+from .client.errors import CancelledError, LocalFileError, ServerError, UnsupportedReferenceError, WandbError
 from .client.models import ArtifactVersion
 
 ENV_DOWNLOAD_ROOT = "WANDB_PROVIDER_DOWNLOAD_ROOT"
@@ -32,7 +32,7 @@ _TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.E
 
 def redact_urls(text: str) -> str:
     """An unexpected error's text with every URL redacted (signed URLs carry their signature in the query)."""
-    from .client._redact import scrub
+    from .client.errors import redact as scrub
 
     return scrub(text)
 
@@ -69,6 +69,10 @@ def translate_errors(what: str = "W&B task") -> Iterator[None]:
     except WandbError as err:
         if err.transient:
             raise
+        if isinstance(err, UnsupportedReferenceError) and err.missing_store:
+            from .hooks.object_stores import advise_missing_store
+
+            advise_missing_store(err)
         raise AirflowFailException(str(err)) from err
     except OSError as err:
         if _is_network_error(err):

@@ -177,9 +177,7 @@ class TaskRun:
         self._used.pop(version.id, None)
 
     def active(self, client: WandbClient) -> bool:
-        if client.config.deployment and client.config.deployment != self.coordinates.deployment:
-            self.coordinates = dataclasses.replace(self.coordinates, deployment=client.config.deployment)
-        return self.enabled and client.config.record_runs
+        return self.enabled
 
     def _pending(self) -> list[ArtifactVersion]:
         return [v for key, v in self._used.items() if key not in self._declared and key not in self._logged]
@@ -193,7 +191,6 @@ class TaskRun:
         if not failed:
             self._end(client, failed=False)
             return
-        import dataclasses
 
         from .client import WandbClient
 
@@ -206,8 +203,8 @@ class TaskRun:
             log.warning("Could not mark W&B run %s failed: %s", self.coordinates.wandb_run_id, exc)
 
     def _end(self, client: WandbClient, *, failed: bool) -> None:
-        from .client._redact import scrub
         from .client.errors import WandbError
+        from .client.errors import redact as scrub
 
         state = "failed" if failed else "finished"
         used = self._pending()
@@ -226,7 +223,7 @@ class TaskRun:
             log.warning("Could not mark W&B run %s %s: %s", self.coordinates.wandb_run_id, state, scrub(str(exc)))
 
     def _end_without_uses(self, client: WandbClient, *, failed: bool) -> None:
-        from .client._redact import scrub
+        from .client.errors import redact as scrub
 
         try:
             self._record(client, failed, [])
@@ -316,7 +313,9 @@ def task_run(project: str, *, entity: str | None = None, wandb_conn_id: str = "w
 
         context = get_current_context()
     recorder = TaskRun(TaskCoordinates.from_context(context), enabled=record_run)
-    with WandbHook(wandb_conn_id=wandb_conn_id).get_client() as client:
+    hook = WandbHook(wandb_conn_id=wandb_conn_id)
+    with hook.get_client() as client:
+        recorder.enabled = record_run and hook.record_runs  # the connection's extra, read with the client
         recorder.begin(client, entity, project)
         failed = True
         try:

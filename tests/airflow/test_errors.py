@@ -69,6 +69,26 @@ def test_airflow_outcomes_pass_through() -> None:
     assert type(_outcome(AirflowFailException("no"))) is AirflowFailException
 
 
+@pytest.mark.parametrize(("uri", "argument", "extra"), [("s3://b/k", "aws_conn_id", "amazon"),
+                                                       ("gs://b/k", "gcp_conn_id", "google")])
+def test_a_reference_without_an_object_store_names_the_task_argument(uri: str, argument: str, extra: str,
+                                                                     tmp_path: Path) -> None:
+    """The client says it has no store for the scheme; the task failure says which argument gives one."""
+    from wandb_provider.client.object_stores import ObjectLocation, store_for
+
+    scheme = ObjectLocation.parse(uri).scheme
+    outcome = _outcome_of(lambda: store_for({}, scheme, "download x"))
+    assert type(outcome) is AirflowFailException
+    assert f"Pass {argument}=..." in str(outcome) and f"airflow-provider-wandb[{extra}]" in str(outcome)
+    assert str(outcome).startswith(f"download x: {scheme}:// references are read through apache-airflow-providers-")
+
+
+def _outcome_of(call: Any) -> BaseException:
+    with pytest.raises(BaseException) as info, translate_errors("test task"):
+        call()
+    return info.value
+
+
 def test_local_file_errors_name_the_path_and_say_what_to_do() -> None:
     message = str(_outcome(PermissionError(errno.EACCES, "Permission denied", "/srv/data/model.bin")))
     assert "/srv/data/model.bin" in message and "retrying will not help" in message

@@ -145,6 +145,7 @@ def _complete_events(path: Path) -> dict[str, dict[str, Any]]:
             and "." in e["job"]["name"]}
 
 
+@pytest.mark.full
 @pytest.mark.slow
 def test_the_openlineage_listener_sends_the_versions(wandb_env, airflow_db: None, out: Path, tmp_path: Path) -> None:
     """Airflow's own OpenLineage listener, under ``airflow dags test`` with a file transport."""

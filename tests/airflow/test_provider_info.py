@@ -10,6 +10,7 @@ import sys
 from importlib.metadata import distribution
 
 import jsonschema
+import pytest
 from packaging.utils import canonicalize_name
 
 from wandb_provider.get_provider_info import get_provider_info
@@ -32,6 +33,7 @@ def test_connection_form_is_declared() -> None:
                                       "identity_token_file"}
 
 
+@pytest.mark.full
 def test_airflow_lists_the_provider() -> None:
     env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")

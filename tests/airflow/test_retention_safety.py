@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,10 +29,35 @@ def states(run) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
+def _race(server, run_dag, dag_id: str, collection: str, alias: str) -> Any:
+    """Run ``dag_id`` while another writer moves ``alias`` onto ``collection``'s v0 after the listing:
+    the server holds the retention's first re-check until the alias has moved."""
+    server.set_faults([{"route": "graphql", "kind": "hold", "operation": "ArtifactClaims", "times": 1,
+                        "seconds": 120}])
+    other = WandbClient(server.base_url, server.api_key, entity="acme", project="churn")
+
+    def move_while_held() -> None:
+        try:
+            if server.faults.wait_held(timeout=120):
+                other.update_aliases(f"{collection}:v0", add=[alias])
+        finally:
+            server.faults.release()
+
+    mover = threading.Thread(target=move_while_held)
+    mover.start()
+    try:
+        return run_dag(dag_id)
+    finally:
+        server.faults.release()
+        mover.join()
+        other.close()
+
+
 def test_version_that_gains_an_alias_after_the_listing_is_kept(wandb_env, run_dag, out: Path) -> None:
-    assert run_dag("retention_race").state == "success"
-    result = json.loads(out.read_text())
-    rollback, gained = result["rollback"], result["gained"]
+    assert _race(wandb_env, run_dag, "retention_race_rollback", "churn-model", "production").state == "success"
+    rollback = json.loads(out.read_text())["rollback"]
+    assert _race(wandb_env, run_dag, "retention_race_gained", "churn-dataset", "staging").state == "success"
+    gained = json.loads(out.read_text())["gained"]
     assert rollback["deleted"] == [] and "production" in rollback["kept"]["v0"]
     assert gained["deleted"] == ["v1"] and "staging" in gained["kept"]["v0"]
     api = sdk(wandb_env)

@@ -136,7 +136,9 @@ def test_record_runs_extra_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for text, expected in (("false", False), ("On", True), (False, False)):
         monkeypatch.setenv("AIRFLOW_CONN_WANDB_X", json.dumps({"conn_type": "wandb", "extra": {"record_runs": text}}))
-        assert WandbHook(wandb_conn_id="wandb_x").get_config().record_runs is expected
+        hook = WandbHook(wandb_conn_id="wandb_x")
+        assert not hasattr(hook.get_config(), "record_runs")  # an Airflow setting, not the client's
+        assert hook.record_runs is expected
     monkeypatch.setenv("AIRFLOW_CONN_WANDB_X", json.dumps({"conn_type": "wandb", "extra": {"record_runs": "maybe"}}))
     with pytest.raises(ConnectionConfigError, match="record_runs"):
         WandbHook(wandb_conn_id="wandb_x").get_config()

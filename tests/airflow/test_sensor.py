@@ -21,12 +21,6 @@ from wandb_provider.triggers.artifacts import ArtifactVersionTrigger
 pytestmark = pytest.mark.wandb_server(seed="demo")
 
 
-@pytest.fixture(autouse=True)
-def fresh_trigger_clients() -> None:
-    """Triggers share one client per connection for a minute; each test has its own server."""
-    ArtifactVersionTrigger._clients.clear()
-
-
 def _sensor(**kwargs: Any) -> ArtifactVersionSensor:
     kwargs.setdefault("task_id", "wait")
     kwargs.setdefault("poke_interval", 0.1)
@@ -106,9 +100,19 @@ def test_transient_errors_mean_try_again(wandb_env, monkeypatch: pytest.MonkeyPa
     assert isinstance(sensor.poke({"ti": RecordingTI()}), PokeReturnValue)
 
 
-def _move_production_later(server, delay: float) -> threading.Thread:
+def _move_production_later(server, reads: int = 1, operation: str | None = None) -> threading.Thread:
+    """Move ``production`` to v2 once the server has answered ``reads`` GraphQL requests (of
+    ``operation``, if given) since now: after the waiting task has looked, whatever the machine's speed."""
+    server.reset_stats()
+
+    def seen() -> int:
+        graphql = server.stats()["graphql"]
+        return graphql["operations"].get(operation, 0) if operation else graphql["total"]
+
     def move() -> None:
-        time.sleep(delay)
+        deadline = time.monotonic() + 120
+        while seen() < reads + 1 and time.monotonic() < deadline:  # the next request: the earlier ones were answered
+            time.sleep(0.02)
         store = server.store
         with store.db.transaction():
             v2 = store.resolve_name(store.get_project(server.user(), "acme", "churn"), "churn-model:v2")
@@ -138,7 +142,7 @@ def test_deferrable_sensor_defers_with_a_serializable_trigger(wandb_env) -> None
 def test_trigger_fires_when_the_alias_moves(wandb_env) -> None:
     trigger = ArtifactVersionTrigger(artifact="acme/churn/churn-model:production", newer_than="v1",
                                      poll_interval=0.1, end_time=time.time() + 30)
-    mover = _move_production_later(wandb_env, 0.5)
+    mover = _move_production_later(wandb_env, operation="WatchCollections")
 
     async def first_event() -> Any:
         return await asyncio.wait_for(trigger.run().__anext__(), timeout=20)
@@ -158,7 +162,7 @@ def test_trigger_fails_fast_on_a_bad_key_and_times_out(wandb_env, monkeypatch: p
     assert asyncio.run(first_event(timed)).payload["status"] == "timeout"
     conn = {"conn_type": "wandb", "host": wandb_env.base_url, "password": "bad-" + "y" * 40}
     monkeypatch.setenv("AIRFLOW_CONN_WANDB_DEFAULT", json.dumps(conn))
-    ArtifactVersionTrigger._clients.clear()  # the connection changed within the cache's minute
+    # The connection changed within the shared clients' minute: a new event loop reads it afresh.
     bad = ArtifactVersionTrigger(artifact="acme/churn/churn-model:production", poll_interval=0.1,
                                  end_time=time.time() + 30)
     event = asyncio.run(first_event(bad))
@@ -185,7 +189,7 @@ def test_sensor_in_a_dag_run(wandb_env, run_dag, dag_id: str, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The sensor fires after the alias moves (another thread) and the downstream task gets its XCom."""
     monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
-    mover = _move_production_later(wandb_env, 1.5)
+    mover = _move_production_later(wandb_env)
     run = run_dag(dag_id)
     mover.join()
     assert run.state == "success"

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from tests.airflow._fakes import poll_loops_left, polls_seen
 from wandb_provider._waiting import READY, WaitSpec, check
 from wandb_provider.client import WandbClient
 from wandb_provider.client.watch import BATCH
-from wandb_provider.triggers import _polling
 from wandb_provider.triggers.artifacts import ArtifactVersionTrigger
 from wandb_provider.triggers.events import ArtifactEventTrigger
 
@@ -23,19 +23,10 @@ pytestmark = pytest.mark.wandb_server(seed="demo")
 COLLECTIONS = 30  # two chunks of at most BATCH collections
 
 
-@pytest.fixture(autouse=True)
-def fresh_trigger_clients() -> None:
-    ArtifactVersionTrigger._clients.clear()
-
-
 def _trigger(artifact: str, **kwargs: Any) -> ArtifactVersionTrigger:
     kwargs.setdefault("poll_interval", 1.0)
     kwargs.setdefault("end_time", time.time() + 60)
     return ArtifactVersionTrigger(artifact=artifact, **kwargs)
-
-
-def _live_pollers() -> list[Any]:
-    return [p for pollers in _polling.POLLERS.values() for p in pollers.values() if p.subscribers]
 
 
 def _seed_collections(server: Any, project: str) -> None:
@@ -55,9 +46,11 @@ def test_many_deferred_sensors_share_one_batched_poll_and_each_fires(wandb_env) 
     }
     triggers = [(kind, c, make(c)) for kind, make in kinds.items() for c in range(COLLECTIONS)]
 
-    async def wait() -> tuple[list[Any], dict[str, Any], float]:
-        tasks = [asyncio.create_task(t.run().__anext__()) for _, _, t in triggers]
-        await asyncio.sleep(1.5)  # subscribed, first poll done
+    async def wait() -> tuple[list[Any], dict[str, Any], float, list[str]]:
+        wandb_env.reset_stats()
+        runs = [t.run() for _, _, t in triggers]
+        tasks = [asyncio.create_task(run.__anext__()) for run in runs]
+        await polls_seen(wandb_env)  # subscribed, first poll read
         wandb_env.reset_stats()
         started = time.monotonic()
         await asyncio.sleep(3.2)
@@ -67,9 +60,10 @@ def test_many_deferred_sensors_share_one_batched_poll_and_each_fires(wandb_env) 
             wandb_env.seed_artifact(f"coll-{c}", {"m": "1"}, project="batch", entity="acme",
                                     aliases=["candidate"], metadata={"acc": 0.95})
         done = await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
-        return [e.payload for e in done], quiet, seconds
+        await asyncio.gather(*(run.aclose() for run in runs))  # as the triggerer ends a fired trigger
+        return [e.payload for e in done], quiet, seconds, await poll_loops_left()
 
-    payloads, quiet, seconds = asyncio.run(wait())
+    payloads, quiet, seconds, left = asyncio.run(wait())
     polls = math.ceil(seconds / 1.0) + 1
     assert set(quiet["operations"]) == {"WatchCollections"}
     assert quiet["total"] <= polls * math.ceil(COLLECTIONS / BATCH), quiet  # the old trigger: 120 per poll
@@ -82,7 +76,7 @@ def test_many_deferred_sensors_share_one_batched_poll_and_each_fires(wandb_env) 
             assert poke.status == READY and payload["version"] == poke.version, kind
     finally:
         client.close()
-    assert _live_pollers() == []
+    assert left == []  # the poll loop stopped with its last sensor
 
 
 def test_sensors_and_watchers_share_one_poll(wandb_env) -> None:
@@ -92,8 +86,9 @@ def test_sensors_and_watchers_share_one_poll(wandb_env) -> None:
     watchers = [ArtifactEventTrigger(collection=f"acme/mixed/coll-{c}", poll_interval=1.0) for c in range(COLLECTIONS)]
 
     async def wait() -> tuple[list[Any], dict[str, Any]]:
+        wandb_env.reset_stats()
         tasks = [asyncio.create_task(t.run().__anext__()) for t in [*sensors, *watchers]]
-        await asyncio.sleep(1.5)
+        await polls_seen(wandb_env)  # every watcher has its baseline
         wandb_env.reset_stats()
         await asyncio.sleep(2.1)
         quiet = wandb_env.stats()["graphql"]
@@ -171,7 +166,7 @@ def test_the_sensors_deadline_bounds_the_wait_while_others_poll_on(wandb_env) ->
         event = await asyncio.wait_for(soon.run().__anext__(), timeout=10)
         waited = time.monotonic() - started
         await asyncio.sleep(0.5)
-        alive = not other.done() and bool(_live_pollers())
+        alive = not other.done() and bool(await poll_loops_left(timeout=0))
         other.cancel()
         await asyncio.gather(other, return_exceptions=True)
         return event.payload, waited, alive
@@ -192,7 +187,7 @@ def test_a_restarted_triggerer_resumes_from_the_serialized_trigger(wandb_env) ->
         assert not task.done()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        assert _live_pollers() == []
+        assert await poll_loops_left() == []
 
     asyncio.run(run_a_while())
     _, kwargs = first.serialize()
@@ -206,20 +201,10 @@ def test_a_restarted_triggerer_resumes_from_the_serialized_trigger(wandb_env) ->
 def test_deferrable_sensor_under_dag_test_reads_the_shared_poll(wandb_env, run_dag, out: Path) -> None:
     """End to end (``dag.test``): the sensor defers, the batched poll sees the alias move once it has
     started polling, and the task resumes with the version."""
-    import threading
 
     from tests.airflow.test_sensor import _move_production_later
 
-    wandb_env.reset_stats()
-
-    def move_once_polled() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not wandb_env.stats()["graphql"]["operations"].get("WatchCollections"):
-            time.sleep(0.1)
-        _move_production_later(wandb_env, 0).join()
-
-    mover = threading.Thread(target=move_once_polled, daemon=True)
-    mover.start()
+    mover = _move_production_later(wandb_env, operation="WatchCollections")
     run = run_dag("wait_for_promotion")
     mover.join()
     assert run.state == "success"

@@ -41,6 +41,7 @@ def _promote_after_the_trigger_polls(server: Any) -> threading.Thread:
     return thread
 
 
+@pytest.mark.full
 @pytest.mark.slow
 def test_deferrable_sensor_under_airflow_dags_test_with_a_stored_connection(wandb_server, tmp_path: Path) -> None:
     dags = tmp_path / "dags"

@@ -67,11 +67,6 @@ class StuckServer:
             thread.join(timeout=5)
 
 
-@pytest.fixture(autouse=True)
-def fresh_trigger_clients() -> None:
-    ArtifactVersionTrigger._clients.clear()
-
-
 def _stuck(monkeypatch: pytest.MonkeyPatch, *, trickle: bool) -> Iterator[StuckServer]:
     server = StuckServer(trickle=trickle)
     conn = {"conn_type": "wandb", "host": server.base_url, "password": "k" * 40}

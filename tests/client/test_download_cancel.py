@@ -43,22 +43,12 @@ def _files(count: int, size: int) -> dict[str, bytes]:
     return {f"part-{i:03d}.bin": os.urandom(size) for i in range(count)}
 
 
-def _wait_for_file_requests(server, count: int = 3, timeout: float = 30.0) -> None:
-    """Until the download has asked for files (the manifest and at least two stored files)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.stats()["files"] >= count:
-            return
-        time.sleep(0.02)
-    raise AssertionError("the download never asked for its files")
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signalled_download_exits_within_seconds_and_leaves_root_as_it_was(wandb_server, tmp_path: Path,
                                                                             signum: int) -> None:
     wandb_server.seed_artifact("big", _files(24, 64 * 1024), project="p")
-    wandb_server.set_faults([{"route": "files", "kind": "delay", "seconds": 8, "path": ".bin"}])
-    wandb_server.reset_stats()
+    # The storage holds every file GET until the test ends: the signal comes while workers wait on it.
+    wandb_server.set_faults([{"route": "files", "kind": "hold", "seconds": 60, "path": ".bin"}])
     root = tmp_path / "out"
     root.mkdir()
     (root / "mine.txt").write_text("the user's")
@@ -70,14 +60,14 @@ def test_a_signalled_download_exits_within_seconds_and_leaves_root_as_it_was(wan
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "starting"
-        _wait_for_file_requests(wandb_server)
-        time.sleep(0.3)  # the workers are now waiting on the slow server
+        assert wandb_server.faults.wait_held(2, timeout=60), "the download never asked for its files"
         sent = time.monotonic()
         child.send_signal(signum)
         out, err = child.communicate(timeout=30)
         took = time.monotonic() - sent
     finally:
         child.kill()
+        wandb_server.faults.release()
     assert "stopped" in out, err[-2000:]
     assert took < 3.0, f"took {took:.1f}s to stop"
     assert listing(root) == before  # no file, no staging, no lock, no ledger folder
@@ -85,22 +75,23 @@ def test_a_signalled_download_exits_within_seconds_and_leaves_root_as_it_was(wan
 
 def test_an_interrupted_download_releases_the_root_at_once(wandb_server, tmp_path: Path) -> None:
     wandb_server.seed_artifact("big", _files(12, 32 * 1024), project="p")
-    wandb_server.set_faults([{"route": "files", "kind": "delay", "seconds": 8, "path": ".bin"}])
-    wandb_server.reset_stats()
+    wandb_server.set_faults([{"route": "files", "kind": "hold", "seconds": 60, "path": ".bin"}])
     client = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="demo", project="p",
                          cache_dir=str(tmp_path / "cache"))
     root = tmp_path / "out"
 
     def interrupt() -> None:
-        _wait_for_file_requests(wandb_server)
-        time.sleep(0.2)
-        _thread.interrupt_main()
+        if wandb_server.faults.wait_held(2, timeout=60):  # workers are waiting on the storage
+            _thread.interrupt_main()
 
     threading.Thread(target=interrupt, daemon=True).start()
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        client.download("big", root)
-    assert time.monotonic() - started < 8  # well before the slow server answered
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            client.download("big", root)
+        assert time.monotonic() - started < 30  # long before the held requests would have been answered
+    finally:
+        wandb_server.faults.release()
     assert listing(root) == {}
     wandb_server.set_faults(None)
     again = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="demo", project="p",

@@ -121,8 +121,9 @@ def test_download_checks_etag_size_and_bytes(wandb_server, store: MemoryStore, t
     _seed_ref(wandb_server, "ref", "train.csv", info, "s3://bkt/data/train.csv")
     root = tmp_path / "out"
     without = make_client(wandb_server, tmp_path)
-    with pytest.raises(UnsupportedReferenceError, match=r"aws_conn_id.*airflow-provider-wandb\[amazon\]"):
+    with pytest.raises(UnsupportedReferenceError, match=r"object store for s3://.*object_stores=\{'s3'") as raised:
         without.download("ref", root)
+    assert raised.value.missing_store == "s3"
     assert not root.exists()  # refused before the root was touched
 
     result = make_client(wandb_server, tmp_path, s3=store).download("ref", root)
@@ -236,7 +237,7 @@ def test_log_refuses_too_many_objects_missing_ones_and_no_store(wandb_env, store
         client.log_artifact("bad", "dataset", references=[{"uri": "s3://bkt/p", "max_objects": 0}])
     with pytest.raises(BadRequestError, match="s3:// and gs://"):
         client.log_artifact("bad", "dataset", references=[{"uri": "https://example.com/x", "checksum": False}])
-    with pytest.raises(UnsupportedReferenceError, match="gcp_conn_id"):
+    with pytest.raises(UnsupportedReferenceError, match="object store for gs://"):
         client.log_artifact("gcs", "dataset", references="gs://bkt/p/0.bin")
     assert store.opened == []
 

@@ -252,34 +252,29 @@ def test_server_refuses_a_completion_whose_parts_do_not_match(wandb_env: Any, tm
     assert committed(client, wandb_env, "big") == []
 
 
-def test_a_file_changing_during_the_upload_commits_nothing(client: WandbClient, wandb_env: Any, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from wandb_provider.client import _upload
-
+def test_a_file_changing_during_the_upload_commits_nothing(client: WandbClient, wandb_env: Any,
+                                                           tmp_path: Path) -> None:
     target = tmp_path / "growing.bin"
     target.write_bytes(b"a" * (3 * MIB))
-    # The storage answers slowly, and the file is rewritten once its PUT has started.
-    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "delay", "seconds": 1.0}]})
-    writers: list[threading.Thread] = []
-    real = _upload.Uploader._put_range
+    # The storage holds the file's PUT; the file is rewritten meanwhile, then the PUT goes on.
+    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "hold", "seconds": 120}]})
 
-    def put_while_rewriting(self: Any, *args: Any, **kwargs: Any) -> Any:
-        def rewrite() -> None:
-            time.sleep(0.3)
-            target.write_bytes(b"b" * (3 * MIB))
+    def rewrite_while_the_put_is_held() -> None:
+        try:
+            if wandb_env.faults.wait_held(timeout=120):
+                target.write_bytes(b"b" * (3 * MIB))
+        finally:
+            wandb_env.faults.release()
 
-        writers.append(threading.Thread(target=rewrite))
-        writers[-1].start()
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(_upload.Uploader, "_put_range", put_while_rewriting)
+    writer = threading.Thread(target=rewrite_while_the_put_is_held)
+    writer.start()
     try:
         with pytest.raises(LocalFileError, match="changed while it was being logged") as raised:
             client.log_artifact("changing", "dataset", target)
     finally:
-        for writer in writers:
-            writer.join()
-    assert raised.value.transient and len(writers) == 1
+        wandb_env.faults.release()
+        writer.join()
+    assert raised.value.transient and wandb_env.stats()["uploads"] == 1
     assert "CommitArtifact" not in wandb_env.stats()["graphql"]["operations"]
     assert committed(client, wandb_env, "changing") == []
 
@@ -451,14 +446,27 @@ def test_cancelled_during_the_uploads_stops_them_and_commits_nothing(client: Wan
     root.mkdir()
     for i in range(200):
         (root / f"f{i:03d}.txt").write_text(f"file {i}\n")
-    # Slow storage: 200 files through 2 workers would take 20 s; the cancel must end the call in seconds.
-    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "delay", "seconds": 0.2}]})
+    # Two files are stored, then the storage holds every further PUT until the test releases them:
+    # the cancel comes while uploads are under way (the server's event, no timer), and the call must
+    # end by abandoning the held PUTs, long before the hold would end by itself.
+    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "hold", "after": 2, "seconds": 120}]})
     cancel = threading.Event()
-    threading.Timer(1.0, cancel.set).start()
+
+    def cancel_while_a_put_is_held() -> None:
+        if wandb_env.faults.wait_held(timeout=120):
+            cancel.set()
+
+    canceller = threading.Thread(target=cancel_while_a_put_is_held)
+    canceller.start()
     started = time.monotonic()
-    with pytest.raises(CancelledError):
-        client.log_artifact("cancelled", "dataset", root, cancel=cancel, max_workers=2)
-    assert time.monotonic() - started < 10
+    try:
+        with pytest.raises(CancelledError):
+            client.log_artifact("cancelled", "dataset", root, cancel=cancel, max_workers=2)
+        assert time.monotonic() - started < 60
+    finally:
+        wandb_env.faults.release()
+        canceller.join()
+    assert cancel.is_set()
     stats = wandb_env.stats()
     assert "CommitArtifact" not in stats["graphql"]["operations"]
     assert 0 < stats["upload_bytes"] < sum(f.stat().st_size for f in root.iterdir())

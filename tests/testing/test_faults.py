@@ -187,6 +187,26 @@ def test_times_limits_injections(server: LocalWandbServer, urls: dict[str, str])
     assert left["times"] == 0
 
 
+def test_after_lets_requests_through_first(server: LocalWandbServer, urls: dict[str, str]) -> None:
+    set_faults(server, rule(route="files", kind="status", status=503, after=2, times=1))
+    codes = [requests.get(urls["small.txt"], timeout=TIMEOUT).status_code for _ in range(4)]
+    assert codes == [200, 200, 503, 200]
+
+
+def test_hold_keeps_a_request_until_the_test_releases_it(server: LocalWandbServer, urls: dict[str, str]) -> None:
+    set_faults(server, rule(route="files", kind="hold", seconds=120, path="small.txt"))
+    answers: list[bytes] = []
+    getter = threading.Thread(target=lambda: answers.append(requests.get(urls["small.txt"], timeout=60).content))
+    getter.start()
+    assert server.faults.wait_held(timeout=60)
+    assert answers == [] and requests.get(urls["big.bin"], timeout=TIMEOUT).content == BIG  # others go on
+    reply = requests.post(f"{server.base_url}/_admin/faults/release", json={}, timeout=TIMEOUT)
+    assert reply.status_code == 200, reply.text
+    getter.join(timeout=60)
+    assert answers == [SMALL] and server.faults.held == 0
+    assert requests.get(urls["small.txt"], timeout=TIMEOUT).content == SMALL  # released until reconfigured
+
+
 def _pattern(server: LocalWandbServer, url: str, spec: dict[str, Any], count: int = 40) -> list[int]:
     set_faults(server, spec)
     return [requests.get(url, timeout=TIMEOUT).status_code for _ in range(count)]

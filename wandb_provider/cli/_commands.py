@@ -103,25 +103,13 @@ def cmd_verify(client: WandbClient, args: argparse.Namespace) -> int:
 def _verify(client: WandbClient, version: ArtifactVersion, root: str, include: list[str] | None,
             exclude: list[str] | None) -> VerifyReport:
     """``client.verify`` on the entries ``include``/``exclude`` select (``get``'s selection rules)."""
-    from ..client._download import select, verify_root
-    from ..client._roots import resolve_root
-    from ..client.manifest import Manifest
-    from ..client.models import VerifyReport
-
-    target = resolve_root(root)
+    target = Path(root).expanduser().absolute()
     if not target.is_dir():
         from ..client.errors import NotFoundError
 
         raise NotFoundError(f"verify {version.qualified_name}: {target} is not a folder.",
                             hint="Name the folder the version was downloaded into.")
-    manifest = client.manifest(version)
-    chosen = select(manifest, include, exclude, allow_empty=False)
-    report = verify_root(Manifest(entries={e.path: e for e in chosen}, storage_layout=manifest.storage_layout),
-                         target)
-    # Files of the version that the selection left out are not "unexpected".
-    unexpected = tuple(p for p in report.unexpected if p not in manifest.entries)
-    return VerifyReport(root=report.root, checked=report.checked, missing=report.missing,
-                        mismatched=report.mismatched, unexpected=unexpected, unverifiable=report.unverifiable)
+    return client.verify(version, root, include=include or (), exclude=exclude or ())
 
 
 # --- versions -----------------------------------------------------------------------------------

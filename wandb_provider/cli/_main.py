@@ -126,7 +126,7 @@ def _netrc_key(base_url: str) -> str | None:
 
 
 def _say(message: str, secrets: Sequence[str]) -> None:
-    from ..client._redact import scrub
+    from ..client.errors import redact as scrub
 
     print(f"{PROG}: {printable(scrub(message, secrets))}", file=sys.stderr, flush=True)
 

@@ -1,4 +1,4 @@
-"""W&B artifacts client: one ``urllib3`` transport with ``tenacity`` retries, framework-free (never imports Airflow).
+"""W&B artifacts client: one urllib3 transport, retries on tenacity; framework-free (never names Airflow).
 
 >>> from wandb_provider.client import WandbClient
 >>> client = WandbClient.from_env()

@@ -157,6 +157,6 @@ class RetryBudget:
             raise ServerError(
                 f"{self.what}: {host} kept failing ({last}); gave up {self.gave_up}.",
                 operation=self.operation, attempts=exc.last_attempt.attempt_number, last_status=status,
-                hint="This is usually temporary: try again later (Airflow retries the task), or raise the "
+                hint="This is usually temporary: try again later (a task's retry will), or raise the "
                      "connection's deadline/max_retries.",
             ) from last

@@ -473,20 +473,32 @@ class WandbClient:
         return target / path
 
     def verify(self, artifact: ArtifactRef, root: str | os.PathLike[str], *,
+               include: str | Sequence[str] | None = None,
+               exclude: str | Sequence[str] | None = None,
                allow_unverifiable: bool = False) -> VerifyReport:
         """Compare a folder with a version: missing, unexpected and mismatched files.
 
-        Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored. A
-        reference (http, S3, GCS) is checked by the MD5 recorded when the provider placed it; one
+        ``include``/``exclude`` (globs, exact paths or folders, as for ``download``) check only the
+        entries they select, and must select some; the version's other files are then neither missing
+        nor unexpected. Links are not followed, and the provider's ``.wandb-provider/`` folder is ignored.
+        A reference (http, S3, GCS) is checked by the MD5 recorded when the provider placed it; one
         without such a record is listed in ``unverifiable`` and the report is not ``ok`` unless
         ``allow_unverifiable=True`` (its size alone proves nothing).
         """
-        from ._download import verify_root
+        from ._download import select, verify_root
         from ._roots import resolve_root
 
         target = resolve_root(root)
-        return verify_root(self.manifest(self._version(artifact)), target, allow_unverifiable=allow_unverifiable,
-                           ledger_keys=self._ledger_keys())
+        whole = self.manifest(self._version(artifact))
+        selected = whole
+        if include is not None or exclude is not None:
+            chosen = select(whole, include, exclude, allow_empty=False)
+            selected = Manifest(entries={e.path: e for e in chosen}, storage_layout=whole.storage_layout)
+        report = verify_root(selected, target, allow_unverifiable=allow_unverifiable, ledger_keys=self._ledger_keys())
+        if selected is whole:
+            return report
+        # The version's files that the selection left out are not "unexpected".
+        return dataclasses.replace(report, unexpected=tuple(p for p in report.unexpected if p not in whole.entries))
 
     def _ledger_keys(self) -> Path:
         """Where roots' ledger keys are kept: the provider's state folder, outside every root."""

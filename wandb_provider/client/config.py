@@ -36,13 +36,9 @@ class ClientConfig:
         read local files unless the user allowed it.
     :param allowed_reference_hosts: Host names, addresses or CIDR networks that ``http(s)`` reference
         entries may reach although they are loopback, link-local or private. Empty by default.
-    :param record_runs: Whether the Airflow operators record each task as a W&B run (the client
-        itself creates runs only when asked).
     :param identity_token_file: The file holding a JWT of your identity provider, for W&B's identity
         federation (the SDK's ``WANDB_IDENTITY_TOKEN_FILE``): it is exchanged for an access token
         and used instead of ``api_key``.
-    :param deployment: A name for the Airflow deployment, mixed into the W&B run ids of its tasks so
-        that two deployments writing to one project never share a run (None: derived, see README).
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -62,9 +58,7 @@ class ClientConfig:
     max_workers: int = field(default_factory=default_workers)
     allowed_file_reference_roots: tuple[str, ...] = ()
     allowed_reference_hosts: tuple[str, ...] = ()
-    record_runs: bool = True
     identity_token_file: str | None = None
-    deployment: str | None = None
 
     def __post_init__(self) -> None:
         from .errors import BadRequestError

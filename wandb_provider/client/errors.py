@@ -31,7 +31,10 @@ a class default that one error may override (``LocalFileError`` for a full disk 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from ._redact import scrub
 
 
 class WandbError(Exception):
@@ -84,7 +87,13 @@ class BadRequestError(WandbError, ValueError):
 
 
 class UnsupportedReferenceError(WandbError, ValueError):
-    """A manifest reference (e.g. ``s3://``) this client cannot materialise."""
+    """A manifest reference (e.g. ``s3://``) this client cannot materialise.
+
+    ``missing_store`` is the URI scheme when the reason is that the client was built without an
+    object store for it: whoever built the client can then say how to give one.
+    """
+
+    missing_store: str | None = None
 
 
 class ReferenceNotAllowedError(UnsupportedReferenceError):
@@ -185,3 +194,10 @@ class ServerError(WandbError):
         super().__init__(message, status=last_status, **kwargs)
         self.attempts = attempts
         self.last_status = last_status
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` fit for a log line or an error message: every URL without its user info, query
+    (signatures) or fragment, and every one of ``secrets`` (e.g. the API key) as ``***``. The
+    client's own redaction, for the layers built on it."""
+    return scrub(text, secrets)

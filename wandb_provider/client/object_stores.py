@@ -1,7 +1,7 @@
 """Object stores (S3, GCS) as the client sees them: a small interface, no cloud SDK.
 
-The client never holds cloud credentials. Whoever builds the client (the Airflow hook, from an
-``aws_conn_id`` or ``gcp_conn_id``) hands it one ``ObjectStore`` per URI scheme; reference entries
+The client never holds cloud credentials. Whoever builds the client (e.g. the provider's hook, from
+its own connections) hands it one ``ObjectStore`` per URI scheme; reference entries
 ``s3://`` and ``gs://`` are then read and logged through it, and refused without it (W&B docs,
 "Track external files"). Implementations raise the client's typed errors: ``NotFoundError`` for a
 missing bucket, object or version, ``AuthenticationError``/``PermissionDeniedError`` for credentials,
@@ -19,8 +19,6 @@ from urllib.parse import parse_qsl, urlsplit
 from .errors import BadRequestError, UnsupportedReferenceError
 
 SCHEMES = ("s3", "gs")
-EXTRAS = {"s3": ("amazon", "aws_conn_id", "apache-airflow-providers-amazon"),
-          "gs": ("google", "gcp_conn_id", "apache-airflow-providers-google")}
 
 
 @dataclass(frozen=True)
@@ -108,16 +106,16 @@ class ObjectLocation:
 
 
 def store_for(stores: ObjectStores, scheme: str, what: str) -> ObjectStore:
-    """The store for ``scheme``, or an error saying which connection (and extra) provides one."""
+    """The store for ``scheme``, or an error (``missing_store``) saying that the client has none."""
     store = stores.get(scheme)
     if store is not None:
         return store
-    if scheme not in EXTRAS:
+    if scheme not in SCHEMES:
         raise UnsupportedReferenceError(f"{what}: {scheme}:// is not an object store this client can read.")
-    extra, conn_param, package = EXTRAS[scheme]
-    raise UnsupportedReferenceError(
-        f"{what}: {scheme}:// references are read through {package}'s hook with an Airflow connection, and "
-        "none was given.",
-        hint=f"Pass {conn_param}=... to the operator (with the provider's {extra!r} extra installed: "
-             f"pip install 'airflow-provider-wandb[{extra}]'), or skip such entries with exclude=[...].",
+    error = UnsupportedReferenceError(
+        f"{what}: {scheme}:// references are read through an object store for {scheme}://, and this client "
+        "was given none.",
+        hint=f"Build the client with object_stores={{{scheme!r}: ...}}, or skip such entries with exclude=[...].",
     )
+    error.missing_store = scheme
+    raise error

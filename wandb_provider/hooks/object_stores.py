@@ -16,12 +16,35 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from ..client import ClientConfig, WandbError
-from ..client.errors import BadRequestError, NotFoundError, PermissionDeniedError, ServerError
+from ..client.errors import (
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+    UnsupportedReferenceError,
+)
 from ..client.object_stores import ObjectInfo, ObjectReader, ObjectStore
 
-__all__ = ["GCSObjectStore", "ObjectStoreExtraMissingError", "S3ObjectStore", "object_stores_for"]
+__all__ = ["EXTRAS", "GCSObjectStore", "ObjectStoreExtraMissingError", "S3ObjectStore", "advise_missing_store",
+           "object_stores_for"]
 
 MESSAGE_CHARS = 300
+# Per URI scheme: the provider's extra, the operators' connection argument and the Airflow provider
+# whose hook reads that store.
+EXTRAS = {"s3": ("amazon", "aws_conn_id", "apache-airflow-providers-amazon"),
+          "gs": ("google", "gcp_conn_id", "apache-airflow-providers-google")}
+
+
+def advise_missing_store(error: UnsupportedReferenceError) -> UnsupportedReferenceError:
+    """The client's "no object store for s3://" error, saying which task argument gives one."""
+    if error.missing_store not in EXTRAS:
+        return error
+    extra, conn_param, package = EXTRAS[error.missing_store]
+    error.message = (error.message.partition(":// references")[0] + f":// references are read through "
+                     f"{package}'s hook with an Airflow connection, and none was given.")
+    error.hint = (f"Pass {conn_param}=... to the operator (with the provider's {extra!r} extra installed: "
+                  f"pip install 'airflow-provider-wandb[{extra}]'), or skip such entries with exclude=[...].")
+    return error
 
 
 class ObjectStoreExtraMissingError(WandbError, ImportError):

@@ -17,7 +17,7 @@ class SdkNotInstalledError(WandbError, ImportError):
 
 def _scrubbed(error: Exception, api_key: str) -> str:
     """An SDK error's text without URLs' queries and never the API key."""
-    from ..client._redact import scrub
+    from ..client.errors import redact as scrub
 
     return scrub(str(error), [api_key])[:300]
 
@@ -49,6 +49,9 @@ class WandbHook(BaseHook):
     default_conn_name = "wandb_default"
     conn_type = "wandb"
     hook_name = "Weights & Biases"
+    #: The connection's ``record_runs`` extra, as read by the last ``get_config``: whether the W&B
+    #: operators record each task as a W&B run (an Airflow setting, so not in the client's config).
+    record_runs: bool = True
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -104,6 +107,7 @@ class WandbHook(BaseHook):
         raw_extra = conn.extra
         extra = parse_extra_text(raw_extra, conn_id) if isinstance(raw_extra, str) else dict(conn.extra_dejson)
         options = client_options(extra, conn_id, conn.password or "")
+        self.record_runs = bool(options.pop("record_runs", True))  # the operators' setting, not the client's
         url = base_url(conn.host, conn.schema, conn.port, conn_id)
         try:
             return ClientConfig(base_url=url, api_key=conn.password or "", **options)

@@ -17,8 +17,8 @@ TTL_INHERIT = "inherit"
 def _ttl(name: str, value: Any) -> int | str | None:
     """Seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``); ``None`` written in the
     DAG file for no TTL; ``"inherit"`` for the team's default. A template that renders empty is refused."""
-    from ..client._ttl import check_ttl
     from ..client.errors import BadRequestError
+    from ..client.rules import check_ttl
 
     if value is None:
         return None
@@ -162,7 +162,7 @@ class DeleteArtifactVersionOperator(WandbBaseOperator):
         self.report_only = dry_run
         self._record: _DeleteRecord | None = None
         with self.checking():
-            from ..client._aliases import check_alias_names
+            from ..client.rules import check_alias_names
 
             _flag("dry_run", dry_run)
             self.protected_aliases = list(check_alias_names(protected_aliases, "protected_aliases"))

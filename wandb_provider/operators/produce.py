@@ -105,7 +105,7 @@ def _sources(name: str, value: Any) -> Any:
 
 
 def _metadata(name: str, value: Any) -> dict[str, Any] | None:
-    from ..client._metadata import check_metadata
+    from ..client.rules import check_metadata
 
     meta = mapping(name, value)
     if meta is None:
@@ -119,7 +119,7 @@ def _metadata(name: str, value: Any) -> dict[str, Any] | None:
 
 
 def _tags(name: str, value: Any) -> list[str]:
-    from ..client._metadata import check_tags
+    from ..client.rules import check_tags
 
     tags: list[str] = _typed(name, lambda: check_tags(text_list(name, value), name))
     return tags

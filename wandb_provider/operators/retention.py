@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
-    from ..client import ArtifactVersion, WandbClient
+    from ..client import ArtifactVersion
 
 DEFAULT_PROTECTED_ALIASES = ("production",)
 _NO_LIMIT_TEXT = ("", "None", "none", "null")
@@ -127,8 +127,8 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
     def _check_arguments(self) -> None:
         """Arguments are checked here, when the DAG file is parsed (templated ones again after
         rendering, ``argument_checks``); a bad one raises ``BadRequestError`` naming the task."""
-        from ..client._aliases import check_alias_names
         from ..client.errors import BadRequestError
+        from ..client.rules import check_alias_names
 
         where = f"{type(self).__name__}(task_id={self.task_id!r})"
         if not isinstance(self.collection, str) or not self.collection.strip():
@@ -150,13 +150,6 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
                 _age_limit(self.older_than)
             except BadRequestError as exc:
                 raise BadRequestError(f"{where}: {exc.message}", hint=exc.hint) from None
-
-    def before_deletes(self, client: WandbClient, doomed: list[ArtifactVersion]) -> None:
-        """Called once the plan is made, before any version is re-checked and deleted.
-
-        A no-op: a seam for tests, which override it to change W&B in between and so reproduce a
-        race (e.g. a rollback moving ``production`` onto a planned version) deterministically.
-        """
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
         import pendulum
@@ -187,7 +180,6 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
                     kept[version.version] = f"newer than {self.older_than}"
                 else:
                     doomed.append(version)
-            self.before_deletes(client, doomed)
             for version in doomed:
                 outcome = client.delete_if_unclaimed(
                     version, may_drop=() if self.keep_aliased else version.aliases,

@@ -16,6 +16,7 @@ import math
 import mimetypes
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class ServerState:
         self.loopback_only = loopback_only  # bound to a loopback address only
         self.identity: IdentityFederation | None = None  # identity federation's token endpoint (identity.py)
         self.recorder = GraphQLRecorder()
+        # Set by the server that runs this app: fresh state at the same address (POST /_admin/reset).
+        self.reset: Callable[[], None] | None = None
 
 
 def _error(exc: EmulatorError) -> JSONResponse:
@@ -177,11 +180,11 @@ async def graphql(request: Request) -> Response:
             # A query takes the store's lock statement by statement, not for its whole run: a large
             # query must not keep a tiny one waiting (no head-of-line blocking).
             if hold is not None:
-                state.faults.hold(hold)
+                state.faults.hold_blocking(hold.seconds)
             return state.graphql.run(payload["query"], variables, op_name, context)
         with db.transaction():
             if hold is not None:
-                state.faults.hold(hold)
+                state.faults.hold_blocking(hold.seconds)
             outcome = state.graphql.run(payload["query"], variables, op_name, context)
             if outcome.failed:
                 db.rollback_current()  # a failed mutation changes nothing
@@ -570,13 +573,13 @@ async def admin(request: Request) -> Response:
     try:
         if action == "stats" and request.method == "GET":
             return JSONResponse(state.faults.stats())
-        if action == "release" and request.method == "POST":
-            state.faults.release()  # every request a "hold" fault keeps executing goes on
-            return JSONResponse({"released": True})
         if action == "stats/reset" and request.method == "POST":
             state.faults.reset_stats()
             return JSONResponse(state.faults.stats())
         if action == "faults" and request.method == "GET":
+            return JSONResponse(state.faults.describe())
+        if action == "faults/release" and request.method == "POST":
+            state.faults.release()
             return JSONResponse(state.faults.describe())
         if action == "faults" and request.method == "POST":
             state.faults.configure(await _admin_body(request))
@@ -586,6 +589,9 @@ async def admin(request: Request) -> Response:
         if action == "signed-urls" and request.method == "POST":
             state.signer.ttl_seconds = _ttl_seconds(await _admin_body(request))
             return JSONResponse({"ttl_seconds": state.signer.ttl_seconds})
+        if action == "reset" and request.method == "POST" and state.reset is not None:
+            await run_in_threadpool(state.reset)
+            return JSONResponse({"ok": True})
         if action == "protected-aliases" and request.method == "POST":
             body = await _admin_body(request)
             await run_in_threadpool(

@@ -7,11 +7,16 @@ Rules (``--faults`` JSON or ``POST /_admin/faults``)::
 
 ``route`` is ``graphql``, ``files`` or ``uploads``; ``kind`` is ``status`` (answer ``status``,
 with ``Retry-After`` when ``retry_after`` is set), ``reset`` (drop the connection without an
-answer), ``delay`` (wait ``seconds`` first), ``truncate`` (send half the body, then drop the
-connection), ``corrupt`` (flip bytes, same length) or ``hold`` (GraphQL only: keep the request
-executing, as a long query does, until ``POST /_admin/release`` or ``seconds`` pass). Optional
-``path`` limits a rule to URLs containing that text (for ``graphql``, ``/graphql#OperationName``),
-and ``times`` to that many injections. Randomness is seeded.
+answer), ``delay`` (wait ``seconds`` first), ``hold`` (wait until the test releases held requests,
+``FaultState.release`` or ``POST /_admin/faults/release``, or at most ``seconds``; then answer; a
+GraphQL request is held while it executes, as a long query is),
+``truncate`` (send half the body, then drop the connection) or ``corrupt`` (flip bytes, same
+length). Optional ``path`` limits a rule to URLs containing that text (for ``graphql``,
+``/graphql#OperationName``), ``operation`` to GraphQL
+requests of that operation name, ``after`` lets that many
+matching requests through first, and ``times`` limits it to that many injections. Randomness is
+seeded. ``hold`` is how a test catches a client in the middle of a transfer without a timer:
+``FaultState.wait_held()`` returns once a request is held.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -38,7 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ROUTES = ("graphql", "files", "uploads")
-KINDS = ("status", "reset", "delay", "truncate", "corrupt", "hold")
+KINDS = ("status", "reset", "delay", "hold", "truncate", "corrupt")
 HOLD_KEY = "wandb_provider.hold"  # scope key: the hold rule the GraphQL handler applies while it executes
 
 
@@ -52,6 +58,8 @@ class Rule:
     seconds: float = 1.0
     path: str | None = None
     times: int | None = None
+    after: int = 0
+    operation: str | None = None
 
     @classmethod
     def parse(cls, raw: Any) -> Rule:
@@ -82,6 +90,11 @@ class Rule:
             raise ValueError(f"fault rule path {rule.path!r} must be a string")
         if rule.times is not None and (not _is_int(rule.times) or rule.times < 0):
             raise ValueError(f"fault rule times {rule.times!r} must be a whole number >= 0")
+        if rule.operation is not None and (not isinstance(rule.operation, str) or rule.route != "graphql"):
+            raise ValueError(f"fault rule operation {rule.operation!r} must be a GraphQL operation name "
+                             "(route 'graphql')")
+        if not _is_int(rule.after) or rule.after < 0:
+            raise ValueError(f"fault rule after {rule.after!r} must be a whole number >= 0")
         return rule
 
 
@@ -132,32 +145,14 @@ class FaultState:
         self.rules: list[Rule] = []
         self.seed: int | str = 0
         self._random = random.Random(0)
-        self._held = threading.Condition()
-        self._holding = 0
+        self._held = threading.Condition(self._lock)
+        # Held requests by the rules they were held under (one number per ``configure``), and how many
+        # times ``release`` was called: a request held before a release goes on, whatever came since.
+        self._rules_epoch = 0
+        self._holding: Counter[int] = Counter()
         self._releases = 0
+        self._released = threading.Event()
         self.reset_stats()
-
-    def hold(self, rule: Rule) -> None:
-        """Keep the calling request executing until ``release()`` (or ``rule.seconds``)."""
-        with self._held:
-            generation = self._releases
-            self._holding += 1
-            self._held.notify_all()
-            try:
-                self._held.wait_for(lambda: self._releases != generation, timeout=rule.seconds)
-            finally:
-                self._holding -= 1
-
-    def release(self) -> None:
-        """Let every held request go on."""
-        with self._held:
-            self._releases += 1
-            self._held.notify_all()
-
-    def wait_held(self, count: int = 1, timeout: float = 30.0) -> bool:
-        """Wait until ``count`` requests are held (a test's cue that the long request is running)."""
-        with self._held:
-            return self._held.wait_for(lambda: self._holding >= count, timeout=timeout)
 
     def configure(self, spec: Any) -> None:
         """Replace the rules (all or nothing: an invalid document keeps the current rules)."""
@@ -166,6 +161,61 @@ class FaultState:
             self.rules = rules
             self.seed = seed
             self._random = random.Random(seed)
+            self._rules_epoch += 1
+            self._released.clear()
+
+    @property
+    def held(self) -> int:
+        """Requests held now under the current rules."""
+        with self._lock:
+            return self._holding[self._rules_epoch]
+
+    def release(self) -> None:
+        """Let every held request go on, and those a ``hold`` rule would hold from now on (until
+        the rules are configured again)."""
+        with self._lock:
+            self._releases += 1
+            self._released.set()
+
+    def wait_held(self, count: int = 1, timeout: float = 60.0) -> bool:
+        """Block until ``count`` requests are held at once under the current rules; False if
+        ``timeout`` seconds pass first."""
+        with self._held:
+            return self._held.wait_for(lambda: self._holding[self._rules_epoch] >= count, timeout)
+
+    def hold_blocking(self, seconds: float) -> None:
+        """``hold`` for a request executing in a worker thread (a GraphQL request, held while it
+        executes as a long query is): the same counters and releases."""
+        with self._held:
+            epoch, releases = self._rules_epoch, self._releases
+            self._holding[epoch] += 1
+            self._held.notify_all()
+        try:
+            deadline = time.monotonic() + seconds
+            while not self._released.is_set() and self._releases == releases and time.monotonic() < deadline:
+                self._released.wait(0.005)
+        finally:
+            with self._held:
+                self._holding[epoch] -= 1
+                if not self._holding[epoch]:
+                    del self._holding[epoch]
+
+    async def hold(self, seconds: float) -> None:
+        """Hold a request until ``release()`` or ``seconds`` pass."""
+        with self._held:
+            epoch, releases = self._rules_epoch, self._releases
+            self._holding[epoch] += 1
+            self._held.notify_all()
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + seconds
+            while not self._released.is_set() and self._releases == releases and loop.time() < deadline:
+                await asyncio.sleep(0.005)
+        finally:
+            with self._held:
+                self._holding[epoch] -= 1
+                if not self._holding[epoch]:
+                    del self._holding[epoch]
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
@@ -210,13 +260,18 @@ class FaultState:
         with self._lock:
             self.upload_bytes += size
 
-    def pick(self, route: str, path: str) -> Rule | None:
-        """The rule to apply to this request, if any fires."""
+    def pick(self, route: str, path: str, operation: str | None = None) -> Rule | None:
+        """The rule to apply to this request (of GraphQL ``operation``), if any fires."""
         with self._lock:
             for rule in self.rules:
                 if rule.route != route or (rule.path and rule.path not in path):
                     continue
+                if rule.operation is not None and rule.operation != operation:
+                    continue
                 if rule.times is not None and rule.times <= 0:
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
                     continue
                 if self._random.random() < rule.rate:
                     if rule.times is not None:
@@ -260,24 +315,26 @@ class FaultMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
+        operation = None
         path = scope["path"]
         if route == "graphql":
             body = await _read_body(receive)
             receive = _replay(body)
             operation = _operation_of(body)
-            self.state.count(route, operation)
             path = f"{path}#{operation}"
-        else:
-            self.state.count(route, None)
-        rule = self.state.pick(route, path)
+        self.state.count(route, operation)
+        rule = self.state.pick(route, path, operation)
         if rule is None:
             await self.app(scope, receive, send)
             return
-        if rule.kind == "hold":
-            scope[HOLD_KEY] = rule
+        if rule.kind == "hold" and route == "graphql":
+            scope[HOLD_KEY] = rule  # held while it executes (app.graphql), as a long query is
             await self.app(scope, receive, send)
         elif rule.kind == "delay":
             await asyncio.sleep(rule.seconds)
+            await self.app(scope, receive, send)
+        elif rule.kind == "hold":
+            await self.state.hold(rule.seconds)
             await self.app(scope, receive, send)
         elif rule.kind == "status":
             await _send_status(send, rule)

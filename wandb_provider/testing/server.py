@@ -19,9 +19,12 @@ from .app import ServerState, create_app
 from .config import DEFAULT_API_KEY, ServerConfig, is_loopback_address, is_loopback_host
 from .faults import FaultState
 from .identity import IdentityFederation
+from .multipart import MultipartUploads
+from .pending import PendingReaper
 from .profiles import profile_named
 from .seed import seed_demo
 from .store import SeedFile, Store
+from .store._db import Database
 from .store.records import User, Version
 from .urls import UrlSigner
 
@@ -127,6 +130,31 @@ def _url_secret(store: Store) -> bytes:
     return bytes.fromhex(value)
 
 
+class _Pristine:
+    """An in-memory store's state just after start-up (database and seed files), to return to."""
+
+    def __init__(self, store: Store) -> None:
+        self._db = Database(":memory:")
+        store.db.copy_into(self._db)
+        self._blobs = {md5: store.blobs.path(md5).read_bytes() for md5, _ in store.blobs.stored()}
+
+    def restore(self, store: Store) -> None:
+        """Put ``store`` back (call while no request is under way): every row as it was, the seed's
+        files with their bytes, nothing else stored, no multipart upload open."""
+        self._db.copy_into(store.db)
+        store.multipart = MultipartUploads(store.blobs)
+        store.blobs.remove_temp_files()
+        for md5, _ in list(store.blobs.stored()):
+            if md5 not in self._blobs:
+                store.blobs.path(md5).unlink()
+        for md5, data in self._blobs.items():
+            path = store.blobs.path(md5)
+            if not path.is_file() or path.read_bytes() != data:  # a test damaged or removed it
+                path.parent.mkdir(exist_ok=True)
+                path.unlink(missing_ok=True)
+                path.write_bytes(data)
+
+
 class LocalWandbServer:
     """A W&B-compatible artifacts server on loopback, for tests, demos and users' own DAG tests.
 
@@ -160,6 +188,7 @@ class LocalWandbServer:
         self._server: Any = None
         self._state: ServerState | None = None
         self._thread: threading.Thread | None = None
+        self._pristine: _Pristine | None = None if self.config.data_dir else _Pristine(self.store)
         self.base_url = ""
 
     # --- accounts ---------------------------------------------------------------------------
@@ -241,6 +270,8 @@ class LocalWandbServer:
             loopback_only=not self.exposed, profile=self.profile,
         )
         state.identity = self.identity
+        if not self.config.data_dir:
+            state.reset = self.reset
         self._state = state
         uv_config = uvicorn.Config(
             create_app(state), log_level="warning", lifespan="off", access_log=False,
@@ -272,6 +303,26 @@ class LocalWandbServer:
             with contextlib.suppress(OSError):
                 self._lock.close()  # releases the data dir
             self._lock = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving (started, not stopped)."""
+        return self._thread is not None and self._thread.is_alive() and not self._server.should_exit
+
+    def reset(self) -> None:
+        """Fresh state at the same address, as just after start-up: the configured accounts and seed,
+        fault rules and signed-URL lifetime, zeroed counters, no uploads under way, and only the
+        seed's stored files. A fraction of the cost of a stop and a start; ``POST /_admin/reset``
+        calls it. Never for a ``data_dir`` server: its data is the user's."""
+        if self._pristine is None:
+            raise ValueError("a server with a data_dir keeps its data: restart it instead of resetting it")
+        self._pristine.restore(self.store)
+        if self._state is not None:
+            self._state.pending = PendingReaper(self.store, self.config.pending_ttl_seconds)
+        self.faults.release()  # what an earlier test left held goes on
+        self.faults.configure(self.config.faults)
+        self.faults.reset_stats()
+        self.signer.ttl_seconds = self.config.signed_url_seconds
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops, or ``timeout`` seconds pass; True when it has stopped."""

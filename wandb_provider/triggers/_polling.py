@@ -70,23 +70,27 @@ def bounded(config: ClientConfig, deadline: float) -> ClientConfig:
                                connect_timeout=min(config.connect_timeout, deadline))
 
 
-_CLIENTS: dict[str, tuple[Any, float]] = {}
+# One pooled client per connection and event loop (the triggerer runs one loop; each dag.test() or
+# asyncio.run() a new one, which so reads its connections afresh).
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[Any, float]]] = (
+    weakref.WeakKeyDictionary())
 
 
 async def shared_client(wandb_conn_id: str) -> WandbClient:
-    """One pooled client per connection for every trigger in this process (looked up once a minute),
-    whose calls end within ``CALL_DEADLINE``."""
+    """One pooled client per connection for every trigger of this event loop (looked up once a
+    minute), whose calls end within ``CALL_DEADLINE``."""
     from ..client import WandbClient
     from ..hooks.wandb import WandbHook
 
-    cached = _CLIENTS.get(wandb_conn_id)
+    clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    cached = clients.get(wandb_conn_id)
     if cached is not None and cached[1] > time.monotonic():
         client: WandbClient = cached[0]
         return client
     config = await WandbHook(wandb_conn_id=wandb_conn_id).aget_config()
     config = bounded(config, min(config.deadline, CALL_DEADLINE))
     client = cached[0] if cached is not None and cached[0].config == config else WandbClient(config=config)
-    _CLIENTS[wandb_conn_id] = (client, time.monotonic() + CONNECTION_TTL)
+    clients[wandb_conn_id] = (client, time.monotonic() + CONNECTION_TTL)
     return client
 
 

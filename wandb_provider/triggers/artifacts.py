@@ -6,16 +6,15 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from .._airflow import redact_urls
 from .._waiting import FAILED, READY, WAITING, Outcome, WaitSpec, failure, judge
-from ._polling import _CLIENTS, offer, poller
 from ._polling import THREADS_PER_HOST as THREADS_PER_HOST  # re-exported: the triggers' shared thread pool
+from ._polling import offer, poller
 from ._polling import run_bounded as run_bounded
-from ._polling import shared_client as shared_client
 
 _DEADLINE = object()  # what the wait's alarm hands the trigger's slot
 
@@ -33,8 +32,6 @@ class ArtifactVersionTrigger(BaseTrigger):
 
     :param end_time: Absolute deadline (epoch seconds) computed on the worker; a ``timeout`` event follows.
     """
-
-    _clients: ClassVar[dict[str, tuple[Any, float]]] = _CLIENTS  # (kept for tests that clear it)
 
     def __init__(
         self,

@@ -18,11 +18,10 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from .._airflow import redact_urls
 from ..client.watch import CollectionSnapshot, CollectionWatch
-from ._polling import POLLERS, poller
+from ._polling import poller
 
 NEW_VERSION, ALIAS, CONDITION = "new_version", "alias", "condition"
 MIN_POLL_INTERVAL = 1.0
-_POLLERS = POLLERS  # (kept for tests that look at the running poll loops)
 
 
 def _version_index(name: str, value: Any) -> int | None:

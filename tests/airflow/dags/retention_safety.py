@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, task
@@ -13,19 +12,6 @@ from airflow.sdk import DAG, task
 from wandb_provider.operators.retention import DeleteArtifactVersionsOperator
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
-
-
-class RacingRetention(DeleteArtifactVersionsOperator):
-    """Retention whose plan is overtaken: ``race_alias`` is moved onto the oldest planned version
-    after the listing and before the deletes, as a rollback by another team would do."""
-
-    def __init__(self, *, race_alias: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.race_alias = race_alias
-
-    def before_deletes(self, client: Any, doomed: list[Any]) -> None:
-        if doomed:
-            client.update_aliases(doomed[-1], add=[self.race_alias])
 
 
 @task(trigger_rule="all_done")
@@ -37,14 +23,17 @@ def record(**context) -> None:
     Path(os.environ["WANDB_PROVIDER_TEST_OUT"]).write_text(json.dumps(values))
 
 
-with DAG("retention_race", schedule=None, start_date=START, catchup=False):
+# The test moves an alias onto the oldest planned version while the server holds the retention's
+# first re-check (after the listing, before any delete), as another team's rollback would.
+with DAG("retention_race_rollback", schedule=None, start_date=START, catchup=False):
     # production moves onto churn-model:v0 (a rollback) after the listing planned to delete v0.
-    rollback = RacingRetention(task_id="rollback", collection="acme/churn/churn-model", keep_last=1,
-                               dry_run=False, race_alias="production")
+    DeleteArtifactVersionsOperator(task_id="rollback", collection="acme/churn/churn-model", keep_last=1,
+                                   dry_run=False) >> record()
+
+with DAG("retention_race_gained", schedule=None, start_date=START, catchup=False):
     # keep_aliased=False: churn-dataset:v0 gains 'staging' (not protected) after the listing.
-    gained = RacingRetention(task_id="gained", collection="acme/churn/churn-dataset", keep_last=1,
-                             keep_aliased=False, dry_run=False, race_alias="staging")
-    [rollback, gained] >> record()
+    DeleteArtifactVersionsOperator(task_id="gained", collection="acme/churn/churn-dataset", keep_last=1,
+                                   keep_aliased=False, dry_run=False) >> record()
 
 with DAG("retention_linked", schedule=None, start_date=START, catchup=False):
     DeleteArtifactVersionsOperator(task_id="sweep", collection="acme/churn/churn-model", keep_last=1,

@@ -149,6 +149,11 @@ class Database:
             cursor = self._conn.execute(sql, params)
             return int(cursor.lastrowid or 0)
 
+    def copy_into(self, other: Database) -> None:
+        """Make ``other`` an exact copy of this database (SQLite's online backup, all pages)."""
+        with self._lock, other._lock:
+            self._conn.backup(other._conn)
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
