@@ -176,6 +176,13 @@ class TaskRun:
         self._logged.add(version.id)
         self._used.pop(version.id, None)
 
+    def follow_connection(self, record_runs: bool, deployment: str | None) -> None:
+        """Apply the connection's extras: ``record_runs`` may switch recording off, and ``deployment``
+        names this deployment in the run id (see ``deployment_identity``)."""
+        self.enabled = self.enabled and record_runs
+        if deployment and deployment != self.coordinates.deployment:
+            self.coordinates = dataclasses.replace(self.coordinates, deployment=deployment)
+
     def active(self, client: WandbClient) -> bool:
         return self.enabled
 
@@ -315,7 +322,7 @@ def task_run(project: str, *, entity: str | None = None, wandb_conn_id: str = "w
     recorder = TaskRun(TaskCoordinates.from_context(context), enabled=record_run)
     hook = WandbHook(wandb_conn_id=wandb_conn_id)
     with hook.get_client() as client:
-        recorder.enabled = record_run and hook.record_runs  # the connection's extra, read with the client
+        recorder.follow_connection(hook.record_runs, hook.deployment)  # the connection's extras, read with the client
         recorder.begin(client, entity, project)
         failed = True
         try:

@@ -52,6 +52,8 @@ class WandbHook(BaseHook):
     #: The connection's ``record_runs`` extra, as read by the last ``get_config``: whether the W&B
     #: operators record each task as a W&B run (an Airflow setting, so not in the client's config).
     record_runs: bool = True
+    #: The connection's ``deployment`` extra (None: derived): this deployment's name in W&B run ids.
+    deployment: str | None = None
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -107,7 +109,8 @@ class WandbHook(BaseHook):
         raw_extra = conn.extra
         extra = parse_extra_text(raw_extra, conn_id) if isinstance(raw_extra, str) else dict(conn.extra_dejson)
         options = client_options(extra, conn_id, conn.password or "")
-        self.record_runs = bool(options.pop("record_runs", True))  # the operators' setting, not the client's
+        self.record_runs = bool(options.pop("record_runs", True))  # the operators' settings, not the client's
+        self.deployment = options.pop("deployment", None)
         url = base_url(conn.host, conn.schema, conn.port, conn_id)
         try:
             return ClientConfig(base_url=url, api_key=conn.password or "", **options)

@@ -195,7 +195,7 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
             return
         if self._task_client is None:
             self._task_client = hook.get_client(aws_conn_id=self.aws_conn_id, gcp_conn_id=self.gcp_conn_id)
-            self._task_run.enabled = self._task_run.enabled and hook.record_runs  # the connection's extra
+            self._task_run.follow_connection(hook.record_runs, hook.deployment)  # the connection's extras
         yield self._task_client
 
     def push_link(self, context: Mapping[str, Any], version: ArtifactVersion) -> None:
