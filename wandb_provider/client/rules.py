@@ -9,8 +9,8 @@ with the client's own message. Rules from W&B's docs: "Artifact aliases", "Artif
 
 from __future__ import annotations
 
-from ._aliases import check_alias_names
+from ._aliases import NO_HOLDER, check_alias_names
 from ._metadata import check_metadata, check_tags
 from ._ttl import check_ttl
 
-__all__ = ["check_alias_names", "check_metadata", "check_tags", "check_ttl"]
+__all__ = ["NO_HOLDER", "check_alias_names", "check_metadata", "check_tags", "check_ttl"]

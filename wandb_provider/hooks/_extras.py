@@ -182,7 +182,7 @@ def _deployment(value: Any) -> str | None:
 class Extra:
     """One connection extra: how it is shown, typed, documented and parsed.
 
-    :param field: The ``ClientConfig`` field it sets (``record_runs``, ``deployment``: the hook's own, not the client's).
+    :param field: The ``ClientConfig`` field it sets (``record_runs``, ``deployment``: the hook's own settings).
     :param schema_type: JSON schema type(s) for the connection form.
     :param default: ``ClientConfig``'s default for ``field`` (None or ``()``: none).
     :param parse: Turns a stored value into the field's value, or raises ``InvalidExtra``.

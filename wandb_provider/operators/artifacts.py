@@ -24,8 +24,8 @@ from .._values import (
     text_list,
     typed_from_template,
 )
-from ..client._aliases import NO_HOLDER
 from ..client.paths import is_version
+from ..client.rules import NO_HOLDER
 from ._base import ArgumentCheck, WandbBaseOperator
 
 MODES = ("merge", "checkout")

@@ -97,7 +97,7 @@ class SetArtifactTTLOperator(WandbBaseOperator):
         self.ttl = ttl
         self.drop_aliases = drop_aliases
         with self.checking():
-            from ..client._aliases import check_alias_names
+            from ..client.rules import check_alias_names
 
             self.protected_aliases = list(check_alias_names(protected_aliases, "protected_aliases"))
         self.check_plain_arguments()

@@ -25,7 +25,7 @@ _DEFAULT = "previous-{alias}"
 
 
 def _alias(name: str, value: Any) -> str:
-    from ..client._aliases import check_alias_names
+    from ..client.rules import check_alias_names
 
     text = required_text(name, value)
     check_alias_names([text], name)
