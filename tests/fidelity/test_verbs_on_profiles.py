@@ -35,7 +35,7 @@ def test_every_verb_works_and_sends_only_what_the_sdk_sends(wandb_server: Any, t
     client.update_aliases(version, add=["x"], remove=["prod"])
     client.update_aliases(version, add=["y"], only_if_current={"y": None})
     client.update(version, description="described", metadata={"k": 1})
-    client.set_ttl(version, 3600)
+    client.set_ttl(version, 3600, may_drop=["x", "y"])  # the TTL would delete those aliases with it
     linked = client.link(version, f"{entity}/p/portfolio", aliases=["best"])
     assert "best" in linked.aliases
     client.unlink(linked)
