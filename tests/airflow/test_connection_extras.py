@@ -157,8 +157,8 @@ def test_uri_connection_with_port_twice(monkeypatch: pytest.MonkeyPatch) -> None
 def test_declared_defaults_are_the_clients() -> None:
     fields = {f.name: f for f in dataclasses.fields(ClientConfig)}
     for extra in EXTRAS:
-        if extra.field == "record_runs":  # the hook's own setting (the client never names Airflow)
-            assert extra.default is WandbHook.record_runs
+        if extra.field in ("record_runs", "deployment"):  # the hook's own settings (the client never names Airflow)
+            assert extra.default is getattr(WandbHook, extra.field)
             continue
         assert extra.field in fields, extra.name
         assert extra.default == fields[extra.field].default, extra.name

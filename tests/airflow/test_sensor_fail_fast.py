@@ -84,7 +84,6 @@ def test_deferred_sensors_batched_with_a_failing_poll_fire_on_that_poll(wandb_en
     conn = {"conn_type": "wandb", "host": wandb_env.base_url, "password": wandb_env.api_key,
             "extra": {"max_retries": 0}}
     monkeypatch.setenv("AIRFLOW_CONN_WANDB_DEFAULT", json.dumps(conn))
-    ArtifactVersionTrigger._clients.clear()
     wandb_env.set_faults([{"route": "graphql", "kind": "status", "status": 500, "times": 1}])
     triggers = [ArtifactVersionTrigger(artifact=a, poll_interval=60, end_time=time.time() + 60)
                 for a in ("acme/churn/churn-model:production", "acme/churn/other:latest")]

@@ -55,6 +55,13 @@ class IdentityFederation:
         self.access_token_seconds = 3600  # what ``expires_in`` says; tests shorten it to see a refresh
         self.exchanges = 0
 
+    def reset(self) -> None:
+        """As after start-up: no tokens issued, nothing counted (``LocalWandbServer.reset``)."""
+        with self._lock:
+            self._tokens.clear()
+        self.access_token_seconds = 3600
+        self.exchanges = 0
+
     def mint(self, username: str, *, lifetime: float = 3600.0, **claims: Any) -> str:
         """A JWT this server accepts for ``username`` (``claims`` override or add claims)."""
         now = int(time.time())

@@ -323,6 +323,8 @@ class LocalWandbServer:
         self.faults.configure(self.config.faults)
         self.faults.reset_stats()
         self.signer.ttl_seconds = self.config.signed_url_seconds
+        if self.identity is not None:
+            self.identity.reset()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server stops, or ``timeout`` seconds pass; True when it has stopped."""
