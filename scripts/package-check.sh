@@ -68,8 +68,8 @@ if re.search(r"^\[pytest11\]", entry_points, re.M):
     problems.append("the wheel registers a pytest11 plugin: the plugin is opt-in (docs/testing.rst)")
 requires = re.findall(r"^Requires-Dist: (.*)$", metadata, re.M)
 runtime = [r for r in requires if "extra ==" not in r]
-if not any(r.startswith("apache-airflow>=3") for r in runtime):
-    problems.append(f"apache-airflow>=3 is not a runtime requirement: {runtime}")
+if not any(re.match(r"apache-airflow[<>=]", r) and ">=3." in r for r in runtime):
+    problems.append(f"apache-airflow>=3.x (the supported range) is not a runtime requirement: {runtime}")
 if any(re.match(r"wandb\b", r) for r in runtime):
     problems.append(f"wandb must not be a runtime requirement: {runtime}")
 with tarfile.open(sdist) as archive:
