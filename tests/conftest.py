@@ -41,7 +41,7 @@ def run_dag(airflow_db: None) -> Any:
     """Run a DAG from ``tests/airflow/dags`` with ``dag.test()`` and return the DagRun."""
     try:  # Airflow >= 3.2
         from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 3.0, 3.1
+    except ImportError:  # Airflow 3.1
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     def run(dag_id: str, **kwargs: Any) -> Any:

@@ -40,7 +40,7 @@ else:
     from airflow.sdk import BaseHook
     try:  # Airflow >= 3.2
         from airflow.sdk import conf
-    except ImportError:  # Airflow 3.0, 3.1
+    except ImportError:  # Airflow 3.1
         from airflow.configuration import conf
     try:  # Airflow >= 3.2
         from airflow.sdk.exceptions import (
@@ -51,7 +51,7 @@ else:
             AirflowSkipException,
             TaskDeferred,
         )
-    except ImportError:  # Airflow 3.0, 3.1
+    except ImportError:  # Airflow 3.1
         from airflow.exceptions import (
             AirflowException,
             AirflowFailException,

@@ -86,7 +86,7 @@ def test_openlineage_facets_import_with_or_without_openlineage() -> None:
 # --- the connection form on every release ---------------------------------------------------------------
 
 def test_the_hook_form_and_provider_info_come_from_the_same_declaration() -> None:
-    """Airflow 3.0/3.1 read the hook's classmethods, 3.2+ provider info: both say the same."""
+    """Airflow 3.1 reads the hook's classmethods, 3.2+ provider info: both say the same."""
     pytest.importorskip("wtforms")
     (connection,) = get_provider_info()["connection-types"]
     widgets = WandbHook.get_connection_form_widgets()
