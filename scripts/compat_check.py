@@ -1,6 +1,6 @@
 """Checks of scripts/compat.sh (run with a leg's Python: its Airflow, the provider's wheel) and demo.sh.
 
-``compat_check.py form``: the ``wandb`` connection form as this Airflow's UI gets it (3.0/3.1 from the
+``compat_check.py form``: the ``wandb`` connection form as this Airflow's UI gets it (3.1 from the
 hook's methods through wtforms, 3.2+ from provider info).
 ``compat_check.py run-states DAG_ID``: every task of the DAG's last run succeeded or was skipped
 (``airflow dags test`` exits 0 when a failed task is followed by an ``all_done`` one).

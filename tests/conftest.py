@@ -62,7 +62,7 @@ def run_dag(_dag_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.Mon
     from airflow import settings
     try:  # Airflow >= 3.2
         from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 3.0, 3.1
+    except ImportError:  # Airflow 3.1
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     def run(dag_id: str, **kwargs: Any) -> Any:

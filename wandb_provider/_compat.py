@@ -1,9 +1,7 @@
-"""Airflow 3.0 to 3.3 in one place: the names that moved between releases, and features by release.
+"""Airflow 3.1 to 3.3 in one place: the names that moved between releases, and features by release.
 
 Every Airflow-layer module imports these names from here, never from their release-specific homes:
 
-* ``BaseHook`` is in ``airflow.sdk`` from 3.1 (``airflow.hooks.base`` on 3.0, where ``aget_connection``
-  is added here);
 * ``conf`` is in ``airflow.sdk`` from 3.2 (``airflow.configuration`` before);
 * the task outcome exceptions (fail, skip, not found, sensor timeout, deferral) are in
   ``airflow.sdk.exceptions`` from 3.2 (``airflow.exceptions`` before). They are taken together from
@@ -39,23 +37,10 @@ if TYPE_CHECKING:  # the newest release's homes, which the type checker sees
     )
     from openlineage.client.generated.base import DatasetFacet
 else:
-    try:  # Airflow >= 3.1
-        from airflow.sdk import BaseHook
-    except ImportError:  # Airflow 3.0
-        from airflow.hooks.base import BaseHook as _CoreBaseHook
-
-        class BaseHook(_CoreBaseHook):
-            """Airflow 3.0's hook base, with the async connection lookup that 3.1 added (the one the
-            triggerer's code uses): 3.0 documents running ``get_connection`` in a worker thread."""
-
-            @classmethod
-            async def aget_connection(cls, conn_id: str) -> Any:
-                import asyncio
-
-                return await asyncio.to_thread(cls.get_connection, conn_id)
+    from airflow.sdk import BaseHook
     try:  # Airflow >= 3.2
         from airflow.sdk import conf
-    except ImportError:  # Airflow 3.0, 3.1
+    except ImportError:  # Airflow 3.1
         from airflow.configuration import conf
     try:  # Airflow >= 3.2
         from airflow.sdk.exceptions import (
@@ -66,7 +51,7 @@ else:
             AirflowSkipException,
             TaskDeferred,
         )
-    except ImportError:  # Airflow 3.0, 3.1
+    except ImportError:  # Airflow 3.1
         from airflow.exceptions import (
             AirflowException,
             AirflowFailException,

@@ -1,4 +1,4 @@
-"""Airflow 3.0 to 3.3 from one module: moved names, features by release, and the connection form on every
+"""Airflow 3.1 to 3.3 from one module: moved names, features by release, and the connection form on every
 release (these tests also run in the CI legs on the older releases)."""
 
 from __future__ import annotations
@@ -54,15 +54,15 @@ def test_the_outcome_exceptions_are_the_ones_airflow_handles() -> None:
 
 def test_a_feature_of_a_newer_release_is_refused_at_parse_time_naming_the_release(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_compat, "airflow_version", lambda: (3, 0))
-    assert not _compat.feature_available("hitl") and _compat.feature_available("event-watchers")
+    monkeypatch.setattr(_compat, "airflow_version", lambda: (3, 2))
+    assert not _compat.feature_available("shared-streams") and _compat.feature_available("hitl")
     with pytest.raises(_compat.AirflowVersionError) as caught:
-        _compat.require_airflow("hitl", "ApprovalOperator")
-    assert "ApprovalOperator needs human-in-the-loop approval" in str(caught.value)
-    assert "Airflow 3.1 added; this is Airflow 3.0" in str(caught.value)
-    assert "apache-airflow>=3.1" in str(caught.value)
-    monkeypatch.setattr(_compat, "airflow_version", lambda: (3, 1))
-    _compat.require_airflow("hitl", "ApprovalOperator")
+        _compat.require_airflow("shared-streams", "ArtifactEventTrigger")
+    assert "ArtifactEventTrigger needs the triggerer's shared streams" in str(caught.value)
+    assert "Airflow 3.3 added; this is Airflow 3.2" in str(caught.value)
+    assert "apache-airflow>=3.3" in str(caught.value)
+    monkeypatch.setattr(_compat, "airflow_version", lambda: (3, 3))
+    _compat.require_airflow("shared-streams", "ArtifactEventTrigger")
     with pytest.raises(KeyError):
         _compat.feature_available("time-travel")
 
@@ -86,7 +86,7 @@ def test_openlineage_facets_import_with_or_without_openlineage() -> None:
 # --- the connection form on every release ---------------------------------------------------------------
 
 def test_the_hook_form_and_provider_info_come_from_the_same_declaration() -> None:
-    """Airflow 3.0/3.1 read the hook's classmethods, 3.2+ provider info: both say the same."""
+    """Airflow 3.1 reads the hook's classmethods, 3.2+ provider info: both say the same."""
     pytest.importorskip("wtforms")
     (connection,) = get_provider_info()["connection-types"]
     widgets = WandbHook.get_connection_form_widgets()

@@ -286,7 +286,7 @@ HOST_PLACEHOLDER = "https://api.wandb.ai"
 
 
 def ui_field_behaviour() -> dict[str, Any]:
-    """The hook's ``get_ui_field_behaviour()`` (read by Airflow 3.0 and 3.1; snake_case keys)."""
+    """The hook's ``get_ui_field_behaviour()`` (read by Airflow 3.1; snake_case keys)."""
     return {"hidden_fields": list(HIDDEN_FIELDS), "relabeling": dict(RELABELING),
             "placeholders": {"host": HOST_PLACEHOLDER, **placeholders()}}
 
@@ -297,7 +297,7 @@ def provider_ui_field_behaviour() -> dict[str, Any]:
 
 
 def form_widgets() -> dict[str, Any]:
-    """The hook's ``get_connection_form_widgets()`` (read by Airflow 3.0 and 3.1, which need ``wtforms``).
+    """The hook's ``get_connection_form_widgets()`` (read by Airflow 3.1, which needs ``wtforms``).
 
     One field per extra, keyed by its plain name (the form stores it as that top-level key of the
     extra JSON): a checkbox for a boolean, a whole-number field for an integer, text otherwise (numbers

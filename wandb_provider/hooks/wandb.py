@@ -57,7 +57,7 @@ class WandbHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The form's extra fields for Airflow 3.0 and 3.1 (3.2+ read ``conn-fields`` of provider info);
+        """The form's extra fields for Airflow 3.1 (3.2+ read ``conn-fields`` of provider info);
         both come from ``hooks._extras``."""
         from ._extras import form_widgets
 
@@ -65,7 +65,7 @@ class WandbHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder fields for Airflow 3.0 and 3.1 (3.2+ read provider info)."""
+        """Hidden, relabelled and placeholder fields for Airflow 3.1 (3.2+ read provider info)."""
         from ._extras import ui_field_behaviour
 
         return ui_field_behaviour()
