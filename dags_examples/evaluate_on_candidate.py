@@ -51,7 +51,7 @@ def describe_candidate(**context: Any) -> dict[str, Any]:
     model = json.loads((root / "model.json").read_text())
     named: dict[str, Any] = event_version(pin) or dict(pin)
     print(f"Candidate {named.get('qualified_name')}: {model}")
-    return {"qualified_name": pin.get("qualified_name"), "digest": pin.get("digest"), "model": model}
+    return {"qualified_name": named.get("qualified_name"), "digest": named.get("digest"), "model": model}
 # [END howto_trigger_artifact_event_consumer]
 
 

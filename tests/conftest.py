@@ -42,12 +42,19 @@ def airflow_db(wandb_airflow_db: None) -> None:
     ``dag.test()``: the plugin's, so that a session migrates one database once."""
 
 
+def dag_bag_class() -> Any:
+    """Airflow's DagBag, from wherever the running release keeps it."""
+    try:  # Airflow >= 3.2
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    return DagBag
+
+
 @pytest.fixture(scope="session")
 def _dag_files(airflow_db: None) -> dict[str, Path]:
     """dag_id -> the file of ``tests/airflow/dags`` that defines it (the folder is parsed once)."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    bag = dag_bag_class()(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     assert not bag.import_errors, bag.import_errors
     return {dag_id: Path(dag.fileloc) for dag_id, dag in bag.dags.items()}
 
@@ -60,10 +67,8 @@ def run_dag(_dag_files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.Mon
     a folder holding only the DAG's own file, so a call parses one file instead of all of them.
     """
     from airflow import settings
-    try:  # Airflow >= 3.2
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 3.1
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    DagBag = dag_bag_class()
 
     def run(dag_id: str, **kwargs: Any) -> Any:
         source = _dag_files[dag_id]
