@@ -242,7 +242,8 @@ def test_many_watchers_share_one_batched_poll(wandb_env) -> None:
     assert len(fired) == 40
     assert {e.payload["version"] for e in fired} == {"v1"}
     graphql = wandb_env.stats()["graphql"]
-    assert set(graphql["operations"]) == {"WatchCollections"}
+    # Only batched polls (none at all when a poll counted before the reset read the seeded versions).
+    assert set(graphql["operations"]) <= {"WatchCollections"}
     assert graphql["total"] <= math.ceil(seconds / 1.0) + 1 < 40  # one request per poll for all 40 watchers
 
     assert left == []  # every poll loop stopped with its watchers
