@@ -1389,20 +1389,23 @@ class WandbClient:
 
     def producer(self, artifact: ArtifactRef) -> WandbRun | None:
         """The run that logged a version (``logged_by()``), or None when no run did (one request)."""
-        from ._writes import strict_answer
-
         version = self._version(artifact)
         what = f"find the run that logged {version.qualified_name}"
-        data = self._graphql.execute(q.ARTIFACT_PRODUCER, {"id": version.id}, what=what)
-        with strict_answer(what, q.ARTIFACT_PRODUCER.name):
+        creator = self._creating_run(q.ARTIFACT_PRODUCER, version, what)
+        return None if creator is None else WandbRun.from_graphql(creator, base_url=self.config.base_url)
+
+    def _creating_run(self, operation: q.Operation, version: ArtifactVersion, what: str) -> dict[str, Any] | None:
+        """``createdBy`` of ``version`` as ``operation`` selects it when a run created it, else None;
+        a version gone meanwhile is ``ArtifactNotFoundError``, a malformed answer is typed."""
+        from ._writes import strict_answer
+
+        data = self._graphql.execute(operation, {"id": version.id}, what=what)
+        with strict_answer(what, operation.name):
             node = data["artifact"]
             if node is None:
-                raise ArtifactNotFoundError(f"{what}: the version no longer exists.",
-                                            operation=q.ARTIFACT_PRODUCER.name)
+                raise ArtifactNotFoundError(f"{what}: the version no longer exists.", operation=operation.name)
             creator = node.get("createdBy")
-            if creator and creator.get("__typename") == "Run":
-                return WandbRun.from_graphql(creator, base_url=self.config.base_url)
-            return None
+            return creator if creator and creator.get("__typename") == "Run" else None
 
     def gate_subject(self, artifact: ArtifactRef, *, with_run: bool) -> Subject:
         """A version as a gate reads it: its metadata and (``with_run``) its producing run's summary
@@ -1418,15 +1421,10 @@ class WandbClient:
         if not with_run:
             return subject
         what = f"read the run that logged {version.qualified_name}"
-        data = self._graphql.execute(q.ARTIFACT_PRODUCER_VALUES, {"id": version.id}, what=what)
+        creator = self._creating_run(q.ARTIFACT_PRODUCER_VALUES, version, what)
+        if creator is None:
+            return dataclasses.replace(subject, run_read=True)
         with strict_answer(what, q.ARTIFACT_PRODUCER_VALUES.name):
-            node = data["artifact"]
-            if node is None:
-                raise ArtifactNotFoundError(f"{what}: the version no longer exists.",
-                                            operation=q.ARTIFACT_PRODUCER_VALUES.name)
-            creator = node.get("createdBy")
-            if not creator or creator.get("__typename") != "Run":
-                return dataclasses.replace(subject, run_read=True)
             run = WandbRun.from_graphql(creator, base_url=self.config.base_url)
             summary, config = (json.loads(creator.get(k) or "{}") for k in ("summaryMetrics", "config"))
             if not isinstance(summary, dict) or not isinstance(config, dict):

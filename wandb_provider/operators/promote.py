@@ -17,7 +17,7 @@ from .._compat import require_airflow
 from .._values import InvalidValueError, is_empty, is_template, mapping, optional_text, required_text
 from ._base import ArgumentCheck, WandbBaseOperator
 from .artifacts import _choice, _flag, _gate
-from .verify import _folder, _pin, folder_problems, version_problems
+from .verify import _folder, _pin, folder_problems, stop_naming, version_problems
 
 REFUSED_OUTCOMES = ("fail", "skip")
 IF_NO_HOLDER = ("pass", "fail")
@@ -239,16 +239,10 @@ class PromoteArtifactOperator(WandbBaseOperator):
 
     def refuse(self, context: Any, name: str, alias: str, problems: list[str], report: dict[str, Any]) -> None:
         """Fail (no retries: the same inputs would be refused again) or skip, naming every failed term."""
-        from .._compat import AirflowFailException, AirflowSkipException
-
         report["summary"] = summary(report)
         context["ti"].xcom_push(key="promotion_report", value=report)
-        message = (f"Not promoting {name} to {alias!r} ({len(problems)} failed): "
-                   + "; ".join(f"({i}) {p}" for i, p in enumerate(problems, start=1)) + ".")
-        self.log.error("%s", message)
-        if self.on_refused == "skip":
-            raise AirflowSkipException(message)
-        raise AirflowFailException(message)
+        stop_naming(problems, f"Not promoting {name} to {alias!r} ({len(problems)} failed)",
+                    skip=self.on_refused == "skip", log=self.log)
 
 
 def summary(report: Mapping[str, Any]) -> str:

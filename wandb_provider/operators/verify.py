@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from .._airflow import version_xcom
 from .._values import InvalidValueError, is_empty, is_template, mapping, optional_text, required_text
@@ -209,16 +209,22 @@ class VerifyArtifactOperator(WandbBaseOperator):
 
     def reject(self, context: Any, version: ArtifactVersion, problems: list[str], report: dict[str, Any]) -> None:
         """Fail (no retries: the same inputs would fail again) or skip, naming every problem."""
-        from .._compat import AirflowFailException, AirflowSkipException
-
         context["ti"].xcom_push(key=REPORT_XCOM_KEY, value=report)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        message = (f"{version.qualified_name} failed verification ({count}): "
-                   + "; ".join(f"({i}) {p}" for i, p in enumerate(problems, start=1)) + ".")
-        self.log.error("%s", message)
-        if self.on_failure == "skip":
-            raise AirflowSkipException(message)
-        raise AirflowFailException(message)
+        stop_naming(problems, f"{version.qualified_name} failed verification ({count})",
+                    skip=self.on_failure == "skip", log=self.log)
+
+
+def stop_naming(problems: Sequence[str], lead: str, *, skip: bool, log: Any) -> NoReturn:
+    """Stop the task with one message naming every problem, numbered: a skip, or a failure without
+    retries (the same inputs would be refused again). Verification and promotion share it."""
+    from .._compat import AirflowFailException, AirflowSkipException
+
+    message = f"{lead}: " + "; ".join(f"({i}) {p}" for i, p in enumerate(problems, start=1)) + "."
+    log.error("%s", message)
+    if skip:
+        raise AirflowSkipException(message)
+    raise AirflowFailException(message)
 
 
 def version_problems(version: ArtifactVersion, args: Mapping[str, Any]) -> list[str]:
