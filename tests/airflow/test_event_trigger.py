@@ -291,10 +291,9 @@ def test_a_bad_connection_fails_every_watcher_visibly(wandb_env, monkeypatch) ->
 
 
 def test_the_event_driven_example_parses_with_its_watcher() -> None:
-    try:  # Airflow >= 3.2
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 3.1
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    from tests.conftest import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags_examples"))
     assert not bag.import_errors

@@ -72,10 +72,9 @@ def test_deferrable_sensor_under_airflow_dags_test_with_a_stored_connection(wand
 
 
 def test_wandb_airflow_fixture_needs_no_setup(wandb_airflow, tmp_path: Path, monkeypatch) -> None:
-    try:  # Airflow >= 3.2
-        from airflow.dag_processing.dagbag import DagBag
-    except ImportError:  # Airflow 3.1
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+    from tests.conftest import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     assert "AIRFLOW_CONN_WANDB_DEFAULT" not in os.environ  # the connection is the stored one
     monkeypatch.setenv("WANDB_PROVIDER_TEST_OUT", str(tmp_path / "xcom.json"))
