@@ -97,3 +97,19 @@ def test_without_xdist_one_temporary_home_for_the_session(tmp_path: Path) -> Non
     seen = _run_probe(tmp_path, *OPT_IN)
     assert len({s["home"] for s in seen}) == 1
     assert seen[0]["worker"] is None and seen[0]["home"]
+
+
+@pytest.mark.full
+def test_the_session_and_its_airflow_children_share_one_fernet_key() -> None:
+    """What a child ``airflow`` command encrypts into the session's database, the session can read
+    (an asset watcher's trigger stored by ``airflow dags test``, read back by a later ``dag.test()``)."""
+    from airflow.configuration import conf
+    from airflow.models.crypto import get_fernet
+
+    key = conf.get("core", "fernet_key")
+    assert key and get_fernet().is_encrypted
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    child = subprocess.run([airflow, "config", "get-value", "core", "fernet_key"], capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == key

@@ -29,6 +29,7 @@ your conftest).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -81,6 +82,11 @@ def _private_airflow_home(config: pytest.Config) -> None:
     if worker:
         os.environ[_AUTO_WORKER] = worker
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # In-process Airflow writes no airflow.cfg, so it has no Fernet key and stores values in clear,
+    # while the first `airflow` command in a child process writes one with a key of its own and
+    # encrypts with it: the session's DAG runs could then not read what a child stored (trigger
+    # kwargs, connection extras). One key for the whole session, children included.
+    os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
 
 
 def pytest_configure(config: pytest.Config) -> None:
