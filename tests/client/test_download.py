@@ -179,7 +179,7 @@ def test_file_reference(wandb_server, client: WandbClient, tmp_path: Path) -> No
 def test_http_reference_checked_by_etag(wandb_server, client: WandbClient, tmp_path: Path) -> None:
     stored = wandb_server.seed_artifact("plain", {"h.txt": "over http\n"}, project="p")
     url = client.file_urls(client.artifact_by_id(_gid(stored.id)))[0].url
-    etag = requests.head(url, timeout=5).headers["ETag"]
+    etag = requests.head(url, timeout=60).headers["ETag"]
     wandb_server.seed_artifact(
         "httpref", {"h.txt": SeedFile("h.txt", ref=url, digest=etag.strip('"'), size=10, extra={"etag": etag})},
         project="p",

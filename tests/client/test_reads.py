@@ -101,7 +101,7 @@ def test_manifest_and_file_urls(client: WandbClient) -> None:
     assert manifest.total_size == version.size
     urls = {u.name: u.url for u in client.file_urls(version)}
     assert sorted(urls) == sorted(manifest.entries)
-    body = requests.get(urls["README.md"], timeout=5).content
+    body = requests.get(urls["README.md"], timeout=60).content
     assert body == b"Churn dataset, snapshot 1.\n"
 
 

@@ -12,7 +12,7 @@ import requests
 
 from wandb_provider.testing.store import Store
 
-TIMEOUT = 10
+TIMEOUT = 60
 
 # The SDK's download query, trimmed to what the tests read.
 FILE_URLS = """

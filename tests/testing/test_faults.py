@@ -345,9 +345,9 @@ def test_file_downloads_never_wait_for_the_database(server: LocalWandbServer, ur
         while server.stats()["graphql"]["total"] == seen:  # until the request has reached the server
             assert time.monotonic() < deadline, "the GraphQL request never arrived"
             worker.join(timeout=0.01)
-        assert requests.get(urls["small.txt"], timeout=5).content == SMALL
-        assert requests.get(urls["big.bin"], timeout=5).content == BIG
-        assert requests.get(f"{server.base_url}/healthz", timeout=5).ok
+        assert requests.get(urls["small.txt"], timeout=60).content == SMALL
+        assert requests.get(urls["big.bin"], timeout=60).content == BIG
+        assert requests.get(f"{server.base_url}/healthz", timeout=60).ok
         assert "graphql" not in answers  # still waiting for the store
     worker.join(timeout=TIMEOUT)
     assert answers["graphql"].json()["data"]["viewer"]["username"] == "demo"
