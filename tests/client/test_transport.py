@@ -138,7 +138,8 @@ def test_ca_bundle_from_the_environment_is_trusted_by_every_kind_of_request(
         monkeypatch.setenv(variable, str(cert))
         client = WandbClient(url, "k" * 40)
         assert client.viewer().username == "demo"
-        with client._file_storage().get(f"{url}/file?sig=1", operation="DownloadFile") as response:
+        with client._transport.request("GET", f"{url}/file?sig=1", operation="DownloadFile",
+                                       authenticated=False, stream=True) as response:
             assert response.status == 200 and response.content == b"bytes"
 
 
@@ -157,7 +158,8 @@ def test_proxy_from_the_environment_carries_api_calls_and_file_downloads(monkeyp
         monkeypatch.setenv("HTTP_PROXY", proxy_url)
         client = WandbClient("http://wandb.invalid", "k" * 40)
         assert client.viewer().username == "demo"
-        with client._file_storage().get("http://files.invalid/blob?sig=1", operation="DownloadFile") as response:
+        with client._transport.request("GET", "http://files.invalid/blob?sig=1", operation="DownloadFile",
+                                       authenticated=False, stream=True) as response:
             assert response.content == b"bytes"
     assert seen == ["http://wandb.invalid/graphql", "http://files.invalid/blob?sig=1"]
 

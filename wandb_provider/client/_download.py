@@ -38,7 +38,7 @@ from ._references import (
 )
 from ._retry import TransientTransportError
 from ._roots import LEDGER_DIR, Identity, Ledger, Planner, Record, RootSession, apply
-from ._storage import Storage, StorageResponse, raise_for_storage_status
+from ._transport import Response, Transport, raise_for_storage_status
 from .errors import (
     ArtifactIntegrityError,
     BadRequestError,
@@ -173,12 +173,12 @@ class _Denied(Exception):
 class Downloader:
     """Downloads one version's selected entries into ``root`` (one instance per call)."""
 
-    def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
+    def __init__(self, transport: Transport, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
                  max_attempts: int, progress: ProgressCallback | None, policy: ReferencePolicy,
                  lock_wait: float, progress_interval: float = 5.0, verify: bool = True,
                  link_from_cache: bool = False, backoff: tuple[float, float] = (0.0, 0.0),
                  cache_scope: str = "", ledger_keys: Path | None = None) -> None:
-        self.storage = storage
+        self.transport = transport  # storage GETs: unauthenticated, streamed, same pools and retries
         self._url_source = urls
         self._urls: dict[str, str] | None = None
         self._url_generation = 0
@@ -350,8 +350,8 @@ class Downloader:
                 self._pause("download", entry, last_error, attempt - 1)
             url, generation = self._url(entry.path)
             try:
-                with self.storage.get(url, operation="DownloadFile", cancel=self.cancel,
-                                      expected_size=entry.size) as response:
+                with self.transport.request("GET", url, operation="DownloadFile", authenticated=False, stream=True,
+                                            cancel=self.cancel, expected_size=entry.size) as response:
                     if response.status in (401, 403):
                         raise _Denied(response.status)
                     raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
@@ -392,7 +392,7 @@ class Downloader:
         error.__cause__ = last_error
         return error
 
-    def _stream(self, response: StorageResponse, dest: str, algorithm: str, progress: _Progress | None
+    def _stream(self, response: Response, dest: str, algorithm: str, progress: _Progress | None
                 ) -> tuple[int, str]:
         """Write the body into ``dest``, hashing as it goes; return (size, digest)."""
         return self._write_chunks(response.chunks(CHUNK), dest, algorithm, progress)
@@ -454,9 +454,10 @@ class Downloader:
             try:
                 while True:
                     self._check_cancel()
-                    with self.storage.get(url, operation="DownloadReference", follow_redirects=False,
-                                          url_guard=lambda hop: self.policy.check_http(entry, hop),
-                                          cancel=self.cancel, expected_size=entry.size) as response:
+                    with self.transport.request("GET", url, operation="DownloadReference", authenticated=False,
+                                                stream=True, follow_redirects=False,
+                                                url_guard=lambda hop: self.policy.check_http(entry, hop),
+                                                cancel=self.cancel, expected_size=entry.size) as response:
                         if response.status in REDIRECT_STATUSES:
                             url = next_hop(self.policy, entry, url, response.status, response.header("Location"),
                                            hops)

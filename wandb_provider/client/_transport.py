@@ -585,6 +585,12 @@ def raise_for_status(response: Response, operation: str, what: str) -> None:
         raise error_for_status(response.status, response.detail(), operation, what)
 
 
+def raise_for_storage_status(response: Response, operation: str, what: str) -> None:
+    """Map a storage answer that is an error (4xx, 5xx) to its typed error; a redirect is the caller's."""
+    if response.status >= 400:
+        raise error_for_status(response.status, response.detail(), operation, what)
+
+
 def error_for_status(status: int, detail: str, operation: str, what: str) -> WandbError:
     """The typed error for a final (non-retryable) HTTP error status; the one mapping for all calls."""
     if status == 401:

@@ -35,7 +35,6 @@ from .promotion import PREVIOUS_PREFIX
 if TYPE_CHECKING:
     from ._aliases import AliasRequest
     from ._graphql import GraphQLClient
-    from ._storage import Storage
     from ._transport import Transport
     from .gates import GateReport, Subject
     from .object_stores import ObjectStore
@@ -84,7 +83,6 @@ class WandbClient:
         self._lock = threading.Lock()
         self._in_flight: set[threading.Event] = set()  # cancel events of this client's running transfers
         self._in_flight_lock = threading.RLock()  # reentrant: cancel() may run in a signal handler
-        self._storage: Storage | None = None
         self._default_entity: str | None = self.config.entity
         self._org_entities: dict[str | None, str] = {}
         self._object_stores: dict[str, ObjectStore] = dict(object_stores or {})
@@ -99,8 +97,6 @@ class WandbClient:
 
     def close(self) -> None:
         self._transport.close()
-        if self._storage is not None:
-            self._storage.close()
 
     def cancel(self) -> None:
         """Stop this client's transfers in flight (downloads and uploads, in any thread) within about a
@@ -121,15 +117,6 @@ class WandbClient:
         finally:
             with self._in_flight_lock:
                 self._in_flight.discard(event)
-
-    def _file_storage(self) -> Storage:
-        """The pooled storage client for file transfers, made on first download."""
-        with self._lock:
-            if self._storage is None:
-                from ._storage import Storage
-
-                self._storage = Storage(self._transport, pool_size=max(32, self.config.max_workers))
-            return self._storage
 
     def __enter__(self) -> WandbClient:
         return self
@@ -424,7 +411,7 @@ class WandbClient:
 
         blob_cache = BlobCache(self.config.cache_dir, self.config.cache_max_bytes) if cache else None
         downloader = Downloader(
-            self._file_storage(),
+            self._transport,
             lambda: {u.name: u.url for u in self.file_urls(version)},
             blob_cache,
             max_workers=max_workers or self.config.max_workers,
