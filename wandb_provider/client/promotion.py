@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequestError
-from .paths import ArtifactPath
+from .paths import PREVIOUS_PREFIX, ArtifactPath
 
 if TYPE_CHECKING:
     from .client import WandbClient
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .models import ArtifactVersion
 
 PROMOTION_KEY = "promotion"
-PREVIOUS_PREFIX = "previous-"
 PROMOTED, ALREADY_PROMOTED, REFUSED = "promoted", "already_promoted", "refused"
 ROLLED_BACK, ALREADY_ROLLED_BACK = "rolled_back", "already_rolled_back"
 
