@@ -141,7 +141,8 @@ def test_symlinks_are_followed_only_inside_the_folder(client: WandbClient, wandb
 
 
 @pytest.mark.parametrize(("kwargs", "error"), [
-    ({"name": "bad/name"}, InvalidArtifactPathError),
+    ({"name": "too/many/parts/name"}, InvalidArtifactPathError),
+    ({"name": "p//name"}, InvalidArtifactPathError),
     ({"name": "bad:name"}, InvalidArtifactPathError),
     ({"type": "wandb-history"}, BadRequestError),
     ({"aliases": ["v3"]}, InvalidArtifactPathError),

@@ -15,12 +15,14 @@ from ._alias_moves import update_aliases
 from ._hashing_files import DEFAULT_MULTIPART_THRESHOLD
 from ._metadata_writes import update
 from ._runs import as_run, check_texts
-from .errors import BadRequestError, MalformedResponseError
+from .errors import BadRequestError, InvalidArtifactPathError, MalformedResponseError
 from .models import ArtifactVersion, ProgressUpdate, WandbRun
+from .paths import ArtifactPath
 
 if TYPE_CHECKING:
     from ._reads import Cancellable, Reads
     from ._transport import Transport
+    from .config import ClientConfig
 
 
 def log_artifact(
@@ -59,17 +61,17 @@ def log_artifact(
         if plan.algorithm != "md5":
             plan.algorithm = allowed_digest_algorithm(reads, plan, dest_entity)
         hashed, reference_entries = plan.prepare(reads.transport, cancel)
-        dest = Destination(dest_entity, plan.project, name, type, plan.run.run_id if plan.run else None)
+        dest = Destination(dest_entity, plan.project, plan.name, type, plan.run.run_id if plan.run else None)
         uploader = Uploader(reads.graphql, reads.transport, plan.workers, progress, cancel)
         outcome = uploader.run(dest, hashed, reference_entries, plan.create_input(dest_entity), plan.algorithm)
-    path = f"{dest_entity}/{plan.project}/{name}:v{outcome.version_index}"
+    path = f"{dest_entity}/{plan.project}/{plan.name}:v{outcome.version_index}"
     version = reads.artifact(path)
     log = logging.getLogger("wandb_provider.client.upload")
     if created is not None:
         created(not outcome.deduplicated)
     if outcome.deduplicated:
         log.info("log artifact %s: %s already has exactly this content; no new version was created and no "
-                 "file was uploaded.", f"{dest_entity}/{plan.project}/{name}", version.qualified_name)
+                 "file was uploaded.", f"{dest_entity}/{plan.project}/{plan.name}", version.qualified_name)
         version = apply_to_existing(reads, version, plan, log)
         if missing := [a for a in plan.aliases if a != "latest" and a not in version.aliases]:
             version = update_aliases(reads, version, add=missing).artifact
@@ -146,15 +148,11 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
     for kind, value in (("artifact", name), ("artifact type", type)):
         if not isinstance(value, str):
             raise BadRequestError(f"the {kind} name must be text, not {value!r}.")
-        check_name(kind, value)
+    check_name("artifact type", type)
     if type.startswith("wandb-") or type == "job":
         raise BadRequestError(f"artifact type {type!r} is reserved by W&B.", hint="Choose another type name.")
     run = as_run(run) if run is not None else None
-    project = project or (run.project if run else None) or reads.config.project
-    entity = entity or (run.entity if run else None) or reads.config.entity
-    if not project:
-        raise BadRequestError("log_artifact needs a project: pass project= or set WANDB_PROJECT.")
-    check_texts(project=project, entity=entity)
+    name, project, entity = destination(name, project, entity, run, reads.config)
     check_project(project)
     if project.startswith(REGISTRY_PREFIX):
         raise BadRequestError(f"{project!r} is a registry: versions are logged into a project and then linked "
@@ -187,6 +185,37 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
         raise BadRequestError("log_artifact got no files and no references: nothing to log.")
     return LogPlan(name, type, project, entity, [*names, "latest"], tag_names, meta, description, run,
                     threshold, workers, local, refs)
+
+
+def destination(name: str, project: str | None, entity: str | None, run: WandbRun | None,
+                config: ClientConfig) -> tuple[str, str, str | None]:
+    """``(collection, project, entity)`` that ``log_artifact`` logs into, from ``name`` written as
+    ``[entity/][project/]collection`` (``ArtifactPath.parse``, as every other verb reads a path).
+
+    A part the name leaves out comes from ``project=``/``entity=``, then from ``run``, then from the
+    config. A part the name gives and the argument gives too must be the same: two different projects
+    (or entities) for one call is refused, not decided silently.
+    """
+    check_texts(project=project, entity=entity)
+    named = name.partition(":")[0].count("/")  # 0: the collection; 1: project/collection; 2: all three
+    fallback_project = project or (run.project if run else None) or config.project
+    fallback_entity = entity or (run.entity if run else None) or config.entity
+    if named == 0 and not fallback_project:
+        raise BadRequestError("log_artifact needs a project: pass project= or set WANDB_PROJECT.",
+                              hint="Or name it in the artifact name: 'project/name' or 'entity/project/name'.")
+    path = ArtifactPath.parse(name, default_entity=fallback_entity if named < 2 else None,
+                              default_project=fallback_project)
+    if path.alias is not None:
+        raise InvalidArtifactPathError(f"artifact name {name!r} names an alias: log_artifact logs a new version "
+                                       "of a collection, [entity/][project/]name.",
+                                       hint="Pass aliases with aliases=[...].")
+    for part, given, named_as in (("project", project, path.project if named >= 1 else None),
+                                  ("entity", entity, path.entity if named == 2 else None)):
+        if given and named_as is not None and given != named_as:
+            raise BadRequestError(
+                f"log_artifact got {part}={given!r} but the artifact name {name!r} names {part} {named_as!r}.",
+                hint=f"Name the {part} once: in the artifact name or with {part}=.")
+    return path.name, path.project, path.entity
 
 
 def check_sources(reads: Reads, files: Any, references: Any) -> tuple[list[Any], list[Any]]:

@@ -192,23 +192,12 @@ class WandbClient:
 
     # --- downloads -------------------------------------------------------------------------------
 
-    def download(
-        self,
-        artifact: ArtifactRef,
-        root: str | os.PathLike[str],
-        *,
-        include: Sequence[str] | str | None = None,
-        exclude: Sequence[str] | str | None = None,
-        mode: str = "merge",
-        verify: bool = True,
-        cache: bool = True,
-        max_workers: int | None = None,
-        progress: Callable[[ProgressUpdate], None] | None = None,
-        allow_empty: bool = False,
-        remove_foreign: bool = False,
-        link_from_cache: bool = False,
-        progress_interval: float = 5.0,
-    ) -> DownloadResult:
+    def download(self, artifact: ArtifactRef, root: str | os.PathLike[str], *,
+                 include: Sequence[str] | str | None = None, exclude: Sequence[str] | str | None = None,
+                 mode: str = "merge", verify: bool = True, cache: bool = True, max_workers: int | None = None,
+                 progress: Callable[[ProgressUpdate], None] | None = None, allow_empty: bool = False,
+                 remove_foreign: bool = False, link_from_cache: bool = False,
+                 progress_interval: float = 5.0) -> DownloadResult:
         """Download a version (or the entries matching ``include``/``exclude``) into ``root``.
 
         Files are fetched in parallel, hashed while streaming and checked against the manifest,
@@ -271,16 +260,9 @@ class WandbClient:
 
     # --- aliases and edits -----------------------------------------------------------------------
 
-    def update_aliases(
-        self,
-        artifact: ArtifactRef,
-        *,
-        add: str | Sequence[str] = (),
-        remove: str | Sequence[str] = (),
-        only_if_current: Mapping[str, str | None] | None = None,
-        require: Mapping[str, Any] | None = None,
-        on_missing: str = "fail",
-    ) -> AliasChange:
+    def update_aliases(self, artifact: ArtifactRef, *, add: str | Sequence[str] = (), remove: str | Sequence[str] = (),
+                       only_if_current: Mapping[str, str | None] | None = None,
+                       require: Mapping[str, Any] | None = None, on_missing: str = "fail") -> AliasChange:
         """Add and remove aliases on one version, behind an optional metadata gate and holder guard.
 
         Everything is checked before any request: alias names by W&B's rules (``latest`` and ``vN``
@@ -315,16 +297,9 @@ class WandbClient:
         return _alias_moves.update_aliases(self._reads, artifact, add=add, remove=remove,
                                            only_if_current=only_if_current, require=require, on_missing=on_missing)
 
-    def update(
-        self,
-        artifact: ArtifactRef,
-        *,
-        description: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        metadata_mode: str = "merge",
-        tags_add: str | Sequence[str] = (),
-        tags_remove: str | Sequence[str] = (),
-    ) -> ArtifactVersion:
+    def update(self, artifact: ArtifactRef, *, description: str | None = None,
+               metadata: Mapping[str, Any] | None = None, metadata_mode: str = "merge",
+               tags_add: str | Sequence[str] = (), tags_remove: str | Sequence[str] = ()) -> ArtifactVersion:
         """Update a version's description, metadata and tags.
 
         ``metadata_mode="merge"`` merges deeply: nested dicts merge key by key, so
@@ -371,14 +346,8 @@ class WandbClient:
         """
         return _retention.set_ttl(self._reads, artifact, ttl, may_drop=may_drop, protected_aliases=protected_aliases)
 
-    def delete_if_unclaimed(
-        self,
-        artifact: ArtifactRef,
-        *,
-        may_drop: str | Sequence[str] = (),
-        protected_aliases: str | Sequence[str] = (),
-        dry_run: bool = False,
-    ) -> DeleteOutcome:
+    def delete_if_unclaimed(self, artifact: ArtifactRef, *, may_drop: str | Sequence[str] = (),
+                            protected_aliases: str | Sequence[str] = (), dry_run: bool = False) -> DeleteOutcome:
         """Delete a version (in a link collection: unlink it) unless something claims it right now.
 
         The version is read again just before, and kept when it now: holds an alias other than
@@ -417,44 +386,27 @@ class WandbClient:
         """Remove a linked version from the portfolio it was resolved through."""
         _collections.unlink(self._reads, artifact)
 
-    def update_collection(
-        self,
-        path: str | ArtifactPath,
-        *,
-        description: str | None = None,
-        new_name: str | None = None,
-        tags_add: str | Sequence[str] = (),
-        tags_remove: str | Sequence[str] = (),
-    ) -> dict[str, Any]:
+    def update_collection(self, path: str | ArtifactPath, *, description: str | None = None,
+                          new_name: str | None = None, tags_add: str | Sequence[str] = (),
+                          tags_remove: str | Sequence[str] = ()) -> dict[str, Any]:
         """Update a collection's description, name and tags; returns its new state as a dict."""
         return _collections.update_collection(self._reads, path, description=description, new_name=new_name,
                                               tags_add=tags_add, tags_remove=tags_remove)
 
     # --- logging ---------------------------------------------------------------------------------
 
-    def log_artifact(
-        self,
-        name: str,
-        type: str,
-        files: Any = None,
-        *,
-        project: str | None = None,
-        entity: str | None = None,
-        references: Any = (),
-        metadata: Mapping[str, Any] | str | None = None,
-        description: str | None = None,
-        aliases: str | Sequence[str] = (),
-        tags: str | Sequence[str] = (),
-        run: WandbRun | Mapping[str, Any] | None = None,
-        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
-        max_workers: int | None = None,
-        progress: Callable[[ProgressUpdate], None] | None = None,
-        cancel: threading.Event | None = None,
-        created: Callable[[bool], None] | None = None,
-        digest_algorithm: str = "MD5",
-    ) -> ArtifactVersion:
-        """Log a new version of ``entity/project/name`` from local files (and references); return it.
+    def log_artifact(self, name: str, type: str, files: Any = None, *, project: str | None = None,
+                     entity: str | None = None, references: Any = (), metadata: Mapping[str, Any] | str | None = None,
+                     description: str | None = None, aliases: str | Sequence[str] = (), tags: str | Sequence[str] = (),
+                     run: WandbRun | Mapping[str, Any] | None = None,
+                     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD, max_workers: int | None = None,
+                     progress: Callable[[ProgressUpdate], None] | None = None, cancel: threading.Event | None = None,
+                     created: Callable[[bool], None] | None = None, digest_algorithm: str = "MD5") -> ArtifactVersion:
+        """Log a new version of ``[entity/][project/]name`` from local files (and references); return it.
 
+        :param name: The collection, as a path names it: ``name``, ``project/name`` or ``entity/project/name``;
+            the parts it leaves out come from ``project``/``entity``, then ``run``, then the config. A
+            part given both ways must agree (two projects for one call is a ``BadRequestError``).
         :param files: A path, a folder (its files keep their relative names), a glob, a list of those,
             or a mapping ``{name in the artifact: path, folder or glob}``. Symlinks inside a folder are
             followed only when they stay inside it.
@@ -497,19 +449,9 @@ class WandbClient:
 
     # --- runs, lineage and gates -----------------------------------------------------------------
 
-    def upsert_run(
-        self,
-        entity: str | None,
-        project: str,
-        run_id: str,
-        *,
-        job_type: str | None = None,
-        group: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        display_name: str | None = None,
-        state: str = "running",
-        used: Sequence[ArtifactVersion] = (),
-    ) -> WandbRun:
+    def upsert_run(self, entity: str | None, project: str, run_id: str, *, job_type: str | None = None,
+                   group: str | None = None, config: Mapping[str, Any] | None = None, display_name: str | None = None,
+                   state: str = "running", used: Sequence[ArtifactVersion] = ()) -> WandbRun:
         """Create the run ``entity/project/run_id``, or update it when it exists (one request).
 
         Safe to call again (an Airflow retry resumes the same run): the run gets ``state`` and its
@@ -547,15 +489,9 @@ class WandbClient:
         and config, in one request (``ArtifactProducerValues``)."""
         return _gate_reads.gate_subject(self._reads, artifact, with_run=with_run)
 
-    def evaluate_gate(
-        self,
-        artifact: ArtifactRef,
-        require: Mapping[str, Any] | str | None,
-        *,
-        if_no_holder: str = "pass",
-        holders: Mapping[str, ArtifactVersion | None] | None = None,
-        on_missing: str = "fail",
-    ) -> GateReport:
+    def evaluate_gate(self, artifact: ArtifactRef, require: Mapping[str, Any] | str | None, *,
+                      if_no_holder: str = "pass", holders: Mapping[str, ArtifactVersion | None] | None = None,
+                      on_missing: str = "fail") -> GateReport:
         """Decide a gate on a version term by term, reading what its terms need: the producing run
         (``run.summary.*``, ``run.config.*``) and the holders of the aliases it compares with
         (``{">=": {"production": "+0.01"}}``; ``holders`` gives those already resolved). See
