@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from wandb_provider.client import WandbClient
-from wandb_provider.client.errors import BadRequestError, InvalidArtifactPathError, NotFoundError
+from wandb_provider.client.errors import InvalidArtifactPathError, InvalidValueError, NotFoundError
 
 pytestmark = pytest.mark.wandb_server(teams=["acme:demo:admin"])
 
@@ -51,7 +51,7 @@ def test_project_name_takes_the_entity_from_the_arguments_then_the_config(client
 def test_a_part_named_twice_differently_is_refused_before_any_request(
         client: WandbClient, wandb_env: Any, data: Path, name: str, options: dict[str, Any], problem: str) -> None:
     wandb_env.reset_stats()
-    with pytest.raises(BadRequestError, match=problem):
+    with pytest.raises(InvalidValueError, match=problem):
         client.log_artifact(name, "dataset", data, **options)
     assert wandb_env.stats()["graphql"]["total"] == 0
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
-from .errors import BadRequestError, MalformedResponseError, NotFoundError
+from .errors import InvalidValueError, MalformedResponseError, NotFoundError
 from .models import ArtifactVersion
 from .paths import ArtifactPath
 
@@ -62,7 +62,7 @@ def unlink(reads: Reads, artifact: ArtifactRef) -> None:
 
     version = reads.version(artifact)
     if not version.is_link:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"{version.qualified_name} is in the collection it was logged into, not a link.",
             hint="Resolve it through the linked collection (e.g. the registry path), or use delete().",
         )
@@ -104,14 +104,14 @@ def update_collection(
     from .paths import check_name
 
     if description is not None and not isinstance(description, str):
-        raise BadRequestError(f"description must be text, not {type(description).__name__}.")
+        raise InvalidValueError(f"description must be text, not {type(description).__name__}.")
     if new_name is not None:
         if not isinstance(new_name, str):
-            raise BadRequestError(f"new_name must be text, not {type(new_name).__name__}.")
+            raise InvalidValueError(f"new_name must be text, not {type(new_name).__name__}.")
         check_name("collection", new_name)
     added, removed = check_tags(tags_add, "tags_add"), check_tags(tags_remove, "tags_remove")
     if both := sorted(set(added) & set(removed)):
-        raise BadRequestError(f"tags {both} are both added and removed.")
+        raise InvalidValueError(f"tags {both} are both added and removed.")
     target = reads.resolve_path(path)
     node = read_collection(reads, target)
     what = f"update collection {target}"

@@ -41,7 +41,7 @@ from ._roots import LEDGER_DIR, Identity, Ledger, Planner, Record, RootSession, 
 from ._transport import Response, Transport, raise_for_storage_status
 from .errors import (
     ArtifactIntegrityError,
-    BadRequestError,
+    InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
     ServerError,
@@ -69,11 +69,11 @@ def _patterns(name: str, value: Patterns) -> list[str]:
         return []
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(p, str) for p in items):
-        raise BadRequestError(f"{name} must be a pattern or a list of patterns (strings), not {value!r}.",
+        raise InvalidValueError(f"{name} must be a pattern or a list of patterns (strings), not {value!r}.",
                               hint=f"e.g. {name}=['*.csv', 'data/'].")
     patterns = list(items)
     if any(not p.strip() for p in patterns):
-        raise BadRequestError(f"{name}={value!r} holds an empty pattern, which selects nothing.",
+        raise InvalidValueError(f"{name}={value!r} holds an empty pattern, which selects nothing.",
                               hint=f"Pass None to not filter, or name files, folders or globs in {name}.")
     return patterns
 
@@ -87,7 +87,7 @@ def select(manifest: Manifest, include: Patterns, exclude: Patterns, *, allow_em
     includes, excludes = _patterns("include", include), _patterns("exclude", exclude)
     chosen = [e for e in manifest if (not includes or _matches(e.path, includes)) and not _matches(e.path, excludes)]
     if not chosen and len(manifest) and not allow_empty:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"include={includes!r} exclude={excludes!r} selects none of the version's {len(manifest)} files.",
             hint="Check the patterns (client.manifest(version).entries lists the files), or pass allow_empty=True.",
         )
@@ -789,17 +789,17 @@ def check_options(mode: object, max_workers: object, progress: object, include: 
     _patterns("include", include)
     _patterns("exclude", exclude)
     if mode not in MODES:
-        raise BadRequestError(f"mode must be 'merge' or 'checkout', not {mode!r}.",
+        raise InvalidValueError(f"mode must be 'merge' or 'checkout', not {mode!r}.",
                               hint="'merge' adds files and keeps the rest; 'checkout' also removes files an "
                                    "earlier download placed that this version does not have.")
     for name, value in flags.items():
         if not isinstance(value, bool):
-            raise BadRequestError(f"{name} must be True or False, not {value!r}.")
+            raise InvalidValueError(f"{name} must be True or False, not {value!r}.")
     if max_workers is not None and (not isinstance(max_workers, int) or isinstance(max_workers, bool)
                                     or max_workers < 1):
-        raise BadRequestError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
+        raise InvalidValueError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
     if progress is not None and not callable(progress):
-        raise BadRequestError(f"progress must be a callable taking a ProgressUpdate, not {progress!r}.")
+        raise InvalidValueError(f"progress must be a callable taking a ProgressUpdate, not {progress!r}.")
 
 
 def identity_of(version: Any) -> Identity:

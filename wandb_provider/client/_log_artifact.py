@@ -15,7 +15,7 @@ from ._alias_moves import update_aliases
 from ._hashing_files import DEFAULT_MULTIPART_THRESHOLD
 from ._metadata_writes import update
 from ._runs import as_run, check_texts
-from .errors import BadRequestError, InvalidArtifactPathError, MalformedResponseError
+from .errors import InvalidArtifactPathError, InvalidValueError, MalformedResponseError
 from .models import ArtifactVersion, ProgressUpdate, WandbRun
 from .paths import ArtifactPath
 
@@ -99,7 +99,7 @@ def allowed_digest_algorithm(reads: Reads, plan: LogPlan, entity: str) -> str:
         data = reads.graphql.execute(q.XXHASH_DIGESTS_ENABLED, {"entityName": entity},
                                      what=f"log artifact {where}: may it use XXH128 digests")
         allowed = bool((data.get("entity") or {}).get("xxhashDigestsEnabled"))
-    except (BadRequestError, MalformedResponseError):
+    except (InvalidValueError, MalformedResponseError):
         allowed = False
     if not allowed:
         log.info("log artifact %s: W&B does not allow XXH128 digests for %s; logging with MD5, as the SDK "
@@ -147,20 +147,20 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
 
     for kind, value in (("artifact", name), ("artifact type", type)):
         if not isinstance(value, str):
-            raise BadRequestError(f"the {kind} name must be text, not {value!r}.")
+            raise InvalidValueError(f"the {kind} name must be text, not {value!r}.")
     check_name("artifact type", type)
     if type.startswith("wandb-") or type == "job":
-        raise BadRequestError(f"artifact type {type!r} is reserved by W&B.", hint="Choose another type name.")
+        raise InvalidValueError(f"artifact type {type!r} is reserved by W&B.", hint="Choose another type name.")
     run = as_run(run) if run is not None else None
     name, project, entity = destination(name, project, entity, run, reads.config)
     check_project(project)
     if project.startswith(REGISTRY_PREFIX):
-        raise BadRequestError(f"{project!r} is a registry: versions are logged into a project and then linked "
+        raise InvalidValueError(f"{project!r} is a registry: versions are logged into a project and then linked "
                               "into a registry.", hint="Log into a project, then call link(version, ...).")
     if entity is not None:
         check_entity(entity)
     if run is not None and (run.project != project or (entity is not None and run.entity != entity)):
-        raise BadRequestError(f"run {run.path} logs into its own project, not {entity}/{project}.",
+        raise InvalidValueError(f"run {run.path} logs into its own project, not {entity}/{project}.",
                               hint="Leave project/entity unset, or use a run of that project.")
     names = [a for a in as_str_list(aliases, "aliases") if a != "latest"]
     for alias in names:
@@ -171,18 +171,18 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
         try:
             metadata = jsonlib.loads(text) if text.strip() else None
         except ValueError as exc:  # says where, never what: the text may hold secrets (a mistaken .env)
-            raise BadRequestError(f"metadata is not JSON ({json_problem(exc)}).",
+            raise InvalidValueError(f"metadata is not JSON ({json_problem(exc)}).",
                                   hint="Pass a JSON object, e.g. '{\"rows\": 2}'.") from None
     meta = check_metadata(metadata) if metadata is not None else {}
     if description is not None and not isinstance(description, str):
-        raise BadRequestError(f"description must be text, not {description.__class__.__name__}.")
+        raise InvalidValueError(f"description must be text, not {description.__class__.__name__}.")
     threshold = positive_int(multipart_threshold, "multipart_threshold")
     workers = positive_int(max_workers, "max_workers") if max_workers is not None else reads.config.max_workers
     local, refs = check_sources(reads, files, references)
     if clash := sorted({f.name for f in local} & {r.name for r in refs}):
-        raise BadRequestError(f"{clash[0]!r} is both a file and a reference of the artifact.")
+        raise InvalidValueError(f"{clash[0]!r} is both a file and a reference of the artifact.")
     if not local and not refs:
-        raise BadRequestError("log_artifact got no files and no references: nothing to log.")
+        raise InvalidValueError("log_artifact got no files and no references: nothing to log.")
     return LogPlan(name, type, project, entity, [*names, "latest"], tag_names, meta, description, run,
                     threshold, workers, local, refs)
 
@@ -201,7 +201,7 @@ def destination(name: str, project: str | None, entity: str | None, run: WandbRu
     fallback_project = project or (run.project if run else None) or config.project
     fallback_entity = entity or (run.entity if run else None) or config.entity
     if named == 0 and not fallback_project:
-        raise BadRequestError("log_artifact needs a project: pass project= or set WANDB_PROJECT.",
+        raise InvalidValueError("log_artifact needs a project: pass project= or set WANDB_PROJECT.",
                               hint="Or name it in the artifact name: 'project/name' or 'entity/project/name'.")
     path = ArtifactPath.parse(name, default_entity=fallback_entity if named < 2 else None,
                               default_project=fallback_project)
@@ -212,7 +212,7 @@ def destination(name: str, project: str | None, entity: str | None, run: WandbRu
     for part, given, named_as in (("project", project, path.project if named >= 1 else None),
                                   ("entity", entity, path.entity if named == 2 else None)):
         if given and named_as is not None and given != named_as:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"log_artifact got {part}={given!r} but the artifact name {name!r} names {part} {named_as!r}.",
                 hint=f"Name the {part} once: in the artifact name or with {part}=.")
     return path.name, path.project, path.entity
@@ -288,12 +288,12 @@ class LogPlan:
             elif ref.scheme in OBJECT_SCHEMES:
                 found = object_entries(ref, cancel)
                 if clash := sorted(set(found) & set(entries)):
-                    raise BadRequestError(f"{clash[0]!r} is named by two references of the artifact.")
+                    raise InvalidValueError(f"{clash[0]!r} is named by two references of the artifact.")
                 entries.update(found)
             else:
                 entries[ref.name] = http_entry(transport, ref, cancel)
         if clash := sorted(set(entries) & {h.name for h in hashed}):
-            raise BadRequestError(f"{clash[0]!r} is both a file and a reference of the artifact.")
+            raise InvalidValueError(f"{clash[0]!r} is both a file and a reference of the artifact.")
         return hashed, entries
 
     def create_input(self, entity: str) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def digest_algorithm_of(value: Any) -> str:
     """``"MD5"`` or ``"XXH128"`` (any case, templated text too) as ``"md5"``/``"xxh128"``."""
     text = value.strip().upper() if isinstance(value, str) else None
     if text not in ("MD5", "XXH128"):
-        raise BadRequestError(f"digest_algorithm must be 'MD5' or 'XXH128', not {value!r}.",
+        raise InvalidValueError(f"digest_algorithm must be 'MD5' or 'XXH128', not {value!r}.",
                               hint="Leave it unset for MD5, W&B's default.")
     return text.lower()
 
@@ -327,7 +327,7 @@ def positive_int(value: Any, what: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequestError(f"{what} must be a whole number >= 1, not {value!r}.")
+        raise InvalidValueError(f"{what} must be a whole number >= 1, not {value!r}.")
     return value
 
 

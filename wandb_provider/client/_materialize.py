@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadRequestError, NotFoundError
+from .errors import InvalidValueError, NotFoundError
 from .manifest import Manifest, check_entry_path
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def download(
                   allow_empty=allow_empty, remove_foreign=remove_foreign, link_from_cache=link_from_cache)
     if isinstance(progress_interval, bool) or not isinstance(progress_interval, (int, float)) \
             or not 0 < progress_interval < float("inf"):
-        raise BadRequestError(f"progress_interval must be a positive number of seconds, not {progress_interval!r}.")
+        raise InvalidValueError(f"progress_interval must be a positive number of seconds, not {progress_interval!r}.")
     target = resolve_root(root)
     version = reads.version(artifact)
     manifest = reads.manifest(version)
@@ -96,7 +96,7 @@ def download_file(reads: Reads, cancellable: Cancellable, artifact: ArtifactRef,
     from ._roots import resolve_root
 
     if unknown := sorted(set(options) - DOWNLOAD_FILE_OPTIONS):
-        raise BadRequestError(f"download_file() takes no option {', '.join(unknown)}.",
+        raise InvalidValueError(f"download_file() takes no option {', '.join(unknown)}.",
                               hint=f"Its options are {', '.join(sorted(DOWNLOAD_FILE_OPTIONS))}.")
     settings: dict[str, Any] = {"mode": "merge", "verify": True, "cache": True, "max_workers": None,
                                 "progress": None, "remove_foreign": False, "link_from_cache": False, **options}

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
-from .errors import ArtifactNotFoundError, BadRequestError, NotFoundError
+from .errors import ArtifactNotFoundError, InvalidValueError, NotFoundError
 from .manifest import Manifest
 from .models import ArtifactVersion, FileUrl, Viewer
 from .paths import ArtifactPath
@@ -95,7 +95,7 @@ class Reads:
         orgs += (node.get("user") or {}).get("organizations") or []
         matches = [o for o in orgs if org is None or org in (o["name"], (o.get("orgEntity") or {}).get("name"))]
         if org is None and len({o["name"] for o in matches}) > 1:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"registry paths need an organization: this key belongs to {sorted({o['name'] for o in orgs})}.",
                 hint="Write the path as 'ORG/wandb-registry-NAME/COLLECTION'.",
             )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
 from ._alias_moves import pinned, version_and_holders, write_aliases
-from .errors import ArtifactNotFoundError, BadRequestError, WandbError
+from .errors import ArtifactNotFoundError, InvalidValueError, WandbError
 from .models import TTL, DeleteOutcome, TTLChange
 from .paths import PREVIOUS_PREFIX
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def delete(reads: Reads, artifact: ArtifactRef, *, delete_aliases: bool = False) -> None:
     """``WandbClient.delete``: a soft delete, as W&B does."""
     if not isinstance(delete_aliases, bool):
-        raise BadRequestError(f"delete_aliases must be True or False, not {delete_aliases!r}.")
+        raise InvalidValueError(f"delete_aliases must be True or False, not {delete_aliases!r}.")
     version = reads.version(artifact)
     reads.graphql.execute(q.DELETE_ARTIFACT, {"input": {"artifactID": version.id,
                                                         "deleteAliases": delete_aliases}},
@@ -44,7 +44,7 @@ def set_ttl(reads: Reads, artifact: ArtifactRef, ttl: TTL, *, may_drop: str | Se
     rules = claim_rules(may_drop, protected_aliases)
     version = reads.version(artifact)
     if version.is_link:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"set the TTL of {version.qualified_name}: it is a link; W&B keeps a TTL on the source version.",
             hint=f"Pass the source version, {version.source_entity}/{version.source_project}/"
                  f"{version.source_name}:{version.source_version}.")
@@ -56,7 +56,7 @@ def set_ttl(reads: Reads, artifact: ArtifactRef, ttl: TTL, *, may_drop: str | Se
     if wanted is not None:
         refusal = unclaimed(reads, version, rules)
         if refusal is not None:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"{what} to {wanted!r}: refused, {refusal}; when its TTL ran out W&B would delete it.",
                 hint="Move the alias off it first, or name the aliases it may lose with it (may_drop / "
                      "drop_aliases); a protected alias always keeps its version.")
@@ -122,7 +122,7 @@ def delete_if_unclaimed(
                 "artifactID": version.id, "deleteAliases": "latest" in here}}, what=f"delete {name}")
         except WandbError as exc:
             restore_dropped(reads, version, dropped)
-            if type(exc) is not BadRequestError:
+            if type(exc) is not InvalidValueError:
                 raise
             return DeleteOutcome(name, "kept", f"W&B refused to delete it (it gained an alias?): {exc.message}")
     except ProtectedAliasError as exc:

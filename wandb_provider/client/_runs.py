@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
-from .errors import BadRequestError
+from .errors import InvalidValueError
 from .models import ArtifactVersion, WandbRun
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def upsert_run(
     check_run_id(run_id)
     for label, value in (("job_type", job_type), ("group", group), ("display_name", display_name)):
         if value is not None and (not isinstance(value, str) or len(value) > 128):
-            raise BadRequestError(f"{label} must be text of at most 128 characters, not {value!r}.")
+            raise InvalidValueError(f"{label} must be text of at most 128 characters, not {value!r}.")
     values = check_metadata(config) if config is not None else None
     check_state(state)
     entity = entity or reads.default_entity()
@@ -59,7 +59,7 @@ def finish_run(reads: Reads, run: WandbRun | Mapping[str, Any], *, failed: bool,
     """``WandbClient.finish_run``: the run's final state, with any ``used`` versions declared."""
     run = as_run(run)
     if not isinstance(failed, bool):
-        raise BadRequestError(f"finish_run needs failed=True or False, not {failed!r}.")
+        raise InvalidValueError(f"finish_run needs failed=True or False, not {failed!r}.")
     state = "failed" if failed else "finished"
     return upsert_bucket(reads, {"name": run.run_id, "entityName": run.entity, "modelName": run.project,
                                 "state": state}, used, f"mark run {run.path} {state}")
@@ -71,7 +71,7 @@ def upsert_bucket(reads: Reads, spec: dict[str, Any], used: Sequence[ArtifactVer
 
     versions = list({v.id: v for v in used}.values())
     if any(not isinstance(v, ArtifactVersion) for v in versions):
-        raise BadRequestError("used must hold resolved ArtifactVersion objects.")
+        raise InvalidValueError("used must hold resolved ArtifactVersion objects.")
     # One mutation per request, as the SDK sends them: the run first, then each use. A use that
     # fails leaves the run recorded; calling again is safe (both writes are idempotent).
     names = {"entityName": "entity", "modelName": "project"}
@@ -105,7 +105,7 @@ def as_run(run: Any) -> WandbRun:
         run = WandbRun(entity=str(run["entity"]), project=str(run["project"]), run_id=str(run["run_id"]),
                        id=str(run.get("id") or ""))
     if not isinstance(run, WandbRun):
-        raise BadRequestError(f"run must be a WandbRun from upsert_run() (or its to_dict()), not {run!r}.")
+        raise InvalidValueError(f"run must be a WandbRun from upsert_run() (or its to_dict()), not {run!r}.")
     check_entity(run.entity)
     check_project(run.project)
     check_run_id(run.run_id)
@@ -115,7 +115,7 @@ def as_run(run: Any) -> WandbRun:
 def check_state(state: Any) -> str:
     """One of ``RUN_STATES``."""
     if state not in RUN_STATES:
-        raise BadRequestError(f"a run's state must be one of {RUN_STATES}, not {state!r}.")
+        raise InvalidValueError(f"a run's state must be one of {RUN_STATES}, not {state!r}.")
     return str(state)
 
 
@@ -123,7 +123,7 @@ def check_run_id(run_id: str) -> str:
     """W&B run ids: 1-128 characters, none of ``/ \\ # ? % :``, no whitespace or control characters."""
     if not isinstance(run_id, str) or not run_id or len(run_id) > 128 or set(run_id) & _RUN_ID_FORBIDDEN \
             or any(c.isspace() or not c.isprintable() for c in run_id):
-        raise BadRequestError(f"invalid W&B run id {run_id!r}: 1-128 characters without spaces or / \\ # ? % :.",
+        raise InvalidValueError(f"invalid W&B run id {run_id!r}: 1-128 characters without spaces or / \\ # ? % :.",
                               hint="Derive it from letters, digits, '-', '_' and '.'.")
     return run_id
 
@@ -132,4 +132,4 @@ def check_texts(**values: Any) -> None:
     """Names that must be text when given (a number from a template would otherwise fail deep inside)."""
     for label, value in values.items():
         if value is not None and not isinstance(value, str):
-            raise BadRequestError(f"{label} must be text, not {value!r}.")
+            raise InvalidValueError(f"{label} must be text, not {value!r}.")

@@ -35,8 +35,8 @@ from ._retry import RETRY_STATUSES, DeadlineExceeded, RetryableStatus, RetryBudg
 from .config import USER_AGENT, ClientConfig
 from .errors import (
     AuthenticationError,
-    BadRequestError,
     CancelledError,
+    InvalidValueError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
@@ -609,5 +609,5 @@ def error_for_status(status: int, detail: str, operation: str, what: str) -> Wan
     if 300 <= status < 400:
         return MalformedResponseError(f"{what}: unexpected redirect (HTTP {status}).", operation=operation,
                                       status=status, hint="Check the base URL; W&B answers without redirects.")
-    return BadRequestError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
+    return InvalidValueError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
                            operation=operation, status=status)

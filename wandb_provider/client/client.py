@@ -339,7 +339,7 @@ class WandbClient:
         then read back; when another writer changed it meanwhile, ``MetadataConflictError`` says so.
 
         A TTL is a delete on a timer, so it gets ``delete_if_unclaimed``'s protections (README,
-        "Safety"): a TTL other than None is refused (``BadRequestError``, nothing written) when the
+        "Safety"): a TTL other than None is refused (``InvalidValueError``, nothing written) when the
         version, re-read just before, holds a protected alias (``protected_aliases``; in a registry
         every alias but ``latest``), an alias other than ``latest`` and ``may_drop``, is linked into
         another collection, or is not COMMITTED.
@@ -406,7 +406,7 @@ class WandbClient:
 
         :param name: The collection, as a path names it: ``name``, ``project/name`` or ``entity/project/name``;
             the parts it leaves out come from ``project``/``entity``, then ``run``, then the config. A
-            part given both ways must agree (two projects for one call is a ``BadRequestError``).
+            part given both ways must agree (two projects for one call is an ``InvalidValueError``).
         :param files: A path, a folder (its files keep their relative names), a glob, a list of those,
             or a mapping ``{name in the artifact: path, folder or glob}``. Symlinks inside a folder are
             followed only when they stay inside it.

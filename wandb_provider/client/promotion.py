@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadRequestError
+from .errors import InvalidValueError
 from .paths import PREVIOUS_PREFIX, ArtifactPath
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def promote(client: WandbClient, decided: Plan, *, previous_alias: str | None, a
     from ._aliases import metadata_terms
 
     if not decided.passed:
-        raise BadRequestError(f"the gate refused {decided.candidate.qualified_name}: "
+        raise InvalidValueError(f"the gate refused {decided.candidate.qualified_name}: "
                               f"{decided.rolled_back or decided.gate.describe()}.")
     alias, holder = decided.alias, decided.holder
     changed = False
@@ -198,7 +198,7 @@ def rollback(client: WandbClient, collection: str, alias: str, *, previous_alias
     check_alias_names([alias, previous_alias], "alias")
     path = client.resolve_path(collection)
     if path.alias is not None:
-        raise BadRequestError(f"rollback needs a collection, not the version {collection!r}.",
+        raise InvalidValueError(f"rollback needs a collection, not the version {collection!r}.",
                               hint="Name the collection, e.g. 'acme/churn/churn-model'.")
     current = client.alias_holder(path, alias)
     target = client.alias_holder(path, previous_alias)
@@ -211,12 +211,12 @@ def rollback(client: WandbClient, collection: str, alias: str, *, previous_alias
         return {"decision": ALREADY_ROLLED_BACK, "changed": False, "alias": alias, "previous_alias": previous_alias,
                 "restored": brief(current), "replaced": brief(target), "audit": current.metadata.get(PROMOTION_KEY)}
     if target is None:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"no version of {path.entity}/{path.project}/{path.name} holds {previous_alias!r}: "
             "nothing to roll back to.",
             hint=f"Promote a version first, or move {alias!r} to a version you name.")
     if current is not None and current.id == target.id:
-        raise BadRequestError(f"{alias!r} and {previous_alias!r} are both on {current.qualified_name}: "
+        raise InvalidValueError(f"{alias!r} and {previous_alias!r} are both on {current.qualified_name}: "
                               "nothing to roll back to.")
     change = client.update_aliases(target, add=[alias],
                                    only_if_current={alias: current.version if current else None})
