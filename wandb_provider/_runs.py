@@ -283,7 +283,7 @@ class TaskRunHandle:
             raise InvalidValueError(f"metadata must be a dict, not {metadata.__class__.__name__}.")
         if metadata is not None and PROVENANCE_KEY in metadata:
             raise InvalidValueError(f"metadata key {PROVENANCE_KEY!r} is where the Airflow task is recorded.",
-                                  hint=f"Rename your key {PROVENANCE_KEY!r}.")
+                                    hint=f"Rename your key {PROVENANCE_KEY!r}.")
         metadata = {**(metadata or {}), PROVENANCE_KEY: provenance(self._context)}
         run = self._recorder.run
         options.setdefault("project", run.project if run else self._project)

@@ -70,11 +70,11 @@ def _patterns(name: str, value: Patterns) -> list[str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(p, str) for p in items):
         raise InvalidValueError(f"{name} must be a pattern or a list of patterns (strings), not {value!r}.",
-                              hint=f"e.g. {name}=['*.csv', 'data/'].")
+                                hint=f"e.g. {name}=['*.csv', 'data/'].")
     patterns = list(items)
     if any(not p.strip() for p in patterns):
         raise InvalidValueError(f"{name}={value!r} holds an empty pattern, which selects nothing.",
-                              hint=f"Pass None to not filter, or name files, folders or globs in {name}.")
+                                hint=f"Pass None to not filter, or name files, folders or globs in {name}.")
     return patterns
 
 
@@ -790,8 +790,8 @@ def check_options(mode: object, max_workers: object, progress: object, include: 
     _patterns("exclude", exclude)
     if mode not in MODES:
         raise InvalidValueError(f"mode must be 'merge' or 'checkout', not {mode!r}.",
-                              hint="'merge' adds files and keeps the rest; 'checkout' also removes files an "
-                                   "earlier download placed that this version does not have.")
+                                hint="'merge' adds files and keeps the rest; 'checkout' also removes files an "
+                                     "earlier download placed that this version does not have.")
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise InvalidValueError(f"{name} must be True or False, not {value!r}.")

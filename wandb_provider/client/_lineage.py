@@ -48,7 +48,7 @@ def run_inputs(reads: Reads, run: WandbRun | Mapping[str, Any]) -> list[Artifact
     cursor: str | None = None
     while True:
         data = reads.graphql.execute(q.RUN_INPUTS, {"entity": run.entity, "project": run.project,
-                                                     "run": run.run_id, "cursor": cursor, "perPage": PAGE_SIZE},
+                                                    "run": run.run_id, "cursor": cursor, "perPage": PAGE_SIZE},
                                      what=what)
         with strict_answer(what, q.RUN_INPUTS.name):
             node = (data.get("project") or {}).get("run")

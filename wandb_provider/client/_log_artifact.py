@@ -156,12 +156,12 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
     check_project(project)
     if project.startswith(REGISTRY_PREFIX):
         raise InvalidValueError(f"{project!r} is a registry: versions are logged into a project and then linked "
-                              "into a registry.", hint="Log into a project, then call link(version, ...).")
+                                "into a registry.", hint="Log into a project, then call link(version, ...).")
     if entity is not None:
         check_entity(entity)
     if run is not None and (run.project != project or (entity is not None and run.entity != entity)):
         raise InvalidValueError(f"run {run.path} logs into its own project, not {entity}/{project}.",
-                              hint="Leave project/entity unset, or use a run of that project.")
+                                hint="Leave project/entity unset, or use a run of that project.")
     names = [a for a in as_str_list(aliases, "aliases") if a != "latest"]
     for alias in names:
         check_alias(alias, allow_version=False)
@@ -172,7 +172,7 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
             metadata = jsonlib.loads(text) if text.strip() else None
         except ValueError as exc:  # says where, never what: the text may hold secrets (a mistaken .env)
             raise InvalidValueError(f"metadata is not JSON ({json_problem(exc)}).",
-                                  hint="Pass a JSON object, e.g. '{\"rows\": 2}'.") from None
+                                    hint="Pass a JSON object, e.g. '{\"rows\": 2}'.") from None
     meta = check_metadata(metadata) if metadata is not None else {}
     if description is not None and not isinstance(description, str):
         raise InvalidValueError(f"description must be text, not {description.__class__.__name__}.")
@@ -184,7 +184,7 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
     if not local and not refs:
         raise InvalidValueError("log_artifact got no files and no references: nothing to log.")
     return LogPlan(name, type, project, entity, [*names, "latest"], tag_names, meta, description, run,
-                    threshold, workers, local, refs)
+                   threshold, workers, local, refs)
 
 
 def destination(name: str, project: str | None, entity: str | None, run: WandbRun | None,
@@ -202,7 +202,7 @@ def destination(name: str, project: str | None, entity: str | None, run: WandbRu
     fallback_entity = entity or (run.entity if run else None) or config.entity
     if named == 0 and not fallback_project:
         raise InvalidValueError("log_artifact needs a project: pass project= or set WANDB_PROJECT.",
-                              hint="Or name it in the artifact name: 'project/name' or 'entity/project/name'.")
+                                hint="Or name it in the artifact name: 'project/name' or 'entity/project/name'.")
     path = ArtifactPath.parse(name, default_entity=fallback_entity if named < 2 else None,
                               default_project=fallback_project)
     if path.alias is not None:
@@ -318,7 +318,7 @@ def digest_algorithm_of(value: Any) -> str:
     text = value.strip().upper() if isinstance(value, str) else None
     if text not in ("MD5", "XXH128"):
         raise InvalidValueError(f"digest_algorithm must be 'MD5' or 'XXH128', not {value!r}.",
-                              hint="Leave it unset for MD5, W&B's default.")
+                                hint="Leave it unset for MD5, W&B's default.")
     return text.lower()
 
 

@@ -72,8 +72,8 @@ def _spec(item: Any, name: str | None) -> tuple[str | None, Any, dict[str, Any]]
         return name, item, {}
     if unknown := sorted(str(k) for k in set(item) - SPEC_KEYS):
         raise InvalidValueError(f"references: unknown key(s) {', '.join(unknown)} in {dict(item)!r}.",
-                              hint="A reference is a URI or {'uri': ..., 'name': ..., 'checksum': ..., "
-                                   "'max_objects': ...}.")
+                                hint="A reference is a URI or {'uri': ..., 'name': ..., 'checksum': ..., "
+                                     "'max_objects': ...}.")
     given = item.get("name")
     if given is not None and (not isinstance(given, str) or not given.strip()):
         raise InvalidValueError(f"references: name {given!r} is not a name.")
@@ -143,7 +143,7 @@ def parse_references(references: Any, config: ClientConfig, object_stores: Objec
             continue
         if not checksum or max_objects is not None:
             raise InvalidValueError(f"references: {redact_url(uri)!r}: checksum and max_objects apply to s3:// and "
-                                  "gs:// references only.")
+                                    "gs:// references only.")
         if scheme in ("http", "https"):
             if not parts.hostname:
                 raise InvalidValueError(f"references: {redact_url(uri)!r} names no host.")

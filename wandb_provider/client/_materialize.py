@@ -97,7 +97,7 @@ def download_file(reads: Reads, cancellable: Cancellable, artifact: ArtifactRef,
 
     if unknown := sorted(set(options) - DOWNLOAD_FILE_OPTIONS):
         raise InvalidValueError(f"download_file() takes no option {', '.join(unknown)}.",
-                              hint=f"Its options are {', '.join(sorted(DOWNLOAD_FILE_OPTIONS))}.")
+                                hint=f"Its options are {', '.join(sorted(DOWNLOAD_FILE_OPTIONS))}.")
     settings: dict[str, Any] = {"mode": "merge", "verify": True, "cache": True, "max_workers": None,
                                 "progress": None, "remove_foreign": False, "link_from_cache": False, **options}
     check_options(settings["mode"], settings["max_workers"], settings["progress"], verify=settings["verify"],

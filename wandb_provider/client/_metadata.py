@@ -34,10 +34,10 @@ def check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
         if "circular" in str(exc).lower():
             raise InvalidValueError("metadata contains itself (a circular reference).") from None
         raise InvalidValueError("metadata contains NaN or Infinity, which JSON (and W&B) cannot store.",
-                              hint="Replace them with None or a string.") from None
+                                hint="Replace them with None or a string.") from None
     except TypeError as exc:
         raise InvalidValueError(f"metadata is not JSON-serializable: {exc}.",
-                              hint="Convert values to str, int, float, bool, list or dict.") from None
+                                hint="Convert values to str, int, float, bool, list or dict.") from None
     value: dict[str, Any] = json.loads(text)
     _reject_non_finite(value)
     return value

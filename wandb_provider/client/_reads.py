@@ -89,7 +89,7 @@ class Reads:
             if org in self._org_entities:
                 return self._org_entities[org]
         data = self.graphql.execute(q.ORGANIZATION_OF_ENTITY, {"entity": self.default_entity()},
-                                     what="find the organization that owns W&B registries")
+                                    what="find the organization that owns W&B registries")
         node = data.get("entity") or {}
         orgs = [node["organization"]] if node.get("organization") else []
         orgs += (node.get("user") or {}).get("organizations") or []

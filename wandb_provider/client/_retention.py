@@ -191,7 +191,7 @@ def claim_rules(may_drop: str | Sequence[str], protected_aliases: str | Sequence
 
 
 def claim_refusal(version: ArtifactVersion, claims: tuple[str, list[str], list[str], str],
-                   droppable: set[str], protected: set[str]) -> str | None:
+                  droppable: set[str], protected: set[str]) -> str | None:
     """What keeps ``version`` from being deleted (now, or by a TTL): the one set of rules of
     ``delete_if_unclaimed`` and ``set_ttl``; None when nothing claims it."""
     from .paths import REGISTRY_PREFIX

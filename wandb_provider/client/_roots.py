@@ -62,11 +62,11 @@ def resolve_root(root: object) -> Path:
     """
     if isinstance(root, bytes) or not isinstance(root, (str, os.PathLike)):
         raise InvalidValueError(f"root must be a folder path (str or os.PathLike), not {type(root).__name__}.",
-                              hint="Pass the folder to download into, e.g. '/data/models/churn'.")
+                                hint="Pass the folder to download into, e.g. '/data/models/churn'.")
     text = os.fspath(root)
     if not isinstance(text, str) or not text.strip():
         raise InvalidValueError("root is empty: refusing to download into the current folder by accident.",
-                              hint="Pass the folder to download into, e.g. '/data/models/churn'.")
+                                hint="Pass the folder to download into, e.g. '/data/models/churn'.")
     if "\x00" in text:
         raise InvalidValueError(f"root {text!r} contains NUL.", hint="Pass a valid folder path.")
     try:

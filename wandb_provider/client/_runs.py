@@ -62,7 +62,7 @@ def finish_run(reads: Reads, run: WandbRun | Mapping[str, Any], *, failed: bool,
         raise InvalidValueError(f"finish_run needs failed=True or False, not {failed!r}.")
     state = "failed" if failed else "finished"
     return upsert_bucket(reads, {"name": run.run_id, "entityName": run.entity, "modelName": run.project,
-                                "state": state}, used, f"mark run {run.path} {state}")
+                                 "state": state}, used, f"mark run {run.path} {state}")
 
 
 def upsert_bucket(reads: Reads, spec: dict[str, Any], used: Sequence[ArtifactVersion], what: str) -> WandbRun:
@@ -124,7 +124,7 @@ def check_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not run_id or len(run_id) > 128 or set(run_id) & _RUN_ID_FORBIDDEN \
             or any(c.isspace() or not c.isprintable() for c in run_id):
         raise InvalidValueError(f"invalid W&B run id {run_id!r}: 1-128 characters without spaces or / \\ # ? % :.",
-                              hint="Derive it from letters, digits, '-', '_' and '.'.")
+                                hint="Derive it from letters, digits, '-', '_' and '.'.")
     return run_id
 
 

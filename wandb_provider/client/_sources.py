@@ -79,14 +79,14 @@ def check_name(name: str) -> str:
         check_entry_path(name)
     except UnsafePathError as exc:
         raise InvalidValueError(f"invalid name {name!r} in the artifact: {exc.message.split(': ', 1)[-1]}",
-                              hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.") from None
+                                hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.") from None
     parts = name.split("/")
     if any(not char.isprintable() for char in name):
         raise InvalidValueError(f"invalid name {name!r} in the artifact: it contains control or invisible characters.",
-                              hint="Rename the file; W&B lists and hashes names line by line.")
+                                hint="Rename the file; W&B lists and hashes names line by line.")
     if any(part in ("", ".") for part in parts) or len(name.encode()) > 1024:
         raise InvalidValueError(f"invalid name {name!r} in the artifact: empty or '.' path segments, or too long.",
-                              hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.")
+                                hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.")
     return name
 
 

@@ -610,4 +610,4 @@ def error_for_status(status: int, detail: str, operation: str, what: str) -> Wan
         return MalformedResponseError(f"{what}: unexpected redirect (HTTP {status}).", operation=operation,
                                       status=status, hint="Check the base URL; W&B answers without redirects.")
     return InvalidValueError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
-                           operation=operation, status=status)
+                             operation=operation, status=status)

@@ -173,7 +173,7 @@ def _literal(value: Any, what: str) -> Any:
     if isinstance(value, str):
         if is_empty_value(value):
             raise InvalidValueError(f"{what} rendered empty ({value!r}); a gate must say what it requires.",
-                                  hint="Pass None (not a template that renders empty) for no gate.")
+                                    hint="Pass None (not a template that renders empty) for no gate.")
         return parse_literal(value, what)
     return value
 
@@ -192,7 +192,7 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
         if isinstance(expected, str):
             if not looks_like_list(expected):
                 raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not {expected!r}.",
-                                      hint="Write it as a list, e.g. ['torch', 'jax'].")
+                                        hint="Write it as a list, e.g. ['torch', 'jax'].")
             expected = parse_literal(expected, where)
         if not isinstance(expected, (list, tuple, set, frozenset)):
             raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not {type(expected).__name__}.")
@@ -270,8 +270,8 @@ def metadata_keys(metadata: Mapping[str, Any], prefix: str = "") -> Iterator[str
 def check_on_missing(value: Any) -> str:
     if value not in ON_MISSING:
         raise InvalidValueError(f"on_missing must be one of {ON_MISSING}, not {value!r}.",
-                              hint="'fail' (default) stops on a key the metadata lacks; 'skip' counts it as "
-                                   "a condition that does not hold.")
+                                hint="'fail' (default) stops on a key the metadata lacks; 'skip' counts it as "
+                                     "a condition that does not hold.")
     return str(value)
 
 

@@ -139,7 +139,7 @@ def promote(client: WandbClient, decided: Plan, *, previous_alias: str | None, a
 
     if not decided.passed:
         raise InvalidValueError(f"the gate refused {decided.candidate.qualified_name}: "
-                              f"{decided.rolled_back or decided.gate.describe()}.")
+                                f"{decided.rolled_back or decided.gate.describe()}.")
     alias, holder = decided.alias, decided.holder
     changed = False
     candidate = decided.candidate
@@ -199,7 +199,7 @@ def rollback(client: WandbClient, collection: str, alias: str, *, previous_alias
     path = client.resolve_path(collection)
     if path.alias is not None:
         raise InvalidValueError(f"rollback needs a collection, not the version {collection!r}.",
-                              hint="Name the collection, e.g. 'acme/churn/churn-model'.")
+                                hint="Name the collection, e.g. 'acme/churn/churn-model'.")
     current = client.alias_holder(path, alias)
     target = client.alias_holder(path, previous_alias)
     if only_if_current is not None and (current.version if current else None) != only_if_current:
@@ -217,7 +217,7 @@ def rollback(client: WandbClient, collection: str, alias: str, *, previous_alias
             hint=f"Promote a version first, or move {alias!r} to a version you name.")
     if current is not None and current.id == target.id:
         raise InvalidValueError(f"{alias!r} and {previous_alias!r} are both on {current.qualified_name}: "
-                              "nothing to roll back to.")
+                                "nothing to roll back to.")
     change = client.update_aliases(target, add=[alias],
                                    only_if_current={alias: current.version if current else None})
     if current is not None:

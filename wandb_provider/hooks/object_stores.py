@@ -175,7 +175,7 @@ class S3ObjectStore:
                               hint="This is usually temporary: try again later.") from None
         except bx.BotoCoreError as exc:
             raise InvalidValueError(f"{what}: {type(exc).__name__}: {_short(exc)}",
-                                  hint=f"Check {conn}'s settings.") from None
+                                    hint=f"Check {conn}'s settings.") from None
 
     @staticmethod
     def _request(bucket: str, key: str, version_id: str | None) -> dict[str, str]:

@@ -31,7 +31,7 @@ def _ttl(name: str, value: Any) -> int | str | None:
         limit = _age_limit(value, name)
         if limit is None or limit.total_seconds() < 1:
             raise InvalidValueError(f"{name}={value!r} is not a positive duration of at least one second.",
-                                  hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
+                                    hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
         return check_ttl(int(limit.total_seconds()))
     except InvalidValueError as exc:
         raise InvalidValueError(exc.message, hint=exc.hint) from None

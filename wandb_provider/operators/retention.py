@@ -111,7 +111,7 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
             from ..client.errors import InvalidValueError
 
             raise InvalidValueError(f"{type(self).__name__}(task_id={kwargs.get('task_id')!r}): wandb_conn_id must be "
-                                  f"a connection id, not {wandb_conn_id!r}.")
+                                    f"a connection id, not {wandb_conn_id!r}.")
         super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.collection = collection
         self.keep_last = keep_last
