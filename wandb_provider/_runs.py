@@ -271,19 +271,19 @@ class TaskRunHandle:
 
     def log_artifact(self, name: str, type: str, files: Any = None, **options: Any) -> ArtifactVersion:
         """``WandbClient.log_artifact`` as this task: created by its run, with ``metadata["airflow"]``."""
-        from .client.errors import BadRequestError
+        from .client.errors import InvalidValueError
 
         metadata = options.pop("metadata", None)
         if isinstance(metadata, str):
             try:
                 metadata = json.loads(metadata) if metadata.strip() else None
             except ValueError:
-                raise BadRequestError(f"metadata is not JSON: {metadata[:200]!r}.") from None
+                raise InvalidValueError(f"metadata is not JSON: {metadata[:200]!r}.") from None
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise BadRequestError(f"metadata must be a dict, not {metadata.__class__.__name__}.")
+            raise InvalidValueError(f"metadata must be a dict, not {metadata.__class__.__name__}.")
         if metadata is not None and PROVENANCE_KEY in metadata:
-            raise BadRequestError(f"metadata key {PROVENANCE_KEY!r} is where the Airflow task is recorded.",
-                                  hint=f"Rename your key {PROVENANCE_KEY!r}.")
+            raise InvalidValueError(f"metadata key {PROVENANCE_KEY!r} is where the Airflow task is recorded.",
+                                    hint=f"Rename your key {PROVENANCE_KEY!r}.")
         metadata = {**(metadata or {}), PROVENANCE_KEY: provenance(self._context)}
         run = self._recorder.run
         options.setdefault("project", run.project if run else self._project)

@@ -23,17 +23,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .client.errors import InvalidArtifactPathError, WandbError
+from .client.errors import InvalidArtifactPathError
+from .client.errors import InvalidValueError as InvalidValueError  # the one error for a bad value, named here too
 from .client.paths import REGISTRY_PREFIX, ArtifactPath, check_alias
 
 JINJA_MARKERS = ("{{", "{%", "{#")
 EMPTY_TEXTS = frozenset({"", "None"})
 MANAGED_ALIASES = frozenset({"latest"})
 _NOT_JSON = object()  # what NaN and Infinity parse to: refused as metadata values
-
-
-class InvalidValueError(WandbError, ValueError):
-    """An operator or sensor argument that cannot be used as given; raised before any request."""
 
 
 def is_template(value: Any) -> bool:

@@ -12,8 +12,8 @@ from wandb_provider._airflow import translate_errors
 from wandb_provider._compat import AirflowFailException, AirflowSkipException
 from wandb_provider.client import (
     AuthenticationError,
-    BadRequestError,
     CancelledError,
+    InvalidValueError,
     LocalFileError,
     RootBusyError,
     ServerError,
@@ -33,7 +33,7 @@ def _outcome(error: BaseException) -> BaseException:
     ("error", "outcome", "retry"),
     [
         pytest.param(AuthenticationError("bad key"), AirflowFailException, False, id="permanent-wandb"),
-        pytest.param(BadRequestError("bad value"), AirflowFailException, False, id="bad-request"),
+        pytest.param(InvalidValueError("bad value"), AirflowFailException, False, id="bad-request"),
         pytest.param(ServerError("503 again"), ServerError, True, id="transient-wandb"),
         pytest.param(RootBusyError("busy", path="/x"), RootBusyError, True, id="busy-root"),
         pytest.param(LocalFileError("disk full", transient=True), LocalFileError, True, id="transient-local"),

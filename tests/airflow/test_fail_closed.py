@@ -12,7 +12,7 @@ import pytest
 from tests.airflow._fakes import sdk
 from wandb_provider.client import (
     AliasConflictError,
-    BadRequestError,
+    InvalidValueError,
     MissingMetadataKeyError,
     WandbClient,
 )
@@ -68,7 +68,7 @@ def test_the_client_names_the_missing_key_and_the_closest_one(wandb_server) -> N
 
 def test_guard_messages_tell_an_empty_value_from_a_race(wandb_server) -> None:
     client = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="acme", project="churn")
-    with pytest.raises(BadRequestError, match=r"only_if_current\['production'\]: your expected value is empty"):
+    with pytest.raises(InvalidValueError, match=r"only_if_current\['production'\]: your expected value is empty"):
         client.update_aliases("churn-model:candidate", add="production", only_if_current={"production": "None"})
     with pytest.raises(AliasConflictError) as caught:
         client.update_aliases("churn-model:candidate", add="production", only_if_current={"production": None})

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.airflow._fakes import sdk
-from wandb_provider.client import BadRequestError, InvalidArtifactPathError, WandbClient
+from wandb_provider.client import InvalidArtifactPathError, InvalidValueError, WandbClient
 from wandb_provider.operators.retention import DeleteArtifactVersionsOperator, _age_limit
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
@@ -128,7 +128,7 @@ def test_templated_arguments_are_checked_after_rendering(wandb_env, run_dag, out
 )
 def test_non_templated_arguments_are_checked_at_parse_time(options, match: str) -> None:
     arguments = {"task_id": "sweep", "collection": "acme/churn/churn-model", "keep_last": 1, **options}
-    with pytest.raises((BadRequestError, InvalidArtifactPathError), match=match):
+    with pytest.raises((InvalidValueError, InvalidArtifactPathError), match=match):
         DeleteArtifactVersionsOperator(**arguments)
 
 
@@ -156,5 +156,5 @@ def test_age_limits_as_users_write_them(value, expected) -> None:
 
 @pytest.mark.parametrize("value", ["thirty days", "2024-01-01", "P", "inf", "1e400", "-5", [1]])
 def test_bad_age_limits_are_typed_errors(value) -> None:
-    with pytest.raises(BadRequestError, match="older_than"):
+    with pytest.raises(InvalidValueError, match="older_than"):
         _age_limit(value)

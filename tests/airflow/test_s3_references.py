@@ -140,9 +140,9 @@ def test_missing_object_and_prefix(wandb_env: Any, aws: Any, tmp_path: Path) -> 
             client.log_artifact("nothing", "dataset", project="p", references="s3://no-such-bucket/k")
         for i in range(3):
             aws.put_object(Bucket="plain", Key=f"many/{i}.bin", Body=b"m")
-        from wandb_provider.client.errors import BadRequestError
+        from wandb_provider.client.errors import InvalidValueError
 
-        with pytest.raises(BadRequestError, match="more than 2 objects"):
+        with pytest.raises(InvalidValueError, match="more than 2 objects"):
             client.log_artifact("many", "dataset", project="p",
                                 references=[{"uri": "s3://plain/many", "max_objects": 2}])
         version = client.log_artifact("many", "dataset", project="p",

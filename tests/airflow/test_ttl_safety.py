@@ -8,7 +8,7 @@ import pytest
 
 from tests.airflow._fakes import RecordingTI, sdk
 from wandb_provider._compat import AirflowFailException
-from wandb_provider.client import BadRequestError, WandbClient
+from wandb_provider.client import InvalidValueError, WandbClient
 from wandb_provider.operators.lifecycle import SetArtifactTTLOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo")
@@ -42,9 +42,9 @@ def test_removing_a_ttl_is_never_refused(wandb_env) -> None:
 
 def test_the_client_refuses_a_custom_protected_alias_too(wandb_env) -> None:
     with WandbClient(wandb_env.base_url, wandb_env.api_key) as client:
-        with pytest.raises(BadRequestError, match="protected"):
+        with pytest.raises(InvalidValueError, match="protected"):
             client.set_ttl("acme/churn/churn-dataset:training", 60, may_drop=["training"],
                            protected_aliases=["training"])
-        with pytest.raises(BadRequestError, match="training"):
+        with pytest.raises(InvalidValueError, match="training"):
             client.set_ttl("acme/churn/churn-dataset:training", 60)
     assert sdk(wandb_env).artifact("acme/churn/churn-dataset:training").ttl is None

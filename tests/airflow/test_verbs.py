@@ -162,15 +162,15 @@ def test_unlink_keeps_an_aliased_link_unless_its_aliases_may_go(wandb_env, run_d
 
 
 def test_set_ttl_refuses_a_link_and_writes_nothing_when_already_set(wandb_env) -> None:
-    from wandb_provider.client import BadRequestError, WandbClient
+    from wandb_provider.client import InvalidValueError, WandbClient
 
     with WandbClient.from_env() as client:
         linked = client.link("acme/churn/churn-model:v2", "acme-corp/wandb-registry-model/churn")
         wandb_env.reset_stats()
-        with pytest.raises(BadRequestError, match="acme/churn/churn-model:v2"):
+        with pytest.raises(InvalidValueError, match="acme/churn/churn-model:v2"):
             client.set_ttl(linked, 3600)
         assert wandb_env.stats()["graphql"]["total"] == 0
-        with pytest.raises(BadRequestError, match="linked into"):  # a TTL would delete it from the registry too
+        with pytest.raises(InvalidValueError, match="linked into"):  # a TTL would delete it from the registry too
             client.set_ttl("acme/churn/churn-model:v2", 3600, may_drop=["candidate"])
         assert client.set_ttl("acme/churn/churn-model:v0", 3600).changed is True
         wandb_env.reset_stats()

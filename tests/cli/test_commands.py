@@ -164,6 +164,17 @@ def test_log_refuses_bad_metadata_and_nothing_to_log_before_any_write(wandb_env:
     assert wandb_env.stats()["graphql"]["operations"].get("CreateArtifact", 0) == 0
 
 
+@pytest.mark.wandb_server(teams=["acme:demo:admin"])
+def test_log_takes_the_entity_and_project_from_the_name(wandb_env: Any, cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    done = cli("log", "acme/churn/named", str(tmp_path / "f.txt"), "--type", "dataset")
+    assert done.code == 0, done.stderr
+    assert done.stdout.strip() == "acme/churn/named:v0"
+    assert sdk(wandb_env).artifact("acme/churn/named:v0").version == "v0"
+    clash = cli("log", "acme/churn/named", str(tmp_path / "f.txt"), "--type", "dataset", "--project", "other")
+    assert clash.code == 2 and "names project 'churn'" in clash.stderr
+
+
 # --- alias --------------------------------------------------------------------------------------
 
 

@@ -101,13 +101,13 @@ def test_the_command_prints_no_terminal_codes_into_a_pipe(wandb_env: Any, cli: A
 def test_download_calls_back_as_often_as_progress_interval_asks(wandb_server: Any, tmp_path: Path) -> None:
     import pytest
 
-    from wandb_provider.client import BadRequestError, WandbClient
+    from wandb_provider.client import InvalidValueError, WandbClient
 
     _seed(wandb_server)
     seen: list[ProgressUpdate] = []
     with WandbClient(wandb_server.base_url, wandb_server.api_key, cache_dir=str(tmp_path / "cache")) as client:
         for bad in (0, -1, float("nan"), True, "1"):
-            with pytest.raises(BadRequestError):
+            with pytest.raises(InvalidValueError):
                 client.download("test-project/ds:v0", tmp_path / "bad", progress_interval=bad)  # type: ignore[arg-type]
         client.download("test-project/ds:v0", tmp_path / "out", progress=seen.append, progress_interval=0.05)
     assert len(seen) >= 2  # the delayed file takes a second; the default interval (5 s) would report nothing

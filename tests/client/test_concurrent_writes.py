@@ -17,9 +17,9 @@ import pytest
 
 from wandb_provider.client import (
     AliasConflictError,
-    BadRequestError,
     ConditionNotMetError,
     InvalidArtifactPathError,
+    InvalidValueError,
     MetadataConflictError,
     ProtectedAliasError,
     WandbClient,
@@ -200,7 +200,7 @@ def test_a_refused_removal_takes_back_what_was_added(wandb_server, client: Wandb
 )
 def test_bad_requests_are_refused_before_any_request(wandb_server, client: WandbClient, options) -> None:
     wandb_server.reset_stats()
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         client.update_aliases("churn-model:v2", **options)
     assert wandb_server.stats()["graphql"]["total"] == 0
 
@@ -225,7 +225,7 @@ def test_rendered_list_literal_is_a_list_of_aliases(wandb_server, client: WandbC
 
 def test_latest_cannot_be_moved_by_link(wandb_server, client: WandbClient) -> None:
     wandb_server.reset_stats()
-    with pytest.raises(BadRequestError, match="latest"):
+    with pytest.raises(InvalidValueError, match="latest"):
         client.link("churn-model:v0", "churn/shortlist", aliases=["latest"])
     assert wandb_server.stats()["graphql"]["total"] == 0
 
@@ -348,6 +348,6 @@ def test_values_as_templates_render_them(wandb_server, client: WandbClient, opti
 )
 def test_bad_updates_are_refused_before_any_request(wandb_server, client: WandbClient, options) -> None:
     wandb_server.reset_stats()
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         client.update("churn-model:v2", **options)
     assert wandb_server.stats()["graphql"]["total"] == 0

@@ -8,7 +8,7 @@ import math
 import pendulum
 import pytest
 
-from wandb_provider.client import ArtifactVersion, BadRequestError, MissingMetadataKeyError, evaluate_gate
+from wandb_provider.client import ArtifactVersion, InvalidValueError, MissingMetadataKeyError, evaluate_gate
 from wandb_provider.client.conditions import evaluate_version, validate_gate, validate_newer_than
 
 METADATA = {"accuracy": 0.91, "eval": {"split": "test", "n": 200}, "framework": "torch", "a.b": 1}
@@ -78,7 +78,7 @@ def test_values_as_users_write_them(metadata, require, passed: bool) -> None:
     ],
 )
 def test_mixed_types_are_refused_clearly(metadata, require) -> None:
-    with pytest.raises(BadRequestError, match="cannot compare") as info:
+    with pytest.raises(InvalidValueError, match="cannot compare") as info:
         evaluate_gate(metadata, require)
     assert next(iter(require)) in str(info.value)
 
@@ -115,7 +115,7 @@ def test_gate_rendered_as_text_is_read_as_a_dict() -> None:
     ],
 )
 def test_bad_gates_are_refused(require) -> None:
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         validate_gate(require)
 
 
@@ -154,12 +154,12 @@ def test_newer_than_must_be_a_version_or_digest() -> None:
     validate_newer_than("v3")
     validate_newer_than("e/p/n:v3")
     validate_newer_than("c" * 32)
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         validate_newer_than("production")
 
 
 def test_an_empty_term_value_says_it_is_yours() -> None:
-    with pytest.raises(BadRequestError, match=r"require\['accuracy'\]\['>='\]: your expected value is empty"):
+    with pytest.raises(InvalidValueError, match=r"require\['accuracy'\]\['>='\]: your expected value is empty"):
         evaluate_gate(METADATA, {"accuracy": {">=": "None"}})
 
 
@@ -177,7 +177,7 @@ def test_a_missing_key_fails_closed_naming_the_keys_and_the_closest() -> None:
 def test_on_missing_skip_is_a_failed_condition() -> None:
     result = evaluate_gate(METADATA, {"eval.acuracy": {">=": 0.9}}, on_missing="skip")
     assert not result.passed and result.missing == ("eval.acuracy",)
-    with pytest.raises(BadRequestError, match="on_missing"):
+    with pytest.raises(InvalidValueError, match="on_missing"):
         evaluate_gate(METADATA, {"accuracy": {">=": 0.9}}, on_missing="ignore")
 
 

@@ -19,7 +19,7 @@ from wandb_provider.client import (
     UnsupportedReferenceError,
     WandbClient,
 )
-from wandb_provider.client.errors import BadRequestError, ServerError
+from wandb_provider.client.errors import InvalidValueError, ServerError
 from wandb_provider.client.object_stores import ObjectInfo, ObjectLocation, ObjectStore
 from wandb_provider.testing import SeedFile
 
@@ -112,7 +112,7 @@ def test_protocol_is_satisfied_by_a_plain_class(store: MemoryStore) -> None:
     assert isinstance(store, ObjectStore)
     assert ObjectLocation.parse("s3://b/k/x.csv?versionId=v1") == ObjectLocation("s3", "b", "k/x.csv", "v1")
     assert ObjectLocation.parse("gs://b/k#1712").version_id == "1712"
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         ObjectLocation.parse("s3:///key")
 
 
@@ -229,13 +229,13 @@ def test_log_refuses_too_many_objects_missing_ones_and_no_store(wandb_env, store
     for i in range(3):
         store.put("bkt", f"p/{i}.bin", b"x")
     client = make_client(wandb_env, tmp_path, s3=store)
-    with pytest.raises(BadRequestError, match="more than 2 objects"):
+    with pytest.raises(InvalidValueError, match="more than 2 objects"):
         client.log_artifact("many", "dataset", references={"p": {"uri": "s3://bkt/p/", "max_objects": "2"}})
     with pytest.raises(NotFoundError, match="no object"):
         client.log_artifact("none", "dataset", references="s3://bkt/q")
-    with pytest.raises(BadRequestError, match="max_objects"):
+    with pytest.raises(InvalidValueError, match="max_objects"):
         client.log_artifact("bad", "dataset", references=[{"uri": "s3://bkt/p", "max_objects": 0}])
-    with pytest.raises(BadRequestError, match="s3:// and gs://"):
+    with pytest.raises(InvalidValueError, match="s3:// and gs://"):
         client.log_artifact("bad", "dataset", references=[{"uri": "https://example.com/x", "checksum": False}])
     with pytest.raises(UnsupportedReferenceError, match="object store for gs://"):
         client.log_artifact("gcs", "dataset", references="gs://bkt/p/0.bin")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from wandb_provider.client import WandbClient
-from wandb_provider.client.errors import AliasConflictError, BadRequestError, MissingMetadataKeyError
+from wandb_provider.client.errors import AliasConflictError, InvalidValueError, MissingMetadataKeyError
 from wandb_provider.client.promotion import plan, promote, rollback
 
 pytestmark = pytest.mark.wandb_server(seed="demo")
@@ -34,7 +34,7 @@ def test_a_retry_of_the_same_rollback_changes_nothing(wandb_env: Any) -> None:
 
 def test_rollback_needs_somewhere_to_go_and_honours_its_guard(wandb_env: Any) -> None:
     with WandbClient.from_env() as client:
-        with pytest.raises(BadRequestError, match="nothing to roll back to"):
+        with pytest.raises(InvalidValueError, match="nothing to roll back to"):
             rollback(client, MODEL, "production", actor=ACTOR)
         promote(client, plan(client, f"{MODEL}:candidate", "production", None),
                 previous_alias="previous-production", actor=ACTOR)

@@ -14,7 +14,7 @@ def test_exported_names_are_pinned() -> None:
     assert client_module.__all__ == sorted(client_module.__all__)
     assert set(client_module.__all__) == {
         "AliasChange", "AliasConflictError", "ArtifactIntegrityError", "ArtifactNotFoundError", "ArtifactPath",
-        "ArtifactVersion", "AuthenticationError", "BadRequestError", "CancelledError", "ClientConfig",
+        "ArtifactVersion", "AuthenticationError", "InvalidValueError", "CancelledError", "ClientConfig",
         "ConditionNotMetError", "DeleteOutcome", "DownloadResult", "FileUrl", "GateResult",
         "InvalidArtifactPathError", "LocalFileError", "MalformedResponseError", "Manifest", "ManifestEntry",
         "MetadataConflictError", "MissingMetadataKeyError", "NotFoundError", "PermissionDeniedError",

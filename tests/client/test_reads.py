@@ -77,7 +77,7 @@ def test_artifact_by_id_matches_resolution(client: WandbClient) -> None:
 def test_versions_iterates_every_page(wandb_server, client: WandbClient, monkeypatch: pytest.MonkeyPatch) -> None:
     for index in range(5):
         wandb_server.seed_artifact("many", {"i.txt": str(index)}, project="p")
-    monkeypatch.setattr("wandb_provider.client.client.PAGE_SIZE", 2)
+    monkeypatch.setattr("wandb_provider.client._reads.PAGE_SIZE", 2)
     wandb_server.reset_stats()
     versions = list(client.versions("demo/p/many"))
     assert [v.version for v in versions] == ["v4", "v3", "v2", "v1", "v0"]

@@ -16,7 +16,7 @@ import pytest
 from tests.client._roots_helpers import LEDGER, listing, user_view
 from wandb_provider.client import (
     ArtifactIntegrityError,
-    BadRequestError,
+    InvalidValueError,
     LocalFileError,
     RootBusyError,
     RootConflictError,
@@ -67,7 +67,7 @@ def _user_setup(root: Path) -> dict[str, str | bytes]:
 def test_dangerous_roots_are_refused_before_any_request(wandb_server, client: WandbClient, root: str) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
     wandb_server.reset_stats()
-    with pytest.raises(BadRequestError, match="root"):
+    with pytest.raises(InvalidValueError, match="root"):
         client.download("ds", root, mode="checkout")
     assert wandb_server.stats()["graphql"]["total"] == 0
 
@@ -80,7 +80,7 @@ def test_home_and_its_parents_are_refused(wandb_server, client: WandbClient, tmp
     monkeypatch.setenv("HOME", str(home))
     wandb_server.seed_artifact("ds", FILES, project="p")
     for root in (home, home.parent, tmp_path, Path("~"), f"{home}/../user/"):
-        with pytest.raises(BadRequestError, match="home folder"):
+        with pytest.raises(InvalidValueError, match="home folder"):
             client.download("ds", root, mode="checkout", remove_foreign=True)
     assert listing(home) == {"diary.txt": b"dear diary"}
     client.download("ds", home / "models")  # a folder inside home is fine
@@ -370,7 +370,7 @@ def test_verify_false_trusts_a_present_file_of_the_right_size(wandb_server, clie
 def test_empty_patterns_are_refused(wandb_server, client: WandbClient, tmp_path: Path, include) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
     wandb_server.reset_stats()
-    with pytest.raises(BadRequestError, match="empty pattern"):
+    with pytest.raises(InvalidValueError, match="empty pattern"):
         client.download("ds", tmp_path / "out", include=include)
     assert not (tmp_path / "out").exists()
     assert wandb_server.stats()["graphql"]["total"] == 0  # refused before any request
@@ -379,7 +379,7 @@ def test_empty_patterns_are_refused(wandb_server, client: WandbClient, tmp_path:
 def test_include_matching_nothing_is_refused_unless_allowed(wandb_server, client: WandbClient,
                                                             tmp_path: Path) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
-    with pytest.raises(BadRequestError, match=r"\['\*.parquet'\].*allow_empty=True"):
+    with pytest.raises(InvalidValueError, match=r"\['\*.parquet'\].*allow_empty=True"):
         client.download("ds", tmp_path / "out", include="*.parquet")
     assert not (tmp_path / "out").exists()
     assert client.download("ds", tmp_path / "out", include="*.parquet", allow_empty=True).files == ()
@@ -389,7 +389,7 @@ def test_include_matching_nothing_is_refused_unless_allowed(wandb_server, client
                                                ("remove_foreign", 1)])
 def test_bad_options_are_bad_requests(wandb_server, client: WandbClient, tmp_path: Path, option, value) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
-    with pytest.raises(BadRequestError, match=option):
+    with pytest.raises(InvalidValueError, match=option):
         client.download("ds", tmp_path / "out", **{option: value})
 
 
@@ -603,13 +603,13 @@ def test_a_forged_ledger_cannot_reach_outside_the_root(wandb_server, client: Wan
 def test_verify_and_download_file_refuse_bad_roots_and_options(wandb_server, client: WandbClient,
                                                                tmp_path: Path) -> None:
     wandb_server.seed_artifact("ds", FILES, project="p")
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         client.verify("ds", "")
     (tmp_path / "f").write_text("x")
     with pytest.raises(LocalFileError):
         client.verify("ds", tmp_path / "f")
     assert client.verify("ds", tmp_path / "missing").missing == tuple(sorted(FILES))
-    with pytest.raises(BadRequestError, match="include"):
+    with pytest.raises(InvalidValueError, match="include"):
         client.download_file("ds", "a.txt", tmp_path / "one", include="*")
     with pytest.raises(UnsafePathError):
         client.download_file("ds", "./a.txt", tmp_path / "one")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from wandb_provider.client import WandbClient
-from wandb_provider.client.errors import BadRequestError
+from wandb_provider.client.errors import InvalidValueError
 from wandb_provider.client.models import WandbRun
 
 
@@ -91,14 +91,14 @@ def test_same_content_from_another_run_keeps_the_first_producer(client: WandbCli
 def test_run_arguments_are_checked_before_any_request(client: WandbClient, wandb_env: Any, data: Path) -> None:
     wandb_env.reset_stats()
     for bad in ("", "a/b", "has space", "x" * 129, "q?"):
-        with pytest.raises(BadRequestError):
+        with pytest.raises(InvalidValueError):
             client.upsert_run(wandb_env.entity, "p", bad)
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         client.upsert_run(wandb_env.entity, "p", "ok", config={"x": float("inf")})
     elsewhere = WandbRun(wandb_env.entity, "other-project", "r1")
-    with pytest.raises(BadRequestError, match="its own project"):
+    with pytest.raises(InvalidValueError, match="its own project"):
         client.log_artifact("raw", "dataset", data, project="p", run=elsewhere)
-    with pytest.raises(BadRequestError):
+    with pytest.raises(InvalidValueError):
         client.finish_run(elsewhere, failed="yes")  # type: ignore[arg-type]
     assert wandb_env.stats()["graphql"]["total"] == 0
 

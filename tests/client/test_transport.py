@@ -138,7 +138,8 @@ def test_ca_bundle_from_the_environment_is_trusted_by_every_kind_of_request(
         monkeypatch.setenv(variable, str(cert))
         client = WandbClient(url, "k" * 40)
         assert client.viewer().username == "demo"
-        with client._file_storage().get(f"{url}/file?sig=1", operation="DownloadFile") as response:
+        with client._transport.request("GET", f"{url}/file?sig=1", operation="DownloadFile",
+                                       authenticated=False, stream=True) as response:
             assert response.status == 200 and response.content == b"bytes"
 
 
@@ -157,19 +158,20 @@ def test_proxy_from_the_environment_carries_api_calls_and_file_downloads(monkeyp
         monkeypatch.setenv("HTTP_PROXY", proxy_url)
         client = WandbClient("http://wandb.invalid", "k" * 40)
         assert client.viewer().username == "demo"
-        with client._file_storage().get("http://files.invalid/blob?sig=1", operation="DownloadFile") as response:
+        with client._transport.request("GET", "http://files.invalid/blob?sig=1", operation="DownloadFile",
+                                       authenticated=False, stream=True) as response:
             assert response.content == b"bytes"
     assert seen == ["http://wandb.invalid/graphql", "http://files.invalid/blob?sig=1"]
 
 
 def test_a_proxy_page_instead_of_json_is_a_malformed_answer_not_a_refusal() -> None:
-    from wandb_provider.client import BadRequestError, MalformedResponseError
+    from wandb_provider.client import InvalidValueError, MalformedResponseError
 
     page = b"<html>login</html>"
     with serve(lambda request: answer(request, 200, page, content_type="text/html")) as url, \
             pytest.raises(MalformedResponseError) as info:
         WandbClient(url, "k" * 40).viewer()
-    assert not isinstance(info.value, BadRequestError)
+    assert not isinstance(info.value, InvalidValueError)
     assert info.value.transient
 
 
@@ -177,9 +179,9 @@ def test_a_proxy_page_instead_of_json_is_a_malformed_answer_not_a_refusal() -> N
                                      {"timeout": -1}, {"max_retries": -1}, {"max_retries": 1.5},
                                      {"max_workers": 0}, {"cache_max_bytes": -5}, {"timeout": "60"}])
 def test_nonsense_settings_are_refused_before_any_request(options: dict) -> None:
-    from wandb_provider.client import BadRequestError
+    from wandb_provider.client import InvalidValueError
 
-    with pytest.raises(BadRequestError) as info:
+    with pytest.raises(InvalidValueError) as info:
         WandbClient("http://127.0.0.1:9", "k" * 40, **options)
     assert next(iter(options)) in str(info.value)
 

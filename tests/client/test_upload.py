@@ -19,8 +19,8 @@ import pytest
 
 from wandb_provider.client import WandbClient
 from wandb_provider.client.errors import (
-    BadRequestError,
     InvalidArtifactPathError,
+    InvalidValueError,
     LocalFileError,
     ReferenceNotAllowedError,
     UnsupportedReferenceError,
@@ -141,30 +141,31 @@ def test_symlinks_are_followed_only_inside_the_folder(client: WandbClient, wandb
 
 
 @pytest.mark.parametrize(("kwargs", "error"), [
-    ({"name": "bad/name"}, InvalidArtifactPathError),
+    ({"name": "too/many/parts/name"}, InvalidArtifactPathError),
+    ({"name": "p//name"}, InvalidArtifactPathError),
     ({"name": "bad:name"}, InvalidArtifactPathError),
-    ({"type": "wandb-history"}, BadRequestError),
+    ({"type": "wandb-history"}, InvalidValueError),
     ({"aliases": ["v3"]}, InvalidArtifactPathError),
     ({"aliases": ["a/b"]}, InvalidArtifactPathError),
-    ({"tags": ["no!"]}, BadRequestError),
-    ({"metadata": {"x": float("nan")}}, BadRequestError),
-    ({"metadata": "{not json"}, BadRequestError),
-    ({"metadata": {"x": object()}}, BadRequestError),
+    ({"tags": ["no!"]}, InvalidValueError),
+    ({"metadata": {"x": float("nan")}}, InvalidValueError),
+    ({"metadata": "{not json"}, InvalidValueError),
+    ({"metadata": {"x": object()}}, InvalidValueError),
     ({"files": "does/not/exist"}, LocalFileError),
     ({"files": "nothing-*.matches"}, LocalFileError),
-    ({"files": {"../up.txt": "a.txt"}}, BadRequestError),
-    ({"files": {"/abs.txt": "a.txt"}}, BadRequestError),
-    ({"files": {"same.txt": "a.txt", "same.txt/": "sub/b.bin"}}, BadRequestError),
-    ({"files": []}, BadRequestError),
-    ({"files": {"line\nbreak.txt": "a.txt"}}, BadRequestError),
+    ({"files": {"../up.txt": "a.txt"}}, InvalidValueError),
+    ({"files": {"/abs.txt": "a.txt"}}, InvalidValueError),
+    ({"files": {"same.txt": "a.txt", "same.txt/": "sub/b.bin"}}, InvalidValueError),
+    ({"files": []}, InvalidValueError),
+    ({"files": {"line\nbreak.txt": "a.txt"}}, InvalidValueError),
     ({"aliases": "['ok', 'bad/alias']"}, InvalidArtifactPathError),
-    ({"multipart_threshold": "many"}, BadRequestError),
-    ({"run": {"entity": "demo", "project": "p", "run_id": "has space"}}, BadRequestError),
+    ({"multipart_threshold": "many"}, InvalidValueError),
+    ({"run": {"entity": "demo", "project": "p", "run_id": "has space"}}, InvalidValueError),
     ({"project": "bad/project"}, InvalidArtifactPathError),
-    ({"project": "wandb-registry-model"}, BadRequestError),
-    ({"project": 42}, BadRequestError),
-    ({"entity": ["demo"]}, BadRequestError),
-    ({"multipart_threshold": 0}, BadRequestError),
+    ({"project": "wandb-registry-model"}, InvalidValueError),
+    ({"project": 42}, InvalidValueError),
+    ({"entity": ["demo"]}, InvalidValueError),
+    ({"multipart_threshold": 0}, InvalidValueError),
     ({"references": ["s3://bucket/key"]}, UnsupportedReferenceError),
     ({"references": ["file:///etc/passwd"]}, ReferenceNotAllowedError),
     ({"references": ["http://127.0.0.1:1/x"]}, ReferenceNotAllowedError),
@@ -247,7 +248,7 @@ def test_server_refuses_a_completion_whose_parts_do_not_match(wandb_env: Any, tm
     client._graphql.execute = tampering  # type: ignore[method-assign]
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(11 * MIB))
-    with pytest.raises(BadRequestError, match="lists parts"):
+    with pytest.raises(InvalidValueError, match="lists parts"):
         client.log_artifact("big", "model", big, multipart_threshold=5 * MIB)
     assert committed(client, wandb_env, "big") == []
 

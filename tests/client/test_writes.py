@@ -9,8 +9,8 @@ import pytest
 from wandb_provider.client import (
     AliasConflictError,
     ArtifactNotFoundError,
-    BadRequestError,
     InvalidArtifactPathError,
+    InvalidValueError,
     PermissionDeniedError,
     ProtectedAliasError,
     WandbClient,
@@ -106,7 +106,7 @@ def test_update_metadata_merge_replace_description_tags(wandb_server, client: Wa
 )
 def test_invalid_metadata_is_refused_before_any_request(wandb_server, client: WandbClient, metadata) -> None:
     wandb_server.reset_stats()
-    with pytest.raises(BadRequestError, match="metadata"):
+    with pytest.raises(InvalidValueError, match="metadata"):
         client.update("churn-model:v2", metadata=metadata)
     assert wandb_server.stats()["graphql"]["total"] == 0
 
@@ -140,7 +140,7 @@ def test_link_into_registry_and_protected_alias(wandb_server, client: WandbClien
 
 def test_model_registry_rule(wandb_server, client: WandbClient) -> None:
     client.link("churn-model:v2", "acme/model-registry/churn-models")
-    with pytest.raises(BadRequestError, match="Model Registry"):
+    with pytest.raises(InvalidValueError, match="Model Registry"):
         client.update_aliases("acme/model-registry/churn-models:v0", add=["staging"])
 
 

@@ -14,7 +14,7 @@ import pytest
 import xxhash
 
 from wandb_provider.client import WandbClient
-from wandb_provider.client.errors import BadRequestError
+from wandb_provider.client.errors import InvalidValueError
 
 wandb = pytest.importorskip("wandb")
 
@@ -92,7 +92,7 @@ def test_an_unknown_digest_algorithm_is_refused_before_any_request(client: Wandb
                                                                   tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("x\n")
     wandb_env.reset_stats()
-    with pytest.raises(BadRequestError, match="digest_algorithm"):
+    with pytest.raises(InvalidValueError, match="digest_algorithm"):
         client.log_artifact("x", "dataset", tmp_path / "x.txt", digest_algorithm="SHA256")
     assert wandb_env.stats()["graphql"]["total"] == 0
 

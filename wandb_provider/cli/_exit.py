@@ -52,6 +52,6 @@ def exit_code(error: WandbError) -> int:
     if isinstance(error, (errors.ConditionNotMetError, errors.AliasConflictError)):
         return REFUSED
     if isinstance(error, errors.InvalidArtifactPathError) or (
-            isinstance(error, errors.BadRequestError) and error.status is None and error.operation is None):
+            isinstance(error, errors.InvalidValueError) and error.status is None and error.operation is None):
         return USAGE  # refused by our own checks, before any request; W&B's refusals name the operation
     return FAILED

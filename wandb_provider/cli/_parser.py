@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "Log files, folders (their files keep relative names) and references as a new version. "
                   "The same content as an existing version gives that version back: re-running is safe. "
                   "Prints the version on stdout.")
-    log.add_argument("name", metavar="NAME", help="the collection to log into")
+    log.add_argument("name", metavar="NAME", help="the collection to log into: [entity/][project/]name")
     log.add_argument("paths", metavar="PATH", nargs="*", help="files, folders or globs")
     log.add_argument("--type", required=True, metavar="TYPE", help="the artifact type, e.g. dataset or model")
     log.add_argument("--project", metavar="PROJECT", help="default: WANDB_PROJECT")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conditions import check_on_missing, evaluate_gate, validate_gate
-from .errors import AliasConflictError, BadRequestError, ConditionNotMetError, InvalidArtifactPathError, WandbError
+from .errors import AliasConflictError, ConditionNotMetError, InvalidArtifactPathError, InvalidValueError, WandbError
 from .models import AliasChange, ArtifactVersion
 from .paths import check_alias, is_version
 from .values import as_str_list, parse_literal
@@ -29,7 +29,7 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
                 f"{what}: {alias!r} holds a comma; W&B would take it as one alias. Pass several aliases as a list.",
                 hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r}.")
         if alias in RESERVED_ALIASES:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"{what}: {alias!r} is managed by W&B (it always marks the newest version) and cannot be "
                 "set or removed.", hint="Use an alias of your own, e.g. 'production'.",
             )
@@ -44,7 +44,7 @@ def _expected_holder(alias: str, value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value.strip() == NO_HOLDER):
         return None
     if isinstance(value, str) and value.strip() in _NO_VERSION_TEXT:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"only_if_current[{alias!r}]: your expected value is empty ({value!r}); did a template render "
             "None (e.g. an xcom_pull of a task id that does not exist)?",
             hint=f"Give the version you expect ('v3'); pass None (or the text {NO_HOLDER!r}) for 'held by no "
@@ -52,7 +52,7 @@ def _expected_holder(alias: str, value: Any) -> str | None:
         )
     if isinstance(value, str) and is_version(value.strip()):
         return value.strip()
-    raise BadRequestError(
+    raise InvalidValueError(
         f"only_if_current[{alias!r}] must be a version like 'v3' or None (on no version), not {value!r}."
     )
 
@@ -80,10 +80,10 @@ class AliasRequest:
         added and removed. ``on_missing``: what a gate key the metadata lacks does (see ``conditions``)."""
         if isinstance(guard, str):  # a whole guard rendered by a template; never let it vanish silently
             if guard.strip() in _NO_VERSION_TEXT:
-                raise BadRequestError(f"only_if_current rendered empty ({guard!r}); pass None for no guard.")
+                raise InvalidValueError(f"only_if_current rendered empty ({guard!r}); pass None for no guard.")
             guard = parse_literal(guard, "only_if_current")
         if guard is not None and not isinstance(guard, Mapping):
-            raise BadRequestError(f"only_if_current must be a dict like {{'production': 'v3'}}, not {guard!r}.")
+            raise InvalidValueError(f"only_if_current must be a dict like {{'production': 'v3'}}, not {guard!r}.")
         guard_aliases = check_alias_names(list((guard or {}).keys()), "only_if_current")
         request = cls(
             add=check_alias_names(add, "add"),
@@ -94,7 +94,7 @@ class AliasRequest:
         )
         both = set(request.add) & set(request.remove)
         if both:
-            raise BadRequestError(f"aliases {sorted(both)} are both added and removed.")
+            raise InvalidValueError(f"aliases {sorted(both)} are both added and removed.")
         return request
 
     @property

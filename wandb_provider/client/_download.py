@@ -38,10 +38,10 @@ from ._references import (
 )
 from ._retry import TransientTransportError
 from ._roots import LEDGER_DIR, Identity, Ledger, Planner, Record, RootSession, apply
-from ._storage import Storage, StorageResponse, raise_for_storage_status
+from ._transport import Response, Transport, raise_for_storage_status
 from .errors import (
     ArtifactIntegrityError,
-    BadRequestError,
+    InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
     ServerError,
@@ -69,12 +69,12 @@ def _patterns(name: str, value: Patterns) -> list[str]:
         return []
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, (list, tuple, set, frozenset)) or not all(isinstance(p, str) for p in items):
-        raise BadRequestError(f"{name} must be a pattern or a list of patterns (strings), not {value!r}.",
-                              hint=f"e.g. {name}=['*.csv', 'data/'].")
+        raise InvalidValueError(f"{name} must be a pattern or a list of patterns (strings), not {value!r}.",
+                                hint=f"e.g. {name}=['*.csv', 'data/'].")
     patterns = list(items)
     if any(not p.strip() for p in patterns):
-        raise BadRequestError(f"{name}={value!r} holds an empty pattern, which selects nothing.",
-                              hint=f"Pass None to not filter, or name files, folders or globs in {name}.")
+        raise InvalidValueError(f"{name}={value!r} holds an empty pattern, which selects nothing.",
+                                hint=f"Pass None to not filter, or name files, folders or globs in {name}.")
     return patterns
 
 
@@ -87,7 +87,7 @@ def select(manifest: Manifest, include: Patterns, exclude: Patterns, *, allow_em
     includes, excludes = _patterns("include", include), _patterns("exclude", exclude)
     chosen = [e for e in manifest if (not includes or _matches(e.path, includes)) and not _matches(e.path, excludes)]
     if not chosen and len(manifest) and not allow_empty:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"include={includes!r} exclude={excludes!r} selects none of the version's {len(manifest)} files.",
             hint="Check the patterns (client.manifest(version).entries lists the files), or pass allow_empty=True.",
         )
@@ -173,12 +173,12 @@ class _Denied(Exception):
 class Downloader:
     """Downloads one version's selected entries into ``root`` (one instance per call)."""
 
-    def __init__(self, storage: Storage, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
+    def __init__(self, transport: Transport, urls: UrlSource, cache: BlobCache | None, *, max_workers: int,
                  max_attempts: int, progress: ProgressCallback | None, policy: ReferencePolicy,
                  lock_wait: float, progress_interval: float = 5.0, verify: bool = True,
                  link_from_cache: bool = False, backoff: tuple[float, float] = (0.0, 0.0),
                  cache_scope: str = "", ledger_keys: Path | None = None) -> None:
-        self.storage = storage
+        self.transport = transport  # storage GETs: unauthenticated, streamed, same pools and retries
         self._url_source = urls
         self._urls: dict[str, str] | None = None
         self._url_generation = 0
@@ -350,8 +350,8 @@ class Downloader:
                 self._pause("download", entry, last_error, attempt - 1)
             url, generation = self._url(entry.path)
             try:
-                with self.storage.get(url, operation="DownloadFile", cancel=self.cancel,
-                                      expected_size=entry.size) as response:
+                with self.transport.request("GET", url, operation="DownloadFile", authenticated=False, stream=True,
+                                            cancel=self.cancel, expected_size=entry.size) as response:
                     if response.status in (401, 403):
                         raise _Denied(response.status)
                     raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
@@ -392,7 +392,7 @@ class Downloader:
         error.__cause__ = last_error
         return error
 
-    def _stream(self, response: StorageResponse, dest: str, algorithm: str, progress: _Progress | None
+    def _stream(self, response: Response, dest: str, algorithm: str, progress: _Progress | None
                 ) -> tuple[int, str]:
         """Write the body into ``dest``, hashing as it goes; return (size, digest)."""
         return self._write_chunks(response.chunks(CHUNK), dest, algorithm, progress)
@@ -454,9 +454,10 @@ class Downloader:
             try:
                 while True:
                     self._check_cancel()
-                    with self.storage.get(url, operation="DownloadReference", follow_redirects=False,
-                                          url_guard=lambda hop: self.policy.check_http(entry, hop),
-                                          cancel=self.cancel, expected_size=entry.size) as response:
+                    with self.transport.request("GET", url, operation="DownloadReference", authenticated=False,
+                                                stream=True, follow_redirects=False,
+                                                url_guard=lambda hop: self.policy.check_http(entry, hop),
+                                                cancel=self.cancel, expected_size=entry.size) as response:
                         if response.status in REDIRECT_STATUSES:
                             url = next_hop(self.policy, entry, url, response.status, response.header("Location"),
                                            hops)
@@ -788,17 +789,17 @@ def check_options(mode: object, max_workers: object, progress: object, include: 
     _patterns("include", include)
     _patterns("exclude", exclude)
     if mode not in MODES:
-        raise BadRequestError(f"mode must be 'merge' or 'checkout', not {mode!r}.",
-                              hint="'merge' adds files and keeps the rest; 'checkout' also removes files an "
-                                   "earlier download placed that this version does not have.")
+        raise InvalidValueError(f"mode must be 'merge' or 'checkout', not {mode!r}.",
+                                hint="'merge' adds files and keeps the rest; 'checkout' also removes files an "
+                                     "earlier download placed that this version does not have.")
     for name, value in flags.items():
         if not isinstance(value, bool):
-            raise BadRequestError(f"{name} must be True or False, not {value!r}.")
+            raise InvalidValueError(f"{name} must be True or False, not {value!r}.")
     if max_workers is not None and (not isinstance(max_workers, int) or isinstance(max_workers, bool)
                                     or max_workers < 1):
-        raise BadRequestError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
+        raise InvalidValueError(f"max_workers must be a whole number of at least 1, not {max_workers!r}.")
     if progress is not None and not callable(progress):
-        raise BadRequestError(f"progress must be a callable taking a ProgressUpdate, not {progress!r}.")
+        raise InvalidValueError(f"progress must be a callable taking a ProgressUpdate, not {progress!r}.")
 
 
 def identity_of(version: Any) -> Identity:

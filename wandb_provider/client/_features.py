@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
-from .errors import BadRequestError, MalformedResponseError
+from .errors import InvalidValueError, MalformedResponseError
 
 if TYPE_CHECKING:
     from ._graphql import GraphQLClient
@@ -72,7 +72,7 @@ class ServerFeatures:
     def _ask(self) -> frozenset[str]:
         try:
             data = self._graphql.execute(q.SERVER_FEATURES, what="read the server's features")
-        except BadRequestError as exc:
+        except InvalidValueError as exc:
             if _NO_FEATURES_FIELD in str(exc):
                 return frozenset()  # a server older than feature reporting: no optional feature
             raise

@@ -8,7 +8,7 @@ from ._queries import Operation
 from ._transport import Transport, raise_for_status
 from .errors import (
     AuthenticationError,
-    BadRequestError,
+    InvalidValueError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
@@ -33,7 +33,7 @@ def graphql_error(operation: str, messages: list[str], what: str) -> WandbError:
                                    hint="Check the connection's API key or WANDB_API_KEY.")
     if "not found" in lowered:
         return NotFoundError(message, operation=operation)
-    return BadRequestError(message, operation=operation)
+    return InvalidValueError(message, operation=operation)
 
 
 class GraphQLClient:

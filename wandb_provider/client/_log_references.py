@@ -26,7 +26,13 @@ from ._redact import redact_url
 from ._references import ReferencePolicy
 from ._sources import check_name
 from .config import ClientConfig
-from .errors import BadRequestError, CancelledError, NotFoundError, ReferenceNotAllowedError, UnsupportedReferenceError
+from .errors import (
+    CancelledError,
+    InvalidValueError,
+    NotFoundError,
+    ReferenceNotAllowedError,
+    UnsupportedReferenceError,
+)
 from .manifest import ManifestEntry
 from .object_stores import SCHEMES as OBJECT_SCHEMES
 from .object_stores import ObjectInfo, ObjectLocation, ObjectStore, ObjectStores, store_for
@@ -65,14 +71,14 @@ def _spec(item: Any, name: str | None) -> tuple[str | None, Any, dict[str, Any]]
     if not isinstance(item, Mapping):
         return name, item, {}
     if unknown := sorted(str(k) for k in set(item) - SPEC_KEYS):
-        raise BadRequestError(f"references: unknown key(s) {', '.join(unknown)} in {dict(item)!r}.",
-                              hint="A reference is a URI or {'uri': ..., 'name': ..., 'checksum': ..., "
-                                   "'max_objects': ...}.")
+        raise InvalidValueError(f"references: unknown key(s) {', '.join(unknown)} in {dict(item)!r}.",
+                                hint="A reference is a URI or {'uri': ..., 'name': ..., 'checksum': ..., "
+                                     "'max_objects': ...}.")
     given = item.get("name")
     if given is not None and (not isinstance(given, str) or not given.strip()):
-        raise BadRequestError(f"references: name {given!r} is not a name.")
+        raise InvalidValueError(f"references: name {given!r} is not a name.")
     if name is not None and given is not None and given != name:
-        raise BadRequestError(f"references: {name!r} is given a second name {given!r}.")
+        raise InvalidValueError(f"references: {name!r} is given a second name {given!r}.")
     options = {k: item[k] for k in ("checksum", "max_objects") if k in item}
     return name if name is not None else given, item.get("uri"), options
 
@@ -81,7 +87,7 @@ def _checksum(value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     if not isinstance(value, bool):
-        raise BadRequestError(f"references: checksum must be True or False, not {value!r}.")
+        raise InvalidValueError(f"references: checksum must be True or False, not {value!r}.")
     return value
 
 
@@ -91,7 +97,7 @@ def _max_objects(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequestError(f"references: max_objects must be a whole number >= 1, not {value!r}.")
+        raise InvalidValueError(f"references: max_objects must be a whole number >= 1, not {value!r}.")
     return value
 
 
@@ -120,7 +126,7 @@ def parse_references(references: Any, config: ClientConfig, object_stores: Objec
     for given_name, item in pairs:
         name, uri, options = _spec(item, given_name)
         if not isinstance(uri, str) or not uri.strip():
-            raise BadRequestError(f"references: {uri!r} is not a URL.")
+            raise InvalidValueError(f"references: {uri!r} is not a URL.")
         parts = urlsplit(uri)
         scheme = parts.scheme.lower()
         checksum = _checksum(options.get("checksum", True))
@@ -136,11 +142,11 @@ def parse_references(references: Any, config: ClientConfig, object_stores: Objec
                                     checksum=checksum, max_objects=max_objects, store=store))
             continue
         if not checksum or max_objects is not None:
-            raise BadRequestError(f"references: {redact_url(uri)!r}: checksum and max_objects apply to s3:// and "
-                                  "gs:// references only.")
+            raise InvalidValueError(f"references: {redact_url(uri)!r}: checksum and max_objects apply to s3:// and "
+                                    "gs:// references only.")
         if scheme in ("http", "https"):
             if not parts.hostname:
-                raise BadRequestError(f"references: {redact_url(uri)!r} names no host.")
+                raise InvalidValueError(f"references: {redact_url(uri)!r} names no host.")
             check_host(uri, config)
             default = PurePosixPath(unquote(parts.path)).name
         elif scheme == "file":
@@ -257,7 +263,7 @@ def object_entries(reference: Reference, cancel: Any = None) -> dict[str, dict[s
         if info.is_folder or info.key.endswith("/") or (location.scheme == "s3" and info.size == 0):
             continue
         if len(entries) == limit:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"references: more than {limit} objects under {location.scheme}://{location.bucket}/{prefix}.",
                 hint="Pass a larger max_objects for this reference, or reference a narrower prefix.")
         relative = info.key[len(prefix):]

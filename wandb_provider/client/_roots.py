@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ._localfs import local_errors, local_file_error
-from .errors import BadRequestError, LocalFileError, RootBusyError, RootConflictError
+from .errors import InvalidValueError, LocalFileError, RootBusyError, RootConflictError
 from .manifest import ManifestEntry, check_entry_path
 
 log = logging.getLogger("wandb_provider.client.download")
@@ -61,14 +61,14 @@ def resolve_root(root: object) -> Path:
     is not a folder. ``~`` is expanded; a relative path is taken from the current folder.
     """
     if isinstance(root, bytes) or not isinstance(root, (str, os.PathLike)):
-        raise BadRequestError(f"root must be a folder path (str or os.PathLike), not {type(root).__name__}.",
-                              hint="Pass the folder to download into, e.g. '/data/models/churn'.")
+        raise InvalidValueError(f"root must be a folder path (str or os.PathLike), not {type(root).__name__}.",
+                                hint="Pass the folder to download into, e.g. '/data/models/churn'.")
     text = os.fspath(root)
     if not isinstance(text, str) or not text.strip():
-        raise BadRequestError("root is empty: refusing to download into the current folder by accident.",
-                              hint="Pass the folder to download into, e.g. '/data/models/churn'.")
+        raise InvalidValueError("root is empty: refusing to download into the current folder by accident.",
+                                hint="Pass the folder to download into, e.g. '/data/models/churn'.")
     if "\x00" in text:
-        raise BadRequestError(f"root {text!r} contains NUL.", hint="Pass a valid folder path.")
+        raise InvalidValueError(f"root {text!r} contains NUL.", hint="Pass a valid folder path.")
     try:
         path = Path(os.path.abspath(os.path.expanduser(text)))
     except OSError as exc:  # a relative root and a current folder that no longer exists
@@ -78,7 +78,7 @@ def resolve_root(root: object) -> Path:
     if os.environ.get("HOME"):
         homes.add(os.path.realpath(os.environ["HOME"]))
     if real == os.path.realpath("/") or any(real == home or _is_under(home, real) for home in homes):
-        raise BadRequestError(
+        raise InvalidValueError(
             f"refusing root {text!r} ({real}): it is the filesystem root, a home folder or a folder holding one.",
             hint="Download into a folder of its own, e.g. '/data/models/churn'.",
         )

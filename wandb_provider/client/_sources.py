@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import BadRequestError, LocalFileError, UnsafePathError
+from .errors import InvalidValueError, LocalFileError, UnsafePathError
 from .manifest import check_entry_path
 from .values import as_str_list, looks_like_list, parse_literal
 
@@ -63,7 +63,7 @@ def collect(files: Any) -> list[LocalFile]:
             check_name(item.name)
             previous = found.get(item.name)
             if previous is not None and os.path.realpath(previous.path) != os.path.realpath(item.path):
-                raise BadRequestError(
+                raise InvalidValueError(
                     f"two files would have the same name {item.name!r} in the artifact: {previous.path} and "
                     f"{item.path}.", hint="Give them different names with a mapping {name: path}.",
                 )
@@ -74,19 +74,19 @@ def collect(files: Any) -> list[LocalFile]:
 def check_name(name: str) -> str:
     """A name inside an artifact: relative POSIX path, no ``..``, no backslash or NUL, no empty parts."""
     if not isinstance(name, str):
-        raise BadRequestError(f"a name in the artifact must be text, not {type(name).__name__}.")
+        raise InvalidValueError(f"a name in the artifact must be text, not {type(name).__name__}.")
     try:
         check_entry_path(name)
     except UnsafePathError as exc:
-        raise BadRequestError(f"invalid name {name!r} in the artifact: {exc.message.split(': ', 1)[-1]}",
-                              hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.") from None
+        raise InvalidValueError(f"invalid name {name!r} in the artifact: {exc.message.split(': ', 1)[-1]}",
+                                hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.") from None
     parts = name.split("/")
     if any(not char.isprintable() for char in name):
-        raise BadRequestError(f"invalid name {name!r} in the artifact: it contains control or invisible characters.",
-                              hint="Rename the file; W&B lists and hashes names line by line.")
+        raise InvalidValueError(f"invalid name {name!r} in the artifact: it contains control or invisible characters.",
+                                hint="Rename the file; W&B lists and hashes names line by line.")
     if any(part in ("", ".") for part in parts) or len(name.encode()) > 1024:
-        raise BadRequestError(f"invalid name {name!r} in the artifact: empty or '.' path segments, or too long.",
-                              hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.")
+        raise InvalidValueError(f"invalid name {name!r} in the artifact: empty or '.' path segments, or too long.",
+                                hint="Use a relative path with '/' separators, e.g. 'data/train.csv'.")
     return name
 
 
@@ -96,10 +96,10 @@ def _sources(files: Any) -> Iterator[tuple[str | None, str]]:
         files = parse_literal(files, "files")
     if isinstance(files, Mapping):
         if not files:
-            raise BadRequestError("files is an empty mapping: nothing to log.")
+            raise InvalidValueError("files is an empty mapping: nothing to log.")
         for name, source in files.items():
             if not isinstance(name, str):
-                raise BadRequestError(f"files: every name must be text, not {name!r}.")
+                raise InvalidValueError(f"files: every name must be text, not {name!r}.")
             yield (name.rstrip("/") or None) if name != "/" else None, _source_text(source)
         return
     if isinstance(files, (str, os.PathLike)):
@@ -111,18 +111,18 @@ def _sources(files: Any) -> Iterator[tuple[str | None, str]]:
         return
     if isinstance(files, (list, tuple)):
         if not files:
-            raise BadRequestError("files is an empty list: nothing to log.")
+            raise InvalidValueError("files is an empty list: nothing to log.")
         for item in files:
             yield None, _source_text(item)
         return
-    raise BadRequestError(f"files must be a path, a glob, a list of them or a mapping, not {type(files).__name__}.")
+    raise InvalidValueError(f"files must be a path, a glob, a list of them or a mapping, not {type(files).__name__}.")
 
 
 def _source_text(source: Any) -> str:
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if not isinstance(source, str) or not source.strip():
-        raise BadRequestError(f"files: {source!r} is not a path.", hint="Give a local path, folder or glob.")
+        raise InvalidValueError(f"files: {source!r} is not a path.", hint="Give a local path, folder or glob.")
     return source
 
 

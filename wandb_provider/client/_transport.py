@@ -35,8 +35,8 @@ from ._retry import RETRY_STATUSES, DeadlineExceeded, RetryableStatus, RetryBudg
 from .config import USER_AGENT, ClientConfig
 from .errors import (
     AuthenticationError,
-    BadRequestError,
     CancelledError,
+    InvalidValueError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
@@ -585,6 +585,12 @@ def raise_for_status(response: Response, operation: str, what: str) -> None:
         raise error_for_status(response.status, response.detail(), operation, what)
 
 
+def raise_for_storage_status(response: Response, operation: str, what: str) -> None:
+    """Map a storage answer that is an error (4xx, 5xx) to its typed error; a redirect is the caller's."""
+    if response.status >= 400:
+        raise error_for_status(response.status, response.detail(), operation, what)
+
+
 def error_for_status(status: int, detail: str, operation: str, what: str) -> WandbError:
     """The typed error for a final (non-retryable) HTTP error status; the one mapping for all calls."""
     if status == 401:
@@ -603,5 +609,5 @@ def error_for_status(status: int, detail: str, operation: str, what: str) -> Wan
     if 300 <= status < 400:
         return MalformedResponseError(f"{what}: unexpected redirect (HTTP {status}).", operation=operation,
                                       status=status, hint="Check the base URL; W&B answers without redirects.")
-    return BadRequestError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
-                           operation=operation, status=status)
+    return InvalidValueError(f"{what}: W&B refused the request (HTTP {status}: {detail}).",
+                             operation=operation, status=status)

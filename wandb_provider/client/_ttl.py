@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import BadRequestError
+from .errors import InvalidValueError
 from .models import TTL, TTL_INHERIT
 
 _TTL_INHERIT_WIRE = -1  # W&B's ttlDurationSeconds for "inherits the team default"
@@ -24,7 +24,7 @@ def check_ttl(ttl: Any) -> TTL:
     if isinstance(ttl, float) and ttl.is_integer():
         ttl = int(ttl)
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 < ttl <= MAX_TTL_SECONDS:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"ttl must be whole seconds from 1 to {MAX_TTL_SECONDS}, None (no TTL) or {TTL_INHERIT!r}, not {ttl!r}.")
     return ttl
 

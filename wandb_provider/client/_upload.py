@@ -41,8 +41,8 @@ from ._redact import redact_url
 from ._transport import raise_for_status
 from .errors import (
     ArtifactIntegrityError,
-    BadRequestError,
     CancelledError,
+    InvalidValueError,
     MalformedResponseError,
     NotFoundError,
     WandbError,
@@ -242,7 +242,7 @@ class Uploader:
             for hashed in files:  # also those W&B had already: the manifest must describe the files as they are
                 hashed.check_unchanged()
             self._commit(artifact_id, contents, manifest_vars, digest, what)
-        except (BadRequestError, NotFoundError):
+        except (InvalidValueError, NotFoundError):
             # The same request running elsewhere (an Airflow retry while the first try still runs) may
             # have committed this very version first; then W&B refuses our late writes to it.
             if not self._committed_by_another(artifact_id, digest, what):

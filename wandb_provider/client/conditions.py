@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadRequestError, MissingMetadataKeyError
+from .errors import InvalidValueError, MissingMetadataKeyError
 from .values import as_number, looks_like_list, parse_literal
 
 if TYPE_CHECKING:
@@ -113,8 +113,8 @@ def _is_nan(value: Any) -> bool:
     return number is not None and number.is_nan()
 
 
-def _mixed(key: str, op: str, value: Any, expected: Any) -> BadRequestError:
-    return BadRequestError(
+def _mixed(key: str, op: str, value: Any, expected: Any) -> InvalidValueError:
+    return InvalidValueError(
         f"require[{key!r}]: cannot compare metadata {_describe(value)} with {op} {_describe(expected)}: "
         "a gate compares numbers with numbers and text with text.",
         hint="Fix the gate's value, or the metadata, so both sides have the same type "
@@ -123,7 +123,7 @@ def _mixed(key: str, op: str, value: Any, expected: Any) -> BadRequestError:
 
 
 def _equal(key: str, op: str, value: Any, expected: Any) -> bool:
-    """``value == expected`` for values of one kind; mixed kinds raise ``BadRequestError``."""
+    """``value == expected`` for values of one kind; mixed kinds raise ``InvalidValueError``."""
     kinds = {_kind(value), _kind(expected)}
     if "none" in kinds:
         return value is None and expected is None
@@ -172,8 +172,8 @@ def _literal(value: Any, what: str) -> Any:
     """A rendered template (text) read back as the dict or list it stands for."""
     if isinstance(value, str):
         if is_empty_value(value):
-            raise BadRequestError(f"{what} rendered empty ({value!r}); a gate must say what it requires.",
-                                  hint="Pass None (not a template that renders empty) for no gate.")
+            raise InvalidValueError(f"{what} rendered empty ({value!r}); a gate must say what it requires.",
+                                    hint="Pass None (not a template that renders empty) for no gate.")
         return parse_literal(value, what)
     return value
 
@@ -182,7 +182,7 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
     """The gate's own value for one operator, checked and normalised (list literals parsed)."""
     where = f"require[{key!r}][{op!r}]"
     if is_empty_value(expected):
-        raise BadRequestError(
+        raise InvalidValueError(
             f"{where}: your expected value is empty ({expected!r}); a gate term must say what it requires "
             "(did a template render None, e.g. an xcom_pull of a task id that does not exist?).",
             hint="Fix the template or the value. The operators' allow_empty=True drops a term whose template "
@@ -191,18 +191,18 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
     if op == "in":
         if isinstance(expected, str):
             if not looks_like_list(expected):
-                raise BadRequestError(f"{where}: 'in' needs a list of allowed values, not {expected!r}.",
-                                      hint="Write it as a list, e.g. ['torch', 'jax'].")
+                raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not {expected!r}.",
+                                        hint="Write it as a list, e.g. ['torch', 'jax'].")
             expected = parse_literal(expected, where)
         if not isinstance(expected, (list, tuple, set, frozenset)):
-            raise BadRequestError(f"{where}: 'in' needs a list of allowed values, not {type(expected).__name__}.")
+            raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not {type(expected).__name__}.")
         if not expected:
-            raise BadRequestError(f"{where}: the list of allowed values is empty, so nothing could pass.")
+            raise InvalidValueError(f"{where}: the list of allowed values is empty, so nothing could pass.")
         for option in expected:
             _check_expected(key, "==", option)
         return list(expected)
     if _is_nan(expected):
-        raise BadRequestError(f"{where}: NaN is not a value a condition can require (nothing equals NaN).")
+        raise InvalidValueError(f"{where}: NaN is not a value a condition can require (nothing equals NaN).")
     from .gates import relative
 
     if relative(key, op, expected) is not None:  # {"production": "+0.01"}: see gates
@@ -210,9 +210,9 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
     if op in _ORDERING:
         kind = _kind(expected)
         if kind not in ("number", "text"):
-            raise BadRequestError(f"{where}: {op} needs a number (or text), not {_describe(expected)}.")
+            raise InvalidValueError(f"{where}: {op} needs a number (or text), not {_describe(expected)}.")
         if kind == "text" and not expected.strip():
-            raise BadRequestError(f"{where}: the value is empty (did a template render nothing?).")
+            raise InvalidValueError(f"{where}: the value is empty (did a template render nothing?).")
     return expected
 
 
@@ -227,20 +227,20 @@ def validate_gate(require: Mapping[str, Any] | str | None) -> dict[str, dict[str
         return {}
     require = _literal(require, "require")
     if not isinstance(require, Mapping):
-        raise BadRequestError(f"require must be a dict of key -> {{operator: value}}, not {type(require).__name__}.")
+        raise InvalidValueError(f"require must be a dict of key -> {{operator: value}}, not {type(require).__name__}.")
     gate: dict[str, dict[str, Any]] = {}
     for key, conditions in require.items():
         if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
-            raise BadRequestError(f"require: {key!r} is not a metadata key (use dotted keys like 'eval.acc').")
+            raise InvalidValueError(f"require: {key!r} is not a metadata key (use dotted keys like 'eval.acc').")
         conditions = _literal(conditions, f"require[{key!r}]")
         if not isinstance(conditions, Mapping) or not conditions:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"require[{key!r}] must be a dict like {{'>=': 0.9}}; operators: {sorted(OPERATORS)}."
             )
         normalised: dict[str, Any] = {}
         for op, expected in conditions.items():
             if op not in OPERATORS:
-                raise BadRequestError(f"require[{key!r}]: unknown operator {op!r}; use one of {sorted(OPERATORS)}.")
+                raise InvalidValueError(f"require[{key!r}]: unknown operator {op!r}; use one of {sorted(OPERATORS)}.")
             normalised[op] = _check_expected(key, op, expected)
         gate[key] = normalised
     return gate
@@ -269,9 +269,9 @@ def metadata_keys(metadata: Mapping[str, Any], prefix: str = "") -> Iterator[str
 
 def check_on_missing(value: Any) -> str:
     if value not in ON_MISSING:
-        raise BadRequestError(f"on_missing must be one of {ON_MISSING}, not {value!r}.",
-                              hint="'fail' (default) stops on a key the metadata lacks; 'skip' counts it as "
-                                   "a condition that does not hold.")
+        raise InvalidValueError(f"on_missing must be one of {ON_MISSING}, not {value!r}.",
+                                hint="'fail' (default) stops on a key the metadata lacks; 'skip' counts it as "
+                                     "a condition that does not hold.")
     return str(value)
 
 
@@ -299,7 +299,7 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str 
 
     Numbers compare as numbers, whichever side is text that reads as one (``'200' >= '1000'`` is
     false); text compares with text. A number against text that is not one, or a boolean against
-    a number, is a ``BadRequestError``: such a gate cannot be decided. NaN never passes. A key the
+    a number, is an ``InvalidValueError``: such a gate cannot be decided. NaN never passes. A key the
     metadata lacks raises ``MissingMetadataKeyError`` unless ``on_missing="skip"`` (then it is a
     failed condition).
     """
@@ -308,7 +308,7 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str 
     check_on_missing(on_missing)
     gate = validate_gate(require)
     if reads(gate).any:
-        raise BadRequestError(
+        raise InvalidValueError(
             "this gate reads the producing run or another version (run.* or relative terms); "
             "decide it with WandbClient.evaluate_gate, which reads them.")
     terms: list[TermResult] = []
@@ -348,7 +348,7 @@ def validate_newer_than(reference: str | None) -> None:
         return
     assert reference is not None
     if newer_than_index(reference) is None and not _DIGEST.match(reference):
-        raise BadRequestError(
+        raise InvalidValueError(
             f"newer_than={reference!r} is neither a version ('v3', 'entity/project/name:v3') nor a digest."
         )
 

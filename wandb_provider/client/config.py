@@ -61,30 +61,30 @@ class ClientConfig:
     identity_token_file: str | None = None
 
     def __post_init__(self) -> None:
-        from .errors import BadRequestError
+        from .errors import InvalidValueError
 
         if self.identity_token_file is not None and (not isinstance(self.identity_token_file, str)
                                                      or not self.identity_token_file.strip()):
-            raise BadRequestError(f"client setting identity_token_file={self.identity_token_file!r} is not a path.",
-                                  hint="Give the path of the file your identity provider writes the JWT to.")
+            raise InvalidValueError(f"client setting identity_token_file={self.identity_token_file!r} is not a path.",
+                                    hint="Give the path of the file your identity provider writes the JWT to.")
 
         object.__setattr__(self, "base_url", (self.base_url or DEFAULT_BASE_URL).rstrip("/"))
         for name in ("timeout", "connect_timeout", "deadline", "retry_after_cap", "backoff_min", "backoff_max"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                     or value < 0 or (value == 0 and name in ("timeout", "connect_timeout", "deadline")):
-                raise BadRequestError(f"client setting {name}={value!r} is not a positive, finite number of seconds.",
-                                      hint=f"Set {name} to a number of seconds such as 60.")
+                raise InvalidValueError(f"client setting {name}={value!r} is not a positive, finite number of seconds.",
+                                        hint=f"Set {name} to a number of seconds such as 60.")
         for name in ("max_retries", "max_workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "max_retries" else 1):
-                raise BadRequestError(f"client setting {name}={value!r} is not a whole number "
-                                      f"{'>= 0' if name == 'max_retries' else '>= 1'}.")
+                raise InvalidValueError(f"client setting {name}={value!r} is not a whole number "
+                                        f"{'>= 0' if name == 'max_retries' else '>= 1'}.")
         if self.cache_max_bytes is not None and (isinstance(self.cache_max_bytes, bool)
                                                  or not isinstance(self.cache_max_bytes, int)
                                                  or self.cache_max_bytes < 0):
-            raise BadRequestError(f"client setting cache_max_bytes={self.cache_max_bytes!r} is not a whole number "
-                                  "of bytes >= 0.")
+            raise InvalidValueError(f"client setting cache_max_bytes={self.cache_max_bytes!r} is not a whole number "
+                                    "of bytes >= 0.")
         object.__setattr__(self, "allowed_file_reference_roots", tuple(self.allowed_file_reference_roots))
         object.__setattr__(self, "allowed_reference_hosts", tuple(self.allowed_reference_hosts))
 

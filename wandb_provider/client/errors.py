@@ -5,7 +5,8 @@
     WandbError                      .operation, .status, .hint; never holds the API key
     ├── InvalidArtifactPathError    also ValueError; raised before any request
     ├── UnsafePathError             also ValueError; a manifest path that would escape the root
-    ├── BadRequestError             also ValueError; W&B refused the request's values (400/422)
+    ├── InvalidValueError           also ValueError; a value that cannot be used: refused by our own
+    │   │                           checks before any request, or by W&B (400/422: .status, .operation)
     │   └── MissingMetadataKeyError  a gate names a metadata key the version does not have
     ├── UnsupportedReferenceError   also ValueError; a reference scheme this client cannot fetch
     │   └── ReferenceNotAllowedError  a file:// or private-address reference the caller did not allow
@@ -82,8 +83,10 @@ class UnsafePathError(WandbError, ValueError):
     """A manifest entry whose path is absolute or would leave the download root."""
 
 
-class BadRequestError(WandbError, ValueError):
-    """W&B refused the request's values."""
+class InvalidValueError(WandbError, ValueError):
+    """A value that cannot be used as given (an argument of the client, an operator, the sensor or the
+    command line): refused by our own checks before any request (``operation`` and ``status`` unset),
+    or by W&B (HTTP 400/422, a GraphQL validation error: ``operation`` names the request)."""
 
 
 class UnsupportedReferenceError(WandbError, ValueError):
@@ -139,7 +142,7 @@ class ConditionNotMetError(WandbError):
         self.failures = failures
 
 
-class MissingMetadataKeyError(BadRequestError):
+class MissingMetadataKeyError(InvalidValueError):
     """A gate names a metadata key the version does not have (a typo, most often): the gate cannot be
     decided, so it fails closed. ``missing`` names the keys, ``available`` the keys the metadata has,
     ``suggestions`` the close matches."""

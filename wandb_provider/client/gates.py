@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .errors import BadRequestError
+from .errors import InvalidValueError
 from .values import as_number
 
 RUN_SCOPES = ("summary", "config")
@@ -53,25 +53,25 @@ def run_term(key: str) -> tuple[str, str] | None:
 
 def relative(key: str, op: str, expected: Any) -> tuple[str, Decimal] | None:
     """``("production", Decimal("0.01"))`` for ``{"production": "+0.01"}``; None for an absolute
-    threshold; ``BadRequestError`` for a dict that is not one alias with a numeric offset."""
+    threshold; ``InvalidValueError`` for a dict that is not one alias with a numeric offset."""
     if not isinstance(expected, Mapping):
         return None
     where = f"require[{key!r}][{op!r}]"
     if op not in ORDERING:
         return None  # == and != compare with a dict literally
     if len(expected) != 1:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"{where}: a relative threshold names one alias and an offset, e.g. {{'production': '+0.01'}}, "
             f"not {dict(expected)!r}.")
     alias, offset = next(iter(expected.items()))
     from ._aliases import check_alias_names
 
     if not isinstance(alias, str) or not alias.strip():
-        raise BadRequestError(f"{where}: {alias!r} is not an alias name.")
+        raise InvalidValueError(f"{where}: {alias!r} is not an alias name.")
     check_alias_names([alias], where)
     number = as_number(offset)
     if number is None or not number.is_finite():
-        raise BadRequestError(
+        raise InvalidValueError(
             f"{where}: the offset {offset!r} is not a number; write e.g. {{{alias!r}: '+0.01'}}, "
             f"or {{{alias!r}: 0}} for 'as good as {alias}'.",
             hint="A template that rendered empty is not an offset of zero.")
@@ -123,7 +123,7 @@ class Subject:
     config: Mapping[str, Any] = field(default_factory=dict)
 
     def value(self, key: str) -> Any:
-        """The value a term reads, or the missing marker; ``BadRequestError`` for a run term on a
+        """The value a term reads, or the missing marker; ``InvalidValueError`` for a run term on a
         version no run logged (such a gate can never be decided for it)."""
         from .conditions import lookup
 
@@ -132,9 +132,9 @@ class Subject:
             found = lookup(self.metadata, key)
             return _MISSING if found is _conditions_missing() else found
         if not self.run_read:
-            raise BadRequestError(f"require[{key!r}] reads the run of {self.qualified_name}, which was not read.")
+            raise InvalidValueError(f"require[{key!r}] reads the run of {self.qualified_name}, which was not read.")
         if self.run_path is None:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"require[{key!r}]: {self.qualified_name} was not logged by a run, so it has no run "
                 f"{scope[0]} to read {scope[1]!r} from.",
                 hint="Log the version from a run (wandb.init() ... run.log_artifact), or gate on its metadata.")
@@ -230,14 +230,14 @@ def decide(
     ``holders`` gives, for each alias the gate compares with, the version holding it (None: no
     version does). A key either side lacks raises ``MissingMetadataKeyError`` naming the keys it
     has (gates fail closed), or with ``on_missing="skip"`` fails its term; a null value fails its
-    term. Mixed types (a number against text) raise ``BadRequestError`` as in ``conditions``.
+    term. Mixed types (a number against text) raise ``InvalidValueError`` as in ``conditions``.
     """
     from .conditions import _holds, check_on_missing
 
     check_on_missing(on_missing)
 
     if if_no_holder not in IF_NO_HOLDER:
-        raise BadRequestError(f"if_no_holder must be one of {list(IF_NO_HOLDER)}, not {if_no_holder!r}.")
+        raise InvalidValueError(f"if_no_holder must be one of {list(IF_NO_HOLDER)}, not {if_no_holder!r}.")
     holders = holders or {}
     terms: list[Term] = []
     for key, conditions in gate.items():
@@ -249,7 +249,7 @@ def decide(
                 continue
             alias, offset = ref
             if alias not in holders:
-                raise BadRequestError(f"require[{key!r}] compares with {alias!r}, whose holder was not read.")
+                raise InvalidValueError(f"require[{key!r}] compares with {alias!r}, whose holder was not read.")
             terms.append(_relative(key, op, expected, value, candidate, alias, offset, holders[alias], if_no_holder,
                                    _holds))
     if on_missing == "fail" and (lacking := [t for t in terms if t.missing_in is not None]):
@@ -268,7 +268,7 @@ def _keys(subject: Subject, key: str) -> tuple[str, ...]:
     return tuple(sorted(f"run.{scope[0]}.{k}" for k in metadata_keys(values)))
 
 
-def _missing_error(terms: list[Term]) -> BadRequestError:
+def _missing_error(terms: list[Term]) -> InvalidValueError:
     import difflib
 
     from .errors import MissingMetadataKeyError

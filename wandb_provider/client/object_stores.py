@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
-from .errors import BadRequestError, UnsupportedReferenceError
+from .errors import InvalidValueError, UnsupportedReferenceError
 
 SCHEMES = ("s3", "gs")
 
@@ -93,13 +93,13 @@ class ObjectLocation:
         try:
             parts = urlsplit(uri)
         except ValueError:
-            raise BadRequestError(f"{uri!r} is not a valid object URI.") from None
+            raise InvalidValueError(f"{uri!r} is not a valid object URI.") from None
         scheme = parts.scheme.lower()
         if scheme not in SCHEMES:
-            raise BadRequestError(f"{uri!r} is not an s3:// or gs:// URI.")
+            raise InvalidValueError(f"{uri!r} is not an s3:// or gs:// URI.")
         bucket = parts.netloc
         if not bucket or "@" in bucket or any(c.isspace() for c in bucket):
-            raise BadRequestError(f"{uri!r} names no valid bucket.", hint=f"Write {scheme}://BUCKET/KEY.")
+            raise InvalidValueError(f"{uri!r} names no valid bucket.", hint=f"Write {scheme}://BUCKET/KEY.")
         # S3 names a version with ?versionId=, GCS a generation with #NUMBER (as the SDK reads them)
         version = dict(parse_qsl(parts.query)).get("versionId") if scheme == "s3" else parts.fragment
         return cls(scheme, bucket, parts.path[1:], version or None)

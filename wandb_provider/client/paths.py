@@ -15,6 +15,7 @@ from .errors import InvalidArtifactPathError
 
 NAME_MAX = 128
 REGISTRY_PREFIX = "wandb-registry-"
+PREVIOUS_PREFIX = "previous-"  # the alias a promotion leaves on the version it replaced (``promotion``)
 EXPECTED_FORM = "[entity/][project/]name[:alias|:vN], e.g. 'acme/churn/churn-model:production'"
 _FORBIDDEN_IN_PROJECT = set("/\\#?%:\r\n")
 _ENTITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

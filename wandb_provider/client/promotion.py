@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadRequestError
-from .paths import ArtifactPath
+from .errors import InvalidValueError
+from .paths import PREVIOUS_PREFIX, ArtifactPath
 
 if TYPE_CHECKING:
     from .client import WandbClient
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from .models import ArtifactVersion
 
 PROMOTION_KEY = "promotion"
-PREVIOUS_PREFIX = "previous-"
 PROMOTED, ALREADY_PROMOTED, REFUSED = "promoted", "already_promoted", "refused"
 ROLLED_BACK, ALREADY_ROLLED_BACK = "rolled_back", "already_rolled_back"
 
@@ -139,8 +138,8 @@ def promote(client: WandbClient, decided: Plan, *, previous_alias: str | None, a
     from ._aliases import metadata_terms
 
     if not decided.passed:
-        raise BadRequestError(f"the gate refused {decided.candidate.qualified_name}: "
-                              f"{decided.rolled_back or decided.gate.describe()}.")
+        raise InvalidValueError(f"the gate refused {decided.candidate.qualified_name}: "
+                                f"{decided.rolled_back or decided.gate.describe()}.")
     alias, holder = decided.alias, decided.holder
     changed = False
     candidate = decided.candidate
@@ -199,8 +198,8 @@ def rollback(client: WandbClient, collection: str, alias: str, *, previous_alias
     check_alias_names([alias, previous_alias], "alias")
     path = client.resolve_path(collection)
     if path.alias is not None:
-        raise BadRequestError(f"rollback needs a collection, not the version {collection!r}.",
-                              hint="Name the collection, e.g. 'acme/churn/churn-model'.")
+        raise InvalidValueError(f"rollback needs a collection, not the version {collection!r}.",
+                                hint="Name the collection, e.g. 'acme/churn/churn-model'.")
     current = client.alias_holder(path, alias)
     target = client.alias_holder(path, previous_alias)
     if only_if_current is not None and (current.version if current else None) != only_if_current:
@@ -212,13 +211,13 @@ def rollback(client: WandbClient, collection: str, alias: str, *, previous_alias
         return {"decision": ALREADY_ROLLED_BACK, "changed": False, "alias": alias, "previous_alias": previous_alias,
                 "restored": brief(current), "replaced": brief(target), "audit": current.metadata.get(PROMOTION_KEY)}
     if target is None:
-        raise BadRequestError(
+        raise InvalidValueError(
             f"no version of {path.entity}/{path.project}/{path.name} holds {previous_alias!r}: "
             "nothing to roll back to.",
             hint=f"Promote a version first, or move {alias!r} to a version you name.")
     if current is not None and current.id == target.id:
-        raise BadRequestError(f"{alias!r} and {previous_alias!r} are both on {current.qualified_name}: "
-                              "nothing to roll back to.")
+        raise InvalidValueError(f"{alias!r} and {previous_alias!r} are both on {current.qualified_name}: "
+                                "nothing to roll back to.")
     change = client.update_aliases(target, add=[alias],
                                    only_if_current={alias: current.version if current else None})
     if current is not None:

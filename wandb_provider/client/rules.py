@@ -1,6 +1,6 @@
 """W&B's rules for what a caller names and sets, as checks that raise before any request.
 
-The public face of the checks the client itself runs (``BadRequestError`` /
+The public face of the checks the client itself runs (``InvalidValueError`` /
 ``InvalidArtifactPathError`` naming the value): the Airflow layer and the command line check their
 arguments with these, when a DAG is parsed or a command line read, so that a bad value fails early
 with the client's own message. Rules from W&B's docs: "Artifact aliases", "Artifact metadata",

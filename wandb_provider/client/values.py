@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import BadRequestError
+from .errors import InvalidValueError
 
 MAX_LITERAL_CHARS = 100_000
 _NUMBER_TEXT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:nan|inf|infinity)$", re.IGNORECASE)
@@ -48,7 +48,7 @@ def as_number(value: Any) -> Decimal | None:
 def parse_literal(text: str, what: str) -> Any:
     """Read a rendered JSON or Python literal (``"['a', 'b']"``, ``'{"k": 1}'``) without running code."""
     if len(text) > MAX_LITERAL_CHARS:
-        raise BadRequestError(f"{what}: the value is longer than {MAX_LITERAL_CHARS} characters.")
+        raise InvalidValueError(f"{what}: the value is longer than {MAX_LITERAL_CHARS} characters.")
     try:
         return json.loads(text)
     except ValueError:
@@ -56,7 +56,7 @@ def parse_literal(text: str, what: str) -> Any:
     try:
         return ast.literal_eval(text.strip())
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise BadRequestError(
+        raise InvalidValueError(
             f"{what}: {text[:200]!r} is not a list or dict literal.",
             hint="Write it as JSON or a Python literal, e.g. ['qa', 'eu'], or pass a real list.",
         ) from None
@@ -83,11 +83,11 @@ def as_str_list(value: str | Iterable[str] | None, what: str) -> list[str]:
             return [value]
         value = parse_literal(value, what)
         if not isinstance(value, (list, tuple)):  # pragma: no cover - looks_like_list admits only these
-            raise BadRequestError(f"{what}: expected a list of names, got {type(value).__name__}.")
+            raise InvalidValueError(f"{what}: expected a list of names, got {type(value).__name__}.")
     if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
-        raise BadRequestError(f"{what}: expected a list of names, not {type(value).__name__}.")
+        raise InvalidValueError(f"{what}: expected a list of names, not {type(value).__name__}.")
     names = list(value)
     bad = [item for item in names if not isinstance(item, str)]
     if bad:
-        raise BadRequestError(f"{what}: every item must be a string, not {bad[0]!r}.")
+        raise InvalidValueError(f"{what}: every item must be a string, not {bad[0]!r}.")
     return list(dict.fromkeys(names))

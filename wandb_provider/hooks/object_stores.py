@@ -17,7 +17,7 @@ from typing import Any
 
 from ..client import ClientConfig, WandbError
 from ..client.errors import (
-    BadRequestError,
+    InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
     ServerError,
@@ -165,7 +165,7 @@ class S3ObjectStore:
             if code in _S3_TRANSIENT or (isinstance(status, int) and (status >= 500 or status == 429)):
                 raise ServerError(f"{what}: S3 answered {code} ({message}).", last_status=status,
                                   hint="This is usually temporary: try again later.") from None
-            raise BadRequestError(f"{what}: S3 refused the request ({code}: {message}).", status=status) from None
+            raise InvalidValueError(f"{what}: S3 refused the request ({code}: {message}).", status=status) from None
         except (bx.NoCredentialsError, bx.PartialCredentialsError, bx.NoRegionError) as exc:
             raise PermissionDeniedError(f"{what}: {conn} gives no usable AWS credentials or region ({_short(exc)}).",
                                         hint=f"Set {conn}'s keys (or role) and region.") from None
@@ -174,8 +174,8 @@ class S3ObjectStore:
             raise ServerError(f"{what}: S3 could not be reached or broke off ({type(exc).__name__}).",
                               hint="This is usually temporary: try again later.") from None
         except bx.BotoCoreError as exc:
-            raise BadRequestError(f"{what}: {type(exc).__name__}: {_short(exc)}",
-                                  hint=f"Check {conn}'s settings.") from None
+            raise InvalidValueError(f"{what}: {type(exc).__name__}: {_short(exc)}",
+                                    hint=f"Check {conn}'s settings.") from None
 
     @staticmethod
     def _request(bucket: str, key: str, version_id: str | None) -> dict[str, str]:
@@ -289,7 +289,7 @@ class GCSObjectStore:
             raise ServerError(f"{what}: GCS answered {type(exc).__name__}.",
                               hint="This is usually temporary: try again later.") from None
         except gx.GoogleAPICallError as exc:
-            raise BadRequestError(f"{what}: GCS refused the request ({exc.code}).", status=exc.code) from None
+            raise InvalidValueError(f"{what}: GCS refused the request ({exc.code}).", status=exc.code) from None
         except (ax.DefaultCredentialsError, ax.RefreshError) as exc:
             raise PermissionDeniedError(f"{what}: {conn} gives no usable Google credentials ({type(exc).__name__}).",
                                         hint=f"Set {conn}'s key or service account.") from None
@@ -344,7 +344,7 @@ def _generation(version_id: str | None, uri: str) -> int | None:
     if version_id is None:
         return None
     if not str(version_id).isdigit():
-        raise BadRequestError(f"{uri}: generation {version_id!r} is not a number.")
+        raise InvalidValueError(f"{uri}: generation {version_id!r} is not a number.")
     return int(version_id)
 
 

@@ -17,7 +17,6 @@ TTL_INHERIT = "inherit"
 def _ttl(name: str, value: Any) -> int | str | None:
     """Seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``); ``None`` written in the
     DAG file for no TTL; ``"inherit"`` for the team's default. A template that renders empty is refused."""
-    from ..client.errors import BadRequestError
     from ..client.rules import check_ttl
 
     if value is None:
@@ -31,10 +30,10 @@ def _ttl(name: str, value: Any) -> int | str | None:
     try:
         limit = _age_limit(value, name)
         if limit is None or limit.total_seconds() < 1:
-            raise BadRequestError(f"{name}={value!r} is not a positive duration of at least one second.",
-                                  hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
+            raise InvalidValueError(f"{name}={value!r} is not a positive duration of at least one second.",
+                                    hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
         return check_ttl(int(limit.total_seconds()))
-    except BadRequestError as exc:
+    except InvalidValueError as exc:
         raise InvalidValueError(exc.message, hint=exc.hint) from None
 
 

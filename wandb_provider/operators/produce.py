@@ -35,8 +35,6 @@ def _typed(name: str, check: Any) -> Any:
     """Run a client check as an argument check: its typed error, reworded as this argument's."""
     try:
         return check()
-    except InvalidValueError:
-        raise
     except WandbError as exc:
         raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
 
@@ -121,7 +119,8 @@ def _metadata(name: str, value: Any) -> dict[str, Any] | None:
 def _tags(name: str, value: Any) -> list[str]:
     from ..client.rules import check_tags
 
-    tags: list[str] = _typed(name, lambda: check_tags(text_list(name, value), name))
+    items = text_list(name, value)
+    tags: list[str] = _typed(name, lambda: check_tags(items, name))
     return tags
 
 

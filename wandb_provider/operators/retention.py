@@ -18,8 +18,8 @@ _NO_LIMIT_TEXT = ("", "None", "none", "null")
 def _age_limit(older_than: Any, name: str = "older_than") -> dt.timedelta | None:
     """``older_than`` (or the argument ``name``) as a duration: seconds (a number, or text that reads
     as one), a timedelta, or an ISO 8601 duration such as ``"P30D"``; None/empty for none.
-    ``BadRequestError`` else."""
-    from ..client.errors import BadRequestError
+    ``InvalidValueError`` else."""
+    from ..client.errors import InvalidValueError
     from ..client.values import as_number
 
     if older_than is None or (isinstance(older_than, str) and older_than.strip() in _NO_LIMIT_TEXT):
@@ -42,19 +42,19 @@ def _age_limit(older_than: Any, name: str = "older_than") -> dt.timedelta | None
             parsed = None
         limit = parsed if isinstance(parsed, dt.timedelta) else None
     if limit is None:
-        raise BadRequestError(f"{name}={older_than!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
+        raise InvalidValueError(f"{name}={older_than!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
     if limit < dt.timedelta(0):
-        raise BadRequestError(f"{name}={older_than!r} is negative; give a length of time, e.g. 'P30D'.")
+        raise InvalidValueError(f"{name}={older_than!r} is negative; give a length of time, e.g. 'P30D'.")
     return limit
 
 
 def _collection(name: str, value: Any) -> str:
     """A whole collection, ``[entity/]project/collection``: no alias or version."""
-    from ..client.errors import BadRequestError, InvalidArtifactPathError
+    from ..client.errors import InvalidArtifactPathError, InvalidValueError
     from ..client.paths import ArtifactPath
 
     if not isinstance(value, str):
-        raise BadRequestError(f"{name} must be text, not {type(value).__name__}.")
+        raise InvalidValueError(f"{name} must be text, not {type(value).__name__}.")
     path = ArtifactPath.parse(value.strip(), default_entity="e", default_project="p")
     if path.alias is not None:
         raise InvalidArtifactPathError(
@@ -108,10 +108,10 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
         **kwargs: Any,
     ) -> None:
         if not isinstance(wandb_conn_id, str) or not wandb_conn_id.strip():
-            from ..client.errors import BadRequestError
+            from ..client.errors import InvalidValueError
 
-            raise BadRequestError(f"{type(self).__name__}(task_id={kwargs.get('task_id')!r}): wandb_conn_id must be "
-                                  f"a connection id, not {wandb_conn_id!r}.")
+            raise InvalidValueError(f"{type(self).__name__}(task_id={kwargs.get('task_id')!r}): wandb_conn_id must be "
+                                    f"a connection id, not {wandb_conn_id!r}.")
         super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.collection = collection
         self.keep_last = keep_last
@@ -126,30 +126,30 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
 
     def _check_arguments(self) -> None:
         """Arguments are checked here, when the DAG file is parsed (templated ones again after
-        rendering, ``argument_checks``); a bad one raises ``BadRequestError`` naming the task."""
-        from ..client.errors import BadRequestError
+        rendering, ``argument_checks``); a bad one raises ``InvalidValueError`` naming the task."""
+        from ..client.errors import InvalidValueError
         from ..client.rules import check_alias_names
 
         where = f"{type(self).__name__}(task_id={self.task_id!r})"
         if not isinstance(self.collection, str) or not self.collection.strip():
-            raise BadRequestError(f"{where}: collection must be a non-empty '[entity/]project/collection'.")
+            raise InvalidValueError(f"{where}: collection must be a non-empty '[entity/]project/collection'.")
         if not isinstance(self.keep_last, int) or isinstance(self.keep_last, bool) or self.keep_last < 0:
-            raise BadRequestError(f"{where}: keep_last must be a whole number >= 0, not {self.keep_last!r}.")
+            raise InvalidValueError(f"{where}: keep_last must be a whole number >= 0, not {self.keep_last!r}.")
         for name in ("keep_aliased", "report_only"):
             if not isinstance(getattr(self, name), bool):
                 shown = "dry_run" if name == "report_only" else name
-                raise BadRequestError(f"{where}: {shown} must be True or False, not {getattr(self, name)!r}.")
+                raise InvalidValueError(f"{where}: {shown} must be True or False, not {getattr(self, name)!r}.")
         self.protected_aliases = list(check_alias_names(self.protected_aliases, "protected_aliases"))
         if self.keep_last == 0 and not self.keep_aliased and not self.report_only:
-            raise BadRequestError(
+            raise InvalidValueError(
                 f"{where}: keep_last=0 with keep_aliased=False would delete every version of the collection.",
                 hint="Keep at least one (keep_last=1), keep aliased versions, or make it a dry run.",
             )
         if not isinstance(self.older_than, str):
             try:
                 _age_limit(self.older_than)
-            except BadRequestError as exc:
-                raise BadRequestError(f"{where}: {exc.message}", hint=exc.hint) from None
+            except InvalidValueError as exc:
+                raise InvalidValueError(f"{where}: {exc.message}", hint=exc.hint) from None
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
         import pendulum
