@@ -19,8 +19,11 @@ _PROJECT_SELECT = (
 )
 
 
-class AccountsMixin:
-    db: Database
+class Accounts:
+    """The store's part for who and where: identities, projects and the access rules between them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # --- users, teams, organizations ------------------------------------------------------
 

@@ -10,14 +10,20 @@ from .. import ids
 from ..errors import NotFound
 from ._db import Database
 from ._util import now
+from .accounts import Accounts
 from .records import Run, User, Version, from_row
-from .versions import VersionsMixin
+from .versions import Versions
 
 _RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-class RunsMixin(VersionsMixin):
-    db: Database
+class Runs:
+    """The store's part for runs and the versions they used and logged."""
+
+    def __init__(self, db: Database, accounts: Accounts, versions: Versions) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.versions = versions
 
     def run(self, run_id: int) -> Run:
         row = self.db.one("SELECT * FROM runs WHERE id = ?", (run_id,))
@@ -30,7 +36,7 @@ class RunsMixin(VersionsMixin):
 
     def upsert_run(self, user: User, spec: dict[str, Any]) -> tuple[Run, bool]:
         """``upsertBucket``: create the run (and its project) or update it; returns (run, inserted)."""
-        project = self.ensure_project(user, spec.get("entityName"), spec.get("modelName") or "uncategorized")
+        project = self.accounts.ensure_project(user, spec.get("entityName"), spec.get("modelName") or "uncategorized")
         name = spec.get("name") or spec.get("id")
         existing = self.run_by_name(project.id, name) if name else None
         if existing is None:
@@ -52,12 +58,12 @@ class RunsMixin(VersionsMixin):
     def use_artifact(self, user: User, entity: str, project_name: str, run_name: str,
                      artifact_id: int, used_as: str | None) -> Version:
         """``useArtifact``: record that a run consumed a version (W&B's lineage)."""
-        project = self.get_project(user, entity, project_name)
-        self.require_write(user, project, "record artifact use")
+        project = self.accounts.get_project(user, entity, project_name)
+        self.accounts.require_write(user, project, "record artifact use")
         run = self.run_by_name(project.id, run_name)
         if run is None:
             raise NotFound(f"run {run_name!r} not found in {entity}/{project_name}")
-        version = self.visible_version(user, artifact_id)
+        version = self.versions.visible_version(user, artifact_id)
         if version is None:
             raise NotFound(f"artifact {ids.encode('Artifact', artifact_id)} not found")
         self.db.execute(
