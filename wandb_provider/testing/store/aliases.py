@@ -10,7 +10,7 @@ from ..errors import InvalidInput, PermissionDenied
 from ._db import Database
 from ._util import LIVE
 from .accounts import Accounts
-from .records import Alias, Collection, Project, User, from_row
+from .records import Alias, Collection, Project, User
 
 
 class Aliases:
@@ -23,23 +23,22 @@ class Aliases:
     # --- lookups --------------------------------------------------------------------------
 
     def aliases_of(self, collection_id: int, artifact_id: int) -> list[Alias]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Alias,
             "SELECT * FROM aliases WHERE collection_id = ? AND artifact_id = ? ORDER BY id",
             (collection_id, artifact_id),
         )
-        return [from_row(Alias, r) for r in rows]
 
     def all_aliases_of(self, artifact_id: int) -> list[Alias]:
-        rows = self.db.all("SELECT * FROM aliases WHERE artifact_id = ? ORDER BY id", (artifact_id,))
-        return [from_row(Alias, r) for r in rows]
+        return self.db.find_all(Alias, "SELECT * FROM aliases WHERE artifact_id = ? ORDER BY id", (artifact_id,))
 
     def collection_aliases(self, collection_id: int) -> list[Alias]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Alias,
             f"SELECT l.* FROM aliases l JOIN artifacts a ON a.id = l.artifact_id "
             f"WHERE l.collection_id = ? AND {LIVE} ORDER BY l.alias",
             (collection_id,),
         )
-        return [from_row(Alias, r) for r in rows]
 
     # --- writes ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ._db import Database
 from ._util import check_name, check_tag, json_object, now, order_clause
 from .accounts import Accounts
-from .records import ArtifactType, Collection, Project, Tag, User, from_row
+from .records import ArtifactType, Collection, Project, Tag, User
 
 
 class Collections:
@@ -25,15 +25,13 @@ class Collections:
     # --- types ----------------------------------------------------------------------------
 
     def artifact_type(self, type_id: int) -> ArtifactType:
-        row = self.db.one("SELECT * FROM artifact_types WHERE id = ?", (type_id,))
-        assert row is not None
-        return from_row(ArtifactType, row)
+        return self.db.get(ArtifactType, "SELECT * FROM artifact_types WHERE id = ?", (type_id,))
 
     def type_by_name(self, project_id: int, name: str) -> ArtifactType | None:
-        row = self.db.one(
+        return self.db.find(
+            ArtifactType,
             "SELECT * FROM artifact_types WHERE project_id = ? AND name = ?", (project_id, name)
         )
-        return from_row(ArtifactType, row) if row else None
 
     def ensure_type(self, project_id: int, name: str) -> ArtifactType:
         check_name("artifact type", name)
@@ -47,21 +45,20 @@ class Collections:
         return self.artifact_type(type_id)
 
     def types_in(self, project_id: int) -> list[ArtifactType]:
-        rows = self.db.all("SELECT * FROM artifact_types WHERE project_id = ? ORDER BY id", (project_id,))
-        return [from_row(ArtifactType, r) for r in rows]
+        return self.db.find_all(
+            ArtifactType, "SELECT * FROM artifact_types WHERE project_id = ? ORDER BY id", (project_id,)
+        )
 
     # --- collections ----------------------------------------------------------------------
 
     def collection(self, collection_id: int) -> Collection:
-        row = self.db.one("SELECT * FROM collections WHERE id = ?", (collection_id,))
-        assert row is not None
-        return from_row(Collection, row)
+        return self.db.get(Collection, "SELECT * FROM collections WHERE id = ?", (collection_id,))
 
     def find_collection(self, collection_id: int) -> Collection | None:
-        row = self.db.one(
+        return self.db.find(
+            Collection,
             "SELECT * FROM collections WHERE id = ? AND state = 'READY'", (collection_id,)
         )
-        return from_row(Collection, row) if row else None
 
     def collection_by_name(self, project_id: int, name: str, type_id: int | None = None) -> Collection | None:
         sql = "SELECT * FROM collections WHERE project_id = ? AND name = ? AND state = 'READY'"
@@ -69,8 +66,7 @@ class Collections:
         if type_id is not None:
             sql += " AND type_id = ?"
             params.append(type_id)
-        row = self.db.one(sql, params)
-        return from_row(Collection, row) if row else None
+        return self.db.find(Collection, sql, params)
 
     def collections_in(
         self, project_id: int, type_id: int | None, filters: str | None, order: str | None
@@ -94,7 +90,7 @@ class Collections:
             params.append(kind)
         sql += " ORDER BY " + order_clause(order, {"createdAt": "id", "name": "name", "updatedAt": "updated_at"},
                                           default="id DESC")
-        return [from_row(Collection, r) for r in self.db.all(sql, params)]
+        return self.db.find_all(Collection, sql, params)
 
     def collection_tags(self, collection_id: int) -> list[Tag]:
         rows = self.db.all(

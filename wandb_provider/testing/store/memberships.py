@@ -15,7 +15,7 @@ from ._util import LIVE, check_alias, check_name, is_version_alias, json_object,
 from .accounts import Accounts
 from .aliases import Aliases
 from .collections import Collections
-from .records import Collection, Membership, Project, User, Version, from_row
+from .records import Collection, Membership, Project, User, Version
 
 
 class Memberships:
@@ -30,28 +30,28 @@ class Memberships:
     # --- lookups --------------------------------------------------------------------------
 
     def membership(self, collection_id: int, artifact_id: int) -> Membership | None:
-        row = self.db.one(
+        return self.db.find(
+            Membership,
             "SELECT * FROM memberships WHERE collection_id = ? AND artifact_id = ?", (collection_id, artifact_id)
         )
-        return from_row(Membership, row) if row else None
 
     def resolve_membership(self, collection: Collection, alias: str | None) -> Membership | None:
         """The live member of ``collection`` named by ``alias`` (``vN``, an alias, or None = latest)."""
         alias = alias or "latest"
         if is_version_alias(alias):
-            row = self.db.one(
+            return self.db.find(
+                Membership,
                 f"SELECT m.* FROM memberships m JOIN artifacts a ON a.id = m.artifact_id "
                 f"WHERE m.collection_id = ? AND m.version_index = ? AND {LIVE}",
                 (collection.id, int(alias[1:])),
             )
-        else:
-            row = self.db.one(
-                f"SELECT m.* FROM memberships m JOIN aliases l ON l.collection_id = m.collection_id "
-                f"AND l.artifact_id = m.artifact_id JOIN artifacts a ON a.id = m.artifact_id "
-                f"WHERE m.collection_id = ? AND l.alias = ? AND {LIVE}",
-                (collection.id, alias),
-            )
-        return from_row(Membership, row) if row else None
+        return self.db.find(
+            Membership,
+            f"SELECT m.* FROM memberships m JOIN aliases l ON l.collection_id = m.collection_id "
+            f"AND l.artifact_id = m.artifact_id JOIN artifacts a ON a.id = m.artifact_id "
+            f"WHERE m.collection_id = ? AND l.alias = ? AND {LIVE}",
+            (collection.id, alias),
+        )
 
     def resolve_name(self, project: Project, name: str) -> tuple[Collection, Membership] | None:
         """Resolve ``collection[:alias]`` in a project."""
@@ -86,20 +86,21 @@ class Memberships:
             order, {"createdAt": "m.id", "versionIndex": "m.version_index", "updatedAt": "a.updated_at"},
             default="m.version_index DESC",
         )
-        return [from_row(Membership, r) for r in self.db.all(sql, params)]
+        return self.db.find_all(Membership, sql, params)
 
     def memberships_of(self, artifact_id: int) -> list[Membership]:
-        rows = self.db.all("SELECT * FROM memberships WHERE artifact_id = ? ORDER BY id", (artifact_id,))
-        return [from_row(Membership, r) for r in rows]
+        return self.db.find_all(
+            Membership, "SELECT * FROM memberships WHERE artifact_id = ? ORDER BY id", (artifact_id,)
+        )
 
     def live_memberships_of(self, artifact_id: int) -> list[Membership]:
         """The version's memberships in collections that are not deleted (what clients see)."""
-        rows = self.db.all(
+        return self.db.find_all(
+            Membership,
             "SELECT m.* FROM memberships m JOIN collections c ON c.id = m.collection_id "
             "WHERE m.artifact_id = ? AND c.state = 'READY' ORDER BY m.id",
             (artifact_id,),
         )
-        return [from_row(Membership, r) for r in rows]
 
     def add(self, collection: Collection, artifact_id: int, version_index: int, stamp: str) -> None:
         """Record that ``collection`` holds the version as ``v<version_index>``."""

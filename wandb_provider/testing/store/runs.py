@@ -11,7 +11,7 @@ from ..errors import NotFound
 from ._db import Database
 from ._util import now
 from .accounts import Accounts
-from .records import Run, User, Version, from_row
+from .records import Run, User, Version
 from .versions import Versions
 
 _RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -26,13 +26,10 @@ class Runs:
         self.versions = versions
 
     def run(self, run_id: int) -> Run:
-        row = self.db.one("SELECT * FROM runs WHERE id = ?", (run_id,))
-        assert row is not None
-        return from_row(Run, row)
+        return self.db.get(Run, "SELECT * FROM runs WHERE id = ?", (run_id,))
 
     def run_by_name(self, project_id: int, name: str) -> Run | None:
-        row = self.db.one("SELECT * FROM runs WHERE project_id = ? AND name = ?", (project_id, name))
-        return from_row(Run, row) if row else None
+        return self.db.find(Run, "SELECT * FROM runs WHERE project_id = ? AND name = ?", (project_id, name))
 
     def upsert_run(self, user: User, spec: dict[str, Any]) -> tuple[Run, bool]:
         """``upsertBucket``: create the run (and its project) or update it; returns (run, inserted)."""
@@ -73,25 +70,25 @@ class Runs:
         return version
 
     def runs_using(self, artifact_id: int) -> list[Run]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Run,
             "SELECT r.* FROM runs r JOIN run_inputs i ON i.run_id = r.id WHERE i.artifact_id = ? ORDER BY r.id",
             (artifact_id,),
         )
-        return [from_row(Run, r) for r in rows]
 
     def run_inputs(self, run_id: int) -> list[Version]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Version,
             "SELECT a.* FROM artifacts a JOIN run_inputs i ON i.artifact_id = a.id "
             "WHERE i.run_id = ? AND a.state != 'DELETED' ORDER BY a.id",
             (run_id,),
         )
-        return [from_row(Version, r) for r in rows]
 
     def run_outputs(self, run_id: int) -> list[Version]:
         """Versions the run logged, and existing versions it declared as outputs."""
-        rows = self.db.all(
+        return self.db.find_all(
+            Version,
             "SELECT * FROM artifacts WHERE (run_id = ? OR id IN "
             "(SELECT artifact_id FROM run_outputs WHERE run_id = ?)) AND state != 'DELETED' ORDER BY id",
             (run_id, run_id),
         )
-        return [from_row(Version, r) for r in rows]

@@ -25,7 +25,7 @@ from .aliases import Aliases
 from .collections import Collections
 from .manifests import artifact_digest, parse_manifest
 from .memberships import Memberships
-from .records import FileEntry, User, Version, from_row
+from .records import FileEntry, User, Version
 from .versions import Versions
 
 
@@ -95,13 +95,13 @@ class Uploads:
                 "SELECT id FROM runs WHERE project_id = ? AND name = ?", (project.id, spec["runName"])
             )
         if spec.get("enableDigestDeduplication"):
-            row = self.db.one(
+            existing = self.db.find(
+                Version,
                 "SELECT * FROM artifacts WHERE sequence_id = ? AND digest = ? AND state = 'COMMITTED' "
                 "ORDER BY version_index DESC LIMIT 1",
                 (sequence.id, spec["digest"]),
             )
-            if row is not None:
-                existing = from_row(Version, row)
+            if existing is not None:
                 # Same content already logged: no new version; the requested aliases other than
                 # `latest` go on the existing version (latest stays on the newest version).
                 for alias in aliases:
@@ -196,12 +196,9 @@ class Uploads:
                 "digest = excluded.digest, birth_artifact_id = excluded.birth_artifact_id",
                 (artifact_id, spec["name"], md5, spec.get("digest") or md5, size, birth),
             )
-            row = self.db.one(
-                "SELECT * FROM artifact_files WHERE artifact_id = ? AND name = ?", (artifact_id, spec["name"])
-            )
-            assert row is not None
-            slots.append(FileSlot(file=from_row(FileEntry, row), needs_upload=not stored,
-                                  parts=None if stored else parts))
+            file = self.db.get(FileEntry, "SELECT * FROM artifact_files WHERE artifact_id = ? AND name = ?",
+                               (artifact_id, spec["name"]))
+            slots.append(FileSlot(file=file, needs_upload=not stored, parts=None if stored else parts))
         return slots
 
     def complete_multipart(self, user: User, artifact_id: int, storage_path: str, upload_id: str,

@@ -16,7 +16,7 @@ from .accounts import Accounts
 from .aliases import Aliases
 from .collections import Collections
 from .memberships import Memberships
-from .records import FileEntry, Project, Tag, User, Version, from_row
+from .records import FileEntry, Project, Tag, User, Version
 
 
 class Versions:
@@ -33,8 +33,7 @@ class Versions:
     # --- lookups --------------------------------------------------------------------------
 
     def find_version(self, artifact_id: int) -> Version | None:
-        row = self.db.one("SELECT * FROM artifacts WHERE id = ?", (artifact_id,))
-        return from_row(Version, row) if row else None
+        return self.db.find(Version, "SELECT * FROM artifacts WHERE id = ?", (artifact_id,))
 
     def live_version(self, artifact_id: int) -> Version:
         version = self.find_version(artifact_id)
@@ -58,8 +57,9 @@ class Versions:
         return [Tag(id=r["id"], name=r["name"]) for r in rows]
 
     def files_of(self, artifact_id: int, names: list[str] | None = None) -> list[FileEntry]:
-        rows = self.db.all("SELECT * FROM artifact_files WHERE artifact_id = ? ORDER BY name", (artifact_id,))
-        files = [from_row(FileEntry, r) for r in rows]
+        files = self.db.find_all(
+            FileEntry, "SELECT * FROM artifact_files WHERE artifact_id = ? ORDER BY name", (artifact_id,)
+        )
         if names is not None:
             wanted = set(names)
             files = [f for f in files if f.name in wanted]
@@ -67,9 +67,8 @@ class Versions:
 
     def version_by_client_id(self, client_id: str) -> Version | None:
         """The version a client ID names, a live one first (a dropped upload may share the ID)."""
-        row = self.db.one("SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ? "
-                          "ORDER BY state = 'DELETED', id LIMIT 1", (client_id, client_id))
-        return from_row(Version, row) if row else None
+        return self.db.find(Version, "SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ? "
+                            "ORDER BY state = 'DELETED', id LIMIT 1", (client_id, client_id))
 
     # --- blobs ----------------------------------------------------------------------------
 
