@@ -198,7 +198,7 @@ def main() -> int:
     assert user is not None
     for c in range(args.collections):
         store.seeder.seed_artifact(user, "acme", "bench", f"coll-{c}", "model", [SeedFile("m", b"m")],
-                            aliases=["candidate"], metadata={"acc": 0.5})
+                                   aliases=["candidate"], metadata={"acc": 0.5})
     store.close()
     phases = [("sensors", args.sensors, 0), ("watchers", 0, args.watchers)]
     if args.sensors and args.watchers:

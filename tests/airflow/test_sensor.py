@@ -68,9 +68,9 @@ def test_conditions(wandb_env, options: dict[str, Any], ready: bool) -> None:
 def test_pending_version_is_not_ready(wandb_env) -> None:
     store = wandb_env.store
     with store.db.transaction():
-        store.uploads.create_artifact(wandb_env.user(), {"entityName": "demo", "projectName": "p",
-                                                 "artifactCollectionName": "half", "artifactTypeName": "dataset",
-                                                 "digest": "0" * 32})
+        store.uploads.create_artifact(wandb_env.user(), {
+            "entityName": "demo", "projectName": "p", "artifactCollectionName": "half",
+            "artifactTypeName": "dataset", "digest": "0" * 32})
     assert _sensor(artifact="demo/p/half:v0").poke({"ti": RecordingTI()}) is False
 
 

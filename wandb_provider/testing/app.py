@@ -469,9 +469,9 @@ async def file_stream(request: Request) -> Response:
 
         def store_summary() -> None:
             with state.store.db.transaction():
-                state.store.runs.upsert_run(user, {"entityName": unquote(params["entity"]),
-                                              "modelName": unquote(params["project"]), "name": unquote(params["run"]),
-                                              "summaryMetrics": json.dumps(summary)})
+                state.store.runs.upsert_run(user, {
+                    "entityName": unquote(params["entity"]), "modelName": unquote(params["project"]),
+                    "name": unquote(params["run"]), "summaryMetrics": json.dumps(summary)})
 
         try:
             await run_in_threadpool(store_summary)
