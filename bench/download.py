@@ -85,12 +85,12 @@ def seed(data_dir: Path, small: int, big_mib: int) -> None:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(str(data_dir / "wandb.sqlite3"), data_dir / "blobs")
-    user = store.add_user(DEFAULT_USER, API_KEY)
+    user = store.accounts.add_user(DEFAULT_USER, API_KEY)
     block = os.urandom(1 << 20)
     small_files = [SeedFile(f"shard-{i // 500:02d}/item-{i:05d}.bin", os.urandom(16 * 1024)) for i in range(small)]
-    store.seed_artifact(user, ENTITY, PROJECT, "small-files", "dataset", small_files)
+    store.seeder.seed_artifact(user, ENTITY, PROJECT, "small-files", "dataset", small_files)
     big_files = [SeedFile(f"big-{n}.bin", bytes([n]) + block * big_mib) for n in range(2)]
-    store.seed_artifact(user, ENTITY, PROJECT, "big-files", "model", big_files)
+    store.seeder.seed_artifact(user, ENTITY, PROJECT, "big-files", "model", big_files)
     store.close()
 
 

@@ -192,13 +192,13 @@ def main() -> int:
     from wandb_provider.testing.store import SeedFile, Store
 
     store = Store(str(work / "wandb.sqlite3"), work / "blobs")
-    store.add_user(DEFAULT_USER, API_KEY)
+    store.accounts.add_user(DEFAULT_USER, API_KEY)
     seed_demo(store, DEFAULT_USER)
-    user = store.user_by_name(DEFAULT_USER)
+    user = store.accounts.user_by_name(DEFAULT_USER)
     assert user is not None
     for c in range(args.collections):
-        store.seed_artifact(user, "acme", "bench", f"coll-{c}", "model", [SeedFile("m", b"m")],
-                            aliases=["candidate"], metadata={"acc": 0.5})
+        store.seeder.seed_artifact(user, "acme", "bench", f"coll-{c}", "model", [SeedFile("m", b"m")],
+                                   aliases=["candidate"], metadata={"acc": 0.5})
     store.close()
     phases = [("sensors", args.sensors, 0), ("watchers", 0, args.watchers)]
     if args.sensors and args.watchers:

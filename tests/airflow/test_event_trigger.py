@@ -133,7 +133,7 @@ def test_pending_version_fires_when_it_commits(wandb_env, drive) -> None:
     driver = drive()
     driver.poll()
     with store.db.transaction():
-        created = store.create_artifact(wandb_env.user(), {
+        created = store.uploads.create_artifact(wandb_env.user(), {
             "entityName": "acme", "projectName": "churn", "artifactCollectionName": "churn-model",
             "artifactTypeName": "model", "digest": "1" * 32})
     assert driver.poll() == []

@@ -84,8 +84,8 @@ def test_admin_key_without_keep_aliased_keeps_protected_versions(wandb_env, run_
     client.link("churn-model:v0", "acme-corp/wandb-registry-model/churn", aliases=["golden"])
     client.link("churn-model:v2", "acme-corp/wandb-registry-model/churn")
     client.link("churn-model:v1", "acme-corp/wandb-registry-model/churn")
-    wandb_env.store.set_protected_aliases("acme-corp-org", "wandb-registry-model", ["golden"])
-    wandb_env.store.set_protected_aliases("acme", "churn", ["production"])
+    wandb_env.store.accounts.set_protected_aliases("acme-corp-org", "wandb-registry-model", ["golden"])
+    wandb_env.store.accounts.set_protected_aliases("acme", "churn", ["production"])
     assert run_dag("retention_admin_protected").state == "success"  # demo is an admin of both
     result = json.loads(out.read_text())
     assert result["registry"]["deleted"] == ["v1"] and "golden" in result["registry"]["kept"]["v0"]

@@ -68,9 +68,9 @@ def test_conditions(wandb_env, options: dict[str, Any], ready: bool) -> None:
 def test_pending_version_is_not_ready(wandb_env) -> None:
     store = wandb_env.store
     with store.db.transaction():
-        store.create_artifact(wandb_env.user(), {"entityName": "demo", "projectName": "p",
-                                                 "artifactCollectionName": "half", "artifactTypeName": "dataset",
-                                                 "digest": "0" * 32})
+        store.uploads.create_artifact(wandb_env.user(), {
+            "entityName": "demo", "projectName": "p", "artifactCollectionName": "half",
+            "artifactTypeName": "dataset", "digest": "0" * 32})
     assert _sensor(artifact="demo/p/half:v0").poke({"ti": RecordingTI()}) is False
 
 
@@ -115,9 +115,10 @@ def _move_production_later(server, reads: int = 1, operation: str | None = None)
             time.sleep(0.02)
         store = server.store
         with store.db.transaction():
-            v2 = store.resolve_name(store.get_project(server.user(), "acme", "churn"), "churn-model:v2")
+            project = store.accounts.get_project(server.user(), "acme", "churn")
+            v2 = store.memberships.resolve_name(project, "churn-model:v2")
             assert v2 is not None
-            store.change_aliases(server.user(), v2[1].artifact_id, [
+            store.versions.change_aliases(server.user(), v2[1].artifact_id, [
                 {"alias": "production", "artifactCollectionName": "churn-model", "entityName": "acme",
                  "projectName": "churn"}], add=True)
 

@@ -108,8 +108,8 @@ def test_a_permanent_error_reaches_only_the_affected_sensor(wandb_env) -> None:
     permanent error of that collection only), and a gate comparing a number with text cannot be
     decided (a permanent error of that sensor only): both fail at once; their neighbours, in the same
     batched request, fire."""
-    wandb_env.store.add_team("beta", {wandb_env.user().username: "admin"})
-    wandb_env.store.add_organization("beta-corp", "beta")
+    wandb_env.store.accounts.add_team("beta", {wandb_env.user().username: "admin"})
+    wandb_env.store.accounts.add_organization("beta-corp", "beta")
     wandb_env.seed_artifact("text-acc", {"m": "0"}, project="churn", entity="acme", metadata={"acc": "high"})
     ambiguous = _trigger("wandb-registry-model/churn:production")
     mixed = _trigger("acme/churn/text-acc:latest", require={"acc": {">=": 0.9}})

@@ -45,26 +45,27 @@ def sdk(server):
 
 def artifact_id(server, name: str) -> int:
     store = server.store
-    found = store.resolve_name(store.get_project(server.user(), "acme", "churn"), name)
+    found = store.memberships.resolve_name(store.accounts.get_project(server.user(), "acme", "churn"), name)
     assert found is not None
     return int(found[1].artifact_id)
 
 
 def other_writer_moves(server, alias: str, onto: str) -> Callable[[], None]:
     target = {"alias": alias, "artifactCollectionName": "churn-model", "entityName": "acme", "projectName": "churn"}
-    return lambda: server.store.change_aliases(server.user(), artifact_id(server, f"churn-model:{onto}"), [target],
-                                                  add=True)
+    return lambda: server.store.versions.change_aliases(server.user(), artifact_id(server, f"churn-model:{onto}"),
+                                                        [target], add=True)
 
 
 def other_writer_sets_metadata(server, name: str, metadata: dict[str, Any]) -> Callable[[], None]:
-    return lambda: server.store.update_version(server.user(), artifact_id(server, name),
-                                               {"metadata": json.dumps(metadata)})
+    return lambda: server.store.versions.update_version(server.user(), artifact_id(server, name),
+                                                        {"metadata": json.dumps(metadata)})
 
 
 def right_after_our(monkeypatch: pytest.MonkeyPatch, server, method: str, action: Callable[[], None]) -> list[int]:
-    """Run ``action`` inside the server just after the first ``method`` write lands: a racing writer."""
-    store = server.store
-    original = getattr(store, method)
+    """Run ``action`` inside the server just after the first ``method`` write lands: a racing writer
+    (``method`` of the store's versions part)."""
+    versions = server.store.versions
+    original = getattr(versions, method)
     fired: list[int] = []
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -74,7 +75,7 @@ def right_after_our(monkeypatch: pytest.MonkeyPatch, server, method: str, action
             action()
         return result
 
-    monkeypatch.setattr(store, method, wrapper)
+    monkeypatch.setattr(versions, method, wrapper)
     return fired
 
 
@@ -175,7 +176,7 @@ def test_success_reports_what_was_read_back(wandb_server, client: WandbClient) -
                           teams=["acme:demo:admin,bob:member"], orgs=["acme-corp:acme"])
 def test_a_refused_removal_takes_back_what_was_added(wandb_server, client: WandbClient) -> None:
     client.link("churn-model:v2", "wandb-registry-model/churn", aliases=["production"])
-    wandb_server.store.set_protected_aliases("acme-corp-org", "wandb-registry-model", ["production"])
+    wandb_server.store.accounts.set_protected_aliases("acme-corp-org", "wandb-registry-model", ["production"])
     bob = WandbClient(wandb_server.base_url, "bob-" + "b" * 40, entity="acme", project="churn")
     with pytest.raises(ProtectedAliasError, match="took 'staging' off v0 again"):
         bob.update_aliases("acme-corp/wandb-registry-model/churn:v0", add=["staging"], remove=["production"])
@@ -303,8 +304,8 @@ def test_a_key_set_by_another_writer_meanwhile_is_a_conflict(wandb_server, clien
 def test_a_merge_that_keeps_being_undone_gives_up(wandb_server, client: WandbClient,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     before = sdk(wandb_server).artifact("acme/churn/churn-model:v2").metadata
-    store = wandb_server.store
-    original = store.update_version
+    versions = wandb_server.store.versions
+    original = versions.update_version
     writes = []
 
     def always_undone(user, artifact, changes):
@@ -313,7 +314,7 @@ def test_a_merge_that_keeps_being_undone_gives_up(wandb_server, client: WandbCli
         original(user, artifact, {"metadata": json.dumps(before)})
         return result
 
-    monkeypatch.setattr(store, "update_version", always_undone)
+    monkeypatch.setattr(versions, "update_version", always_undone)
     with pytest.raises(MetadataConflictError, match="4 times") as info:
         client.update("churn-model:v2", metadata={"mine": 1})
     assert info.value.transient and len(writes) == 4

@@ -129,7 +129,7 @@ def test_link_twice_creates_one_membership(wandb_server, client: WandbClient) ->
 def test_link_into_registry_and_protected_alias(wandb_server, client: WandbClient) -> None:
     linked = client.link("churn-model:v2", "wandb-registry-model/churn", aliases=["staging"])
     assert (linked.entity, linked.project, linked.version) == ("acme-corp-org", "wandb-registry-model", "v0")
-    wandb_server.store.set_protected_aliases("acme-corp-org", "wandb-registry-model", ["production"])
+    wandb_server.store.accounts.set_protected_aliases("acme-corp-org", "wandb-registry-model", ["production"])
     bob = WandbClient(wandb_server.base_url, "bob-" + "b" * 40, entity="acme", project="churn")
     with pytest.raises(ProtectedAliasError, match="protected"):
         bob.update_aliases("acme-corp/wandb-registry-model/churn:v0", add=["production"])
@@ -145,7 +145,7 @@ def test_model_registry_rule(wandb_server, client: WandbClient) -> None:
 
 
 def test_permission_denied_for_viewers(wandb_server) -> None:
-    wandb_server.store.add_team("acme", {"bob": "viewer"})
+    wandb_server.store.accounts.add_team("acme", {"bob": "viewer"})
     bob = WandbClient(wandb_server.base_url, "bob-" + "b" * 40, entity="acme", project="churn")
     assert bob.artifact("churn-model:production").version == "v1"
     with pytest.raises(PermissionDeniedError):
@@ -174,7 +174,7 @@ def test_delete_needs_delete_aliases(wandb_server, client: WandbClient) -> None:
                           teams=["acme:demo:admin,bob:member"], orgs=["acme-corp:acme"])
 def test_a_protected_alias_is_refused_on_log_as_on_update_for_a_member(wandb_server, client: WandbClient,
                                                                        tmp_path) -> None:
-    wandb_server.store.set_protected_aliases("acme", "churn", ["production"])
+    wandb_server.store.accounts.set_protected_aliases("acme", "churn", ["production"])
     holder = sdk(wandb_server).artifact("acme/churn/churn-model:production")
     bob = WandbClient(wandb_server.base_url, "bob-" + "b" * 40, entity="acme", project="churn")
     (tmp_path / "model.bin").write_bytes(b"bob's model")

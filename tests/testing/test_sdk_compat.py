@@ -634,7 +634,7 @@ def test_user_cannot_see_another_users_entity(server: LocalWandbServer) -> None:
 
 
 def test_protected_alias_needs_a_registry_admin(server: LocalWandbServer) -> None:
-    server.store.set_protected_aliases(ORG_ENTITY, "wandb-registry-model", ["production"])
+    server.store.accounts.set_protected_aliases(ORG_ENTITY, "wandb-registry-model", ["production"])
     seed(server, "cap9", "cap9-model", 2, type="model", entity=TEAM)
     admin = fresh_api(server)
     admin.artifact(f"{TEAM}/cap9/cap9-model:v0").link(f"{ORG}/wandb-registry-model/cap9-reg",

@@ -116,10 +116,10 @@ def _authenticate(state: ServerState, request: Request) -> User:
         username, expired = state.identity.user_for(key)
         if expired:
             raise Unauthenticated("the access token has expired: exchange the identity token again")
-        found = state.store.user_by_name(username) if username else None
+        found = state.store.accounts.user_by_name(username) if username else None
         if found is not None:
             return found
-    user = state.store.user_by_key(key)
+    user = state.store.accounts.user_by_key(key)
     if user is None:
         raise Unauthenticated("invalid API key: the server did not recognize an account for this key")
     return user
@@ -398,7 +398,7 @@ async def upload_manifest(request: Request) -> Response:
 def _record_manifest(state: ServerState, artifact_id: int, writer: BlobWriter) -> None:
     """Record the manifest on its version and publish the blob, both or neither."""
     with state.store.db.transaction():
-        state.store.store_manifest_upload(artifact_id, writer.md5_hex, writer.md5_b64)
+        state.store.uploads.store_manifest_upload(artifact_id, writer.md5_hex, writer.md5_b64)
         writer.commit()
 
 
@@ -431,15 +431,15 @@ async def artifact_file_fallback(request: Request) -> Response:
         user = _authenticate(state, request)
         if not entity_name:
             raise NotFound(f"no artifact file at {request.url.path}")
-        entity = state.store.entity_by_name(unquote(entity_name))
-        if entity is None or not state.store.can_read(user, entity):
+        entity = state.store.accounts.entity_by_name(unquote(entity_name))
+        if entity is None or not state.store.accounts.can_read(user, entity):
             raise NotFound(f"entity {unquote(entity_name)!r} not found")
-        if state.store.role(user, entity) == "viewer":
+        if state.store.accounts.role(user, entity) == "viewer":
             raise PermissionDenied(
                 f"permission denied: {user.username!r} is a viewer of {entity.name!r}; view-only members "
                 "cannot download artifact files"
             )
-        if not _MD5_HEX.fullmatch(md5_hex) or not state.store.entity_has_blob(entity.id, md5_hex):
+        if not _MD5_HEX.fullmatch(md5_hex) or not state.store.versions.entity_has_blob(entity.id, md5_hex):
             raise NotFound(f"no artifact file with MD5 {md5_hex} in entity {entity.name!r}")
 
     try:
@@ -469,9 +469,9 @@ async def file_stream(request: Request) -> Response:
 
         def store_summary() -> None:
             with state.store.db.transaction():
-                state.store.upsert_run(user, {"entityName": unquote(params["entity"]),
-                                              "modelName": unquote(params["project"]), "name": unquote(params["run"]),
-                                              "summaryMetrics": json.dumps(summary)})
+                state.store.runs.upsert_run(user, {
+                    "entityName": unquote(params["entity"]), "modelName": unquote(params["project"]),
+                    "name": unquote(params["run"]), "summaryMetrics": json.dumps(summary)})
 
         try:
             await run_in_threadpool(store_summary)
@@ -595,7 +595,7 @@ async def admin(request: Request) -> Response:
         if action == "protected-aliases" and request.method == "POST":
             body = await _admin_body(request)
             await run_in_threadpool(
-                state.store.set_protected_aliases, body["entity"], body["project"], list(body["aliases"])
+                state.store.accounts.set_protected_aliases, body["entity"], body["project"], list(body["aliases"])
             )
             return JSONResponse({"ok": True})
     except (ValueError, KeyError, TypeError) as exc:

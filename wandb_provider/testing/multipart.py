@@ -58,6 +58,11 @@ class MultipartUploads:
         self._uploads: dict[str, MultipartUpload] = {}
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        """Forget every upload under way (a reset; their part files are temporary files, removed apart)."""
+        with self._lock:
+            self._uploads.clear()
+
     def start(self, artifact_id: int, name: str, declared: dict[int, str]) -> MultipartUpload:
         upload = MultipartUpload(secrets.token_hex(16), artifact_id, name, declared)
         with self._lock:

@@ -57,4 +57,4 @@ class PendingReaper:
             self._last_upload = {k: t for k, t in self._last_upload.items() if t > horizon or k in self._active}
             busy = frozenset(self._last_upload) | frozenset(self._active)
         with self._store.db.transaction():
-            return self._store.expire_pending(self.ttl_seconds, keep=busy)
+            return self._store.uploads.expire_pending(self.ttl_seconds, keep=busy)

@@ -62,12 +62,12 @@ def _model(w1: float, w2: float, bias: float) -> bytes:
 
 def seed_demo(store: Store, username: str) -> None:
     """Create the demo team (``username`` as admin), org, project and versions."""
-    store.add_team(DEMO_TEAM, {username: "admin"})
-    store.add_organization(DEMO_ORG, DEMO_TEAM)
-    user = store.user_by_name(username)
+    store.accounts.add_team(DEMO_TEAM, {username: "admin"})
+    store.accounts.add_organization(DEMO_ORG, DEMO_TEAM)
+    user = store.accounts.user_by_name(username)
     assert user is not None
     for index in range(3):
-        store.seed_artifact(
+        store.seeder.seed_artifact(
             user, DEMO_TEAM, DEMO_PROJECT, DATASET, "dataset",
             [SeedFile("train.csv", _dataset(index)), SeedFile("test.csv", _dataset(100 + index)),
              SeedFile("README.md", f"Churn dataset, snapshot {index}.\n".encode())],
@@ -80,12 +80,12 @@ def seed_demo(store: Store, username: str) -> None:
         aliases = {0: [], 1: ["production"], 2: ["candidate"]}[index]
         # Each model is logged by its training run, whose summary has the validation loss (a gate's
         # ``run.summary.val_loss``) and whose config the learning rate.
-        store.upsert_run(user, {
+        store.runs.upsert_run(user, {
             "entityName": DEMO_TEAM, "modelName": DEMO_PROJECT, "name": f"train-{index}", "jobType": "train",
             "state": "finished", "config": json.dumps({"lr": {"value": 0.01 * (index + 1), "desc": None}}),
             "summaryMetrics": json.dumps({"val_loss": round(0.5 - 0.1 * index, 2), "epoch": 10 + index}),
         })
-        store.seed_artifact(
+        store.seeder.seed_artifact(
             user, DEMO_TEAM, DEMO_PROJECT, MODEL, "model",
             [SeedFile("model.json", _model(w1, w2, bias)),
              SeedFile("training/config.json", json.dumps({"epochs": 10 + index}).encode())],
@@ -96,7 +96,7 @@ def seed_demo(store: Store, username: str) -> None:
             run=f"train-{index}",
         )
     for index, rows in enumerate((120, 150)):
-        store.seed_artifact(
+        store.seeder.seed_artifact(
             user, DEMO_TEAM, DEMO_PROJECT, RAW, "dataset", [SeedFile("customers.csv", _raw_customers(index, rows))],
             metadata={"export": index, "source": "crm"}, description=f"Raw customer export {index}",
         )

@@ -19,7 +19,6 @@ from .app import ServerState, create_app
 from .config import DEFAULT_API_KEY, ServerConfig, is_loopback_address, is_loopback_host
 from .faults import FaultState
 from .identity import IdentityFederation
-from .multipart import MultipartUploads
 from .pending import PendingReaper
 from .profiles import profile_named
 from .seed import seed_demo
@@ -101,8 +100,8 @@ def _recover(store: Store) -> None:
     started = time.time()
     temp = store.blobs.remove_temp_files()
     with store.db.transaction():
-        dropped = store.expire_pending()
-    orphans = store.blobs.remove_unreferenced(store.referenced_blobs(), older_than=started)
+        dropped = store.uploads.expire_pending()
+    orphans = store.blobs.remove_unreferenced(store.versions.referenced_blobs(), older_than=started)
     if temp or dropped or orphans:
         log.warning("recovered the data dir: removed %d unfinished upload(s) and %d unreferenced file(s); "
                     "%d version(s) left PENDING by an interrupted upload are now DELETED",
@@ -142,7 +141,7 @@ class _Pristine:
         """Put ``store`` back (call while no request is under way): every row as it was, the seed's
         files with their bytes, nothing else stored, no multipart upload open."""
         self._db.copy_into(store.db)
-        store.multipart = MultipartUploads(store.blobs)
+        store.multipart.clear()
         store.blobs.remove_temp_files()
         for md5, _ in list(store.blobs.stored()):
             if md5 not in self._blobs:
@@ -180,7 +179,7 @@ class LocalWandbServer:
             self.faults.configure(self.config.faults)
             self.signer = UrlSigner(_url_secret(self.store), self.config.signed_url_seconds)
             self.identity = IdentityFederation(_url_secret(self.store),
-                                               lambda name: self.store.user_by_name(name) is not None)
+                                               lambda name: self.store.accounts.user_by_name(name) is not None)
             self._setup_accounts()
         except BaseException:
             self._close_store()
@@ -200,11 +199,11 @@ class LocalWandbServer:
         db = self.store.db
         with db.transaction():
             for user in self.config.effective_users():
-                self.store.add_user(user.name, user.api_key)
+                self.store.accounts.add_user(user.name, user.api_key)
             for team in self.config.teams:
-                self.store.add_team(team.name, team.members)
+                self.store.accounts.add_team(team.name, team.members)
             for org in self.config.orgs:
-                self.store.add_organization(org.name, org.team)
+                self.store.accounts.add_organization(org.name, org.team)
             # A --data-dir is seeded once: seeding again on restart would move aliases the user has
             # since changed back to their demo versions.
             if self.config.seed and db.scalar("SELECT value FROM settings WHERE key = 'seeded'") is None:
@@ -236,7 +235,7 @@ class LocalWandbServer:
         return self.identity.mint(self.user(user).username, lifetime=lifetime, **claims)
 
     def user(self, name: str | None = None) -> User:
-        user = self.store.user_by_name(name or self.username)
+        user = self.store.accounts.user_by_name(name or self.username)
         if user is None:
             raise KeyError(f"no user {name!r} on this server")
         return user
@@ -372,7 +371,7 @@ class LocalWandbServer:
             elif isinstance(content, str):
                 content = content.encode()
             seeded.append(SeedFile(path, content))
-        return self.store.seed_artifact(
+        return self.store.seeder.seed_artifact(
             self.user(user), entity or self.entity, project, name, type, seeded,
             aliases=list(aliases), metadata=metadata, description=description,
         )

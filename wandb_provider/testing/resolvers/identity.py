@@ -46,32 +46,32 @@ def resolve_server_info(_: Any, info: GraphQLResolveInfo) -> dict[str, Any]:
 
 def resolve_entity(_: Any, info: GraphQLResolveInfo, name: str | None = None) -> Entity | None:
     store = ctx(info).store
-    entity = store.entity_by_name(name)
-    return entity if entity and store.can_read(ctx(info).user, entity) else None
+    entity = store.accounts.entity_by_name(name)
+    return entity if entity and store.accounts.can_read(ctx(info).user, entity) else None
 
 
 def resolve_organization(_: Any, info: GraphQLResolveInfo, name: str | None = None) -> Organization | None:
     store = ctx(info).store
-    org = store.organization_by_name(name)
-    if org is None or org not in store.organizations_of(ctx(info).user):
+    org = store.accounts.organization_by_name(name)
+    if org is None or org not in store.accounts.organizations_of(ctx(info).user):
         return None
     return org
 
 
 def _user_entity(user: User, info: GraphQLResolveInfo) -> str:
-    return ctx(info).store.personal_entity(user).name
+    return ctx(info).store.accounts.personal_entity(user).name
 
 
 def _teams(user: User, info: GraphQLResolveInfo) -> dict[str, Any]:
-    return {"edges": [{"node": team} for team in ctx(info).store.teams_of(user)]}
+    return {"edges": [{"node": team} for team in ctx(info).store.accounts.teams_of(user)]}
 
 
 def _entity_org(entity: Entity, info: GraphQLResolveInfo) -> Organization | None:
-    return ctx(info).store.organization(entity.org_id) if entity.org_id else None
+    return ctx(info).store.accounts.organization(entity.org_id) if entity.org_id else None
 
 
 def _entity_user(entity: Entity, info: GraphQLResolveInfo) -> User | None:
-    return ctx(info).store.user(entity.user_id) if entity.kind == "user" and entity.user_id else None
+    return ctx(info).store.accounts.user(entity.user_id) if entity.kind == "user" and entity.user_id else None
 
 
 RESOLVERS: dict[str, dict[str, Resolver]] = {
@@ -92,7 +92,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "deletedAt": lambda u, info: None,
         "apiKeys": lambda u, info: {"edges": []},
         "teams": _teams,
-        "organizations": lambda u, info: ctx(info).store.organizations_of(u),
+        "organizations": lambda u, info: ctx(info).store.accounts.organizations_of(u),
     },
     "Entity": {
         "id": gid("Entity"),
@@ -109,7 +109,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
     "Organization": {
         "id": gid("Organization"),
         "name": attr("name"),
-        "orgEntity": lambda o, info: ctx(info).store.entity(o.entity_id),
+        "orgEntity": lambda o, info: ctx(info).store.accounts.entity(o.entity_id),
         "featureFlags": lambda o, info, rampIDType: [],
     },
     "ClientIDMappingResult": {"serverID": lambda v, info: ids.encode("Artifact", v.id)},

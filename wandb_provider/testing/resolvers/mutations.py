@@ -20,12 +20,12 @@ def _artifact_id(value: str) -> int:
 
 
 def resolve_create_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    return {"artifact": ctx(info).store.create_artifact(ctx(info).user, input)}
+    return {"artifact": ctx(info).store.uploads.create_artifact(ctx(info).user, input)}
 
 
 def _manifest_payload(info: GraphQLResolveInfo, artifact_id: int) -> dict[str, Any]:
     gid = ids.encode("Artifact", artifact_id)
-    version = ctx(info).store.live_version(artifact_id)
+    version = ctx(info).store.versions.live_version(artifact_id)
     # As W&B signs the declared MD5 into the URL, the upload must send it back (and match it).
     headers = ["Content-Type:application/json"]
     if version.manifest_expected:
@@ -49,24 +49,24 @@ def _manifest_payload(info: GraphQLResolveInfo, artifact_id: int) -> dict[str, A
 
 def resolve_create_artifact_manifest(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     artifact_id = _artifact_id(input["artifactID"])
-    ctx(info).store.upsert_manifest(ctx(info).user, artifact_id, input.get("digest"), input.get("type"))
+    ctx(info).store.uploads.upsert_manifest(ctx(info).user, artifact_id, input.get("digest"), input.get("type"))
     return _manifest_payload(info, artifact_id)
 
 
 def resolve_update_artifact_manifest(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     artifact_id = decode_id(input["artifactManifestID"], "ArtifactManifest")
-    ctx(info).store.upsert_manifest(ctx(info).user, artifact_id, input.get("digest"), None)
+    ctx(info).store.uploads.upsert_manifest(ctx(info).user, artifact_id, input.get("digest"), None)
     return _manifest_payload(info, artifact_id)
 
 
 def resolve_create_artifact_files(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    slots = ctx(info).store.create_files(ctx(info).user, input["artifactFiles"])
+    slots = ctx(info).store.uploads.create_files(ctx(info).user, input["artifactFiles"])
     edges: list[dict[str, Any]] = []
     births: dict[int, Any] = {}
     for slot in slots:
         birth = slot.file.birth_artifact_id or slot.file.artifact_id
         if birth not in births:
-            births[birth] = ctx(info).store.find_version(birth)
+            births[birth] = ctx(info).store.versions.find_version(birth)
         md5_hex = b64_to_hex(slot.file.md5 or "")
         node = {
             "id": ids.encode("File", slot.file.id),
@@ -100,7 +100,7 @@ def resolve_complete_multipart(_: Any, info: GraphQLResolveInfo, input: dict[str
         from ..errors import InvalidInput
 
         raise InvalidInput(f"unsupported completeMultipartAction {input['completeMultipartAction']!r}")
-    digest = ctx(info).store.complete_multipart(
+    digest = ctx(info).store.uploads.complete_multipart(
         ctx(info).user, _artifact_id(input["artifactID"]), input["storagePath"], input["uploadID"],
         input["completedParts"],
     )
@@ -108,29 +108,33 @@ def resolve_complete_multipart(_: Any, info: GraphQLResolveInfo, input: dict[str
 
 
 def resolve_commit_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    return {"artifact": ctx(info).store.commit(ctx(info).user, _artifact_id(input["artifactID"]))}
+    return {"artifact": ctx(info).store.uploads.commit(ctx(info).user, _artifact_id(input["artifactID"]))}
 
 
 # --- aliases and edits -----------------------------------------------------------------------
 
 
 def resolve_add_aliases(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    ctx(info).store.change_aliases(ctx(info).user, _artifact_id(input["artifactID"]), input["aliases"], add=True)
+    ctx(info).store.versions.change_aliases(
+        ctx(info).user, _artifact_id(input["artifactID"]), input["aliases"], add=True
+    )
     return {"success": True}
 
 
 def resolve_delete_aliases(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    ctx(info).store.change_aliases(ctx(info).user, _artifact_id(input["artifactID"]), input["aliases"], add=False)
+    ctx(info).store.versions.change_aliases(
+        ctx(info).user, _artifact_id(input["artifactID"]), input["aliases"], add=False
+    )
     return {"success": True}
 
 
 def resolve_update_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    version = ctx(info).store.update_version(ctx(info).user, _artifact_id(input["artifactID"]), input)
+    version = ctx(info).store.versions.update_version(ctx(info).user, _artifact_id(input["artifactID"]), input)
     return {"artifact": version}
 
 
 def resolve_delete_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    version = ctx(info).store.delete_version(
+    version = ctx(info).store.versions.delete_version(
         ctx(info).user, _artifact_id(input["artifactID"]), bool(input.get("deleteAliases"))
     )
     return {"artifact": version}
@@ -142,21 +146,21 @@ def resolve_delete_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, A
 def resolve_link_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     store = ctx(info).store
     if input.get("artifactID"):
-        version = store.live_version(_artifact_id(input["artifactID"]))
+        version = store.versions.live_version(_artifact_id(input["artifactID"]))
     elif input.get("clientID"):
-        found = store.version_by_client_id(input["clientID"])
+        found = store.versions.version_by_client_id(input["clientID"])
         if found is None:
             raise NotFound(f"no artifact was logged with client id {input['clientID']!r}")
         version = found
     else:
         raise NotFound("linkArtifact needs artifactID or clientID")
-    if store.visible_version(ctx(info).user, version.id) is None:
+    if store.versions.visible_version(ctx(info).user, version.id) is None:
         # Only a version the caller can see may be linked (it would leak through the link).
         raise NotFound(f"artifact {input.get('artifactID') or input.get('clientID')!r} not found")
     portfolio_id = None
     if input.get("artifactPortfolioID"):
         portfolio_id = decode_id(input["artifactPortfolioID"], "ArtifactPortfolio")
-    membership = store.link(
+    membership = store.memberships.link(
         ctx(info).user, version, input.get("entityName"), input.get("projectName"),
         input.get("artifactPortfolioName"), portfolio_id, input.get("aliases") or [],
     )
@@ -164,7 +168,7 @@ def resolve_link_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any
 
 
 def resolve_unlink_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    ctx(info).store.unlink(
+    ctx(info).store.memberships.unlink(
         ctx(info).user, _artifact_id(input["artifactID"]), decode_id(input["artifactPortfolioID"], "ArtifactPortfolio")
     )
     return {"success": True}
@@ -176,7 +180,7 @@ def resolve_unlink_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, A
 def _update_collection(kind: str, id_key: str) -> Resolver:
     def resolve(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
         collection_id = decode_id(input[id_key], "ArtifactSequence" if kind == "SEQUENCE" else "ArtifactPortfolio")
-        collection = ctx(info).store.update_collection(
+        collection = ctx(info).store.collections.update_collection(
             ctx(info).user, collection_id, kind, input.get("name"), input.get("description")
         )
         return {"artifactCollection": collection}
@@ -186,13 +190,15 @@ def _update_collection(kind: str, id_key: str) -> Resolver:
 
 def resolve_move_sequence(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     collection_id = decode_id(input["artifactSequenceID"], "ArtifactSequence")
-    collection = ctx(info).store.move_sequence(ctx(info).user, collection_id, input["destinationArtifactTypeName"])
+    collection = ctx(info).store.collections.move_sequence(
+        ctx(info).user, collection_id, input["destinationArtifactTypeName"]
+    )
     return {"artifactCollection": collection}
 
 
 def _tag_collection(add: bool) -> Resolver:
     def resolve(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-        tags = ctx(info).store.tag_collection(
+        tags = ctx(info).store.collections.tag_collection(
             ctx(info).user, input["entityName"], input["projectName"], input["artifactCollectionName"],
             [t["tagName"] for t in input["tags"]], add,
         )
@@ -204,7 +210,8 @@ def _tag_collection(add: bool) -> Resolver:
 def _delete_collection(kind: str, id_key: str) -> Resolver:
     def resolve(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
         collection_id = decode_id(input[id_key], "ArtifactSequence" if kind == "SEQUENCE" else "ArtifactPortfolio")
-        return {"artifactCollection": ctx(info).store.delete_collection(ctx(info).user, collection_id, kind)}
+        deleted = ctx(info).store.memberships.delete_collection(ctx(info).user, collection_id, kind)
+        return {"artifactCollection": deleted}
 
     return resolve
 

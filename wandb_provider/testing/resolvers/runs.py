@@ -11,7 +11,7 @@ from ._common import Resolver, attr, connection, ctx, decode_id, gid
 
 
 def resolve_upsert_bucket(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
-    run, inserted = ctx(info).store.upsert_run(ctx(info).user, input)
+    run, inserted = ctx(info).store.runs.upsert_run(ctx(info).user, input)
     return {"bucket": run, "inserted": inserted}
 
 
@@ -21,9 +21,9 @@ def resolve_stop_run(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) ->
 
 def resolve_create_run_files(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     store = ctx(info).store
-    project = store.get_project(ctx(info).user, input["entityName"], input["projectName"])
-    store.require_write(ctx(info).user, project, "upload run files")
-    run = store.run_by_name(project.id, input["runName"])
+    project = store.accounts.get_project(ctx(info).user, input["entityName"], input["projectName"])
+    store.accounts.require_write(ctx(info).user, project, "upload run files")
+    run = store.runs.run_by_name(project.id, input["runName"])
     if run is None:
         from ..errors import NotFound
 
@@ -38,7 +38,7 @@ def resolve_create_run_files(_: Any, info: GraphQLResolveInfo, input: dict[str, 
 
 def resolve_use_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
     artifact_id = decode_id(input["artifactID"], "Artifact")
-    version = ctx(info).store.use_artifact(
+    version = ctx(info).store.runs.use_artifact(
         ctx(info).user, input["entityName"], input["projectName"], input["runName"], artifact_id,
         input.get("usedAs"),
     )
@@ -46,11 +46,11 @@ def resolve_use_artifact(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]
 
 
 def _inputs(run: Run, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None) -> Any:
-    return connection(ctx(info).store.run_inputs(run.id), after, first)
+    return connection(ctx(info).store.runs.run_inputs(run.id), after, first)
 
 
 def _outputs(run: Run, info: GraphQLResolveInfo, after: str | None = None, first: int | None = None) -> Any:
-    return connection(ctx(info).store.run_outputs(run.id), after, first)
+    return connection(ctx(info).store.runs.run_outputs(run.id), after, first)
 
 
 RESOLVERS: dict[str, dict[str, Resolver]] = {
@@ -72,7 +72,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "heartbeatAt": attr("created_at"),
         "systemMetrics": lambda r, info: "{}",
         "historyKeys": lambda r, info: '{"keys": {}, "lastStep": 0}',
-        "user": lambda r, info: ctx(info).store.user(r.user_id) if r.user_id else None,
+        "user": lambda r, info: ctx(info).store.accounts.user(r.user_id) if r.user_id else None,
         "displayName": attr("display_name"),
         "description": lambda r, info: None,
         "notes": lambda r, info: None,
@@ -87,7 +87,7 @@ RESOLVERS: dict[str, dict[str, Resolver]] = {
         "historyTail": lambda r, info: "[]",
         "eventsTail": lambda r, info: "[]",
         "wandbConfig": lambda r, info, keys=None: "{}",
-        "project": lambda r, info: ctx(info).store.project(r.project_id),
+        "project": lambda r, info: ctx(info).store.accounts.project(r.project_id),
         "inputArtifacts": _inputs,
         "outputArtifacts": _outputs,
     },

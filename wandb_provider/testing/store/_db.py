@@ -1,4 +1,4 @@
-"""SQLite persistence for the emulator: the tables and one transaction per request.
+"""SQLite persistence for the emulator: the tables, one transaction per request, rows as records.
 
 Every GraphQL request runs inside ``Database.transaction()``; a request whose execution reports
 any error is rolled back, so a failed mutation changes nothing.
@@ -10,7 +10,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -79,6 +82,12 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def from_row(cls: type[R], row: sqlite3.Row) -> R:
+    """Build record ``cls`` (a dataclass of ``records.py``) from the columns of ``row`` that it declares."""
+    keys = set(row.keys())
+    return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in keys})  # type: ignore[arg-type]
+
+
 class Database:
     """A single SQLite connection shared by the server's threads, guarded by one lock."""
 
@@ -138,6 +147,21 @@ class Database:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def find(self, cls: type[R], sql: str, params: Sequence[Any] = ()) -> R | None:
+        """The first row as record ``cls``, or None."""
+        row = self.one(sql, params)
+        return None if row is None else from_row(cls, row)
+
+    def get(self, cls: type[R], sql: str, params: Sequence[Any] = ()) -> R:
+        """The first row as record ``cls``; it must exist (its id came from the store)."""
+        record = self.find(cls, sql, params)
+        assert record is not None
+        return record
+
+    def find_all(self, cls: type[R], sql: str, params: Sequence[Any] = ()) -> list[R]:
+        """Every row as record ``cls``."""
+        return [from_row(cls, row) for row in self.all(sql, params)]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.one(sql, params)

@@ -1,4 +1,4 @@
-"""Small helpers shared by the store modules: clock, names, JSON values."""
+"""Small helpers shared by the store's parts: clock, names, JSON values, SQL fragments."""
 
 from __future__ import annotations
 
@@ -14,33 +14,43 @@ MAX_NAME = 128
 _VERSION_ALIAS = re.compile(r"^v\d+$")
 _TAG = re.compile(r"^[-\w]+( +[-\w]+)*$")
 _PROJECT_FORBIDDEN = set("/\\#?%:\r\n")
+LIVE = "a.state != 'DELETED'"  # SQL: the version aliased ``a`` is not deleted
 
 
 def now() -> str:
     """The current time as W&B-style ISO 8601 text (UTC)."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return seconds_ago(0)
+
+
+def seconds_ago(seconds: float) -> str:
+    """The time ``seconds`` ago, in the text form of ``now()`` (so the two compare as strings)."""
+    moment = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def is_version_alias(alias: str) -> bool:
     return bool(_VERSION_ALIAS.match(alias))
 
 
+def _check_size(what: str, value: str | None) -> str:
+    """Refuse an empty value or one longer than ``MAX_NAME``; ``what`` names it in the message."""
+    if not value:
+        raise InvalidInput(f"invalid {what}: it must not be empty")
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"invalid {what} {value[:40]!r}...: longer than {MAX_NAME} characters")
+    return value
+
+
 def check_name(kind: str, name: str | None) -> str:
     """Validate an artifact, collection, type or entity name."""
-    if not name:
-        raise InvalidInput(f"invalid {kind} name: it must not be empty")
-    if len(name) > MAX_NAME:
-        raise InvalidInput(f"invalid {kind} name {name[:40]!r}...: longer than {MAX_NAME} characters")
+    name = _check_size(f"{kind} name", name)
     if "/" in name or ":" in name:
         raise InvalidInput(f"invalid {kind} name {name!r}: it must not contain '/' or ':'")
     return name
 
 
 def check_project_name(name: str | None) -> str:
-    if not name:
-        raise InvalidInput("invalid project name: it must not be empty")
-    if len(name) > MAX_NAME:
-        raise InvalidInput(f"invalid project name {name[:40]!r}...: longer than {MAX_NAME} characters")
+    name = _check_size("project name", name)
     bad = sorted(set(name) & _PROJECT_FORBIDDEN)
     if bad:
         raise InvalidInput(f"invalid project name {name!r}: it must not contain any of {''.join(bad)!r}")
@@ -49,10 +59,7 @@ def check_project_name(name: str | None) -> str:
 
 def check_alias(alias: str) -> str:
     """Validate an alias a client asks to add or remove."""
-    if not alias:
-        raise InvalidInput("invalid alias: it must not be empty")
-    if len(alias) > MAX_NAME:
-        raise InvalidInput(f"invalid alias {alias[:40]!r}...: longer than {MAX_NAME} characters")
+    alias = _check_size("alias", alias)
     if "/" in alias or ":" in alias:
         raise InvalidInput(f"invalid alias {alias!r}: aliases must not contain '/' or ':'")
     if is_version_alias(alias):
@@ -115,3 +122,19 @@ def json_object(text: str | None, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidInput(f"invalid {what}: it must be a JSON object")
     return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as stored in text columns."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def order_clause(order: str | None, columns: dict[str, str], default: str) -> str:
+    """SQL ``ORDER BY`` text for a W&B ``order`` argument (``name``, ``-createdAt``, ...)."""
+    if not order:
+        return default
+    descending = order.startswith("-")
+    column = columns.get(order.lstrip("-+"))
+    if column is None:
+        raise InvalidInput(f"invalid order {order!r}: use one of {sorted(columns)} with an optional '-'")
+    return f"{column} {'DESC' if descending else 'ASC'}"

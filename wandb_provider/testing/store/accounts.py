@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import InvalidInput, NotFound, PermissionDenied
 from ._db import Database
 from ._util import check_name, check_project_name, now
-from .records import Entity, Organization, Project, User, from_row
+from .records import Entity, Organization, Project, User
 
 ROLES = ("viewer", "member", "admin")
 CORE_REGISTRIES = ("model", "dataset")
@@ -19,8 +19,11 @@ _PROJECT_SELECT = (
 )
 
 
-class AccountsMixin:
-    db: Database
+class Accounts:
+    """The store's part for who and where: identities, projects and the access rules between them."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # --- users, teams, organizations ------------------------------------------------------
 
@@ -90,59 +93,49 @@ class AccountsMixin:
         return self.organization(org_id)
 
     def user_by_key(self, api_key: str) -> User | None:
-        row = self.db.one("SELECT * FROM users WHERE api_key = ?", (api_key,))
-        return from_row(User, row) if row else None
+        return self.db.find(User, "SELECT * FROM users WHERE api_key = ?", (api_key,))
 
     def user_by_name(self, username: str) -> User | None:
-        row = self.db.one("SELECT * FROM users WHERE username = ?", (username,))
-        return from_row(User, row) if row else None
+        return self.db.find(User, "SELECT * FROM users WHERE username = ?", (username,))
 
     def user(self, user_id: int) -> User | None:
-        row = self.db.one("SELECT * FROM users WHERE id = ?", (user_id,))
-        return from_row(User, row) if row else None
+        return self.db.find(User, "SELECT * FROM users WHERE id = ?", (user_id,))
 
     def entity_by_name(self, name: str | None) -> Entity | None:
-        row = self.db.one("SELECT * FROM entities WHERE name = ?", (name,))
-        return from_row(Entity, row) if row else None
+        return self.db.find(Entity, "SELECT * FROM entities WHERE name = ?", (name,))
 
     def entity(self, entity_id: int) -> Entity:
-        row = self.db.one("SELECT * FROM entities WHERE id = ?", (entity_id,))
-        assert row is not None
-        return from_row(Entity, row)
+        return self.db.get(Entity, "SELECT * FROM entities WHERE id = ?", (entity_id,))
 
     def personal_entity(self, user: User) -> Entity:
-        row = self.db.one("SELECT * FROM entities WHERE user_id = ? AND kind = 'user'", (user.id,))
-        assert row is not None
-        return from_row(Entity, row)
+        return self.db.get(Entity, "SELECT * FROM entities WHERE user_id = ? AND kind = 'user'", (user.id,))
 
     def teams_of(self, user: User) -> list[Entity]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Entity,
             "SELECT e.* FROM entities e JOIN entity_members m ON m.entity_id = e.id "
             "WHERE m.user_id = ? ORDER BY e.name",
             (user.id,),
         )
-        return [from_row(Entity, r) for r in rows]
 
     def organization(self, org_id: int) -> Organization:
-        row = self.db.one("SELECT * FROM organizations WHERE id = ?", (org_id,))
-        assert row is not None
-        return from_row(Organization, row)
+        return self.db.get(Organization, "SELECT * FROM organizations WHERE id = ?", (org_id,))
 
     def organization_by_name(self, name: str | None) -> Organization | None:
-        row = self.db.one(
+        return self.db.find(
+            Organization,
             "SELECT o.* FROM organizations o JOIN entities e ON e.id = o.entity_id "
             "WHERE o.name = ? OR e.name = ?",
             (name, name),
         )
-        return from_row(Organization, row) if row else None
 
     def organizations_of(self, user: User) -> list[Organization]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Organization,
             "SELECT DISTINCT o.* FROM organizations o JOIN entities t ON t.org_id = o.id AND t.kind = 'team' "
             "JOIN entity_members m ON m.entity_id = t.id WHERE m.user_id = ? ORDER BY o.name",
             (user.id,),
         )
-        return [from_row(Organization, r) for r in rows]
 
     # --- access ---------------------------------------------------------------------------
 
@@ -190,17 +183,12 @@ class AccountsMixin:
         )
 
     def project(self, project_id: int) -> Project:
-        row = self.db.one(f"{_PROJECT_SELECT} WHERE p.id = ?", (project_id,))
-        assert row is not None
-        return from_row(Project, row)
+        return self.db.get(Project, f"{_PROJECT_SELECT} WHERE p.id = ?", (project_id,))
 
     def find_project(self, user: User, entity_name: str | None, name: str | None) -> Project | None:
         """The project the user can see, or None (W&B answers ``project: null``)."""
-        entity = self.entity_by_name(entity_name or self.personal_entity(user).name)
-        if entity is None or not self.can_read(user, entity):
-            return None
-        row = self.db.one(f"{_PROJECT_SELECT} WHERE p.entity_id = ? AND p.name = ?", (entity.id, name))
-        return from_row(Project, row) if row else None
+        entity = self._readable_entity(user, entity_name)
+        return None if entity is None else self._project_in(entity, name)
 
     def get_project(self, user: User, entity_name: str | None, name: str | None) -> Project:
         project = self.find_project(user, entity_name, name)
@@ -210,12 +198,12 @@ class AccountsMixin:
 
     def ensure_project(self, user: User, entity_name: str | None, name: str | None) -> Project:
         """Find or create a project the user may write to (W&B creates projects on first write)."""
-        entity = self.entity_by_name(entity_name or self.personal_entity(user).name)
-        if entity is None or not self.can_read(user, entity):
+        entity = self._readable_entity(user, entity_name)
+        if entity is None:
             raise NotFound(f"entity {entity_name!r} not found")
         check_project_name(name)
-        row = self.db.one(f"{_PROJECT_SELECT} WHERE p.entity_id = ? AND p.name = ?", (entity.id, name))
-        if row is None:
+        project = self._project_in(entity, name)
+        if project is None:
             if name and name.startswith("wandb-registry-"):
                 raise NotFound(
                     f"registry {name!r} does not exist in organization entity {entity.name!r}; "
@@ -228,9 +216,16 @@ class AccountsMixin:
                 )
             project_id = self._insert_project(entity.id, name)  # type: ignore[arg-type]
             return self.project(project_id)
-        project = from_row(Project, row)
         self.require_write(user, project, "write to this project")
         return project
+
+    def _readable_entity(self, user: User, entity_name: str | None) -> Entity | None:
+        """The named entity (the user's own when unnamed) if the user can see it."""
+        entity = self.entity_by_name(entity_name or self.personal_entity(user).name)
+        return entity if entity is not None and self.can_read(user, entity) else None
+
+    def _project_in(self, entity: Entity, name: str | None) -> Project | None:
+        return self.db.find(Project, f"{_PROJECT_SELECT} WHERE p.entity_id = ? AND p.name = ?", (entity.id, name))
 
     def protected_aliases(self, project_id: int) -> set[str]:
         rows = self.db.all("SELECT alias FROM protected_aliases WHERE project_id = ?", (project_id,))

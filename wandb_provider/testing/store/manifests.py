@@ -12,7 +12,6 @@ import xxhash
 from ..errors import InvalidInput
 
 MANIFEST_HEADER = b"wandb-artifact-manifest-v1\n"
-MANIFEST_FILE_NAME = "wandb_manifest.json"
 
 
 @dataclass(frozen=True)

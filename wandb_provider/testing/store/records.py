@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
-
-R = TypeVar("R")
-
-
-def from_row(cls: type[R], row: sqlite3.Row) -> R:
-    """Build record ``cls`` from the columns of ``row`` that it declares."""
-    keys = set(row.keys())
-    return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in keys})  # type: ignore[arg-type]
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -115,9 +104,6 @@ class Version:
     user_id: int | None
     created_at: str
     updated_at: str
-
-    def metadata_dict(self) -> dict[str, Any]:
-        return dict(json.loads(self.metadata)) if self.metadata else {}
 
 
 @dataclass(frozen=True)

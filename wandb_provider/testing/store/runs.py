@@ -10,27 +10,30 @@ from .. import ids
 from ..errors import NotFound
 from ._db import Database
 from ._util import now
-from .records import Run, User, Version, from_row
-from .versions import VersionsMixin
+from .accounts import Accounts
+from .records import Run, User, Version
+from .versions import Versions
 
 _RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
-class RunsMixin(VersionsMixin):
-    db: Database
+class Runs:
+    """The store's part for runs and the versions they used and logged."""
+
+    def __init__(self, db: Database, accounts: Accounts, versions: Versions) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.versions = versions
 
     def run(self, run_id: int) -> Run:
-        row = self.db.one("SELECT * FROM runs WHERE id = ?", (run_id,))
-        assert row is not None
-        return from_row(Run, row)
+        return self.db.get(Run, "SELECT * FROM runs WHERE id = ?", (run_id,))
 
     def run_by_name(self, project_id: int, name: str) -> Run | None:
-        row = self.db.one("SELECT * FROM runs WHERE project_id = ? AND name = ?", (project_id, name))
-        return from_row(Run, row) if row else None
+        return self.db.find(Run, "SELECT * FROM runs WHERE project_id = ? AND name = ?", (project_id, name))
 
     def upsert_run(self, user: User, spec: dict[str, Any]) -> tuple[Run, bool]:
         """``upsertBucket``: create the run (and its project) or update it; returns (run, inserted)."""
-        project = self.ensure_project(user, spec.get("entityName"), spec.get("modelName") or "uncategorized")
+        project = self.accounts.ensure_project(user, spec.get("entityName"), spec.get("modelName") or "uncategorized")
         name = spec.get("name") or spec.get("id")
         existing = self.run_by_name(project.id, name) if name else None
         if existing is None:
@@ -52,12 +55,12 @@ class RunsMixin(VersionsMixin):
     def use_artifact(self, user: User, entity: str, project_name: str, run_name: str,
                      artifact_id: int, used_as: str | None) -> Version:
         """``useArtifact``: record that a run consumed a version (W&B's lineage)."""
-        project = self.get_project(user, entity, project_name)
-        self.require_write(user, project, "record artifact use")
+        project = self.accounts.get_project(user, entity, project_name)
+        self.accounts.require_write(user, project, "record artifact use")
         run = self.run_by_name(project.id, run_name)
         if run is None:
             raise NotFound(f"run {run_name!r} not found in {entity}/{project_name}")
-        version = self.visible_version(user, artifact_id)
+        version = self.versions.visible_version(user, artifact_id)
         if version is None:
             raise NotFound(f"artifact {ids.encode('Artifact', artifact_id)} not found")
         self.db.execute(
@@ -67,25 +70,25 @@ class RunsMixin(VersionsMixin):
         return version
 
     def runs_using(self, artifact_id: int) -> list[Run]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Run,
             "SELECT r.* FROM runs r JOIN run_inputs i ON i.run_id = r.id WHERE i.artifact_id = ? ORDER BY r.id",
             (artifact_id,),
         )
-        return [from_row(Run, r) for r in rows]
 
     def run_inputs(self, run_id: int) -> list[Version]:
-        rows = self.db.all(
+        return self.db.find_all(
+            Version,
             "SELECT a.* FROM artifacts a JOIN run_inputs i ON i.artifact_id = a.id "
             "WHERE i.run_id = ? AND a.state != 'DELETED' ORDER BY a.id",
             (run_id,),
         )
-        return [from_row(Version, r) for r in rows]
 
     def run_outputs(self, run_id: int) -> list[Version]:
         """Versions the run logged, and existing versions it declared as outputs."""
-        rows = self.db.all(
+        return self.db.find_all(
+            Version,
             "SELECT * FROM artifacts WHERE (run_id = ? OR id IN "
             "(SELECT artifact_id FROM run_outputs WHERE run_id = ?)) AND state != 'DELETED' ORDER BY id",
             (run_id, run_id),
         )
-        return [from_row(Version, r) for r in rows]

@@ -1,50 +1,39 @@
-"""Artifact versions: the logging sequence (create, manifest, files, commit) and later edits.
+"""Artifact versions once logged: lookups, the blobs they name, and edits (metadata, tags, aliases, delete).
 
-Logging follows wandb 0.31's upload sequence: ``createArtifact`` (PENDING, or the existing version when
-the digest is already in the sequence), ``createArtifactManifest`` twice (an upsert),
-``createArtifactFiles`` (upload URLs only for content the server lacks), PUTs, then
-``commitArtifact``, which checks the manifest against the stored files and the artifact digest.
+Logging a version is ``uploads.py``'s part.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
-from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 from .. import ids
-from ..blobs import BlobStore, b64_to_hex, hex_to_b64
+from ..blobs import b64_to_hex, hex_to_b64
 from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from ..multipart import MultipartUploads, check_parts
 from ._db import Database
 from ._util import check_alias, check_name, check_tag, now, parse_metadata
-from .collections import CollectionsMixin, dumps
-from .manifests import artifact_digest, parse_manifest
-from .records import FileEntry, Project, Tag, User, Version, from_row
+from .accounts import Accounts
+from .aliases import Aliases
+from .collections import Collections
+from .memberships import Memberships
+from .records import FileEntry, Project, Tag, User, Version
 
 
-@dataclass(frozen=True)
-class FileSlot:
-    """The answer to one ``createArtifactFiles`` spec: where to PUT, or nothing when stored already."""
+class Versions:
+    """The store's part for the ``artifacts`` table after logging, and its files and tags."""
 
-    file: FileEntry
-    needs_upload: bool
-    parts: dict[int, str] | None = None  # a multipart upload: part number -> hex MD5
-
-
-class VersionsMixin(CollectionsMixin):
-    db: Database
-    blobs: BlobStore
-    multipart: MultipartUploads
+    def __init__(self, db: Database, accounts: Accounts, collections: Collections, aliases: Aliases,
+                 memberships: Memberships) -> None:
+        self.db = db
+        self.accounts = accounts
+        self.collections = collections
+        self.aliases = aliases
+        self.memberships = memberships
 
     # --- lookups --------------------------------------------------------------------------
 
     def find_version(self, artifact_id: int) -> Version | None:
-        row = self.db.one("SELECT * FROM artifacts WHERE id = ?", (artifact_id,))
-        return from_row(Version, row) if row else None
+        return self.db.find(Version, "SELECT * FROM artifacts WHERE id = ?", (artifact_id,))
 
     def live_version(self, artifact_id: int) -> Version:
         version = self.find_version(artifact_id)
@@ -57,19 +46,20 @@ class VersionsMixin(CollectionsMixin):
         version = self.find_version(artifact_id)
         if version is None or version.state == "DELETED":
             return None
-        project = self.project(self.collection(version.sequence_id).project_id)
-        return version if self.can_read(user, self.entity(project.entity_id)) else None
+        project = self.version_project(version)
+        return version if self.accounts.can_read(user, self.accounts.entity(project.entity_id)) else None
 
     def version_project(self, version: Version) -> Project:
-        return self.project(self.collection(version.sequence_id).project_id)
+        return self.accounts.project(self.collections.collection(version.sequence_id).project_id)
 
     def version_tags(self, artifact_id: int) -> list[Tag]:
         rows = self.db.all("SELECT id, name FROM artifact_tags WHERE artifact_id = ? ORDER BY name", (artifact_id,))
         return [Tag(id=r["id"], name=r["name"]) for r in rows]
 
     def files_of(self, artifact_id: int, names: list[str] | None = None) -> list[FileEntry]:
-        rows = self.db.all("SELECT * FROM artifact_files WHERE artifact_id = ? ORDER BY name", (artifact_id,))
-        files = [from_row(FileEntry, r) for r in rows]
+        files = self.db.find_all(
+            FileEntry, "SELECT * FROM artifact_files WHERE artifact_id = ? ORDER BY name", (artifact_id,)
+        )
         if names is not None:
             wanted = set(names)
             files = [f for f in files if f.name in wanted]
@@ -77,259 +67,25 @@ class VersionsMixin(CollectionsMixin):
 
     def version_by_client_id(self, client_id: str) -> Version | None:
         """The version a client ID names, a live one first (a dropped upload may share the ID)."""
-        row = self.db.one("SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ? "
-                          "ORDER BY state = 'DELETED', id LIMIT 1", (client_id, client_id))
-        return from_row(Version, row) if row else None
+        return self.db.find(Version, "SELECT * FROM artifacts WHERE client_id = ? OR sequence_client_id = ? "
+                            "ORDER BY state = 'DELETED', id LIMIT 1", (client_id, client_id))
 
-    # --- logging --------------------------------------------------------------------------
+    # --- blobs ----------------------------------------------------------------------------
 
-    def create_artifact(self, user: User, spec: dict[str, Any]) -> Version:
-        """``createArtifact``: a PENDING version, or the existing one with the same digest."""
-        project = self.ensure_project(user, spec["entityName"], spec["projectName"])
-        names = spec.get("artifactCollectionNames") or [spec.get("artifactCollectionName")]
-        name = check_name("artifact", names[0] if names else None)
-        type_name = check_name("artifact type", spec["artifactTypeName"])
-        aliases = [check_alias(a["alias"]) if a["alias"] != "latest" else "latest" for a in spec.get("aliases") or []]
-        metadata = parse_metadata(spec.get("metadata"))
-        tags = [check_tag(t["tagName"]) for t in spec.get("tags") or []]
-        # W&B docs (registry access controls): non-admins are blocked from adding protected aliases,
-        # however they would add them; logging a version with one is adding it.
-        self._refuse_protected_aliases(user, project, [a for a in aliases if a != "latest"])
-        client_id = spec.get("clientID")
-        if client_id:
-            retried = self.version_by_client_id(client_id)
-            if retried is not None and retried.state != "DELETED":
-                return retried  # the same request again (a client retry): no second version
-        sequence = self.collection_by_name(project.id, name)
-        if sequence is None:
-            artifact_type = self.ensure_type(project.id, type_name)
-            sequence = self._insert_collection(project, artifact_type.id, name, "SEQUENCE")
-            self.db.execute(
-                "UPDATE collections SET digest_algorithm = ? WHERE id = ?",
-                (spec.get("digestAlgorithm") or "MANIFEST_MD5", sequence.id),
-            )
-        else:
-            existing_type = self.artifact_type(sequence.type_id).name
-            if sequence.kind != "SEQUENCE":
-                raise InvalidInput(
-                    f"{name!r} is a link collection (portfolio) in {project.entity_name}/{project.name}; "
-                    "log the artifact under another name and link it instead"
-                )
-            if existing_type != type_name:
-                raise InvalidInput(
-                    f"Artifact {name} already exists with type '{existing_type}'; cannot create another "
-                    f"with type '{type_name}'"
-                )
-        run_id = None
-        if spec.get("runName"):
-            run_id = self.db.scalar(
-                "SELECT id FROM runs WHERE project_id = ? AND name = ?", (project.id, spec["runName"])
-            )
-        if spec.get("enableDigestDeduplication"):
-            row = self.db.one(
-                "SELECT * FROM artifacts WHERE sequence_id = ? AND digest = ? AND state = 'COMMITTED' "
-                "ORDER BY version_index DESC LIMIT 1",
-                (sequence.id, spec["digest"]),
-            )
-            if row is not None:
-                existing = from_row(Version, row)
-                # Same content already logged: no new version; the requested aliases other than
-                # `latest` go on the existing version (latest stays on the newest version).
-                for alias in aliases:
-                    if alias != "latest":
-                        self._assign_alias(sequence, alias, existing.id)
-                if run_id is not None and run_id != existing.run_id:
-                    # The run declared the existing version as its output (the public API's
-                    # ``Run.log_artifact``): it is listed in
-                    # ``outputArtifacts``; ``createdBy`` stays the run that first logged it.
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO run_outputs (run_id, artifact_id) VALUES (?, ?)",
-                        (run_id, existing.id),
-                    )
-                return existing
-        stamp = now()
-        index = self._take_index(sequence)
-        artifact_id = self.db.execute(
-            "INSERT INTO artifacts (sequence_id, version_index, digest, digest_algorithm, state, description, "
-            "metadata, ttl_seconds, history_step, storage_region, pending_aliases, client_id, "
-            "sequence_client_id, run_id, user_id, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sequence.id, index, spec["digest"], spec.get("digestAlgorithm") or "MANIFEST_MD5",
-                spec.get("description"), metadata,
-                spec["ttlDurationSeconds"] if spec.get("ttlDurationSeconds") is not None else -1,
-                spec.get("historyStep"), spec.get("storageRegion"), dumps(aliases), client_id,
-                spec.get("sequenceClientID"), run_id, user.id, stamp, stamp,
-            ),
-        )
-        for tag in tags:
-            self.db.execute("INSERT OR IGNORE INTO artifact_tags (artifact_id, name) VALUES (?, ?)", (artifact_id, tag))
-        self.db.execute(
-            "INSERT INTO memberships (collection_id, artifact_id, version_index, created_at) VALUES (?, ?, ?, ?)",
-            (sequence.id, artifact_id, index, stamp),
-        )
-        return self.live_version(artifact_id)
+    def entity_has_blob(self, entity_id: int, md5_hex: str) -> bool:
+        """Whether a live version in one of the entity's collections has this file (or manifest).
 
-    def _pending(self, user: User, artifact_id: int) -> Version:
-        version = self.live_version(artifact_id)
-        self.require_write(user, self.version_project(version), "log artifacts")
-        if version.state != "PENDING":
-            raise Conflict(f"artifact {ids.encode('Artifact', artifact_id)} is already {version.state}")
-        return version
-
-    def upsert_manifest(self, user: User, artifact_id: int, digest: str | None, manifest_type: str | None) -> Version:
-        """``createArtifactManifest`` / ``updateArtifactManifest``: one manifest per version, upserted."""
-        version = self.live_version(artifact_id)
-        self.require_write(user, self.version_project(version), "log artifacts")
-        self.db.execute(
-            "UPDATE artifacts SET manifest_expected = ?, manifest_type = ?, updated_at = ? WHERE id = ?",
-            (digest or None, manifest_type or version.manifest_type, now(), artifact_id),
-        )
-        return self.live_version(artifact_id)
-
-    def create_files(self, user: User, specs: list[dict[str, Any]]) -> list[FileSlot]:
-        """``createArtifactFiles``: one slot per spec, in request order."""
-        slots = []
-        checked: set[int] = set()  # versions found PENDING and writable in this request (a batch names one)
-        for spec in specs:
-            artifact_id = ids.decode(spec["artifactID"], "Artifact")
-            if artifact_id is None:
-                raise NotFound(f"artifact {spec['artifactID']!r} not found")
-            if artifact_id not in checked:
-                self._pending(user, artifact_id)
-                checked.add(artifact_id)
-            md5 = spec.get("md5") or ""
-            # A multipart upload names its parts' MD5s (and, from wandb 0.31, the file's MD5 too).
-            parts = check_parts(spec["name"], spec["uploadPartsInput"]) if spec.get("uploadPartsInput") else None
-            if not md5:
-                # Without the file's MD5 the server knows it only if the spec's digest names it,
-                # else once the parts are joined.
-                if parts is None:
-                    raise InvalidInput(f"file {spec['name']!r}: md5 is empty and no uploadPartsInput is given")
-                digest = spec.get("digest") or ""
-                md5 = digest if digest and _is_md5_b64(digest) and self.blobs.has(b64_to_hex(digest)) else ""
-            try:
-                md5_hex = b64_to_hex(md5)
-            except ValueError:
-                raise InvalidInput(f"file {spec['name']!r}: md5 {md5!r} is not base64") from None
-            stored = bool(md5_hex) and self.blobs.has(md5_hex)
-            birth = artifact_id
-            if stored:
-                # The first live version that stored this content; a deleted one (say an upload
-                # dropped as abandoned) is no birth artifact for a new version.
-                first = self.db.scalar(
-                    "SELECT f.birth_artifact_id FROM artifact_files f JOIN artifacts a ON a.id = f.birth_artifact_id "
-                    "WHERE f.md5 = ? AND a.state != 'DELETED' ORDER BY f.id LIMIT 1",
-                    (md5,),
-                )
-                birth = first or artifact_id
-            size = self.blobs.size(md5_hex) if stored else 0
-            self.db.execute(
-                "INSERT INTO artifact_files (artifact_id, name, md5, digest, size, birth_artifact_id) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (artifact_id, name) DO UPDATE SET md5 = excluded.md5, "
-                "digest = excluded.digest, birth_artifact_id = excluded.birth_artifact_id",
-                (artifact_id, spec["name"], md5, spec.get("digest") or md5, size, birth),
-            )
-            row = self.db.one(
-                "SELECT * FROM artifact_files WHERE artifact_id = ? AND name = ?", (artifact_id, spec["name"])
-            )
-            assert row is not None
-            slots.append(FileSlot(file=from_row(FileEntry, row), needs_upload=not stored,
-                                  parts=None if stored else parts))
-        return slots
-
-    def complete_multipart(self, user: User, artifact_id: int, storage_path: str, upload_id: str,
-                           completed: list[dict[str, Any]]) -> str:
-        """``completeMultipartUploadArtifact``: join the parts; the file record gets its MD5 (base64)."""
-        self._pending(user, artifact_id)
-        upload = self.multipart.get(upload_id)
-        md5_hex, size = self.multipart.complete(upload_id, artifact_id, storage_path, completed)
-        md5 = hex_to_b64(md5_hex)
-        row = self.db.one("SELECT * FROM artifact_files WHERE artifact_id = ? AND name = ?",
-                          (artifact_id, upload.name))
-        if row is None:
-            raise NotFound(f"file {upload.name!r} is not part of artifact {ids.encode('Artifact', artifact_id)}")
-        # The MD5 the file was declared with (its md5, or an MD5 version's digest; an XXH128 digest is no MD5).
-        md5_version = self.live_version(artifact_id).digest_algorithm != "MANIFEST_XXH128"
-        declared = row["md5"] or (row["digest"] if md5_version and _is_md5_b64(row["digest"] or "") else "")
-        if declared and declared != md5:
-            raise InvalidInput(f"file {upload.name!r}: the joined parts have MD5 {md5}, declared {declared}")
-        self.db.execute("UPDATE artifact_files SET md5 = ?, digest = ?, size = ? WHERE id = ?",
-                        (md5, row["digest"] or md5, size, row["id"]))
-        return md5
-
-    def store_manifest_upload(self, artifact_id: int, md5_hex: str, md5_b64: str) -> None:
-        version = self.find_version(artifact_id)
-        if version is None or version.state != "PENDING":
-            raise NotFound(f"no pending artifact {artifact_id} expects a manifest upload")
-        if version.manifest_expected and version.manifest_expected != md5_b64:
-            raise InvalidInput(
-                f"manifest upload has MD5 {md5_b64}, but createArtifactManifest declared {version.manifest_expected}"
-            )
-        self.db.execute("UPDATE artifacts SET manifest_md5 = ? WHERE id = ?", (md5_hex, artifact_id))
-
-    def commit(self, user: User, artifact_id: int) -> Version:
-        """``commitArtifact``: verify manifest and files, then publish the version and its aliases."""
-        version = self.live_version(artifact_id)
-        if version.state == "COMMITTED":
-            return version  # a retried commit
-        self._pending(user, artifact_id)
-        if not version.manifest_md5 or not self.blobs.has(version.manifest_md5):
-            raise InvalidInput(f"artifact {ids.encode('Artifact', artifact_id)} has no uploaded manifest; "
-                               "upload wandb_manifest.json before committing")
-        entries = parse_manifest(self.blobs.path(version.manifest_md5).read_bytes())
-        expected = artifact_digest(entries, version.digest_algorithm)
-        if expected is not None and expected != version.digest:
-            raise InvalidInput(
-                f"artifact digest {version.digest} does not match its manifest (computed {expected})"
-            )
-        declared = {f.name: f for f in self.files_of(artifact_id)}
-        self.db.execute("DELETE FROM artifact_files WHERE artifact_id = ?", (artifact_id,))
-        for entry in entries:
-            md5 = None
-            birth: int | None = None
-            if entry.ref is None:
-                slot = declared.get(entry.path)
-                md5 = slot.md5 if slot else (entry.digest if entry.alg is None else None)
-                if md5 is None or not self.blobs.has(b64_to_hex(md5)):
-                    raise InvalidInput(f"file {entry.path!r} of the manifest was never uploaded")
-                birth = slot.birth_artifact_id if slot else ids.decode(entry.birth_artifact_id or "", "Artifact")
-            self.db.execute(
-                "INSERT INTO artifact_files (artifact_id, name, md5, digest, size, ref, birth_artifact_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (artifact_id, entry.path, md5, entry.digest, entry.size, entry.ref, birth or artifact_id),
-            )
-        self.db.execute(
-            "UPDATE artifacts SET state = 'COMMITTED', size = ?, file_count = ?, updated_at = ? WHERE id = ?",
-            (sum(e.size for e in entries), len(entries), now(), artifact_id),
-        )
-        sequence = self.collection(version.sequence_id)
-        for alias in json.loads(version.pending_aliases):
-            if alias != "latest":
-                self._assign_alias(sequence, alias, artifact_id)
-        self._repoint_latest(sequence)
-        return self.live_version(artifact_id)
-
-    # --- abandoned uploads ------------------------------------------------------------------
-
-    def expire_pending(self, idle_seconds: float | None = None, keep: Collection[int] = ()) -> list[int]:
-        """Drop PENDING versions whose upload was abandoned; return their ids.
-
-        Abandoned: no GraphQL write to the version for ``idle_seconds`` (None: every PENDING
-        version, as at start-up, when no writer of the previous process can still be alive), and
-        not in ``keep`` (versions with recent uploads). They become DELETED, a state of W&B's
-        ``ArtifactState``: the SDK's ``wait()`` stops, and a re-run of the same upload creates a
-        version that commits normally.
+        Guards the authenticated fallback download URLs: naming an entity one belongs to must not
+        open every blob of the deployment.
         """
-        sql = "SELECT id FROM artifacts WHERE state = 'PENDING'"
-        params: list[Any] = []
-        if idle_seconds is not None:
-            sql += " AND updated_at < ?"
-            params.append(_seconds_ago(idle_seconds))
-        dropped = [int(row["id"]) for row in self.db.all(sql, params) if int(row["id"]) not in keep]
-        for artifact_id in dropped:
-            self._soft_delete(artifact_id)
-        return dropped
+        row = self.db.one(
+            "SELECT 1 FROM memberships m JOIN collections c ON c.id = m.collection_id "
+            "JOIN projects p ON p.id = c.project_id JOIN artifacts a ON a.id = m.artifact_id "
+            "WHERE p.entity_id = ? AND a.state != 'DELETED' AND (a.manifest_md5 = ? OR EXISTS "
+            "(SELECT 1 FROM artifact_files f WHERE f.artifact_id = a.id AND f.md5 = ?)) LIMIT 1",
+            (entity_id, md5_hex, hex_to_b64(md5_hex)),
+        )
+        return row is not None
 
     def referenced_blobs(self) -> set[str]:
         """Hex MD5 of every blob a version's file record or manifest names, whatever its state."""
@@ -347,7 +103,7 @@ class VersionsMixin(CollectionsMixin):
     def update_version(self, user: User, artifact_id: int, changes: dict[str, Any]) -> Version:
         """``updateArtifact``: description, metadata, tags and TTL of one version."""
         version = self.live_version(artifact_id)
-        self.require_write(user, self.version_project(version), "update artifacts")
+        self.accounts.require_write(user, self.version_project(version), "update artifacts")
         if "description" in changes and changes["description"] is not None:
             self.db.execute("UPDATE artifacts SET description = ? WHERE id = ?", (changes["description"], artifact_id))
         if changes.get("metadata") is not None:
@@ -370,16 +126,50 @@ class VersionsMixin(CollectionsMixin):
         self.db.execute("UPDATE artifacts SET updated_at = ? WHERE id = ?", (now(), artifact_id))
         return self.live_version(artifact_id)
 
+    def change_aliases(
+        self, user: User, artifact_id: int, targets: list[dict[str, str]], add: bool
+    ) -> None:
+        """Add (or remove) aliases given as ``ArtifactCollectionAliasInput`` dicts on one version."""
+        version = self.live_version(artifact_id)
+        for target in targets:
+            alias = check_alias(target["alias"])
+            project = self.accounts.get_project(user, target["entityName"], target["projectName"])
+            collection = self.collections.collection_by_name(
+                project.id, check_name("collection", target["artifactCollectionName"])
+            )
+            if collection is None:
+                raise NotFound(
+                    f"artifact collection {target['artifactCollectionName']!r} not found in "
+                    f"{project.entity_name}/{project.name}"
+                )
+            if self.memberships.membership(collection.id, version.id) is None:
+                raise NotFound(
+                    f"artifact {artifact_id} is not a member of {project.entity_name}/{project.name}/"
+                    f"{collection.name}; aliases apply to the collection the version belongs to"
+                )
+            self.aliases.check_change(user, collection, alias)
+            if add:
+                if version.state != "COMMITTED":
+                    raise InvalidInput(
+                        f"artifact {artifact_id} is {version.state}; only committed versions take aliases"
+                    )
+                self.aliases.assign(collection, alias, version.id)
+            else:
+                self.db.execute(
+                    "DELETE FROM aliases WHERE collection_id = ? AND alias = ? AND artifact_id = ?",
+                    (collection.id, alias, version.id),
+                )
+
     def delete_version(self, user: User, artifact_id: int, delete_aliases: bool) -> Version:
         """``deleteArtifact``: soft delete; a version holding aliases needs ``deleteAliases: true``."""
         version = self.live_version(artifact_id)
-        self.require_write(user, self.version_project(version), "delete artifacts")
-        held = self.all_aliases_of(artifact_id)
+        self.accounts.require_write(user, self.version_project(version), "delete artifacts")
+        held = self.aliases.all_aliases_of(artifact_id)
         for alias in held:
-            collection = self.collection(alias.collection_id)
-            project = self.project(collection.project_id)
+            collection = self.collections.collection(alias.collection_id)
+            project = self.accounts.project(collection.project_id)
             if (collection.kind == "PORTFOLIO" and project.is_registry
-                    and alias.alias in self.protected_aliases(project.id)):
+                    and alias.alias in self.accounts.protected_aliases(project.id)):
                 # W&B docs (registry/aliases): a source artifact linked
                 # into a registry with a protected alias cannot be deleted by anyone, admins included.
                 where = f"{project.entity_name}/{project.name}/{collection.name}"
@@ -388,33 +178,12 @@ class VersionsMixin(CollectionsMixin):
                     f"alias {alias.alias!r} in registry {where}; a registry admin must remove that alias "
                     "(or unlink the version) first"
                 )
-            self._refuse_protected(user, project, [alias.alias], "delete this version")
+            self.aliases.refuse_protected(user, project, [alias.alias], "delete this version")
         if held and not delete_aliases:
             names = sorted({a.alias for a in held})
             raise Conflict(
                 f"cannot delete artifact {ids.encode('Artifact', artifact_id)}: it still has aliases {names}; "
                 "remove them first or delete with deleteAliases: true"
             )
-        self._soft_delete(artifact_id)
+        self.memberships.retire(artifact_id)
         return self.find_version(artifact_id)  # type: ignore[return-value]
-
-    def _soft_delete(self, artifact_id: int) -> None:
-        # Deletion is soft (state DELETED, no longer resolvable); `latest` moves to the newest
-        # remaining committed version of each collection it was in.
-        self.db.execute("DELETE FROM aliases WHERE artifact_id = ?", (artifact_id,))
-        self.db.execute("UPDATE artifacts SET state = 'DELETED', updated_at = ? WHERE id = ?", (now(), artifact_id))
-        for membership in self.memberships_of(artifact_id):
-            self._repoint_latest(self.collection(membership.collection_id))
-
-
-def _is_md5_b64(value: str) -> bool:
-    try:
-        return len(base64.b64decode(value, validate=True)) == 16
-    except ValueError:
-        return False
-
-
-def _seconds_ago(seconds: float) -> str:
-    """The time ``seconds`` ago, in the text form of ``now()`` (so the two compare as strings)."""
-    moment = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
