@@ -263,7 +263,7 @@ def test_watchers_through_airflows_shared_stream_manager(wandb_env) -> None:
         streams = [t.filter_shared_stream(manager.subscribe(trigger_id=i, trigger=t, key=t.shared_stream_key()))
                    for i, t in enumerate(triggers)]
         tasks = [asyncio.create_task(s.__anext__()) for s in streams]
-        await asyncio.sleep(1.5)
+        await polls_seen(wandb_env)  # every watcher holds its baseline read (the server's count, no timer)
         wandb_env.reset_stats()
         for c in range(4):
             wandb_env.seed_artifact(f"shared-{c}", {"a": "b"}, project="many", entity="acme")
