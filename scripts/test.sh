@@ -4,8 +4,9 @@
 # (pytest-xdist, one worker per core, a file per worker at a time; PYTEST_WORKERS=0 runs them in one process).
 #
 #   ./scripts/test.sh          # every test but the full stage
-#   ./scripts/test.sh --all    # also the full stage: tests that start Airflow in subprocesses
-#                              # (airflow dags test, the demo, the data pipeline); CI runs this
+#   ./scripts/test.sh --all    # also the full stage: tests that start Airflow or other slow interpreters
+#                              # in subprocesses (airflow dags test, the demo, the data pipeline,
+#                              # a second materialize worker, child pytest-xdist sessions); CI runs this
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stage=(-m "not full")

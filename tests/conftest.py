@@ -26,12 +26,20 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).parent / "airflow"
 _LEAKY_PREFIXES = ("WANDB_", "AIRFLOW_CONN_", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
 
+@pytest.fixture(scope="session")
+def _sdk_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where a ``wandb.init`` that names no ``dir`` writes its run folder: never a ``wandb/`` folder in
+    the working tree (ruff would then take ``wandb`` for a first-party package and sort imports anew)."""
+    return tmp_path_factory.mktemp("wandb-dir")
+
+
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, _sdk_run_dir: Path) -> Iterator[None]:
     """No test sees a real W&B key, base URL or Airflow connection from the developer's shell."""
     for name in list(os.environ):
         if name.startswith(_LEAKY_PREFIXES):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("WANDB_DIR", str(_sdk_run_dir))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     yield
 

@@ -37,6 +37,7 @@ class Driver:
         self.loop = asyncio.new_event_loop()
         self.snapshots: asyncio.Queue[Any] = asyncio.Queue()
         self.fired: list[dict[str, Any]] = []
+        self.asked = 0  # how many snapshots the filter has asked for: it asks for the next one once done
         self.task = self.loop.run_until_complete(self._start())
 
     async def _start(self) -> asyncio.Task[None]:
@@ -48,16 +49,18 @@ class Driver:
 
     async def _stream(self) -> AsyncIterator[Any]:
         while True:
+            self.asked += 1
             yield await self.snapshots.get()
 
     def poll(self) -> list[dict[str, Any]]:
-        """One poll: the payloads fired for it."""
+        """One poll: the payloads fired for it, once the filter has asked for the snapshot after it
+        (it has then handed out every event of this one: no timer)."""
         self.snapshots.put_nowait(poll_collections(self.client, [self.watch])[self.watch])
+        asked = self.asked
 
         async def settle() -> None:
-            while not self.snapshots.empty():
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.05)
+            while self.asked <= asked:
+                await asyncio.sleep(0.002)  # a condition's check, not a guess of how long the filter takes
 
         self.loop.run_until_complete(settle())
         fired, self.fired = self.fired, []
@@ -263,7 +266,7 @@ def test_watchers_through_airflows_shared_stream_manager(wandb_env) -> None:
         streams = [t.filter_shared_stream(manager.subscribe(trigger_id=i, trigger=t, key=t.shared_stream_key()))
                    for i, t in enumerate(triggers)]
         tasks = [asyncio.create_task(s.__anext__()) for s in streams]
-        await asyncio.sleep(1.5)
+        await polls_seen(wandb_env)  # every watcher holds its baseline read (the server's count, no timer)
         wandb_env.reset_stats()
         for c in range(4):
             wandb_env.seed_artifact(f"shared-{c}", {"a": "b"}, project="many", entity="acme")

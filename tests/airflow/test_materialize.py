@@ -56,6 +56,34 @@ def pin(wandb_env, tmp_path: Path) -> dict[str, Any]:
     return {"path": str(tmp_path / "worker-1"), **version_xcom(version)}
 
 
+def _in_process_worker(server: Any, home: Path, pin: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """materialize in this process, as another worker configured like ``_worker``'s would run it."""
+    conn = {"conn_type": "wandb", "host": server.base_url, "password": server.api_key,
+            "extra": {"cache_dir": str(home / "cache")}}
+    with monkeypatch.context() as patched:
+        patched.setenv("AIRFLOW_CONN_WANDB_DEFAULT", json.dumps(conn))
+        patched.setenv("WANDB_PROVIDER_DOWNLOAD_ROOT", str(home / "downloads"))
+        patched.delenv("WANDB_PROVIDER_CACHE_DIR", raising=False)
+        return materialize(pin)
+
+
+def test_another_workers_configuration_gets_the_same_bytes_in_its_own_folder_and_cache(
+        wandb_env, pin, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's own download root and cache, not the pin's path (the subprocess test below runs a
+    real second interpreter in the full stage)."""
+    home = tmp_path / "worker-2"
+    root = _in_process_worker(wandb_env, home, {**pin, "path": "/nonexistent/elsewhere"}, monkeypatch)
+    assert root.is_relative_to(home / "downloads")
+    assert _tree(root) == _tree(Path(pin["path"]))
+    assert any(p.is_file() for p in (home / "cache").rglob("*"))  # its own cache, not worker 1's
+    wandb_env.reset_stats()
+    again = _in_process_worker(wandb_env, home, pin, monkeypatch)  # idempotent: nothing fetched again
+    assert again == root and _tree(again) == _tree(Path(pin["path"]))
+    assert wandb_env.stats()["files"] <= 1  # the manifest at most: no file body again
+
+
+@pytest.mark.full
+@pytest.mark.slow
 def test_another_worker_gets_the_same_bytes_in_its_own_folder_and_cache(wandb_env, pin, tmp_path) -> None:
     home = tmp_path / "worker-2"
     root = _worker(wandb_env, home, {**pin, "path": "/nonexistent/elsewhere"})

@@ -118,7 +118,7 @@ def test_run_summary_gate_on_an_sdk_logged_model(wandb_env, run_dag, out: Path, 
     weights = tmp_path / "model.json"
     weights.write_text('{"weights": [1, 2]}')
     for loss, alias in ((0.2, "candidate"),):
-        run = wandb.init(entity="acme", project="churn", config={"lr": 0.003}, mode="online",
+        run = wandb.init(entity="acme", project="churn", config={"lr": 0.003}, mode="online", dir=str(tmp_path),
                          settings=wandb.Settings(api_key=wandb_env.api_key, base_url=wandb_env.base_url,
                                                  silent=True, x_disable_stats=True, console="off"))
         run.summary["val_loss"] = loss

@@ -120,7 +120,8 @@ def test_a_permanent_error_reaches_only_the_affected_sensor(wandb_env) -> None:
         waiting = asyncio.create_task(late.run().__anext__())
         events = await asyncio.wait_for(
             asyncio.gather(*(t.run().__anext__() for t in [ambiguous, mixed, *healthy])), timeout=20)
-        await asyncio.sleep(1.2)
+        wandb_env.reset_stats()
+        await polls_seen(wandb_env)  # two more polls answered since the others fired (no timer)
         still = not waiting.done()
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
@@ -165,7 +166,8 @@ def test_the_sensors_deadline_bounds_the_wait_while_others_poll_on(wandb_env) ->
         started = time.monotonic()
         event = await asyncio.wait_for(soon.run().__anext__(), timeout=10)
         waited = time.monotonic() - started
-        await asyncio.sleep(0.5)
+        wandb_env.reset_stats()
+        await polls_seen(wandb_env)  # the patient one polls on after the other timed out (no timer)
         alive = not other.done() and bool(await poll_loops_left(timeout=0))
         other.cancel()
         await asyncio.gather(other, return_exceptions=True)
@@ -182,8 +184,9 @@ def test_a_restarted_triggerer_resumes_from_the_serialized_trigger(wandb_env) ->
     first = _trigger("acme/churn/churn-model:v3")
 
     async def run_a_while() -> None:
+        wandb_env.reset_stats()
         task = asyncio.create_task(first.run().__anext__())
-        await asyncio.sleep(1.2)
+        await polls_seen(wandb_env)  # it polled and read v3 missing, twice (the server's count, no timer)
         assert not task.done()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

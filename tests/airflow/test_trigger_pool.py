@@ -28,6 +28,7 @@ class StuckServer:
         self.sock = socket.create_server(("127.0.0.1", 0), backlog=64)
         self.sock.settimeout(0.1)
         self.connections: list[socket.socket] = []
+        self.accepted = threading.Condition()
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
         self.threads[0].start()
 
@@ -41,7 +42,9 @@ class StuckServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 continue
-            self.connections.append(conn)
+            with self.accepted:
+                self.connections.append(conn)
+                self.accepted.notify_all()
             thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
             self.threads.append(thread)
             thread.start()
@@ -57,6 +60,11 @@ class StuckServer:
                 self.stopped.wait()
         except OSError:
             pass
+
+    def wait_connections(self, count: int, timeout: float = 30.0) -> bool:
+        """Until ``count`` connections were accepted: the host's calls are under way, no timer."""
+        with self.accepted:
+            return self.accepted.wait_for(lambda: len(self.connections) >= count, timeout)
 
     def close(self) -> None:
         self.stopped.set()
@@ -104,7 +112,8 @@ def test_a_trickling_host_does_not_starve_other_triggers(wandb_env: Any, trickli
     async def main() -> tuple[list[Any], list[Any]]:
         started = time.monotonic()
         stuck_runs = [asyncio.create_task(_first_event(stuck(), started)) for _ in range(3 * THREADS_PER_HOST)]
-        await asyncio.sleep(0.5)  # every thread the stuck host may take is taken
+        # the stuck host's calls are under way (it has accepted a connection: its count, no timer)
+        assert await asyncio.to_thread(trickling.wait_connections, 1), "the stuck host was never called"
         healthy_runs = [asyncio.create_task(_first_event(healthy(), started)) for _ in range(3)]
         done = await asyncio.wait_for(asyncio.gather(*healthy_runs), timeout=30)
         ended = await asyncio.wait_for(asyncio.gather(*stuck_runs), timeout=30)

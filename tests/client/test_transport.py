@@ -34,7 +34,13 @@ def test_deadline_bounds_a_trickling_body() -> None:
 
 
 def test_closing_the_client_cancels_a_call_in_another_thread() -> None:
-    with serve(lambda request: trickle(request, VIEWER, every=0.5)) as url:
+    arrived = threading.Event()
+
+    def handle(request: Any) -> None:
+        arrived.set()  # the call is under way: the server has its request
+        trickle(request, VIEWER, every=0.5)
+
+    with serve(handle) as url:
         client = WandbClient(url, "k" * 40, timeout=30, deadline=120)
         errors: list[BaseException] = []
 
@@ -46,7 +52,7 @@ def test_closing_the_client_cancels_a_call_in_another_thread() -> None:
 
         thread = threading.Thread(target=call)
         thread.start()
-        time.sleep(0.5)
+        assert arrived.wait(30), "the call never reached the server"
         closed_at = time.monotonic()
         client.close()
         thread.join(10)

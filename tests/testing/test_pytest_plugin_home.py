@@ -77,6 +77,7 @@ def test_a_conftest_opts_in_with_pytest_plugins(tmp_path: Path) -> None:
     assert seen[0]["plugins"] == ["wandb_provider.testing.pytest_plugin"]
 
 
+@pytest.mark.full  # a child pytest-xdist session: three more interpreters
 def test_each_xdist_worker_gets_its_own_temporary_home(tmp_path: Path) -> None:
     seen = _run_probe(tmp_path, *OPT_IN, "-n", "2", "--dist", "loadfile")
     homes = {s["worker"]: s["home"] for s in seen}
@@ -87,6 +88,7 @@ def test_each_xdist_worker_gets_its_own_temporary_home(tmp_path: Path) -> None:
         assert Path(home).resolve().is_relative_to(temp)
 
 
+@pytest.mark.full  # a child pytest-xdist session: three more interpreters
 def test_a_home_the_user_set_is_kept_by_every_worker(tmp_path: Path) -> None:
     mine = str(tmp_path / "my-home")
     seen = _run_probe(tmp_path, *OPT_IN, "-n", "2", "--dist", "loadfile", env={"AIRFLOW_HOME": mine})
