@@ -236,18 +236,14 @@ class SharedPolling:
         try:
             yield slot
         finally:
-            poller.unsubscribe(collection, alias, slot)
-            if not poller.subscribers and polling._pollers.get((conn_id, interval)) is poller:
+            poller.unsubscribe(collection, alias, slot)  # the last subscriber of a poll loop stops it
+            if not poller.subscribers:
                 del polling._pollers[(conn_id, interval)]
             if not polling._pollers:
+                del _ACTIVE[loop]
                 polling._close()
-                if _ACTIVE.get(loop) is polling:
-                    del _ACTIVE[loop]
 
     def _close(self) -> None:
-        for poller in self._pollers.values():
-            poller.stop()
-        self._pollers.clear()
         for client, _ in self._clients.values():
             client.close()
         self._clients.clear()
