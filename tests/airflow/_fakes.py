@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -44,3 +45,12 @@ async def poll_loops_left(timeout: float = 5.0) -> list[str]:
     if loops:
         await asyncio.wait(loops, timeout=timeout)
     return sorted(t.get_name() for t in loops if not t.done())
+
+
+def pool_threads_left(timeout: float = 5.0) -> list[str]:
+    """The names of the triggers' pool threads (``wandb-trigger*``) still alive once each had
+    ``timeout`` seconds to end: none once every poll has closed its ``SharedPolling``."""
+    threads = [t for t in threading.enumerate() if t.name.startswith("wandb-trigger")]
+    for thread in threads:
+        thread.join(timeout)
+    return sorted(t.name for t in threads if t.is_alive())

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.airflow._fakes import poll_loops_left, polls_seen
+from tests.airflow._fakes import poll_loops_left, polls_seen, pool_threads_left
 from wandb_provider._waiting import READY, WaitSpec, check
 from wandb_provider.client import WandbClient
 from wandb_provider.client.watch import BATCH
@@ -77,6 +77,7 @@ def test_many_deferred_sensors_share_one_batched_poll_and_each_fires(wandb_env) 
     finally:
         client.close()
     assert left == []  # the poll loop stopped with its last sensor
+    assert pool_threads_left() == []  # and the shared polling closed: its threads ended
 
 
 def test_sensors_and_watchers_share_one_poll(wandb_env) -> None:

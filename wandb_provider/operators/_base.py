@@ -1,79 +1,35 @@
-"""``WandbBaseOperator``: what every W&B operator shares.
+"""``WandbBaseOperator``: the W&B operators' thin class over ``BaseOperator``.
 
-The connection and its client, the one mapping of errors to Airflow outcomes, the W&B link button,
-OpenLineage inputs/outputs, the task's W&B run (``wandb_provider._runs``), and argument checks that
-run twice: on the values written in the DAG file (at parse time, ``__init__``) and on the rendered
-values (at the start of ``execute``, before any request).
+What every W&B task shares (the connection and its client, the one mapping of errors to Airflow
+outcomes, the W&B link button, fail-closed templated arguments, OpenLineage) is
+``wandb_provider._base.WandbBaseMixin``, which the sensor stands on too. Operators add the task's
+W&B run (``wandb_provider._runs``), asset events, and argument checks that run twice: on the values
+written in the DAG file (at parse time, ``__init__``) and on the rendered values (at the start of
+``execute``, before any request).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from .._airflow import translate_errors, version_xcom
-from .._values import (
-    InvalidValueError,
-    is_plain,
-    prune_empty,
-    refuse_non_finite,
-    refuse_rendered_empty,
-    rendered_empty,
-    required_text,
-)
-from ..links import XCOM_URL_KEY, WandbArtifactLink
+from .._airflow import version_xcom
+from .._base import WandbBaseMixin
+from .._values import InvalidValueError, is_plain
 
 if TYPE_CHECKING:
     from .._runs import TaskRun
     from ..client import ArtifactVersion, WandbClient
     from ..client.models import WandbRun
+    from ..hooks.wandb import WandbHook
 
 ArgumentCheck = Callable[[str, Any], Any]
 
 
-class RenderedSources:
-    """Keeps what the DAG file gave for each templated argument, so that a value whose source was a
-    template can be told from the same value written as such (shared by operators and the sensor).
-
-    ``fail_closed`` names the arguments (gates, guards) where a template that renders empty is an
-    error, unless the task's ``allow_empty`` is True: then what rendered empty is dropped
-    (``fail_closed_as_none``: kept as None)."""
-
-    fail_closed: ClassVar[tuple[str, ...]] = ()
-    fail_closed_as_none: ClassVar[tuple[str, ...]] = ()
-    allow_empty: bool = False
-    _unrendered: dict[str, Any]
-
-    def _do_render_template_fields(self, parent: Any, template_fields: Any, context: Any, jinja_env: Any,
-                                   seen_oids: set[int]) -> None:
-        # Airflow renders plain and mapped tasks through this method.
-        if parent is self:
-            self._unrendered = {name: copy.deepcopy(getattr(self, name, None)) for name in template_fields}
-        super()._do_render_template_fields(  # type: ignore[misc]
-            parent, template_fields, context, jinja_env, seen_oids)
-        if parent is self:  # a NaN would otherwise end the task in Airflow's rendered-fields step, untyped
-            for name in template_fields:
-                refuse_non_finite(name, getattr(self, name, None))
-
-    def unrendered(self, name: str) -> Any:
-        """What the DAG file gave for a templated argument, before rendering."""
-        return getattr(self, "_unrendered", {}).get(name, getattr(self, name))
-
-    def fail_closed_value(self, name: str) -> Any:
-        """The rendered ``name``; refused (or pruned, with ``allow_empty``) where a template rendered empty."""
-        value = getattr(self, name)
-        if not self.allow_empty:
-            refuse_rendered_empty(name, self.unrendered(name), value)
-            return value
-        places = rendered_empty(name, self.unrendered(name), value)
-        return prune_empty(name, value, places, keep_as_none=name in self.fail_closed_as_none) if places else value
-
-
-class WandbBaseOperator(RenderedSources, BaseOperator):
+class WandbBaseOperator(WandbBaseMixin, BaseOperator):
     """Base class of the W&B operators.
 
     Subclasses list ``argument_checks``: for each templated argument a function
@@ -92,36 +48,20 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
         ``record_runs``).
     """
 
-    operator_extra_links = (WandbArtifactLink(),)
     ui_color = "#ffcc33"
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {}
 
     def __init__(self, *, wandb_conn_id: str = "wandb_default", aws_conn_id: str | None = None,
                  gcp_conn_id: str | None = None, record_run: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.wandb_conn_id = wandb_conn_id
-        self.aws_conn_id, self.gcp_conn_id = aws_conn_id, gcp_conn_id
         self.record_run = record_run
-        self._lineage: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
-        self._unrendered = {}
         self._task_run: TaskRun | None = None
-        self._task_client: WandbClient | None = None
+        self.init_wandb(wandb_conn_id, aws_conn_id, gcp_conn_id)
         with self.checking():
-            required_text("wandb_conn_id", wandb_conn_id)
             if not isinstance(record_run, bool):
                 raise InvalidValueError(f"record_run must be True or False, not {record_run!r}.")
 
     # --- arguments ----------------------------------------------------------------------------
-
-    @property
-    def label(self) -> str:
-        return f"{type(self).__name__} {self.task_id!r}"
-
-    @contextmanager
-    def checking(self) -> Iterator[None]:
-        """Translate errors (argument checks included) into Airflow outcomes, naming this task."""
-        with translate_errors(self.label):
-            yield
 
     def check_plain_arguments(self) -> None:
         """Run ``argument_checks`` on the values written plainly in the DAG file (call at the end of ``__init__``)."""
@@ -159,22 +99,12 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
             self._end_run(failed=False)
             return result
 
-    def on_kill(self) -> None:
-        """Airflow calls this on SIGTERM (mark failed, a kill from the UI, the supervisor) and on
-        ``execution_timeout``, then lets the task go on: stop the task's transfers in flight, which
-        raise ``CancelledError`` within about a second and leave their roots as they were."""
-        client = self._task_client
-        if client is not None:
-            client.cancel()
-
     def _end_run(self, *, failed: bool) -> None:
         try:
             if self._task_run is not None and self._task_client is not None:
                 self._task_run.end(self._task_client, failed=failed)
         finally:
-            if self._task_client is not None:
-                self._task_client.close()
-                self._task_client = None
+            self.close_client()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> Any:
         """The task's work, given the checked values of ``argument_checks`` (override)."""
@@ -188,20 +118,21 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
         W&B run included) and is closed when the task ends; elsewhere, a new one closed afterwards."""
         from ..hooks.wandb import WandbHook
 
-        hook = WandbHook(wandb_conn_id=self.wandb_conn_id)
         if self._task_run is None:
+            hook = WandbHook(wandb_conn_id=self.wandb_conn_id)
             with hook.get_client(aws_conn_id=self.aws_conn_id, gcp_conn_id=self.gcp_conn_id) as client:
                 yield client
             return
-        if self._task_client is None:
-            self._task_client = hook.get_client(aws_conn_id=self.aws_conn_id, gcp_conn_id=self.gcp_conn_id)
-            self._task_run.follow_connection(hook.record_runs, hook.deployment)  # the connection's extras
-        yield self._task_client
+        yield self.task_client()
 
-    def push_link(self, context: Mapping[str, Any], version: ArtifactVersion) -> None:
-        """Point the task's "W&B Artifact" button at ``version`` (a version the task reads or changes)."""
-        context["ti"].xcom_push(key=XCOM_URL_KEY, value=version.url)
+    def connected(self, hook: WandbHook) -> None:
         if self._task_run is not None:
+            self._task_run.follow_connection(hook.record_runs, hook.deployment)  # the connection's extras
+
+    def push_link(self, context: Mapping[str, Any], version: ArtifactVersion | Mapping[str, Any]) -> None:
+        """Point the task's "W&B Artifact" button at ``version`` (a version the task reads or changes)."""
+        super().push_link(context, version)
+        if self._task_run is not None and not isinstance(version, Mapping):
             self._task_run.use(version)
 
     # --- the task's W&B run -------------------------------------------------------------------
@@ -275,10 +206,3 @@ class WandbBaseOperator(RenderedSources, BaseOperator):
         if self._task_run is not None:
             for version in [*inputs, *outputs]:
                 self._task_run.use(version)
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """OpenLineage: the collections this task read and wrote (needs the openlineage provider)."""
-        from ..assets import operator_lineage
-
-        inputs, outputs = self._lineage
-        return operator_lineage(inputs, outputs)

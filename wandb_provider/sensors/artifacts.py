@@ -7,20 +7,18 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import PokeReturnValue
 
-from .._airflow import translate_errors
 from .._compat import conf
 from .._values import InvalidValueError, is_plain
 from .._waiting import FAILED, READY, WaitSpec, check, missing_collection
-from ..links import XCOM_URL_KEY, WandbArtifactLink
-from ..operators._base import RenderedSources
 from ..triggers.artifacts import ArtifactVersionTrigger
+from ._base import WandbBaseSensor
 
 EVENT_STATUSES = frozenset({"success", "error", "timeout"})
 
 
-class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
+class ArtifactVersionSensor(WandbBaseSensor):
     """
     Wait for ``artifact`` to resolve to a COMMITTED version that meets every given condition.
 
@@ -67,7 +65,6 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
     template_fields: Sequence[str] = ("artifact", "newer_than", "require", "created_after")
     template_fields_renderers = {"require": "json"}
     fail_closed = ("require", "newer_than")
-    operator_extra_links = (WandbArtifactLink(),)
 
     def __init__(
         self,
@@ -83,9 +80,8 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(wandb_conn_id=wandb_conn_id, **kwargs)
         self.artifact = artifact
-        self.wandb_conn_id = wandb_conn_id
         self.newer_than = newer_than
         self.require = require
         self.created_after = created_after
@@ -95,10 +91,8 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
         self._last_judgement = "no poke has been made"
         self._first_poke: float | None = None
         self._collection_seen = False  # once seen, a collection is not looked up again
-        self._client: Any = None
-        self._found: dict[str, Any] | None = None  # the version the wait ended on, for OpenLineage
         arguments = (artifact, newer_than, require, created_after)
-        with translate_errors(self._label):
+        with self.checking():
             if not isinstance(allow_empty, bool):
                 raise InvalidValueError(f"allow_empty must be True or False, not {allow_empty!r}.")
             if isinstance(missing_collection_grace, dt.timedelta):
@@ -112,25 +106,19 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             if all(is_plain(value) for value in arguments):  # written plainly: check at DAG parse time
                 WaitSpec.of(*arguments, on_missing=on_missing)
 
-    @property
-    def _label(self) -> str:
-        return f"{type(self).__name__} {self.task_id!r}"
-
     def _spec(self) -> WaitSpec:
         """The rendered arguments, checked before any request (a bad one fails the task at once)."""
-        with translate_errors(self._label):
+        with self.checking():
             return WaitSpec.of(self.artifact, self.fail_closed_value("newer_than"), self.fail_closed_value("require"),
                                self.created_after, self.on_missing)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         from .._compat import AirflowFailException
-        from ..hooks.wandb import WandbHook
 
         spec = self._spec()
-        with translate_errors(self._label):
-            if self._client is None:
-                self._client = WandbHook(wandb_conn_id=self.wandb_conn_id).get_client()
-            outcome = check(self._client, spec)
+        with self.checking():
+            client = self.task_client()
+            outcome = check(client, spec)
         if self._first_poke is None:
             self._first_poke = time.monotonic()
         if outcome.status == FAILED:
@@ -139,8 +127,8 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             self._last_judgement = outcome.message
             if outcome.not_found and not self._collection_seen and self.missing_collection_grace is not None \
                     and self._waited(context) >= self.missing_collection_grace:
-                with translate_errors(self._label):
-                    missing = missing_collection(self._client, spec)
+                with self.checking():
+                    missing = missing_collection(client, spec)
                 self._collection_seen = missing is None
                 if missing is not None:
                     raise AirflowFailException(
@@ -149,8 +137,7 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             self.log.info("Not yet: %s", outcome.message)
             return False
         assert outcome.version is not None
-        self._found = outcome.version
-        context["ti"].xcom_push(key=XCOM_URL_KEY, value=outcome.version["url"])
+        self._ended_on(context, outcome.version)
         self.log.info("Ready: %s", outcome.message)
         return PokeReturnValue(is_done=True, xcom_value=outcome.version)
 
@@ -163,7 +150,19 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             return float((dt.datetime.now(dt.timezone.utc) - first).total_seconds())
         return time.monotonic() - (self._first_poke or time.monotonic())
 
+    def _ended_on(self, context: Any, version: dict[str, Any]) -> None:
+        """The wait ended on ``version`` (its XCom dict): the link button and OpenLineage's input."""
+        self._lineage = ([version], [])
+        self.push_link(context, version)
+
     def execute(self, context: Any) -> Any:
+        """Poke, or defer to the triggerer's shared poll; the task's client is closed when this ends."""
+        try:
+            return self._wait(context)
+        finally:
+            self.close_client()
+
+    def _wait(self, context: Any) -> Any:
         from .._compat import AirflowSensorTimeout, AirflowSkipException
         from ..client.gates import reads
 
@@ -193,11 +192,6 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             timeout=dt.timedelta(seconds=float(self.timeout)),
         )
 
-    def on_kill(self) -> None:
-        """Airflow calls this on SIGTERM: stop a poke's request in flight (see ``WandbClient.cancel``)."""
-        if self._client is not None:
-            self._client.cancel()
-
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         from .._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
@@ -206,8 +200,7 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
             raise AirflowFailException(f"unexpected trigger event {event!r}")
         assert event is not None
         if status == "success":
-            self._found = event["version"]
-            context["ti"].xcom_push(key=XCOM_URL_KEY, value=event["version"]["url"])
+            self._ended_on(context, event["version"])
             self.log.info("Ready: %s", event["message"])
             return event["version"]
         if status == "timeout":
@@ -215,9 +208,3 @@ class ArtifactVersionSensor(RenderedSources, BaseSensorOperator):
                 raise AirflowSkipException(event["message"])
             raise AirflowSensorTimeout(event["message"])
         raise AirflowFailException(event["message"])
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """OpenLineage: the version the wait ended on, as an input with its version facets."""
-        from ..assets import operator_lineage
-
-        return operator_lineage([self._found] if self._found else [], [])

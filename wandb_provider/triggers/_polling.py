@@ -1,7 +1,10 @@
-"""What every trigger of this provider shares in one triggerer process: the bounded thread pool for
-blocking HTTP, one pooled client per connection, and one batched poll loop per connection and
-interval that reads every watched collection (``wandb_provider.client.watch``) for event watchers
-and deferred sensors alike (README, "Event-driven scheduling, asset events and many workers").
+"""What every trigger of this provider shares in the triggerer's event loop, behind one object:
+``SharedPolling`` holds the bounded thread pool for blocking HTTP, one pooled client per connection,
+and one batched poll loop (``Poller``) per connection and interval that reads every watched
+collection (``wandb_provider.client.watch``) for event watchers and deferred sensors alike (README,
+"Event-driven scheduling, asset events and many workers"). A trigger takes part through
+``SharedPolling.subscription``: the first subscription in an event loop creates the object, the last
+one to leave closes it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-CONNECTION_TTL = 60.0  # seconds a connection lookup (and its client) is reused by all triggers of this process
+CONNECTION_TTL = 60.0  # seconds a connection lookup (and its client) is reused by all triggers of the event loop
 EXECUTOR_THREADS = 16  # the triggers' own threads for blocking HTTP: never the event loop's default executor
 THREADS_PER_HOST = EXECUTOR_THREADS // 2  # one hung W&B host can hold at most half of them
 CALL_DEADLINE = 60.0  # the longest one poll may take (connect, headers, body and retries), whatever the connection says
@@ -37,61 +40,11 @@ MIN_CALL_DEADLINE = 0.5
 FAN_OUT = 20  # subscribers woken per event-loop turn when a poll's snapshots are handed out
 GRACE = 1.0  # how long past a call's deadline the trigger still waits for its thread before moving on
 
-_EXECUTOR = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="wandb-trigger")
-_HOST_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
-    weakref.WeakKeyDictionary())
-
-
-async def run_bounded(host: str, call: Callable[[], T]) -> T:
-    """Run blocking ``call`` in the triggers' thread pool, at most ``THREADS_PER_HOST`` at once per host.
-
-    A host's slot is given back when the thread really finishes, not when the caller stops waiting,
-    so calls abandoned on a hung host cannot pile up and take every thread from the other hosts."""
-    loop = asyncio.get_running_loop()
-    slots = _HOST_SLOTS.setdefault(loop, {}).setdefault(host, asyncio.Semaphore(THREADS_PER_HOST))
-    await slots.acquire()
-
-    def give_back(_: Future[T]) -> None:
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for the slot any more
-            loop.call_soon_threadsafe(slots.release)
-
-    try:
-        future = _EXECUTOR.submit(call)
-    except BaseException:
-        slots.release()
-        raise
-    future.add_done_callback(give_back)
-    return await asyncio.wrap_future(future)
-
 
 def bounded(config: ClientConfig, deadline: float) -> ClientConfig:
     """``config`` whose calls end within ``deadline`` seconds (each request's timeouts included)."""
     return dataclasses.replace(config, deadline=deadline, timeout=min(config.timeout, deadline),
                                connect_timeout=min(config.connect_timeout, deadline))
-
-
-# One pooled client per connection and event loop (the triggerer runs one loop; each dag.test() or
-# asyncio.run() a new one, which so reads its connections afresh).
-_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[Any, float]]] = (
-    weakref.WeakKeyDictionary())
-
-
-async def shared_client(wandb_conn_id: str) -> WandbClient:
-    """One pooled client per connection for every trigger of this event loop (looked up once a
-    minute), whose calls end within ``CALL_DEADLINE``."""
-    from ..client import WandbClient
-    from ..hooks.wandb import WandbHook
-
-    clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
-    cached = clients.get(wandb_conn_id)
-    if cached is not None and cached[1] > time.monotonic():
-        client: WandbClient = cached[0]
-        return client
-    config = await WandbHook(wandb_conn_id=wandb_conn_id).aget_config()
-    config = bounded(config, min(config.deadline, CALL_DEADLINE))
-    client = cached[0] if cached is not None and cached[0].config == config else WandbClient(config=config)
-    clients[wandb_conn_id] = (client, time.monotonic() + CONNECTION_TTL)
-    return client
 
 
 def client_within(shared: WandbClient, remaining: float | None) -> tuple[WandbClient, bool]:
@@ -141,12 +94,13 @@ def _read_chunk(client: WandbClient, part: list[CollectionWatch],
 
 @dataclass
 class Poller:
-    """One poll loop for one connection and interval: every watched collection, batched.
+    """One poll loop of ``polling`` for one connection and interval: every watched collection, batched.
 
     Subscribers name a collection and an alias (``None``: its newest versions); each gets a slot
     holding the newest snapshot. A subscriber may say until when it waits (a sensor's deadline):
     when every subscriber has such a deadline, no poll outlives the latest of them."""
 
+    polling: SharedPolling
     conn_id: str
     interval: float
     # collection path -> alias (or None) -> the latest-snapshot slots of its subscribers
@@ -170,7 +124,11 @@ class Poller:
             del by_alias[alias]
         if not by_alias:
             self.subscribers.pop(collection, None)
-        if not self.subscribers and self.task is not None:
+        if not self.subscribers:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.task is not None:
             self.task.cancel()
             self.task = None
 
@@ -199,7 +157,7 @@ class Poller:
         watches = [CollectionWatch(path, tuple(sorted(a for a in aliases if a is not None)), versions=None in aliases)
                    for path, aliases in self.subscribers.items()]
         try:
-            shared = await shared_client(self.conn_id)
+            shared = await self.polling.client(self.conn_id)
         except Exception as exc:  # a missing or malformed connection: every subscriber fails, visibly
             for aliases in self.subscribers.values():
                 for slots in aliases.values():
@@ -216,7 +174,7 @@ class Poller:
             client, one_off = client_within(shared, remaining)
             call = functools.partial(_read_chunk, client, part, one_off)
             try:
-                found = await asyncio.wait_for(run_bounded(client.config.base_url, call), wait)
+                found = await asyncio.wait_for(self.polling.run_bounded(client.config.base_url, call), wait)
             except Exception as exc:  # transient (or unexpected): the next poll tries again
                 error = _failure(exc, wait)
                 log.warning("Could not poll %d W&B collection(s)%s: %s", len(part),
@@ -241,15 +199,94 @@ class Poller:
             await asyncio.sleep(self.interval)
 
 
-# One set of poll loops per event loop (the triggerer runs one; tests may run several in turn).
-POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, float], Poller]] = (
-    weakref.WeakKeyDictionary())
+class SharedPolling:
+    """Everything the triggers of one event loop (the triggerer's) share, with one lifecycle: made
+    by the first ``subscription`` in the loop, closed when the last one leaves (its poll loops stop,
+    its clients close, its threads end once their calls are over).
+
+    * a thread pool of its own for blocking HTTP, never the event loop's default executor, taking at
+      most ``THREADS_PER_HOST`` calls at once per W&B host: a hung host cannot starve the others;
+    * one pooled client per connection, looked up again after ``CONNECTION_TTL``, whose calls end
+      within ``CALL_DEADLINE``;
+    * one ``Poller`` per connection and poll interval, which reads all of its watched collections
+      in ``ceil(collections / BATCH)`` GraphQL requests per poll, however many triggers wait.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="wandb-trigger")
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._clients: dict[str, tuple[WandbClient, float]] = {}
+        self._pollers: dict[tuple[str, float], Poller] = {}
+
+    @classmethod
+    @contextlib.contextmanager
+    def subscription(cls, conn_id: str, interval: float, collection: str, alias: str | None,
+                     until: float | None = None) -> Iterator[asyncio.Queue[Item]]:
+        """Watch ``collection``'s ``alias`` (``None``: its newest versions) through the poll loop of
+        ``conn_id`` and ``interval``, until ``until`` (epoch seconds) or for good: yields a slot that
+        holds the newest ``CollectionSnapshot`` (or the exception that says why polling cannot go on)."""
+        loop = asyncio.get_running_loop()
+        polling = _ACTIVE.get(loop)
+        if polling is None:
+            polling = _ACTIVE[loop] = cls()
+        poller = polling._pollers.get((conn_id, interval))
+        if poller is None:
+            poller = polling._pollers[(conn_id, interval)] = Poller(polling, conn_id, interval)
+        slot = poller.subscribe(collection, alias, until)
+        try:
+            yield slot
+        finally:
+            poller.unsubscribe(collection, alias, slot)  # the last subscriber of a poll loop stops it
+            if not poller.subscribers:
+                del polling._pollers[(conn_id, interval)]
+            if not polling._pollers:
+                del _ACTIVE[loop]
+                polling._close()
+
+    def _close(self) -> None:
+        for client, _ in self._clients.values():
+            client.close()
+        self._clients.clear()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run_bounded(self, host: str, call: Callable[[], T]) -> T:
+        """Run blocking ``call`` in the pool, at most ``THREADS_PER_HOST`` at once per host.
+
+        A host's slot is given back when the thread really finishes, not when the caller stops
+        waiting, so calls abandoned on a hung host cannot pile up and take every thread from the
+        other hosts."""
+        loop = asyncio.get_running_loop()
+        slots = self._host_slots.setdefault(host, asyncio.Semaphore(THREADS_PER_HOST))
+        await slots.acquire()
+
+        def give_back(_: Future[T]) -> None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for the slot any more
+                loop.call_soon_threadsafe(slots.release)
+
+        try:
+            future = self._executor.submit(call)
+        except BaseException:
+            slots.release()
+            raise
+        future.add_done_callback(give_back)
+        return await asyncio.wrap_future(future)
+
+    async def client(self, conn_id: str) -> WandbClient:
+        """The pooled client of ``conn_id`` (its connection looked up once a minute), whose calls end
+        within ``CALL_DEADLINE``."""
+        from ..client import WandbClient
+        from ..hooks.wandb import WandbHook
+
+        cached = self._clients.get(conn_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        config = await WandbHook(wandb_conn_id=conn_id).aget_config()
+        config = bounded(config, min(config.deadline, CALL_DEADLINE))
+        client = cached[0] if cached is not None and cached[0].config == config else WandbClient(config=config)
+        self._clients[conn_id] = (client, time.monotonic() + CONNECTION_TTL)
+        return client
 
 
-def poller(conn_id: str, interval: float) -> Poller:
-    """This event loop's poll loop for ``conn_id`` and ``interval`` (created on first use)."""
-    pollers = POLLERS.setdefault(asyncio.get_running_loop(), {})
-    found = pollers.get((conn_id, interval))
-    if found is None:
-        found = pollers[(conn_id, interval)] = Poller(conn_id, interval)
-    return found
+# The event loop's one SharedPolling while it has subscribers (the triggerer runs one loop; each
+# dag.test() or asyncio.run() another, which so reads its connections afresh).
+_ACTIVE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedPolling] = weakref.WeakKeyDictionary()

@@ -12,9 +12,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from .._airflow import redact_urls
 from .._waiting import FAILED, READY, WAITING, Outcome, WaitSpec, failure, judge
-from ._polling import THREADS_PER_HOST as THREADS_PER_HOST  # re-exported: the triggers' shared thread pool
-from ._polling import offer, poller
-from ._polling import run_bounded as run_bounded
+from ._polling import SharedPolling, offer
 
 _DEADLINE = object()  # what the wait's alarm hands the trigger's slot
 
@@ -75,46 +73,46 @@ class ArtifactVersionTrigger(BaseTrigger):
                                                         f"not {interval!r}"})
             return
         collection, name = spec.watched()
-        loop = poller(self.wandb_conn_id, float(self.poll_interval))
-        slot = loop.subscribe(collection, name, until=self.end_time)
-        remaining = self._remaining()
-        # One alarm for the whole wait (not a timer per poll): it hands the slot the deadline.
-        alarm = None if remaining is None else asyncio.get_running_loop().call_later(remaining, offer, slot, _DEADLINE)
-        last_reason = "W&B did not answer in time"
-        seen: tuple[Any, Outcome] | None = None  # the last version judged, and how
-        try:
-            while True:
-                remaining = self._remaining()
-                if remaining is not None and remaining <= 0:
-                    yield _event({"status": "timeout", "message": f"gave up waiting: {last_reason}"})
-                    return
-                item = await slot.get()
-                if item is _DEADLINE:
-                    yield _event({"status": "timeout", "message": f"gave up waiting: {last_reason}"})
-                    return
-                if isinstance(item, BaseException):  # a missing or malformed connection will not heal by waiting
-                    yield _event({"status": "error", "message": f"cannot use connection {self.wandb_conn_id!r}: "
-                                                                f"{redact_urls(str(item))}"})
-                    return
-                version = None if item.error is not None else item.holders.get(name)
-                if seen is not None and version is not None and seen[0] == version:
-                    outcome = seen[1]  # the same version as last poll: the same decision (judge is pure)
-                else:
-                    outcome = self._decide(spec, name, item)
-                    seen = (version, outcome)
-                if outcome.status == READY:
-                    yield _event({"status": "success", "message": outcome.message, "version": outcome.version})
-                    return
-                if outcome.status == FAILED:
-                    yield _event({"status": "error", "message": redact_urls(outcome.message)})
-                    return
-                if outcome.message != last_reason:  # say why once, not on every poll of a long wait
-                    self.log.info("Waiting for %s: %s", spec.artifact, redact_urls(outcome.message))
-                    last_reason = outcome.message
-        finally:
-            if alarm is not None:
-                alarm.cancel()
-            loop.unsubscribe(collection, name, slot)
+        with SharedPolling.subscription(self.wandb_conn_id, float(interval), collection, name,
+                                        until=self.end_time) as slot:
+            remaining = self._remaining()
+            # One alarm for the whole wait (not a timer per poll): it hands the slot the deadline.
+            alarm = None if remaining is None else asyncio.get_running_loop().call_later(
+                remaining, offer, slot, _DEADLINE)
+            last_reason = "W&B did not answer in time"
+            seen: tuple[Any, Outcome] | None = None  # the last version judged, and how
+            try:
+                while True:
+                    remaining = self._remaining()
+                    if remaining is not None and remaining <= 0:
+                        yield _event({"status": "timeout", "message": f"gave up waiting: {last_reason}"})
+                        return
+                    item = await slot.get()
+                    if item is _DEADLINE:
+                        yield _event({"status": "timeout", "message": f"gave up waiting: {last_reason}"})
+                        return
+                    if isinstance(item, BaseException):  # a missing or malformed connection will not heal by waiting
+                        yield _event({"status": "error", "message": f"cannot use connection {self.wandb_conn_id!r}: "
+                                                                    f"{redact_urls(str(item))}"})
+                        return
+                    version = None if item.error is not None else item.holders.get(name)
+                    if seen is not None and version is not None and seen[0] == version:
+                        outcome = seen[1]  # the same version as last poll: the same decision (judge is pure)
+                    else:
+                        outcome = self._decide(spec, name, item)
+                        seen = (version, outcome)
+                    if outcome.status == READY:
+                        yield _event({"status": "success", "message": outcome.message, "version": outcome.version})
+                        return
+                    if outcome.status == FAILED:
+                        yield _event({"status": "error", "message": redact_urls(outcome.message)})
+                        return
+                    if outcome.message != last_reason:  # say why once, not on every poll of a long wait
+                        self.log.info("Waiting for %s: %s", spec.artifact, redact_urls(outcome.message))
+                        last_reason = outcome.message
+            finally:
+                if alarm is not None:
+                    alarm.cancel()
 
     @staticmethod
     def _decide(spec: WaitSpec, name: str, snapshot: Any) -> Outcome:

@@ -1,6 +1,6 @@
 """``ArtifactEventTrigger``: event-driven scheduling on a W&B collection (``AssetWatcher``).
 
-One poll loop per connection and poll interval (``_polling``) serves every watcher, every deferred
+One poll loop per connection and poll interval (``_polling.SharedPolling``) serves every watcher, every deferred
 ``ArtifactVersionSensor`` and every collection of this triggerer process: each poll reads all
 watched collections in ``ceil(collections / BATCH)`` GraphQL requests
 (``wandb_provider.client.watch``), and Airflow's shared streams give each watched
@@ -18,7 +18,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from .._airflow import redact_urls
 from ..client.watch import CollectionSnapshot, CollectionWatch
-from ._polling import poller
+from ._polling import SharedPolling
 
 NEW_VERSION, ALIAS, CONDITION = "new_version", "alias", "condition"
 MIN_POLL_INTERVAL = 1.0
@@ -129,16 +129,13 @@ class ArtifactEventTrigger(BaseEventTrigger):
     @classmethod
     async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
         """Snapshots of one collection from this process's batched poll loop; raises if the connection is unusable."""
-        loop = poller(kwargs["wandb_conn_id"], float(kwargs["poll_interval"]))
-        slot = loop.subscribe(kwargs["collection"], kwargs.get("alias"))
-        try:
+        with SharedPolling.subscription(kwargs["wandb_conn_id"], float(kwargs["poll_interval"]),
+                                        kwargs["collection"], kwargs.get("alias")) as slot:
             while True:
                 item = await slot.get()
                 if isinstance(item, BaseException):
                     raise item
                 yield item
-        finally:
-            loop.unsubscribe(kwargs["collection"], kwargs.get("alias"), slot)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Standalone path (no shared-stream manager, e.g. ``dag.test``): the same poll loop and filter."""
