@@ -145,6 +145,12 @@ def _curl(pairs: list[tuple[str, str]], *, upload: bool, workers: int, work: Pat
         argv += ["--header", "Expect:", "--output", os.devnull]  # no 100-continue round trip; answers dropped
     else:
         argv += ["--create-dirs"]
+    # curl's own peak RSS comes from GNU time when installed: the wait4 figure of a child spawned
+    # from this process (vfork) is this process's peak, not curl's.
+    rss_file = work / "curl-ceiling.rss"
+    gnu_time = shutil.which("time", path="/usr/bin:/bin")
+    if gnu_time:
+        argv = [gnu_time, "-f", "%M", "-o", str(rss_file), *argv]
     began = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -154,7 +160,12 @@ def _curl(pairs: list[tuple[str, str]], *, upload: bool, workers: int, work: Pat
     config.unlink()
     if proc.returncode != 0:
         raise RuntimeError(f"curl ceiling failed (exit {proc.returncode}): {stderr[-2000:]}")
-    return {"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss / 1024,
+    try:
+        rss_mib = int(rss_file.read_text().split()[-1]) / 1024
+        rss_file.unlink()
+    except (OSError, ValueError, IndexError):
+        rss_mib = 0.0  # not measured
+    return {"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mib": rss_mib,
             "tool": "curl --parallel"}
 
 

@@ -231,3 +231,35 @@ def test_an_unreachable_host_is_a_transient_server_error_never_an_authentication
         client.viewer()
     assert info.value.transient and not isinstance(info.value, AuthenticationError)
     assert "attempt 1 of 2" in caplog.text  # the retry was logged
+
+
+def test_storage_downloads_keep_one_connection_and_decode_a_content_coding() -> None:
+    """Signed storage URLs take the transport's lean path: one kept-alive connection for every GET,
+    a half-read answer never handed to the next request, and a gzip body decoded as before."""
+    import gzip
+
+    seen: list[int] = []
+
+    def handle(request: Any) -> None:
+        seen.append(request.client_address[1])
+        if request.path.startswith("/gz"):
+            answer(request, 200, gzip.compress(b"zipped"), content_type="application/octet-stream",
+                   headers={"Content-Encoding": "gzip"})
+        else:
+            answer(request, 200, b"x" * 100_000, content_type="application/octet-stream")
+
+    with serve(handle) as url:
+        client = WandbClient(url, "k" * 40)
+        storage = client._file_storage()
+        for _ in range(3):
+            with storage.get(f"{url}/blob?sig=1", operation="DownloadFile") as response:
+                assert response.content == b"x" * 100_000
+        with storage.get(f"{url}/gz?sig=1", operation="DownloadFile") as response:
+            assert response.content == b"zipped"
+        assert len(set(seen)) == 1, "each request opened a new connection"
+        with storage.get(f"{url}/blob?sig=2", operation="DownloadFile") as response:
+            assert next(response.chunks(10)) == b"x" * 10  # closed half-read: its connection is dropped
+        with storage.get(f"{url}/blob?sig=3", operation="DownloadFile") as response:
+            assert response.content == b"x" * 100_000
+        client.close()
+    assert len(set(seen)) == 2

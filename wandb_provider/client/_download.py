@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._cache import BlobCache, blob_key
 from ._hashing import CHUNK, b64, file_digest, new_hasher
@@ -39,8 +39,10 @@ from ._references import (
 from ._retry import TransientTransportError
 from ._roots import LEDGER_DIR, Identity, Ledger, Planner, Record, RootSession, apply
 from ._transport import Response, Transport, raise_for_storage_status
+from ._workers import WorkerPool
 from .errors import (
     ArtifactIntegrityError,
+    CancelledError,
     InvalidValueError,
     NotFoundError,
     PermissionDeniedError,
@@ -58,6 +60,7 @@ log = logging.getLogger("wandb_provider.client.download")
 UrlSource = Callable[[], dict[str, str]]
 ProgressCallback = Callable[[ProgressUpdate], None]
 Patterns = Sequence[str] | str | None
+_T = TypeVar("_T")
 RENEWED_URLS_TRUSTED_FOR = 60.0  # seconds: a refusal of URLs renewed this recently is no expiry
 
 
@@ -157,6 +160,24 @@ class _Progress:
 
 class _Cancelled(Exception):
     """The download was cancelled or another file failed: stop this one."""
+
+
+class _Again(Exception):
+    """This attempt at a file failed in a way worth another (``error``: why; None: at once, no failure)."""
+
+    def __init__(self, error: Exception | None) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _transport_failure(error: Exception) -> bool:
+    """Retry a file after a connection problem (statuses were already retried by the transport)."""
+    return isinstance(error, TransientTransportError)
+
+
+def _transient_wandb_error(error: Exception) -> bool:
+    """Retry an object reference after what its store calls transient."""
+    return isinstance(error, WandbError) and error.transient
 
 
 class _Denied(Exception):
@@ -342,12 +363,10 @@ class Downloader:
         return False
 
     def _download_stored(self, entry: ManifestEntry, dest: str, progress: _Progress) -> int:
-        last_error: Exception | None = None
         refreshed = False
-        for attempt in range(1, self.max_attempts + 1):
-            self._check_cancel()
-            if last_error is not None:
-                self._pause("download", entry, last_error, attempt - 1)
+
+        def attempt() -> int:
+            nonlocal refreshed
             url, generation = self._url(entry.path)
             try:
                 with self.transport.request("GET", url, operation="DownloadFile", authenticated=False, stream=True,
@@ -366,20 +385,38 @@ class Downloader:
                     ) from None
                 self._refresh_urls(generation)
                 refreshed = True
-                continue
-            except TransientTransportError as exc:
+                raise _Again(None) from None  # at once: the URLs had expired, nothing failed
+            if digest != entry.digest or (entry.size is not None and size != entry.size):
+                raise _Again(ArtifactIntegrityError(
+                    f"file {entry.path!r}: downloaded {size} bytes with digest {digest}, but the manifest says "
+                    f"{entry.size} bytes with digest {entry.digest}.",
+                    hint="The stored file is damaged or the transfer was corrupted; nothing was published.",
+                ))
+            self._count(downloaded=size)
+            progress.advance(1)
+            return size
+
+        return self._attempts("file", "download", entry, attempt, _transport_failure)
+
+    def _attempts(self, kind: str, action: str, entry: ManifestEntry, attempt: Callable[[], _T],
+                  retryable: Callable[[Exception], bool]) -> _T:
+        """The one per-file retry loop: run ``attempt`` up to ``max_attempts`` times, checking for
+        cancellation before each and logging and backing off after each failure that ``retryable``
+        accepts (or that ``attempt`` raised as ``_Again``); any other error ends it at once."""
+        last_error: Exception | None = None
+        for number in range(1, self.max_attempts + 1):
+            self._check_cancel()
+            if last_error is not None:
+                self._pause(action, entry, last_error, number - 1)
+            try:
+                return attempt()
+            except _Again as again:
+                last_error = again.error or last_error
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
                 last_error = exc
-                continue
-            if digest == entry.digest and (entry.size is None or size == entry.size):
-                self._count(downloaded=size)
-                progress.advance(1)
-                return size
-            last_error = ArtifactIntegrityError(
-                f"file {entry.path!r}: downloaded {size} bytes with digest {digest}, but the manifest says "
-                f"{entry.size} bytes with digest {entry.digest}.",
-                hint="The stored file is damaged or the transfer was corrupted; nothing was published.",
-            )
-        raise self._gave_up("file", entry, last_error)
+        raise self._gave_up(kind, entry, last_error)
 
     def _gave_up(self, kind: str, entry: ManifestEntry, last_error: Exception | None) -> Exception:
         """The error after the last attempt: an integrity failure as it is, anything else transient."""
@@ -445,35 +482,26 @@ class Downloader:
     def _fetch_http_reference(self, entry: ManifestEntry, dest: str) -> tuple[int, str]:
         """Follow redirects (bounded, each hop checked), then check the bytes against the manifest."""
         assert entry.ref is not None
-        last_error: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            if last_error is not None:
-                self._pause("download reference", entry, last_error, attempt - 1)
-            url = entry.ref
-            hops = 0
-            try:
-                while True:
-                    self._check_cancel()
-                    with self.transport.request("GET", url, operation="DownloadReference", authenticated=False,
-                                                stream=True, follow_redirects=False,
-                                                url_guard=lambda hop: self.policy.check_http(entry, hop),
-                                                cancel=self.cancel, expected_size=entry.size) as response:
-                        if response.status in REDIRECT_STATUSES:
-                            url = next_hop(self.policy, entry, url, response.status, response.header("Location"),
-                                           hops)
-                            hops += 1
-                            continue
-                        raise_for_storage_status(response, "DownloadReference", f"download reference {entry.path!r}")
-                        size, digest = self._stream(response, dest, "md5", None)
-                        check_http_reference(entry, response.header("ETag"), size)
-                        return size, digest
-            except TransientTransportError as exc:
-                last_error = exc
-                continue
-        raise ServerError(
-            f"reference {entry.path!r} could not be downloaded after {self.max_attempts} attempts ({last_error}).",
-            attempts=self.max_attempts, hint="This is usually temporary: try again later.",
-        ) from last_error
+        ref = entry.ref
+
+        def attempt() -> tuple[int, str]:
+            url, hops = ref, 0
+            while True:
+                self._check_cancel()
+                with self.transport.request("GET", url, operation="DownloadReference", authenticated=False,
+                                            stream=True, follow_redirects=False,
+                                            url_guard=lambda hop: self.policy.check_http(entry, hop),
+                                            cancel=self.cancel, expected_size=entry.size) as response:
+                    if response.status in REDIRECT_STATUSES:
+                        url = next_hop(self.policy, entry, url, response.status, response.header("Location"), hops)
+                        hops += 1
+                        continue
+                    raise_for_storage_status(response, "DownloadReference", f"download reference {entry.path!r}")
+                    size, digest = self._stream(response, dest, "md5", None)
+                    check_http_reference(entry, response.header("ETag"), size)
+                    return size, digest
+
+        return self._attempts("reference", "download reference", entry, attempt, _transport_failure)
 
     def _fetch_object_reference(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
         """Read an ``s3://``/``gs://`` object (the recorded version, if any) through the caller's store;
@@ -481,11 +509,8 @@ class Downloader:
         With such an MD5 the bytes come from the cache when it holds them, and go into it otherwise."""
         location = self.policy.object_location(entry)
         store = self.policy.object_stores[location.scheme]
-        last_error: WandbError | None = None
-        for attempt in range(1, self.max_attempts + 1):
-            self._check_cancel()
-            if last_error is not None:
-                self._pause("download reference", entry, last_error, attempt - 1)
+
+        def attempt() -> None:
             try:
                 with store.open(location.bucket, location.key, location.version_id) as reader:
                     info = reader.info
@@ -497,18 +522,16 @@ class Downloader:
                         return
                     size, digest = self._write_chunks(reader.chunks(CHUNK), dest, "md5", None)
             except WandbError as exc:
-                if not exc.transient:
-                    if repr(entry.path) in exc.message:
-                        raise
-                    raise _about(exc, f"reference {entry.path!r}") from None
-                last_error = exc
-                continue
+                if exc.transient:
+                    raise
+                if repr(entry.path) in exc.message:
+                    raise
+                raise _about(exc, f"reference {entry.path!r}") from None
             if size != info.size or (info.content_md5 is not None and digest != info.content_md5):
-                last_error = ArtifactIntegrityError(
+                raise _Again(ArtifactIntegrityError(
                     f"reference {entry.path!r} ({entry.ref}): received {size} bytes with MD5 {digest}; the store "
                     f"announced {info.size} bytes" + (f" with MD5 {info.content_md5}" if info.content_md5 else "")
-                    + ".", hint="The transfer was cut or corrupted; nothing was published.", transient=True)
-                continue
+                    + ".", hint="The transfer was cut or corrupted; nothing was published.", transient=True))
             self._count(downloaded=size)
             progress.advance(1, size)
             self._record(entry, "md5", digest, size)
@@ -517,8 +540,8 @@ class Downloader:
                 key = self._cache_key(base64.b64decode(info.content_md5).hex())
                 if self.cache.put(key, dest, link=self.link_from_cache):
                     _make_read_only(dest)
-            return
-        raise self._gave_up("reference", entry, last_error)
+
+        self._attempts("reference", "download reference", entry, attempt, _transient_wandb_error)
 
     def _object_from_cache(self, entry: ManifestEntry, info: ObjectInfo, dest: str) -> bool:
         """Copy an object's bytes from the cache, checked against the MD5 its store vouches for."""
@@ -607,61 +630,21 @@ class Downloader:
         return todo
 
     def _fetch_all(self, todo: list[ManifestEntry], staged: dict[str, str], progress: _Progress) -> None:
-        """Fetch on daemon worker threads; stop them all on the first failure or any interruption."""
-        jobs = iter(todo)
-        lock = threading.Lock()
-        errors: list[BaseException] = []
-        workers = max(1, min(self.max_workers, len(todo)))
-        finished = threading.Event()
-        running = [workers]
+        """Fetch on the worker pool; stop it on the first failure or any interruption."""
+        def cancelled() -> BaseException:  # WandbClient.cancel() (e.g. Airflow's on_kill): nothing is published
+            return CancelledError("download cancelled; the root was left as it was.",
+                                  hint="Run the task again to download it.")
 
-        def work() -> None:
-            try:
-                while not self.cancel.is_set():
-                    with lock:
-                        entry = next(jobs, None)
-                    if entry is None:
-                        return
-                    self.fetch(entry, staged[entry.path], progress)
-            except _Cancelled:
-                pass
-            except BaseException as exc:  # handed to the caller's thread
-                with lock:
-                    if not self.cancel.is_set():
-                        errors.append(exc)
-                self.cancel.set()
-            finally:
-                with lock:
-                    running[0] -= 1
-                    if running[0] == 0:
-                        finished.set()
-                        self.idle.set()
-
-        threads = [threading.Thread(target=work, name=f"wandb-download-{i}", daemon=True) for i in range(workers)]
-        self.idle.clear()
+        pool: WorkerPool[ManifestEntry] = WorkerPool(
+            lambda entry: self.fetch(entry, staged[entry.path], progress), workers=self.max_workers,
+            stop=self.cancel, name="wandb-download", cancelled=cancelled, quiet=(_Cancelled,), idle=self.idle)
         try:
-            for thread in threads:
-                try:
-                    thread.start()
-                except BaseException:
-                    with lock:  # this worker never ran: do not wait for it
-                        running[0] -= 1
-                        if running[0] == 0:
-                            finished.set()
-                            self.idle.set()
-                    raise
-            while not finished.wait(0.2):
-                pass
+            for entry in todo:
+                pool.put(entry)
+            pool.finish()
         except BaseException:
-            self.cancel.set()  # SIGTERM, timeouts, Ctrl-C: workers stop between chunks; nothing is published
+            pool.close(join=False)  # SIGTERM, timeouts, Ctrl-C: workers stop between chunks; nothing is published
             raise
-        if errors:
-            raise errors[0]
-        if self.cancel.is_set():  # WandbClient.cancel() (e.g. Airflow's on_kill): nothing is published
-            from .errors import CancelledError
-
-            raise CancelledError("download cancelled; the root was left as it was.",
-                                 hint="Run the task again to download it.")
 
 
 def staged_name(path: str) -> str:

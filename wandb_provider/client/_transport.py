@@ -11,6 +11,7 @@ transfer of a small file.
 
 from __future__ import annotations
 
+import http.client
 import json as jsonlib
 import logging
 import os
@@ -85,11 +86,16 @@ class _Watched:
             self._dns_host = name
 
     def request(self, *args: Any, **kwargs: Any) -> None:
+        self.prepare()
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def prepare(self) -> None:
+        """Before a request: reconnect a pooled connection to another address than the checked one,
+        and report the socket to the calling thread's exchange."""
         pinned = _pinned_address(self.host)
         if pinned is not None and self.sock is not None and _peer(self.sock) != pinned:
             self.close()  # a pooled connection to another address: reconnect to the checked one
         _attach(self)
-        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
 def _pinned_address(host: str) -> str | None:
@@ -127,6 +133,121 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 
 
 _POOL_CLASSES = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+_LeanConnection = _WatchedHTTPConnection | _WatchedHTTPSConnection
+_CONNECTION_CLASSES: dict[str, type[_LeanConnection]] = {"http": _WatchedHTTPConnection,
+                                                         "https": _WatchedHTTPSConnection}
+
+
+# --- the lean path: signed storage URLs -----------------------------------------------------------
+
+class _LeanPool:
+    """Keep-alive connections to one storage origin reached without a proxy, for the lean path.
+
+    The connections are the transport's own urllib3 connection classes (made with the same TLS
+    settings as every pool: CA bundle, verification, SNI), so connecting, the pinned address of a
+    URL guard and the watchdog's hold on the socket are unchanged. Only the per-request path is
+    thinner: the request line and headers go out through ``http.client`` as they are (a signed URL's
+    target is already encoded: ``split_plain`` admits nothing else), and the answer is read with
+    ``http.client`` alone, without urllib3's URL parsing, re-encoding, retry object, header copies
+    and response wrapper, which together cost more than the transfer of a small file.
+    """
+
+    def __init__(self, connection_class: type[_LeanConnection], host: str, port: int,
+                 options: dict[str, Any], maxsize: int) -> None:
+        self._connection_class = connection_class
+        self._host, self._port = host, port
+        self._options = options
+        self._maxsize = maxsize
+        self._idle: list[_LeanConnection] = []
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def get(self, connect_timeout: float | None) -> _LeanConnection:
+        """An idle connection that is still open (newest first), else a new one."""
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._connection_class(self._host, self._port, **self._options)
+                break
+            if conn.sock is None or conn.is_connected:
+                break
+            conn.close()  # the server closed it while idle
+        conn.timeout = connect_timeout
+        return conn
+
+    def put(self, conn: _LeanConnection) -> None:
+        with self._lock:
+            if not self.closed and len(self._idle) < self._maxsize:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class _LeanResponse:
+    """An ``http.client`` answer read as the transport reads urllib3's (``stream``, ``read``,
+    ``close``, ``release_conn``); a body in a content coding is decoded by urllib3 as before."""
+
+    def __init__(self, pool: _LeanPool, conn: _LeanConnection, raw: http.client.HTTPResponse) -> None:
+        self._pool = pool
+        self.connection: _LeanConnection | None = conn
+        self._raw = raw
+        self.status = raw.status
+        self.headers = raw.msg
+        coding = raw.msg.get("Content-Encoding")
+        self._decoded: urllib3.HTTPResponse | None = None
+        if coding is not None and coding.strip().lower() not in ("", "identity"):
+            self._decoded = urllib3.HTTPResponse(body=raw, headers=urllib3.HTTPHeaderDict(raw.msg.items()),
+                                                 status=raw.status, preload_content=False, decode_content=True,
+                                                 original_response=raw)
+
+    @property
+    def length_remaining(self) -> int | None:
+        if self._decoded is not None:
+            return self._decoded.length_remaining
+        return 0 if self._raw.isclosed() else self._raw.length
+
+    def stream(self, size: int, decode_content: bool = True) -> Iterator[bytes]:
+        if self._decoded is not None:
+            yield from self._decoded.stream(size, decode_content=decode_content)
+            return
+        raw = self._raw
+        while not raw.isclosed():
+            left = raw.length
+            chunk = raw.read(size if left is None else min(size, left))
+            if not chunk:
+                break
+            yield chunk
+
+    def read(self, amt: int, decode_content: bool = True) -> bytes:
+        if self._decoded is not None:
+            return self._decoded.read(amt, decode_content=decode_content)
+        left = self._raw.length
+        return self._raw.read(amt if left is None else min(amt, left))
+
+    def close(self) -> None:
+        """Drop the connection (a half-read body, a cancelled or expired exchange)."""
+        self._raw.close()
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            conn.close()
+
+    def release_conn(self) -> None:
+        """Hand a connection whose answer was read to the end back to its pool."""
+        conn, self.connection = self.connection, None
+        if conn is None:
+            return
+        if self._raw.isclosed() and not self._raw.will_close:
+            self._pool.put(conn)
+        else:
+            conn.close()
 
 
 # --- the environment ------------------------------------------------------------------------------
@@ -225,7 +346,7 @@ def split_plain(url: str) -> tuple[str, str] | None:
 class Response:
     """One HTTP answer; its body is read under the exchange's deadline and cancel event."""
 
-    def __init__(self, transport: Transport, raw: urllib3.BaseHTTPResponse, url: str, operation: str,
+    def __init__(self, transport: Transport, raw: urllib3.BaseHTTPResponse | _LeanResponse, url: str, operation: str,
                  exchange: _watchdog.Exchange) -> None:
         self._transport = transport
         self._raw = raw
@@ -249,7 +370,7 @@ class Response:
         """The body in chunks; transport failures become typed or retryable errors."""
         try:
             yield from self._raw.stream(size, decode_content=True)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             raise self._transport.map_error(exc, self.operation, self.url, self._exchange) from None
         if self._exchange.expired is not None:
             raise self._transport.map_error(None, self.operation, self.url, self._exchange)
@@ -276,7 +397,7 @@ class Response:
         """The server's own words from an error body (GraphQL ``errors`` or W&B's ``error``), scrubbed."""
         try:
             body = self._content if self._content is not None else self._raw.read(4096, decode_content=True)
-        except (urllib3.exceptions.HTTPError, OSError):
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError):
             return ""
         text = body.decode("utf-8", "replace")
         try:
@@ -324,6 +445,7 @@ class Transport:
         self._proxies: dict[str, str | None] = {}
         self._managers: dict[str | None, urllib3.PoolManager] = {}
         self._direct: dict[str, HTTPConnectionPool | None] = {}  # origin -> its pool, None: through a proxy
+        self._lean: dict[str, _LeanPool | None] = {}  # storage origin -> its lean pool, None: through a proxy
         self._lock = threading.Lock()
         self.closed = threading.Event()
         if not self.tls.verify:
@@ -338,12 +460,16 @@ class Transport:
         with self._lock:
             managers = list(self._managers.values())
             pools = [pool for pool in self._direct.values() if pool is not None]
+            lean = [pool for pool in self._lean.values() if pool is not None]
             self._managers.clear()
             self._direct.clear()
+            self._lean.clear()
         for manager in managers:
             manager.clear()
         for pool in pools:
             pool.close()
+        for lean_pool in lean:
+            lean_pool.close()
 
     def scrub(self, text: str) -> str:
         return scrub(text, (self.config.api_key, *self._credentials.secrets()))
@@ -378,6 +504,30 @@ class Transport:
                     pool = manager._new_pool(scheme, parts.host or "", parts.port or port_by_scheme[scheme])
                 self._direct[origin] = pool
             return self._direct[origin]
+
+    def _lean_pool(self, origin: str) -> _LeanPool | None:
+        """The lean pool of a storage origin reached without a proxy (made once, kept until
+        ``close``); None when the environment names a proxy for it (then urllib3's path)."""
+        try:
+            return self._lean[origin]
+        except KeyError:
+            pass
+        self._manager(origin)  # resolves the origin's proxy once
+        with self._lock:
+            if origin not in self._lean:
+                pool = None
+                if self._proxies[origin] is None and not self.closed.is_set() and len(self._lean) < MAX_DIRECT:
+                    scheme, _, netloc = origin.partition("://")
+                    parts = urllib3.util.parse_url(origin)
+                    options: dict[str, Any] = {}
+                    if scheme == "https":
+                        options["ssl_context"] = self._ssl_context
+                        if not self.tls.verify:
+                            options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+                    pool = _LeanPool(_CONNECTION_CLASSES[scheme], parts.host or netloc,
+                                     parts.port or port_by_scheme[scheme], options, self.pool_size)
+                self._lean[origin] = pool
+            return self._lean[origin]
 
     def _new_manager(self, proxy: str | None) -> urllib3.PoolManager:
         options: dict[str, Any] = {"num_pools": 16, "maxsize": self.pool_size, "block": False,
@@ -501,8 +651,13 @@ class Transport:
             send_headers["Authorization"] = self._credentials.authorization(self)
             # The pool's default headers apply only to requests given none: name ourselves to W&B.
             send_headers.setdefault("User-Agent", USER_AGENT)
-        timeout = urllib3.Timeout(connect=min(self.config.connect_timeout, remaining),
-                                  read=min(self.config.timeout, remaining))
+        connect_timeout, read_timeout = min(self.config.connect_timeout, remaining), min(self.config.timeout, remaining)
+        if plain is not None and not authenticated:
+            lean = self._lean_pool(plain[0])
+            if lean is not None:
+                return self._send_lean(lean, method, url, plain[1], operation, payload, send_headers,
+                                       (connect_timeout, read_timeout), exchange, pinned)
+        timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         _PINNED.value = ((urlsplit(url).hostname or "").rstrip("."), pinned) if pinned else None
         try:
             # A plain URL to an origin without a proxy goes straight to that origin's pool with its
@@ -525,6 +680,30 @@ class Transport:
             _PINNED.value = None
         exchange.attach(getattr(raw.connection, "sock", None))
         return Response(self, raw, url, operation, exchange)
+
+    def _send_lean(self, lean: _LeanPool, method: str, url: str, target: str, operation: str,
+                   payload: bytes | Iterable[bytes] | None, headers: dict[str, str],
+                   timeouts: tuple[float, float], exchange: _watchdog.Exchange, pinned: str | None) -> Response:
+        """One exchange of a signed storage URL on the lean path (``_LeanPool``): the same pinned
+        address, deadline, cancellation, timeouts and error mapping as urllib3's path."""
+        headers.setdefault("User-Agent", USER_AGENT)
+        conn = lean.get(timeouts[0])
+        _PINNED.value = ((urlsplit(url).hostname or "").rstrip("."), pinned) if pinned else None
+        try:
+            with _watchdog.watching(exchange):
+                conn.prepare()
+                http.client.HTTPConnection.request(conn, method, target, body=payload, headers=headers)
+                assert conn.sock is not None
+                conn.sock.settimeout(timeouts[1])
+                raw = http.client.HTTPConnection.getresponse(conn)
+        except (http.client.HTTPException, urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            exchange.finish()
+            conn.close()
+            raise self.map_error(exc, operation, url, exchange) from None
+        finally:
+            _PINNED.value = None
+        exchange.attach(conn.sock)
+        return Response(self, _LeanResponse(lean, conn, raw), url, operation, exchange)
 
     def map_error(self, exc: BaseException | None, operation: str, url: str,
                   exchange: _watchdog.Exchange) -> Exception:

@@ -27,9 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +37,7 @@ from ._hashing import CHUNK, b64, new_hasher
 from ._hashing_files import HashedFile, SliceReader, read_checked
 from ._redact import redact_url
 from ._transport import raise_for_status
+from ._workers import WorkerPool
 from .errors import (
     ArtifactIntegrityError,
     CancelledError,
@@ -314,8 +313,10 @@ class Uploader:
         wait in the queue, so the URLs asked for ahead are never many and never stale.
         """
         progress = _Progress(len(files), sum(f.size for f in files), self.progress_callback, what)
-        work = _WorkQueue(self._put_one(artifact_id, progress, outcome), self.max_workers, self.stop,
-                          self.user_cancel)
+        work: WorkerPool[tuple[HashedFile, dict[str, Any]]] = WorkerPool(
+            self._put_one(artifact_id, progress, outcome), workers=self.max_workers, stop=self.stop,
+            name="wandb-upload", cancel=self.user_cancel,
+            cancelled=lambda: CancelledError("log artifact: cancelled; nothing was committed."))
         try:
             start, batch = 0, FIRST_BATCH
             while start < len(files):
@@ -446,18 +447,16 @@ class Uploader:
             etags[number] = etag  # raw, quotes and all: W&B hands it to storage's completion as it is
             progress.add(0, length)
 
-        workers = min(len(urls), max(1, self.max_workers // 2))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wandb-part") as pool:
-            futures = [pool.submit(put_part, n) for n in sorted(urls)]
-            wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f.exception() for f in futures if f.done()]
-            if any(failed):
-                self.stop.set()
-                for future in futures:
-                    future.cancel()
-                _raise_first_cause(failed)
-            for future in futures:
-                future.result()
+        parts: WorkerPool[int] = WorkerPool(put_part, workers=min(len(urls), max(1, self.max_workers // 2)),
+                                            stop=self.stop, name="wandb-part",
+                                            cancelled=lambda: CancelledError(f"{what}: stopped."))
+        try:
+            for number in sorted(urls):
+                parts.put(number)
+            parts.finish()
+        except BaseException:
+            parts.close()
+            raise
         hashed.check_unchanged()
         storage_path = node.get("storagePath") or ""
         birth = str((node.get("artifact") or {}).get("id") or artifact_id)  # the SDK completes on the file's artifact
@@ -472,103 +471,3 @@ class Uploader:
                                          operation=q.COMPLETE_MULTIPART_UPLOAD.name)
         progress.add(1, 0)
         return hashed.size
-
-
-class _WorkQueue:
-    """Worker threads running ``task`` on queued items; the first failure stops the rest.
-
-    ``finish()`` waits for every item and raises the failure that stopped the others (a
-    cancellation only when nothing else failed); ``close()`` stops and joins the workers.
-    """
-
-    def __init__(self, task: Callable[[Any], None], workers: int, stop: threading.Event,
-                 cancel: threading.Event | None) -> None:
-        self._task = task
-        self._stop = stop
-        self._cancel = cancel
-        self._items: deque[Any] = deque()
-        self._cond = threading.Condition()
-        self._busy = 0
-        self._room_at = 0  # wait_below's limit while it waits: a worker that makes room wakes it
-        self._closed = False
-        self._errors: list[BaseException] = []
-        self._threads = [threading.Thread(target=self._work, name=f"wandb-upload-{n}", daemon=True)
-                         for n in range(max(1, workers))]
-        for thread in self._threads:
-            thread.start()
-
-    def put(self, item: Any) -> None:
-        self._check()
-        with self._cond:
-            self._items.append(item)
-            self._cond.notify()
-
-    def wait_below(self, limit: int) -> None:
-        """Block while ``limit`` or more items wait (a failure or cancellation ends the wait)."""
-        with self._cond:
-            self._room_at = limit
-            while len(self._items) >= limit and not self._errors:
-                self._cond.wait(0.5)
-                self._check_cancel()
-            self._room_at = 0
-        self._check()
-
-    def finish(self) -> None:
-        """Wait until every item ran; raise the first failure."""
-        with self._cond:
-            while (self._items or self._busy) and not self._errors:
-                self._cond.wait(0.5)
-                self._check_cancel()
-        self.close()
-        self._check()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._items.clear()
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join()
-
-    def _check_cancel(self) -> None:
-        if self._cancel is not None and self._cancel.is_set():
-            self._stop.set()
-            self._errors.append(CancelledError("log artifact: cancelled; nothing was committed."))
-
-    def _check(self) -> None:
-        if self._errors:
-            _raise_first_cause(list(self._errors))
-
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                while not self._items and not self._closed:
-                    self._cond.wait()
-                if self._closed:
-                    return
-                item = self._items.popleft()
-                self._busy += 1
-                if len(self._items) + 1 == self._room_at:
-                    self._cond.notify_all()
-            try:
-                if self._stop.is_set():
-                    raise CancelledError("upload stopped: another file failed or the call was cancelled.")
-                self._task(item)
-            except BaseException as exc:  # handed to the caller by finish()
-                self._stop.set()
-                with self._cond:
-                    self._errors.append(exc)
-                    self._busy -= 1
-                    self._cond.notify_all()
-            else:
-                with self._cond:
-                    self._busy -= 1
-                    if not self._busy and not self._items:
-                        self._cond.notify_all()
-
-
-def _raise_first_cause(errors: list[BaseException | None]) -> None:
-    """Raise the error that stopped the others (a ``CancelledError`` only if nothing else failed)."""
-    failed = [e for e in errors if e is not None]
-    if failed:
-        raise next((e for e in failed if not isinstance(e, CancelledError)), failed[0])
