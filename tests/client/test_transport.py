@@ -250,16 +250,20 @@ def test_storage_downloads_keep_one_connection_and_decode_a_content_coding() -> 
 
     with serve(handle) as url:
         client = WandbClient(url, "k" * 40)
-        storage = client._file_storage()
+
+        def get(address: str) -> Any:
+            return client._transport.request("GET", address, operation="DownloadFile", authenticated=False,
+                                             stream=True)
+
         for _ in range(3):
-            with storage.get(f"{url}/blob?sig=1", operation="DownloadFile") as response:
+            with get(f"{url}/blob?sig=1") as response:
                 assert response.content == b"x" * 100_000
-        with storage.get(f"{url}/gz?sig=1", operation="DownloadFile") as response:
+        with get(f"{url}/gz?sig=1") as response:
             assert response.content == b"zipped"
         assert len(set(seen)) == 1, "each request opened a new connection"
-        with storage.get(f"{url}/blob?sig=2", operation="DownloadFile") as response:
+        with get(f"{url}/blob?sig=2") as response:
             assert next(response.chunks(10)) == b"x" * 10  # closed half-read: its connection is dropped
-        with storage.get(f"{url}/blob?sig=3", operation="DownloadFile") as response:
+        with get(f"{url}/blob?sig=3") as response:
             assert response.content == b"x" * 100_000
         client.close()
     assert len(set(seen)) == 2
