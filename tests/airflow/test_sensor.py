@@ -83,6 +83,11 @@ def test_bad_key_fails_at_the_first_poke(wandb_env, monkeypatch: pytest.MonkeyPa
     assert wandb_env.stats()["graphql"]["total"] == 1
 
 
+def test_an_empty_connection_id_fails_when_the_dag_is_parsed() -> None:
+    with pytest.raises(AirflowFailException, match="wandb_conn_id is empty"):
+        _sensor(artifact="acme/churn/churn-model:production", wandb_conn_id=" ")
+
+
 def test_invalid_path_fails_before_any_request(wandb_env) -> None:
     wandb_env.reset_stats()
     with pytest.raises(AirflowFailException, match="invalid artifact path"):
