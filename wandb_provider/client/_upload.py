@@ -308,9 +308,8 @@ class Uploader:
                       outcome: LogOutcome, what: str) -> None:
         """``createArtifactFiles`` in growing batches; each batch's PUTs start while the next is asked for.
 
-        A fixed set of workers takes PUTs from one queue (no future per file: waiting on thousands
-        of futures costs more than the PUTs of small files). At most two batches of upload URLs
-        wait in the queue, so the URLs asked for ahead are never many and never stale.
+        The client's one worker pool (``_workers``) takes PUTs from one queue. At most two batches
+        of upload URLs wait in the queue, so the URLs asked for ahead are never many and never stale.
         """
         progress = _Progress(len(files), sum(f.size for f in files), self.progress_callback, what)
         work: WorkerPool[tuple[HashedFile, dict[str, Any]]] = WorkerPool(
