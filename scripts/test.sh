@@ -21,6 +21,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 "$VENV/bin/ruff" check wandb_provider tests bench dags_examples e2e docs/_ext
 "$VENV/bin/mypy"
 workers="${PYTEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}"
-# --no-loadscope-reorder keeps collection order, which runs the SDK compatibility suite first in its worker.
+# --no-loadscope-reorder keeps collection order (tests/conftest.py), which runs the SDK compatibility suite
+# first in its worker and hands out the files with slow tests before the others.
 # A -m of the caller's, after ours, replaces it.
 "$VENV/bin/python" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder "${stage[@]}" "${args[@]}"

@@ -97,8 +97,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     connection and caches) that ``wandb.teardown()`` does not fully reset; ``wandb.init`` +
     ``log_artifact`` after many other modules' ``wandb.Api`` use fails inside the SDK
     (``AlreadyJoinedError``). The suite checks our server, not the SDK's lifecycle, so it gets the
-    fresh process it would have in a user's own test run."""
-    items.sort(key=lambda item: 0 if item.path.name == "test_sdk_compat.py" else 1)
+    fresh process it would have in a user's own test run.
+
+    Then the files that hold a ``slow`` test, then the rest (each file's tests keep their order):
+    pytest-xdist's ``--dist loadfile`` hands out files in this order, so a long file starts early
+    instead of running alone at the end while the other worker idles."""
+    slow_files = {item.path for item in items
+                  if item.get_closest_marker("slow") is not None and item.get_closest_marker("full") is None}
+    items.sort(key=lambda item: 0 if item.path.name == "test_sdk_compat.py" else 1 if item.path in slow_files else 2)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -81,6 +81,7 @@ def test_get_type_mismatch_is_not_found(seeded: Any, cli: Any, tmp_path: Path) -
 # --- verify -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_verify_reports_changed_missing_and_unexpected_files(seeded: Any, cli: Any, tmp_path: Path) -> None:
     root = tmp_path / "out"
     assert cli("get", "test-project/ds:v1", "--root", str(root)).code == 0
@@ -272,6 +273,7 @@ def test_log_metadata_from_a_file_that_is_not_json_never_echoes_its_contents(wan
     assert wandb_env.stats()["graphql"]["operations"].get("CreateArtifact", 0) == 0
 
 
+@pytest.mark.slow
 def test_on_call_commands_promote_compare_and_roll_back(wandb_env: Any, cli: Any, tmp_path: Path) -> None:
     from wandb_provider.client import WandbClient
     from wandb_provider.client.promotion import plan, promote

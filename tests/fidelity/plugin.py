@@ -65,6 +65,53 @@ def _evidence_key() -> str:
     return digest.hexdigest()[:24]
 
 
+class _FileCache:
+    """pytest's cache interface over one JSON file per key in the temp folder: the suite runs with
+    ``-p no:cacheprovider``, and a worker (``test_evidence``) and the controller (at the end of the
+    session) would otherwise each extract the SDK's evidence (seconds of CPU). The key names the
+    digest of everything the evidence is made from, so a stale file is never read."""
+
+    def _path(self, key: str) -> Path:
+        return Path(tempfile.gettempdir()) / f"wandb-provider-{key.replace('/', '-')}.json"
+
+    def get(self, key: str, default: Any) -> Any:
+        try:
+            return json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return default
+
+    def set(self, key: str, value: Any) -> None:
+        path = self._path(key)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(value), encoding="utf-8")
+        os.replace(partial, path)  # whole or absent, whoever reads it meanwhile
+
+
+def evidence(schema: Any, cache: Any = None) -> Any:
+    """The SDK's usage (``sdk_evidence``), from ``cache`` (pytest's, else a file in the temp folder)
+    when it holds the evidence of these very sources."""
+    from . import sdk_evidence as ev
+
+    cache = cache if cache is not None else _FileCache()
+    key = f"fidelity/evidence-{_evidence_key()}"
+    stored = cache.get(key, None)
+    if stored is not None:
+        return ev.Usage(set(stored["types"]), {(a, b) for a, b in stored["fields"]},
+                        {(a, b, c) for a, b, c in stored["arguments"]},
+                        {(a, b) for a, b in stored["input_fields"]})
+    found = ev.sdk_evidence(schema)
+    remember_evidence(found, cache)
+    return found
+
+
+def remember_evidence(found: Any, cache: Any = None) -> None:
+    """Keep ``found`` (``sdk_evidence``'s answer) for ``evidence`` to read."""
+    cache = cache if cache is not None else _FileCache()
+    cache.set(f"fidelity/evidence-{_evidence_key()}",
+              {"types": sorted(found.types), "fields": sorted(found.fields),
+               "arguments": sorted(found.arguments), "input_fields": sorted(found.input_fields)})
+
+
 def check(requests: list[dict[str, Any]], cache: Any = None) -> list[str]:
     """The violations in ``requests`` (sorted lines), the reviewed exceptions left out."""
     from wandb_provider.testing.graphql_api import load_schema
@@ -72,20 +119,10 @@ def check(requests: list[dict[str, Any]], cache: Any = None) -> list[str]:
     from . import sdk_evidence as ev
 
     schema = load_schema()
-    key = f"fidelity/evidence-{_evidence_key()}"
-    stored = cache.get(key, None) if cache is not None else None
-    if stored is not None:
-        evidence = ev.Usage(set(stored["types"]), {(a, b) for a, b in stored["fields"]},
-                            {(a, b, c) for a, b, c in stored["arguments"]},
-                            {(a, b) for a, b in stored["input_fields"]})
-    else:
-        evidence = ev.sdk_evidence(schema)
-        if cache is not None:
-            cache.set(key, {"types": sorted(evidence.types), "fields": sorted(evidence.fields),
-                            "arguments": sorted(evidence.arguments), "input_fields": sorted(evidence.input_fields)})
+    usage = evidence(schema, cache)
     exceptions = ev.allowed()
     found: dict[str, set[str]] = {}
-    for violation in ev.violations(schema, evidence, requests):
+    for violation in ev.violations(schema, usage, requests):
         if violation.key() not in exceptions:
             found.setdefault(violation.key(), set()).add(violation.operation)
     return [f"{key} (in {', '.join(sorted(ops))})" for key, ops in sorted(found.items())]

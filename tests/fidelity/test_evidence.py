@@ -14,6 +14,7 @@ from wandb_provider.client._queries import all_documents
 from wandb_provider.testing.graphql_api import load_schema
 from wandb_provider.testing.profiles import LEGACY
 
+from . import plugin
 from . import sdk_evidence as ev
 from .plugin import check
 
@@ -22,7 +23,10 @@ SCHEMA = load_schema()
 
 @pytest.fixture(scope="module")
 def evidence() -> ev.Usage:
-    return ev.sdk_evidence(SCHEMA)
+    """Extracted afresh (these tests check the extraction); the session's own check then reads it."""
+    found = ev.sdk_evidence(SCHEMA)
+    plugin.remember_evidence(found)
+    return found
 
 
 def test_documents_come_from_both_sides_of_the_sdk() -> None:
