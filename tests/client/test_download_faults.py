@@ -49,7 +49,10 @@ def _cache_is_sound(cache: Path) -> None:
 
 
 @pytest.mark.slow
-def test_thirty_downloads_with_a_fifth_of_file_requests_failing(wandb_server, tmp_path: Path) -> None:
+def test_ten_downloads_with_a_fifth_of_file_requests_failing(wandb_server, tmp_path: Path) -> None:
+    """3,000 file requests, some 600 of them failed (a status, a reset or a cut body): every download
+    still ends whole and verified. Ten rounds still meet each kind of fault some 200 times; thirty took
+    ~13 s of CPU, the most of any test of the fast stage."""
     files = _files(300, 512)
     wandb_server.seed_artifact("many", files, project="p")
     client = _client(wandb_server, tmp_path, max_retries=12)
@@ -59,12 +62,12 @@ def test_thirty_downloads_with_a_fifth_of_file_requests_failing(wandb_server, tm
         {"route": "files", "rate": 0.07, "kind": "truncate"},
     ]})
     wandb_server.reset_stats()
-    for attempt in range(30):
+    for attempt in range(10):
         root = tmp_path / f"out-{attempt}"
         result = client.download("many", root, cache=False)
         assert result.bytes_downloaded == 300 * 512
         assert client.verify("many", root).ok
-    assert wandb_server.stats()["files"] > 30 * 301  # faults forced retries
+    assert wandb_server.stats()["files"] > 10 * 301  # faults forced retries
 
 
 def test_persistently_corrupted_file_fails_and_publishes_nothing(wandb_server, tmp_path: Path) -> None:
