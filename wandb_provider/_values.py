@@ -208,6 +208,43 @@ def refuse_non_finite(name: str, value: Any) -> None:
             hint="Replace it with None or a string (e.g. 'nan'), or drop the key.")
 
 
+def gate(name: str, value: Any) -> dict[str, Any] | None:
+    """A gate (``require``) as the client takes it: a dict, or a rendered dict literal, whose
+    conditions (``{">=": 0.9}``) may be rendered literals too, and whose ``in`` lists may be rendered
+    list literals (``"['torch', 'jax']"``). Empty means no gate (None); a key's conditions that
+    render empty are refused (a gate fails closed). The client checks the rest (``validate_gate``)."""
+    require = mapping(name, value)
+    if require is None:
+        return None
+    result: dict[str, Any] = {}
+    for key, conditions in require.items():
+        where = f"{name}[{key!r}]"
+        if isinstance(conditions, str):
+            if is_empty(conditions):
+                raise InvalidValueError(f"{where} rendered empty ({_shown(conditions)}); a gate must say what "
+                                        "it requires.", hint="Pass None (not a template that renders empty) "
+                                                             "for no gate.")
+            conditions = mapping(where, conditions)
+        if isinstance(conditions, Mapping):
+            conditions = {op: _in_list(f"{where}[{op!r}]", expected) if op == "in" else expected
+                          for op, expected in conditions.items()}
+        result[key] = conditions
+    return result
+
+
+def _in_list(name: str, value: Any) -> Any:
+    """The allowed values of an ``in`` term: a rendered list literal read as the list (its items as
+    written: ``"['1', '2']"`` is two texts); anything else is left for the client to judge."""
+    if not isinstance(value, str) or not value.strip().startswith(("[", "(")):
+        return value
+    try:
+        items = _literal(value.strip())
+    except ValueError:
+        raise InvalidValueError(f"{name} {_shown(value)} looks like a list but is not a valid list literal.",
+                                hint="Write a list like ['torch', 'jax'] (JSON or Python).") from None
+    return list(items) if isinstance(items, (list, tuple)) else items
+
+
 def metadata_mapping(name: str, value: Any) -> dict[str, Any] | None:
     """A metadata dict (or a rendered dict literal): empty means unset; NaN and infinities refused."""
     meta = mapping(name, value)

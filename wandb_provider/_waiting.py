@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from ._values import InvalidValueError, is_empty, mapping, optional_text, required_text
+from ._values import InvalidValueError, gate, is_empty, optional_text, required_text
 from .client.conditions import evaluate_version
 from .client.errors import ArtifactNotFoundError, NotFoundError, WandbError
 
@@ -78,9 +78,8 @@ class WaitSpec:
         ArtifactPath.parse(path, default_entity="entity", default_project="project")
         newer = optional_text("newer_than", newer_than)
         validate_newer_than(newer)
-        gate = mapping("require", require)
-        validate_gate(gate)
-        return cls(path, newer, gate or None, created_after_text(created_after), check_on_missing(on_missing))
+        checked = validate_gate(gate("require", require))
+        return cls(path, newer, checked or None, created_after_text(created_after), check_on_missing(on_missing))
 
     def to_dict(self) -> dict[str, Any]:
         return {"artifact": self.artifact, "newer_than": self.newer_than, "require": self.require,

@@ -1243,7 +1243,7 @@ class WandbClient:
 
         from ._metadata import check_metadata, check_tags
         from .paths import REGISTRY_PREFIX, check_alias, check_entity, check_name, check_project
-        from .values import as_str_list
+        from .rules import name_list
 
         for kind, value in (("artifact", name), ("artifact type", type)):
             if not isinstance(value, str):
@@ -1266,7 +1266,7 @@ class WandbClient:
         if run is not None and (run.project != project or (entity is not None and run.entity != entity)):
             raise BadRequestError(f"run {run.path} logs into its own project, not {entity}/{project}.",
                                   hint="Leave project/entity unset, or use a run of that project.")
-        names = [a for a in as_str_list(aliases, "aliases") if a != "latest"]
+        names = [a for a in name_list(aliases, "aliases") if a != "latest"]
         for alias in names:
             check_alias(alias, allow_version=False)
         tag_names = check_tags(tags, "tags")
@@ -1444,7 +1444,7 @@ class WandbClient:
     def evaluate_gate(
         self,
         artifact: ArtifactRef,
-        require: Mapping[str, Any] | str | None,
+        require: Mapping[str, Any] | None,
         *,
         if_no_holder: str = "pass",
         holders: Mapping[str, ArtifactVersion | None] | None = None,
@@ -1516,10 +1516,10 @@ class WandbClient:
 def _claim_rules(may_drop: str | Sequence[str], protected_aliases: str | Sequence[str]) -> tuple[set[str], set[str]]:
     """``(aliases the caller agrees to lose, protected aliases)``, checked before any request."""
     from ._aliases import check_alias_names
-    from .values import as_str_list
+    from .rules import name_list
 
-    droppable = set(as_str_list(may_drop, "may_drop"))
-    protected = set(check_alias_names([a for a in as_str_list(protected_aliases, "protected_aliases")
+    droppable = set(name_list(may_drop, "may_drop"))
+    protected = set(check_alias_names([a for a in name_list(protected_aliases, "protected_aliases")
                                        if a != "latest"], "protected_aliases"))
     return droppable, protected
 

@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import BadRequestError
-from .values import as_number
+from .rules import as_number, check_alias_names
 
 RUN_SCOPES = ("summary", "config")
 IF_NO_HOLDER = ("pass", "fail")
@@ -64,8 +64,6 @@ def relative(key: str, op: str, expected: Any) -> tuple[str, Decimal] | None:
             f"{where}: a relative threshold names one alias and an offset, e.g. {{'production': '+0.01'}}, "
             f"not {dict(expected)!r}.")
     alias, offset = next(iter(expected.items()))
-    from ._aliases import check_alias_names
-
     if not isinstance(alias, str) or not alias.strip():
         raise BadRequestError(f"{where}: {alias!r} is not an alias name.")
     check_alias_names([alias], where)
@@ -101,7 +99,7 @@ class GateReads:
         return self.run or bool(self.aliases)
 
 
-def reads(require: Mapping[str, Any] | str) -> GateReads:
+def reads(require: Mapping[str, Any]) -> GateReads:
     """What a gate (as written, or validated) reads beyond the version's metadata."""
     from .conditions import validate_gate
 

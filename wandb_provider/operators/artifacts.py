@@ -16,6 +16,7 @@ from .._values import (
     alias_list,
     check_alias_value,
     collection_target,
+    gate,
     is_empty,
     is_template,
     mapping,
@@ -199,10 +200,11 @@ def _guard(name: str, value: Any) -> dict[str, str | None] | None:
 
 
 def _gate(name: str, value: Any) -> dict[str, Any] | None:
+    """``require``: read as written or rendered (``_values.gate``), checked by the client's gate rules."""
     from ..client.conditions import validate_gate
 
-    gate = mapping(name, value)
-    return validate_gate(gate) if gate is not None else None
+    require = gate(name, value)
+    return validate_gate(require) if require is not None else None
 
 
 class UpdateArtifactAliasesOperator(WandbBaseOperator):

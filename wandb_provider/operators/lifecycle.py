@@ -17,7 +17,6 @@ TTL_INHERIT = "inherit"
 def _ttl(name: str, value: Any) -> int | str | None:
     """Seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``); ``None`` written in the
     DAG file for no TTL; ``"inherit"`` for the team's default. A template that renders empty is refused."""
-    from ..client.errors import BadRequestError
     from ..client.rules import check_ttl
 
     if value is None:
@@ -28,26 +27,20 @@ def _ttl(name: str, value: Any) -> int | str | None:
         raise InvalidValueError(
             f"{name} is empty (it is {value!r}); a template that renders nothing does not remove a TTL.",
             hint=f"Give a duration (seconds, 'P30D'), None in the DAG file for no TTL, or {TTL_INHERIT!r}.")
-    try:
-        limit = _age_limit(value, name)
-        if limit is None or limit.total_seconds() < 1:
-            raise BadRequestError(f"{name}={value!r} is not a positive duration of at least one second.",
-                                  hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
-        return check_ttl(int(limit.total_seconds()))
-    except BadRequestError as exc:
-        raise InvalidValueError(exc.message, hint=exc.hint) from None
+    limit = _age_limit(value, name)
+    if limit is None or limit.total_seconds() < 1:
+        raise InvalidValueError(f"{name}={value!r} is not a positive duration of at least one second.",
+                                hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
+    return check_ttl(int(limit.total_seconds()))
 
 
 def _pinned_version(name: str, value: Any) -> str:
-    """A version named by its index (``...:vN``): an alias could point at another version on a retry."""
-    from ..client.errors import InvalidArtifactPathError
+    """A version named by its index (``...:vN``): an alias could point at another version on a retry.
+    A path that breaks W&B's rules is the client's ``InvalidArtifactPathError`` (naming the path)."""
     from ..client.paths import ArtifactPath
 
     text = required_text(name, value)
-    try:
-        path = ArtifactPath.parse(text, default_entity="entity", default_project="project")
-    except InvalidArtifactPathError as exc:
-        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
+    path = ArtifactPath.parse(text, default_entity="entity", default_project="project")
     if not path.is_version:
         raise InvalidValueError(
             f"{name} {text!r} does not name a version index; deleting through an alias could delete another "

@@ -23,7 +23,6 @@ from .._values import (
     text_list,
     typed_from_template,
 )
-from ..client.errors import WandbError
 from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
@@ -31,19 +30,10 @@ if TYPE_CHECKING:
     from ..client.models import WandbRun
 
 
-def _typed(name: str, check: Any) -> Any:
-    """Run a client check as an argument check: its typed error, reworded as this argument's."""
-    try:
-        return check()
-    except InvalidValueError:
-        raise
-    except WandbError as exc:
-        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
-
-
 def artifact_name(name: str, value: Any) -> str:
-    """``[entity/][project/]collection``: no alias, no registry (versions are logged into a project)."""
-    from ..client.paths import REGISTRY_PREFIX, check_entity, check_name, check_project
+    """``[entity/][project/]collection``: no alias, no registry (versions are logged into a project).
+    Each part is checked by W&B's naming rules (``client.rules``), whose errors name the value."""
+    from ..client.rules import REGISTRY_PREFIX, check_entity, check_name, check_project
 
     text = required_text(name, value)
     if ":" in text:
@@ -55,22 +45,18 @@ def artifact_name(name: str, value: Any) -> str:
     if len(parts) > 1 and parts[-2].startswith(REGISTRY_PREFIX):
         raise InvalidValueError(f"{name} {text!r} is a registry: versions are logged into a project, then linked.",
                                 hint="Log into a project and link the version with LinkArtifactOperator.")
-    _typed(name, lambda: check_name("artifact", parts[-1], text))
+    check_name("artifact", parts[-1], text)
     if len(parts) > 1:
-        _typed(name, lambda: check_project(parts[-2], text))
+        check_project(parts[-2], text)
     if len(parts) == 3:
-        _typed(name, lambda: check_entity(parts[0], text))
+        check_entity(parts[0], text)
     return text
 
 
 def artifact_type(name: str, value: Any) -> str:
-    from ..client.paths import check_name
+    from ..client.rules import check_artifact_type
 
-    text = required_text(name, value)
-    _typed(name, lambda: check_name("artifact type", text))
-    if text.startswith("wandb-") or text == "job":
-        raise InvalidValueError(f"{name} {text!r} is reserved by W&B.", hint="Choose another type name.")
-    return text
+    return check_artifact_type(required_text(name, value))
 
 
 def _sources(name: str, value: Any) -> Any:
@@ -114,15 +100,13 @@ def _metadata(name: str, value: Any) -> dict[str, Any] | None:
         raise InvalidValueError(
             f"{name}: the key {PROVENANCE_KEY!r} is where the operator records the Airflow task that logged "
             "the version.", hint=f"Rename your key {PROVENANCE_KEY!r}.")
-    checked: dict[str, Any] = _typed(name, lambda: check_metadata(meta))
-    return checked
+    return check_metadata(meta)
 
 
 def _tags(name: str, value: Any) -> list[str]:
     from ..client.rules import check_tags
 
-    tags: list[str] = _typed(name, lambda: check_tags(text_list(name, value), name))
-    return tags
+    return check_tags(text_list(name, value), name)
 
 
 def _inputs(name: str, value: Any) -> list[dict[str, Any] | str]:

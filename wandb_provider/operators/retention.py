@@ -20,7 +20,7 @@ def _age_limit(older_than: Any, name: str = "older_than") -> dt.timedelta | None
     as one), a timedelta, or an ISO 8601 duration such as ``"P30D"``; None/empty for none.
     ``BadRequestError`` else."""
     from ..client.errors import BadRequestError
-    from ..client.values import as_number
+    from ..client.rules import as_number
 
     if older_than is None or (isinstance(older_than, str) and older_than.strip() in _NO_LIMIT_TEXT):
         return None
