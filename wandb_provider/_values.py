@@ -23,12 +23,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .client.errors import InvalidArtifactPathError, WandbError
-from .client.paths import REGISTRY_PREFIX, ArtifactPath, check_alias
+from .client.errors import WandbError
 
 JINJA_MARKERS = ("{{", "{%", "{#")
 EMPTY_TEXTS = frozenset({"", "None"})
-MANAGED_ALIASES = frozenset({"latest"})
 _NOT_JSON = object()  # what NaN and Infinity parse to: refused as metadata values
 
 
@@ -141,32 +139,13 @@ def text_list(name: str, value: Any) -> list[str]:
 
 
 def alias_list(name: str, value: Any) -> list[str]:
-    """Aliases to set or remove: W&B's alias rules, no ``vN`` and never ``latest`` (W&B manages it)."""
+    """Aliases to set or remove, read as written or rendered (``text_list``), checked by W&B's alias
+    rules (``client.rules.check_alias_names``: no ``vN``, never ``latest``)."""
+    from .client.rules import check_alias_names
+
     aliases = text_list(name, value)
-    for alias in aliases:
-        check_alias_value(name, alias)
+    check_alias_names(aliases, name)
     return aliases
-
-
-def check_alias_value(name: str, alias: str, *, managed_ok: bool = False) -> str:
-    """One alias an operator may set or remove (checked before any request); ``managed_ok`` lets
-    ``latest`` through where it is only read (a guard)."""
-    if "," in alias:
-        raise InvalidValueError(
-            f"{name}: {alias!r} holds a comma. W&B would take it as one alias; if you meant several, "
-            "pass them as a list.",
-            hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r} (a list, or a template rendering one).")
-    if alias in MANAGED_ALIASES and not managed_ok:
-        raise InvalidValueError(
-            f"{name}: {alias!r} is managed by W&B (it always marks the newest version); "
-            "these operators neither set nor remove it.",
-            hint="Use an alias of your own, e.g. 'production' or 'candidate'.",
-        )
-    try:
-        return check_alias(alias, allow_version=False)
-    except InvalidArtifactPathError as exc:
-        raise InvalidValueError(f"{name}: {exc.message.replace('invalid artifact path', 'invalid alias')}",
-                                hint=exc.hint) from None
 
 
 def mapping(name: str, value: Any) -> dict[str, Any] | None:
@@ -253,26 +232,11 @@ def metadata_mapping(name: str, value: Any) -> dict[str, Any] | None:
 
 
 def collection_target(name: str, value: Any) -> str:
-    """A link target that names its project or registry: ``[entity/]project/collection`` or
-    ``[org/]wandb-registry-NAME/collection``; a bare ``churn`` would quietly create a collection
-    in the connection's default project, so it is refused."""
-    target = required_text(name, value)
-    if ":" in target:
-        raise InvalidValueError(
-            f"{name} {target!r} names an alias; a target is a collection.",
-            hint="Pass aliases with aliases=[...].",
-        )
-    parts = target.split("/")
-    if len(parts) < 2:
-        raise InvalidValueError(
-            f"{name} {target!r} names no project or registry.",
-            hint=f"Write 'project/{target}', 'entity/project/{target}' or '[org/]{REGISTRY_PREFIX}NAME/{target}'.",
-        )
-    try:
-        ArtifactPath.parse(target, default_entity="entity")
-    except InvalidArtifactPathError as exc:
-        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
-    return target
+    """A link target, read as written or rendered, that names its project or registry
+    (``client.rules.check_link_target``)."""
+    from .client.rules import check_link_target
+
+    return check_link_target(required_text(name, value), name)
 
 
 def rendered_empty(name: str, source: Any, rendered: Any) -> list[str]:

@@ -29,8 +29,8 @@ from .paths import REGISTRY_PREFIX, check_alias, check_entity, check_name, check
 __all__ = [
     "MAX_METADATA_KEYS", "MAX_TTL_SECONDS", "NO_HOLDER", "NO_VALUE_TEXTS", "REGISTRY_PREFIX", "RESERVED_ALIASES",
     "as_number", "check_alias", "check_alias_names", "check_artifact_type", "check_entity", "check_holder",
-    "check_metadata", "check_name", "check_project", "check_tags", "check_ttl", "is_no_value", "is_version",
-    "name_list",
+    "check_link_target", "check_metadata", "check_name", "check_project", "check_tags", "check_ttl",
+    "is_no_value", "is_version", "name_list",
 ]
 
 # W&B moves `latest` itself (onto the newest version of each collection); a client that sets or
@@ -105,7 +105,11 @@ def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[s
                 f"{what}: {alias!r} is managed by W&B (it always marks the newest version) and cannot be "
                 "set or removed.", hint="Use an alias of your own, e.g. 'production'.",
             )
-        check_alias(alias, allow_version=False)
+        try:
+            check_alias(alias, allow_version=False)
+        except InvalidArtifactPathError as exc:
+            raise InvalidArtifactPathError(
+                f"{what}: {exc.message.replace('invalid artifact path', 'invalid alias')}", hint=exc.hint) from None
     return tuple(names)
 
 
@@ -128,6 +132,26 @@ def check_holder(alias: str, value: Any) -> str | None:
     raise BadRequestError(
         f"only_if_current[{alias!r}] must be a version like 'v3' or None (on no version), not {value!r}."
     )
+
+
+def check_link_target(target: str, what: str = "target") -> str:
+    """A collection to link into that names its project or registry: ``[entity/]project/collection``
+    or ``[org/]wandb-registry-NAME/collection``; a bare ``churn`` would quietly create a collection
+    in the connection's default project, so it is refused, and so is an alias (``:production``)."""
+    if ":" in target:
+        raise BadRequestError(f"{what} {target!r} names an alias; a target is a collection.",
+                              hint="Pass aliases with aliases=[...].")
+    if len(target.split("/")) < 2:
+        raise BadRequestError(
+            f"{what} {target!r} names no project or registry.",
+            hint=f"Write 'project/{target}', 'entity/project/{target}' or '[org/]{REGISTRY_PREFIX}NAME/{target}'.")
+    from .paths import ArtifactPath
+
+    try:
+        ArtifactPath.parse(target, default_entity="entity")
+    except InvalidArtifactPathError as exc:
+        raise InvalidArtifactPathError(f"{what}: {exc.message}", hint=exc.hint) from None
+    return target
 
 
 def check_artifact_type(value: Any) -> str:

@@ -34,7 +34,7 @@ def _ttl(name: str, value: Any) -> int | str | None:
     return check_ttl(int(limit.total_seconds()))
 
 
-def _pinned_version(name: str, value: Any) -> str:
+def _version_by_index(name: str, value: Any) -> str:
     """A version named by its index (``...:vN``): an alias could point at another version on a retry.
     A path that breaks W&B's rules is the client's ``InvalidArtifactPathError`` (naming the path)."""
     from ..client.paths import ArtifactPath
@@ -134,7 +134,7 @@ class DeleteArtifactVersionOperator(WandbBaseOperator):
 
     template_fields: Sequence[str] = ("artifact", "drop_aliases")
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
-        "artifact": _pinned_version,
+        "artifact": _version_by_index,
         "drop_aliases": alias_list,
     }
 
