@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .gates import GateReport
     from .models import ArtifactVersion
 
-_MISSING = object()
+MISSING: Any = object()  # what ``lookup`` returns for a key the metadata lacks
 OPERATORS = (">", ">=", "<", "<=", "==", "!=", "in")
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
@@ -238,7 +238,7 @@ def lookup(metadata: Mapping[str, Any], dotted: str) -> Any:
     value: Any = metadata
     for part in dotted.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
+            return MISSING
         value = value[part]
     return value
 
@@ -300,7 +300,7 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None
     for key, conditions in gate.items():
         value = lookup(metadata, key)
         for op, expected in conditions.items():
-            found = value is not _MISSING
+            found = value is not MISSING
             passed = found and _holds(key, op, value, expected)
             terms.append(TermResult(key, op, expected, value if found else None, found, passed))
     result = tuple(terms)

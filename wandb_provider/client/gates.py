@@ -123,12 +123,12 @@ class Subject:
     def value(self, key: str) -> Any:
         """The value a term reads, or the missing marker; ``BadRequestError`` for a run term on a
         version no run logged (such a gate can never be decided for it)."""
-        from .conditions import lookup
+        from .conditions import MISSING, lookup
 
         scope = run_term(key)
         if scope is None:
             found = lookup(self.metadata, key)
-            return _MISSING if found is _conditions_missing() else found
+            return _MISSING if found is MISSING else found
         if not self.run_read:
             raise BadRequestError(f"require[{key!r}] reads the run of {self.qualified_name}, which was not read.")
         if self.run_path is None:
@@ -137,13 +137,7 @@ class Subject:
                 f"{scope[0]} to read {scope[1]!r} from.",
                 hint="Log the version from a run (wandb.init() ... run.log_artifact), or gate on its metadata.")
         found = lookup(self.summary if scope[0] == "summary" else self.config, scope[1])
-        return _MISSING if found is _conditions_missing() else found
-
-
-def _conditions_missing() -> Any:
-    from . import conditions
-
-    return conditions._MISSING
+        return _MISSING if found is MISSING else found
 
 
 def run_config_values(config: Mapping[str, Any]) -> dict[str, Any]:
