@@ -23,15 +23,18 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .client.errors import WandbError
+from .client.errors import BadRequestError
 
 JINJA_MARKERS = ("{{", "{%", "{#")
 EMPTY_TEXTS = frozenset({"", "None"})
 _NOT_JSON = object()  # what NaN and Infinity parse to: refused as metadata values
 
 
-class InvalidValueError(WandbError, ValueError):
-    """An operator or sensor argument that cannot be used as given; raised before any request."""
+class InvalidValueError(BadRequestError):
+    """An operator or sensor argument that cannot be used as given; raised before any request.
+
+    A kind of the client's bad-value error, so a caller catching that catches both: the client's
+    rules (``client.rules``) and this module's reading of rendered text fail the same way."""
 
 
 def is_template(value: Any) -> bool:
@@ -146,6 +149,41 @@ def alias_list(name: str, value: Any) -> list[str]:
     aliases = text_list(name, value)
     check_alias_names(aliases, name)
     return aliases
+
+
+NO_DURATION_TEXTS = frozenset({"", "None", "none", "null"})
+
+
+def duration(name: str, value: Any) -> dt.timedelta | None:
+    """A length of time: seconds (a number, or text that reads as one), a timedelta, or an ISO 8601
+    duration such as ``"P30D"``; None or empty text (``"None"``, ``"none"``, ``"null"``) for none.
+    Negative, non-finite and unreadable values are refused."""
+    from .client.rules import as_number
+
+    if value is None or (isinstance(value, str) and value.strip() in NO_DURATION_TEXTS):
+        return None
+    problem = "it is not a duration (seconds, a timedelta or ISO 8601 such as 'P30D')"
+    limit: dt.timedelta | None = None
+    if isinstance(value, dt.timedelta):
+        limit = value
+    elif not isinstance(value, bool) and (seconds := as_number(value)) is not None:
+        if seconds.is_finite() and abs(seconds) < 10**12:
+            limit = dt.timedelta(seconds=float(seconds))
+        else:
+            problem = "it is not a finite number of seconds"
+    elif isinstance(value, str):
+        import pendulum
+
+        try:
+            parsed = pendulum.parse(value.strip())
+        except Exception:  # pendulum raises its own ParserError (and ValueError) for any bad text
+            parsed = None
+        limit = parsed if isinstance(parsed, dt.timedelta) else None
+    if limit is None:
+        raise InvalidValueError(f"{name}={value!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
+    if limit < dt.timedelta(0):
+        raise InvalidValueError(f"{name}={value!r} is negative; give a length of time, e.g. 'P30D'.")
+    return limit
 
 
 def mapping(name: str, value: Any) -> dict[str, Any] | None:

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._airflow import version_xcom
-from .._values import InvalidValueError, alias_list, is_empty, required_text
+from .._values import InvalidValueError, alias_list, duration, is_empty, required_text
 from ._base import ArgumentCheck, WandbBaseOperator
 from .artifacts import _flag
-from .retention import DEFAULT_PROTECTED_ALIASES, _age_limit
+from .retention import DEFAULT_PROTECTED_ALIASES
 
 TTL_INHERIT = "inherit"
 
@@ -27,7 +27,7 @@ def _ttl(name: str, value: Any) -> int | str | None:
         raise InvalidValueError(
             f"{name} is empty (it is {value!r}); a template that renders nothing does not remove a TTL.",
             hint=f"Give a duration (seconds, 'P30D'), None in the DAG file for no TTL, or {TTL_INHERIT!r}.")
-    limit = _age_limit(value, name)
+    limit = duration(name, value)
     if limit is None or limit.total_seconds() < 1:
         raise InvalidValueError(f"{name}={value!r} is not a positive duration of at least one second.",
                                 hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
