@@ -20,6 +20,7 @@ import ast
 import datetime as dt
 import json
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -184,6 +185,50 @@ def duration(name: str, value: Any) -> dt.timedelta | None:
     if limit < dt.timedelta(0):
         raise InvalidValueError(f"{name}={value!r} is negative; give a length of time, e.g. 'P30D'.")
     return limit
+
+
+def sources(name: str, value: Any) -> str | list[str] | dict[str, str] | None:
+    """Files or references (``LogArtifactOperator``) in one of their shapes: a path, glob or URL, a
+    list of them, a mapping ``{name in the artifact: path}``, or a rendered list or dict literal of
+    those; empty means none. Whether the files exist is checked by the client, after rendering."""
+    if is_empty(value) or value in ((), [], {}):
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, Mapping):
+        value = {key: os.fspath(item) if isinstance(item, os.PathLike) else item for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        value = [os.fspath(item) if isinstance(item, os.PathLike) else item for item in value]
+    if isinstance(value, str):
+        text = value.strip()
+        if text[0] + text[-1] == "{}":
+            return sources(name, mapping(name, text))
+        if text[0] + text[-1] in ("[]", "()"):
+            return sources(name, text_list(name, text))
+        return text
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not isinstance(item, str) or not item.strip():
+                raise InvalidValueError(f"{name}: {key!r}: {item!r} is not 'name in the artifact': 'local path'.")
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        for position, item in enumerate(value, start=1):
+            if not isinstance(item, str) or not item.strip():
+                raise InvalidValueError(f"{name}: item {position} ({item!r}) is not a path or URL.")
+        return list(value)
+    raise InvalidValueError(f"{name} must be a path, a glob, a list of them or a mapping, not {type(value).__name__}.")
+
+
+def items(name: str, value: Any) -> list[Any]:
+    """One value or a list of them, as written or rendered: a rendered list literal is read as the
+    list, and an item that is a rendered dict literal as the dict; empty means none (``[]``)."""
+    if is_empty(value) or value in ((), [], {}):
+        return []
+    if isinstance(value, str) and value.strip().startswith(("[", "(")):
+        value = literal_from_text(value.strip())
+    found = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [mapping(name, item) if isinstance(item, str) and item.strip().startswith("{") else item
+            for item in found]
 
 
 def mapping(name: str, value: Any) -> dict[str, Any] | None:

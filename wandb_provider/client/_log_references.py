@@ -78,8 +78,6 @@ def _spec(item: Any, name: str | None) -> tuple[str | None, Any, dict[str, Any]]
 
 
 def _checksum(value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
     if not isinstance(value, bool):
         raise BadRequestError(f"references: checksum must be True or False, not {value!r}.")
     return value
@@ -88,8 +86,6 @@ def _checksum(value: Any) -> bool:
 def _max_objects(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise BadRequestError(f"references: max_objects must be a whole number >= 1, not {value!r}.")
     return value

@@ -7,7 +7,6 @@ rendering, before any request.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,9 +16,11 @@ from .._values import (
     InvalidValueError,
     alias_list,
     is_empty,
+    items,
     mapping,
     optional_text,
     required_text,
+    sources,
     text_list,
     typed_from_template,
 )
@@ -59,37 +60,6 @@ def artifact_type(name: str, value: Any) -> str:
     return check_artifact_type(required_text(name, value))
 
 
-def _sources(name: str, value: Any) -> Any:
-    """Files or references in one of their shapes (path, glob, list, list literal, mapping or its literal);
-    empty means none. Whether the files exist is checked after rendering."""
-    if is_empty(value) or value in ((), [], {}):
-        return None
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if isinstance(value, Mapping):
-        value = {key: os.fspath(item) if isinstance(item, os.PathLike) else item for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        value = [os.fspath(item) if isinstance(item, os.PathLike) else item for item in value]
-    if isinstance(value, str):
-        text = value.strip()
-        if text[0] + text[-1] == "{}":
-            return _sources(name, mapping(name, text))
-        if text[0] + text[-1] in ("[]", "()"):
-            return _sources(name, text_list(name, text))
-        return text
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str) or not isinstance(item, str) or not item.strip():
-                raise InvalidValueError(f"{name}: {key!r}: {item!r} is not 'name in the artifact': 'local path'.")
-        return dict(value)
-    if isinstance(value, (list, tuple)):
-        for position, item in enumerate(value, start=1):
-            if not isinstance(item, str) or not item.strip():
-                raise InvalidValueError(f"{name}: item {position} ({item!r}) is not a path or URL.")
-        return list(value)
-    raise InvalidValueError(f"{name} must be a path, a glob, a list of them or a mapping, not {type(value).__name__}.")
-
-
 def _metadata(name: str, value: Any) -> dict[str, Any] | None:
     from ..client.rules import check_metadata
 
@@ -111,22 +81,13 @@ def _tags(name: str, value: Any) -> list[str]:
 
 def _inputs(name: str, value: Any) -> list[dict[str, Any] | str]:
     """``inputs``: versions the new one is made from: pins (the XCom of an upstream W&B task: its
-    ``id`` and ``digest``) or artifact paths; one or a list, or a rendered literal of either."""
-    from collections.abc import Mapping as _Mapping
-
-    from .._values import literal_from_text, mapping, required_text
+    ``id`` and ``digest``, read by ``pins.pin_of``) or artifact paths; one or a list, or a rendered
+    literal of either (``_values.items``)."""
     from ..pins import pin_of
 
-    if is_empty(value) or value in ((), [], {}):
-        return []
-    if isinstance(value, str) and value.strip().startswith(("[", "(")):
-        value = literal_from_text(value.strip())
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
     result: list[dict[str, Any] | str] = []
-    for item in items:
-        if isinstance(item, str) and item.strip().startswith("{"):
-            item = mapping(name, item)
-        if isinstance(item, _Mapping):
+    for item in items(name, value):
+        if isinstance(item, Mapping):
             pin_of(item)
             result.append(dict(item))
         else:
@@ -176,8 +137,8 @@ class LogArtifactOperator(WandbBaseOperator):
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "name": artifact_name,
         "type": artifact_type,
-        "files": _sources,
-        "references": _sources,
+        "files": sources,
+        "references": sources,
         "metadata": _metadata,
         "description": optional_text,
         "aliases": alias_list,
