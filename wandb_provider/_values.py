@@ -28,6 +28,7 @@ from .client.errors import BadRequestError
 
 JINJA_MARKERS = ("{{", "{%", "{#")
 EMPTY_TEXTS = frozenset({"", "None"})
+ISO_EXAMPLE = "2026-01-01T00:00:00+00:00"
 _NOT_JSON = object()  # what NaN and Infinity parse to: refused as metadata values
 
 
@@ -229,6 +230,41 @@ def items(name: str, value: Any) -> list[Any]:
     found = list(value) if isinstance(value, (list, tuple)) else [value]
     return [mapping(name, item) if isinstance(item, str) and item.strip().startswith("{") else item
             for item in found]
+
+
+def created_after_text(value: Any) -> str | None:
+    """``created_after`` as an ISO 8601 time with a zone, or None when it is empty (``None``,
+    ``"None"``, ``""``, whitespace: what ``{{ data_interval_start }}`` renders for a manual run).
+    A time without a zone is read as UTC; anything that is not a date and time is an error."""
+    if is_empty(value):
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        import pendulum
+
+        parsed: object
+        try:  # exact: a time of day alone would mean "today" and move on every poke
+            parsed = pendulum.parse(value.strip(), exact=True)
+        except Exception:  # pendulum raises ParserError, ValueError or TypeError for text it cannot read
+            parsed = None
+        if isinstance(parsed, dt.date) and not isinstance(parsed, dt.datetime):
+            parsed = dt.datetime(parsed.year, parsed.month, parsed.day)
+        if not isinstance(parsed, dt.datetime):
+            raise InvalidValueError(
+                f"created_after {value!r} is not a date and time.",
+                hint=f"Use ISO 8601, e.g. {ISO_EXAMPLE!r} or '{{{{ data_interval_start }}}}'; "
+                     "None or an empty value means no condition.",
+            )
+        moment = parsed
+    else:
+        raise InvalidValueError(
+            f"created_after must be a datetime or an ISO 8601 string, not {type(value).__name__} {value!r}.")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.isoformat()
 
 
 def mapping(name: str, value: Any) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from wandb_provider._values import (
     InvalidValueError,
     alias_list,
     collection_target,
+    created_after_text,
     gate,
     is_plain,
     literal_from_text,
@@ -18,7 +19,7 @@ from wandb_provider._values import (
     text_list,
     typed_from_template,
 )
-from wandb_provider._waiting import WaitSpec, created_after_text
+from wandb_provider._waiting import WaitSpec
 from wandb_provider.client.errors import WandbError
 
 
