@@ -267,6 +267,58 @@ def created_after_text(value: Any) -> str | None:
     return moment.isoformat()
 
 
+def ttl(name: str, value: Any) -> int | str | None:
+    """A time-to-live: seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``);
+    ``None`` written in the DAG file for no TTL; ``"inherit"`` for the team's default. A template
+    that renders empty is refused: it does not remove a TTL. W&B's limits: ``client.rules.check_ttl``."""
+    from .client.models import TTL_INHERIT
+    from .client.rules import check_ttl
+
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == TTL_INHERIT:
+        return TTL_INHERIT
+    if is_empty(value):
+        raise InvalidValueError(
+            f"{name} is empty (it is {value!r}); a template that renders nothing does not remove a TTL.",
+            hint=f"Give a duration (seconds, 'P30D'), None in the DAG file for no TTL, or {TTL_INHERIT!r}.")
+    limit = duration(name, value)
+    if limit is None or limit.total_seconds() < 1:
+        raise InvalidValueError(f"{name}={value!r} is not a positive duration of at least one second.",
+                                hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
+    return check_ttl(int(limit.total_seconds()))
+
+
+def approver(name: str, value: Any) -> dict[str, Any] | None:
+    """Who approved: the ``responded_by_user`` of Airflow's approval (``{"id": ..., "name": ...}``),
+    its XCom, a rendered dict literal of either, or a name. Empty: nobody."""
+    if is_empty(value):
+        return None
+    if isinstance(value, str) and not value.strip().startswith("{"):
+        return {"id": None, "name": value.strip()}
+    given = mapping(name, value) or {}
+    if isinstance(given.get("responded_by_user"), Mapping):
+        given = dict(given["responded_by_user"])
+    if not given.get("id") and not given.get("name"):
+        raise InvalidValueError(f"{name} {value!r} names no user (no 'id' or 'name').")
+    return {"id": given.get("id"), "name": given.get("name")}
+
+
+def expected_holder(name: str, value: Any) -> str | None:
+    """What a promotion expects to find on its alias (``expect_holder``): ``"vN"``, or ``"none"``
+    for "held by no version"; empty means no check."""
+    from .client.rules import NO_HOLDER, is_version
+
+    if is_empty(value):
+        return None
+    text = str(value).strip()
+    if text.lower() == NO_HOLDER:
+        return NO_HOLDER
+    if is_version(text):
+        return text
+    raise InvalidValueError(f"{name} must be a version such as 'v3' (or {NO_HOLDER!r}), not {value!r}.")
+
+
 def mapping(name: str, value: Any) -> dict[str, Any] | None:
     """A dict argument, or a rendered dict literal (JSON or Python); empty means unset (None)."""
     if is_empty(value):
