@@ -267,6 +267,16 @@ def created_after_text(value: Any) -> str | None:
     return moment.isoformat()
 
 
+def optional_update(name: str, source: Any, value: Any) -> str | None:
+    """A text to set (a description): ``None`` leaves it alone, and so does a template (``source``)
+    that rendered empty; text written in the DAG file is kept as written."""
+    if value is None or (is_template(source) and is_empty(value)):
+        return None
+    if not isinstance(value, str):
+        raise InvalidValueError(f"{name} must be a string, not {type(value).__name__}.")
+    return value
+
+
 def ttl(name: str, value: Any) -> int | str | None:
     """A time-to-live: seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``);
     ``None`` written in the DAG file for no TTL; ``"inherit"`` for the team's default. A template

@@ -162,15 +162,10 @@ def _holds(key: str, op: str, value: Any, expected: Any) -> bool:
     raise _mixed(key, op, value, expected)
 
 
-def is_empty_value(value: Any) -> bool:
-    """``None``, blank text or the text ``"None"``/``"null"`` (``rules.is_no_value``): never a gate's value."""
-    return is_no_value(value)
-
-
 def _check_expected(key: str, op: str, expected: Any) -> Any:
     """The gate's own value for one operator, checked and normalised (an ``in`` list as a list)."""
     where = f"require[{key!r}][{op!r}]"
-    if is_empty_value(expected):
+    if is_no_value(expected):
         raise BadRequestError(
             f"{where}: your expected value is empty ({expected!r}); a gate term must say what it requires "
             "(did a template render None, e.g. an xcom_pull of a task id that does not exist?).",

@@ -16,10 +16,9 @@ from .._values import (
     alias_list,
     collection_target,
     gate,
-    is_empty,
-    is_template,
     mapping,
     metadata_mapping,
+    optional_update,
     required_text,
     text_list,
     typed_from_template,
@@ -298,16 +297,6 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         return result
 
 
-def _description(operator: UpdateArtifactOperator) -> str | None:
-    """None leaves the description alone; so does a template that rendered ``None``."""
-    value = operator.description
-    if value is None or (is_template(operator.unrendered("description")) and is_empty(value)):
-        return None
-    if not isinstance(value, str):
-        raise InvalidValueError(f"description must be a string, not {type(value).__name__}.")
-    return value
-
-
 class UpdateArtifactOperator(WandbBaseOperator):
     """
     Update a version's description, metadata and tags.
@@ -363,7 +352,7 @@ class UpdateArtifactOperator(WandbBaseOperator):
         metadata = args["metadata"]
         if metadata is not None:
             metadata = typed_from_template(self.unrendered("metadata"), metadata)
-        description = _description(self)
+        description = optional_update("description", self.unrendered("description"), self.description)
         with self.wandb_client() as client:
             before = client.artifact(args["artifact"])
             self.push_link(context, before)
