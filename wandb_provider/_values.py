@@ -20,16 +20,15 @@ import ast
 import datetime as dt
 import json
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from .client.errors import InvalidArtifactPathError
 from .client.errors import InvalidValueError as InvalidValueError  # the one error for a bad value, named here too
-from .client.paths import REGISTRY_PREFIX, ArtifactPath, check_alias
 
 JINJA_MARKERS = ("{{", "{%", "{#")
 EMPTY_TEXTS = frozenset({"", "None"})
-MANAGED_ALIASES = frozenset({"latest"})
+ISO_EXAMPLE = "2026-01-01T00:00:00+00:00"
 _NOT_JSON = object()  # what NaN and Infinity parse to: refused as metadata values
 
 
@@ -138,32 +137,189 @@ def text_list(name: str, value: Any) -> list[str]:
 
 
 def alias_list(name: str, value: Any) -> list[str]:
-    """Aliases to set or remove: W&B's alias rules, no ``vN`` and never ``latest`` (W&B manages it)."""
+    """Aliases to set or remove, read as written or rendered (``text_list``), checked by W&B's alias
+    rules (``client.rules.check_alias_names``: no ``vN``, never ``latest``)."""
+    from .client.rules import check_alias_names
+
     aliases = text_list(name, value)
-    for alias in aliases:
-        check_alias_value(name, alias)
+    check_alias_names(aliases, name)
     return aliases
 
 
-def check_alias_value(name: str, alias: str, *, managed_ok: bool = False) -> str:
-    """One alias an operator may set or remove (checked before any request); ``managed_ok`` lets
-    ``latest`` through where it is only read (a guard)."""
-    if "," in alias:
+NO_DURATION_TEXTS = frozenset({"", "None", "none", "null"})
+
+
+def duration(name: str, value: Any) -> dt.timedelta | None:
+    """A length of time: seconds (a number, or text that reads as one), a timedelta, or an ISO 8601
+    duration such as ``"P30D"``; None or empty text (``"None"``, ``"none"``, ``"null"``) for none.
+    Negative, non-finite and unreadable values are refused."""
+    from .client.rules import as_number
+
+    if value is None or (isinstance(value, str) and value.strip() in NO_DURATION_TEXTS):
+        return None
+    problem = "it is not a duration (seconds, a timedelta or ISO 8601 such as 'P30D')"
+    limit: dt.timedelta | None = None
+    if isinstance(value, dt.timedelta):
+        limit = value
+    elif not isinstance(value, bool) and (seconds := as_number(value)) is not None:
+        if seconds.is_finite() and abs(seconds) < 10**12:
+            limit = dt.timedelta(seconds=float(seconds))
+        else:
+            problem = "it is not a finite number of seconds"
+    elif isinstance(value, str):
+        import pendulum
+
+        try:
+            parsed = pendulum.parse(value.strip())
+        except Exception:  # pendulum raises its own ParserError (and ValueError) for any bad text
+            parsed = None
+        limit = parsed if isinstance(parsed, dt.timedelta) else None
+    if limit is None:
+        raise InvalidValueError(f"{name}={value!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
+    if limit < dt.timedelta(0):
+        raise InvalidValueError(f"{name}={value!r} is negative; give a length of time, e.g. 'P30D'.")
+    return limit
+
+
+def sources(name: str, value: Any) -> str | list[str] | dict[str, str] | None:
+    """Files or references (``LogArtifactOperator``) in one of their shapes: a path, glob or URL, a
+    list of them, a mapping ``{name in the artifact: path}``, or a rendered list or dict literal of
+    those; empty means none. Whether the files exist is checked by the client, after rendering."""
+    if is_empty(value) or value in ((), [], {}):
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, Mapping):
+        value = {key: os.fspath(item) if isinstance(item, os.PathLike) else item for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        value = [os.fspath(item) if isinstance(item, os.PathLike) else item for item in value]
+    if isinstance(value, str):
+        text = value.strip()
+        if text[0] + text[-1] == "{}":
+            return sources(name, mapping(name, text))
+        if text[0] + text[-1] in ("[]", "()"):
+            return sources(name, text_list(name, text))
+        return text
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str) or not isinstance(item, str) or not item.strip():
+                raise InvalidValueError(f"{name}: {key!r}: {item!r} is not 'name in the artifact': 'local path'.")
+        return dict(value)
+    if isinstance(value, (list, tuple)):
+        for position, item in enumerate(value, start=1):
+            if not isinstance(item, str) or not item.strip():
+                raise InvalidValueError(f"{name}: item {position} ({item!r}) is not a path or URL.")
+        return list(value)
+    raise InvalidValueError(f"{name} must be a path, a glob, a list of them or a mapping, not {type(value).__name__}.")
+
+
+def items(name: str, value: Any) -> list[Any]:
+    """One value or a list of them, as written or rendered: a rendered list literal is read as the
+    list, and an item that is a rendered dict literal as the dict; empty means none (``[]``)."""
+    if is_empty(value) or value in ((), [], {}):
+        return []
+    if isinstance(value, str) and value.strip().startswith(("[", "(")):
+        value = literal_from_text(value.strip())
+    found = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [mapping(name, item) if isinstance(item, str) and item.strip().startswith("{") else item
+            for item in found]
+
+
+def created_after_text(value: Any) -> str | None:
+    """``created_after`` as an ISO 8601 time with a zone, or None when it is empty (``None``,
+    ``"None"``, ``""``, whitespace: what ``{{ data_interval_start }}`` renders for a manual run).
+    A time without a zone is read as UTC; anything that is not a date and time is an error."""
+    if is_empty(value):
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        import pendulum
+
+        parsed: object
+        try:  # exact: a time of day alone would mean "today" and move on every poke
+            parsed = pendulum.parse(value.strip(), exact=True)
+        except Exception:  # pendulum raises ParserError, ValueError or TypeError for text it cannot read
+            parsed = None
+        if isinstance(parsed, dt.date) and not isinstance(parsed, dt.datetime):
+            parsed = dt.datetime(parsed.year, parsed.month, parsed.day)
+        if not isinstance(parsed, dt.datetime):
+            raise InvalidValueError(
+                f"created_after {value!r} is not a date and time.",
+                hint=f"Use ISO 8601, e.g. {ISO_EXAMPLE!r} or '{{{{ data_interval_start }}}}'; "
+                     "None or an empty value means no condition.",
+            )
+        moment = parsed
+    else:
         raise InvalidValueError(
-            f"{name}: {alias!r} holds a comma. W&B would take it as one alias; if you meant several, "
-            "pass them as a list.",
-            hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r} (a list, or a template rendering one).")
-    if alias in MANAGED_ALIASES and not managed_ok:
+            f"created_after must be a datetime or an ISO 8601 string, not {type(value).__name__} {value!r}.")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.isoformat()
+
+
+def optional_update(name: str, source: Any, value: Any) -> str | None:
+    """A text to set (a description): ``None`` leaves it alone, and so does a template (``source``)
+    that rendered empty; text written in the DAG file is kept as written."""
+    if value is None or (is_template(source) and is_empty(value)):
+        return None
+    if not isinstance(value, str):
+        raise InvalidValueError(f"{name} must be a string, not {type(value).__name__}.")
+    return value
+
+
+def ttl(name: str, value: Any) -> int | str | None:
+    """A time-to-live: seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``);
+    ``None`` written in the DAG file for no TTL; ``"inherit"`` for the team's default. A template
+    that renders empty is refused: it does not remove a TTL. W&B's limits: ``client.rules.check_ttl``."""
+    from .client.models import TTL_INHERIT
+    from .client.rules import check_ttl
+
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == TTL_INHERIT:
+        return TTL_INHERIT
+    if is_empty(value):
         raise InvalidValueError(
-            f"{name}: {alias!r} is managed by W&B (it always marks the newest version); "
-            "these operators neither set nor remove it.",
-            hint="Use an alias of your own, e.g. 'production' or 'candidate'.",
-        )
-    try:
-        return check_alias(alias, allow_version=False)
-    except InvalidArtifactPathError as exc:
-        raise InvalidValueError(f"{name}: {exc.message.replace('invalid artifact path', 'invalid alias')}",
-                                hint=exc.hint) from None
+            f"{name} is empty (it is {value!r}); a template that renders nothing does not remove a TTL.",
+            hint=f"Give a duration (seconds, 'P30D'), None in the DAG file for no TTL, or {TTL_INHERIT!r}.")
+    limit = duration(name, value)
+    if limit is None or limit.total_seconds() < 1:
+        raise InvalidValueError(f"{name}={value!r} is not a positive duration of at least one second.",
+                                hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
+    return check_ttl(int(limit.total_seconds()))
+
+
+def approver(name: str, value: Any) -> dict[str, Any] | None:
+    """Who approved: the ``responded_by_user`` of Airflow's approval (``{"id": ..., "name": ...}``),
+    its XCom, a rendered dict literal of either, or a name. Empty: nobody."""
+    if is_empty(value):
+        return None
+    if isinstance(value, str) and not value.strip().startswith("{"):
+        return {"id": None, "name": value.strip()}
+    given = mapping(name, value) or {}
+    if isinstance(given.get("responded_by_user"), Mapping):
+        given = dict(given["responded_by_user"])
+    if not given.get("id") and not given.get("name"):
+        raise InvalidValueError(f"{name} {value!r} names no user (no 'id' or 'name').")
+    return {"id": given.get("id"), "name": given.get("name")}
+
+
+def expected_holder(name: str, value: Any) -> str | None:
+    """What a promotion expects to find on its alias (``expect_holder``): ``"vN"``, or ``"none"``
+    for "held by no version"; empty means no check."""
+    from .client.rules import NO_HOLDER, is_version
+
+    if is_empty(value):
+        return None
+    text = str(value).strip()
+    if text.lower() == NO_HOLDER:
+        return NO_HOLDER
+    if is_version(text):
+        return text
+    raise InvalidValueError(f"{name} must be a version such as 'v3' (or {NO_HOLDER!r}), not {value!r}.")
 
 
 def mapping(name: str, value: Any) -> dict[str, Any] | None:
@@ -205,6 +361,43 @@ def refuse_non_finite(name: str, value: Any) -> None:
             hint="Replace it with None or a string (e.g. 'nan'), or drop the key.")
 
 
+def gate(name: str, value: Any) -> dict[str, Any] | None:
+    """A gate (``require``) as the client takes it: a dict, or a rendered dict literal, whose
+    conditions (``{">=": 0.9}``) may be rendered literals too, and whose ``in`` lists may be rendered
+    list literals (``"['torch', 'jax']"``). Empty means no gate (None); a key's conditions that
+    render empty are refused (a gate fails closed). The client checks the rest (``validate_gate``)."""
+    require = mapping(name, value)
+    if require is None:
+        return None
+    result: dict[str, Any] = {}
+    for key, conditions in require.items():
+        where = f"{name}[{key!r}]"
+        if isinstance(conditions, str):
+            if is_empty(conditions):
+                raise InvalidValueError(f"{where} rendered empty ({_shown(conditions)}); a gate must say what "
+                                        "it requires.", hint="Pass None (not a template that renders empty) "
+                                                             "for no gate.")
+            conditions = mapping(where, conditions)
+        if isinstance(conditions, Mapping):
+            conditions = {op: _in_list(f"{where}[{op!r}]", expected) if op == "in" else expected
+                          for op, expected in conditions.items()}
+        result[key] = conditions
+    return result
+
+
+def _in_list(name: str, value: Any) -> Any:
+    """The allowed values of an ``in`` term: a rendered list literal read as the list (its items as
+    written: ``"['1', '2']"`` is two texts); anything else is left for the client to judge."""
+    if not isinstance(value, str) or not value.strip().startswith(("[", "(")):
+        return value
+    try:
+        items = _literal(value.strip())
+    except ValueError:
+        raise InvalidValueError(f"{name} {_shown(value)} looks like a list but is not a valid list literal.",
+                                hint="Write a list like ['torch', 'jax'] (JSON or Python).") from None
+    return list(items) if isinstance(items, (list, tuple)) else items
+
+
 def metadata_mapping(name: str, value: Any) -> dict[str, Any] | None:
     """A metadata dict (or a rendered dict literal): empty means unset; NaN and infinities refused."""
     meta = mapping(name, value)
@@ -213,26 +406,11 @@ def metadata_mapping(name: str, value: Any) -> dict[str, Any] | None:
 
 
 def collection_target(name: str, value: Any) -> str:
-    """A link target that names its project or registry: ``[entity/]project/collection`` or
-    ``[org/]wandb-registry-NAME/collection``; a bare ``churn`` would quietly create a collection
-    in the connection's default project, so it is refused."""
-    target = required_text(name, value)
-    if ":" in target:
-        raise InvalidValueError(
-            f"{name} {target!r} names an alias; a target is a collection.",
-            hint="Pass aliases with aliases=[...].",
-        )
-    parts = target.split("/")
-    if len(parts) < 2:
-        raise InvalidValueError(
-            f"{name} {target!r} names no project or registry.",
-            hint=f"Write 'project/{target}', 'entity/project/{target}' or '[org/]{REGISTRY_PREFIX}NAME/{target}'.",
-        )
-    try:
-        ArtifactPath.parse(target, default_entity="entity")
-    except InvalidArtifactPathError as exc:
-        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
-    return target
+    """A link target, read as written or rendered, that names its project or registry
+    (``client.rules.check_link_target``)."""
+    from .client.rules import check_link_target
+
+    return check_link_target(required_text(name, value), name)
 
 
 def rendered_empty(name: str, source: Any, rendered: Any) -> list[str]:

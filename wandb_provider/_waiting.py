@@ -1,7 +1,7 @@
 """The one "is the version there yet?" decision, shared by the sensor (poke) and the trigger.
 
-``WaitSpec.of`` reads the sensor's arguments as users write them and refuses bad ones before any
-request. ``check()`` makes exactly one client call (one GraphQL request once the entity is known)
+``WaitSpec.of`` reads the sensor's arguments as users write them (``_values``) and refuses bad ones
+before any request. ``check()`` makes exactly one client call (one GraphQL request once the entity is known)
 and maps its outcome: ready, not yet (not found, PENDING, a condition not met, a transient server
 error), or a permanent failure that must end the wait at once (auth, permission, bad input). The
 deferred sensor reads the same version from the triggerer's batched poll instead and decides it
@@ -14,47 +14,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from ._values import InvalidValueError, is_empty, mapping, optional_text, required_text
+from ._values import created_after_text, gate, optional_text, required_text
 from .client.conditions import evaluate_version
 from .client.errors import ArtifactNotFoundError, NotFoundError, WandbError
 
 READY, WAITING, FAILED = "ready", "waiting", "failed"
-ISO_EXAMPLE = "2026-01-01T00:00:00+00:00"
-
-
-def created_after_text(value: Any) -> str | None:
-    """``created_after`` as an ISO 8601 time with a zone, or None when it is empty (``None``,
-    ``"None"``, ``""``, whitespace: what ``{{ data_interval_start }}`` renders for a manual run).
-    A time without a zone is read as UTC; anything that is not a date and time is an error."""
-    if is_empty(value):
-        return None
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, dt.date):
-        moment = dt.datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        import pendulum
-
-        parsed: object
-        try:  # exact: a time of day alone would mean "today" and move on every poke
-            parsed = pendulum.parse(value.strip(), exact=True)
-        except Exception:  # pendulum raises ParserError, ValueError or TypeError for text it cannot read
-            parsed = None
-        if isinstance(parsed, dt.date) and not isinstance(parsed, dt.datetime):
-            parsed = dt.datetime(parsed.year, parsed.month, parsed.day)
-        if not isinstance(parsed, dt.datetime):
-            raise InvalidValueError(
-                f"created_after {value!r} is not a date and time.",
-                hint=f"Use ISO 8601, e.g. {ISO_EXAMPLE!r} or '{{{{ data_interval_start }}}}'; "
-                     "None or an empty value means no condition.",
-            )
-        moment = parsed
-    else:
-        raise InvalidValueError(
-            f"created_after must be a datetime or an ISO 8601 string, not {type(value).__name__} {value!r}.")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.isoformat()
 
 
 @dataclass(frozen=True)
@@ -78,9 +42,8 @@ class WaitSpec:
         ArtifactPath.parse(path, default_entity="entity", default_project="project")
         newer = optional_text("newer_than", newer_than)
         validate_newer_than(newer)
-        gate = mapping("require", require)
-        validate_gate(gate)
-        return cls(path, newer, gate or None, created_after_text(created_after), check_on_missing(on_missing))
+        checked = validate_gate(gate("require", require))
+        return cls(path, newer, checked or None, created_after_text(created_after), check_on_missing(on_missing))
 
     def to_dict(self) -> dict[str, Any]:
         return {"artifact": self.artifact, "newer_than": self.newer_than, "require": self.require,

@@ -15,6 +15,7 @@ every worker, and a re-run costs one read.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +30,29 @@ if TYPE_CHECKING:
 PINNED_FOLDER = "pinned"
 
 
+_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+PIN_KEYS = ("id", "digest", "qualified_name")
+
+
 @dataclass(frozen=True)
 class Pin:
     """A version's identity as an XCom or an asset event gives it; ``collection`` is the event's
-    ``wandb://`` asset (``entity/project/collection``) when the pin came from an event."""
+    ``wandb://`` asset (``entity/project/collection``) when the pin came from an event.
 
-    id: str
-    digest: str
-    qualified_name: str
+    A whole pin (``pin_of``) has ``id``, ``digest`` and ``qualified_name``; a verification's pin
+    (``pin_of(..., whole=False)``) may name less: a digest, an id, a ``version`` (``vN``) or a
+    qualified name, and each part it names is checked."""
+
+    id: str | None
+    digest: str | None
+    qualified_name: str | None
     collection: str | None = None
+    version: str | None = None
+
+    def fields(self) -> dict[str, str]:
+        """The parts this pin names (``digest``, ``id``, ``qualified_name``, ``version``)."""
+        parts = {"digest": self.digest, "id": self.id, "qualified_name": self.qualified_name, "version": self.version}
+        return {key: value for key, value in parts.items() if value is not None}
 
 
 def _event_collection(event: Any) -> str | None:
@@ -49,14 +64,19 @@ def _event_collection(event: Any) -> str | None:
     return uri[len(prefix):] if isinstance(uri, str) and uri.startswith(prefix) else None
 
 
-def pin_of(value: Any) -> Pin:
-    """The pin in the XCom dict of ``UseArtifactOperator``/``ArtifactVersionSensor`` (or any mapping
-    with text ``id``, ``digest`` and ``qualified_name``), or in an asset event about a version (its
-    ``extra``, a watcher's ``payload`` included); anything else is refused before any request."""
+def pin_of(value: Any, *, whole: bool = True, what: str = "pin") -> Pin:
+    """The one reader of pins: the XCom dict of ``UseArtifactOperator``/``ArtifactVersionSensor`` (or
+    any mapping with text ``id``, ``digest`` and ``qualified_name``), or an asset event about a
+    version (its ``extra``, a watcher's ``payload`` included); anything else is refused before any
+    request. ``whole=False`` (a verification's ``pin``, named ``what``) also takes a mapping with
+    only a ``digest`` or an ``id`` (or one under ``artifact``: the XCom of an alias update or a TTL
+    change), and text: a digest (32 hex digits), ``vN`` or ``entity/project/collection:vN``."""
     from .assets import event_version
 
     collection = _event_collection(value)
     value = event_version(value) or value
+    if not whole:
+        return _partial(value, what, collection)
     if not isinstance(value, Mapping):
         raise InvalidValueError(
             f"a pin must be the XCom dict of UseArtifactOperator or ArtifactVersionSensor, not "
@@ -73,6 +93,36 @@ def pin_of(value: Any) -> Pin:
     return Pin(pinned[0], pinned[1], pinned[2], collection)
 
 
+def _partial(value: Any, what: str, collection: str | None) -> Pin:
+    """A verification's pin: as much of a version's identity as the caller has (see ``pin_of``)."""
+    from .client.paths import is_version
+
+    if isinstance(value, Mapping):
+        given: Mapping[Any, Any] = value
+        if isinstance(given.get("artifact"), Mapping) and "digest" not in given:
+            given = given["artifact"]  # the XCom of an alias update or a TTL change
+        parts = {key: given[key].strip() for key in PIN_KEYS if isinstance(given.get(key), str) and given[key].strip()}
+        if "digest" not in parts and "id" not in parts:
+            raise InvalidValueError(
+                f"{what} is a dict without 'digest' or 'id' (keys: {sorted(map(str, given))[:10]}).",
+                hint="Pass the XCom of an upstream W&B task (e.g. UseArtifactOperator), a digest or a version.")
+        if "digest" in parts and not _DIGEST.match(parts["digest"]):
+            raise InvalidValueError(f"{what}['digest'] {parts['digest']!r} is not a W&B digest (32 hex digits).")
+        return Pin(parts.get("id"), parts.get("digest"), parts.get("qualified_name"), collection)
+    text = value.strip() if isinstance(value, str) else ""
+    if _DIGEST.match(text.lower()):
+        return Pin(None, text.lower(), None)
+    if is_version(text):
+        return Pin(None, None, None, version=text)
+    name, _, version = text.rpartition(":")
+    if len(name.split("/")) == 3 and all(name.split("/")) and is_version(version):
+        return Pin(None, None, text)
+    raise InvalidValueError(
+        f"{what} {value!r} is neither a digest (32 hex digits), a version ('v3'), "
+        "'entity/project/collection:v3', nor the XCom of an upstream W&B task.",
+        hint="An alias such as 'production' can move; pin what an upstream task resolved instead.")
+
+
 def pinned_version(client: WandbClient, pin: Any, purpose: str) -> ArtifactVersion:
     """The version a pin names, read by id, honoured only when W&B agrees with the whole pin: its
     digest is the pinned one, it is the version the pinned qualified name names, and that name is in
@@ -81,6 +131,7 @@ def pinned_version(client: WandbClient, pin: Any, purpose: str) -> ArtifactVersi
     from .client.errors import ArtifactIntegrityError, ArtifactNotFoundError, NotFoundError
 
     whole = pin_of(pin)
+    assert whole.id is not None and whole.digest is not None and whole.qualified_name is not None
     hint = "Re-run the upstream task to pin the version that is there now; if nobody should have written " \
            "this pin, find who wrote the asset event or XCom."
     version = client.artifact_by_id(whole.id)

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from tests.airflow._fakes import sdk
+from wandb_provider._values import duration
 from wandb_provider.client import InvalidArtifactPathError, InvalidValueError, WandbClient
-from wandb_provider.operators.retention import DeleteArtifactVersionsOperator, _age_limit
+from wandb_provider.operators.retention import DeleteArtifactVersionsOperator
 
 pytestmark = pytest.mark.wandb_server(seed="demo", orgs=["acme-corp:acme"], teams=["acme:demo:admin"])
 
@@ -151,10 +152,10 @@ def test_delete_everything_is_allowed_as_a_dry_run() -> None:
     ],
 )
 def test_age_limits_as_users_write_them(value, expected) -> None:
-    assert _age_limit(value) == expected
+    assert duration("older_than", value) == expected
 
 
 @pytest.mark.parametrize("value", ["thirty days", "2024-01-01", "P", "inf", "1e400", "-5", [1]])
 def test_bad_age_limits_are_typed_errors(value) -> None:
     with pytest.raises(InvalidValueError, match="older_than"):
-        _age_limit(value)
+        duration("older_than", value)

@@ -10,6 +10,8 @@ from wandb_provider._values import (
     InvalidValueError,
     alias_list,
     collection_target,
+    created_after_text,
+    gate,
     is_plain,
     literal_from_text,
     mapping,
@@ -17,7 +19,8 @@ from wandb_provider._values import (
     text_list,
     typed_from_template,
 )
-from wandb_provider._waiting import WaitSpec, created_after_text
+from wandb_provider._waiting import WaitSpec
+from wandb_provider.client.errors import WandbError
 
 
 @pytest.mark.parametrize(
@@ -72,7 +75,7 @@ def test_text_list_refuses_what_is_not_a_list_of_strings(value: object, problem:
     ],
 )
 def test_alias_list_applies_w_and_b_rules_before_any_request(value: str, problem: str) -> None:
-    with pytest.raises(InvalidValueError, match=problem):
+    with pytest.raises(WandbError, match=problem):  # the client's own typed error (client.rules)
         alias_list("add", value)
 
 
@@ -99,7 +102,7 @@ def test_link_target_must_name_a_project_or_registry(target: str, ok: bool) -> N
     if ok:
         assert collection_target("target", target) == target
     else:
-        with pytest.raises(InvalidValueError, match="target"):
+        with pytest.raises(WandbError, match="target"):  # InvalidValueError, or the client's rule error
             collection_target("target", target)
 
 
@@ -145,6 +148,59 @@ def test_mapping_reads_a_rendered_dict_literal() -> None:
     assert mapping("require", "None") is None
     with pytest.raises(InvalidValueError, match="require must be a dict"):
         mapping("require", "['a']")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "require", "passed"),
+    [
+        pytest.param({"f": "torch"}, {"f": {"in": "['torch', 'jax']"}}, True, id="in-rendered-list"),
+        pytest.param({"f": "tf"}, {"f": {"in": '["torch", "jax"]'}}, False, id="in-rendered-json-list"),
+        pytest.param({"n": 2}, {"n": {"in": "['1', '2']"}}, True, id="in-numbers-as-text"),
+        pytest.param({"eval": {"accuracy": 0.91}}, "{'eval.accuracy': {'>=': '0.9'}}", True, id="gate-literal"),
+        pytest.param({"eval": {"accuracy": 0.91}}, '{"eval.accuracy": {">=": 0.95}}', False, id="gate-json"),
+        pytest.param({"acc": 0.91}, {"acc": "{'>=': 0.9}"}, True, id="conditions-literal"),
+    ],
+)
+def test_a_rendered_gate_is_read_once_then_judged_by_the_client(metadata, require, passed: bool) -> None:
+    from wandb_provider.client.conditions import evaluate_gate
+
+    assert evaluate_gate(metadata, gate("require", require)).passed is passed
+
+
+@pytest.mark.parametrize(
+    ("require", "problem"),
+    [
+        pytest.param({"f": {"in": "['a',"}}, "not a valid list literal", id="in-broken-literal"),
+        pytest.param({"f": {"in": "[__import__('os')]"}}, "not a valid list literal", id="in-code-is-not-run"),
+        pytest.param({"f": "None"}, r"require\['f'\] rendered empty", id="conditions-rendered-none"),
+        pytest.param("[1, 2]", "require must be a dict", id="gate-literal-not-a-dict"),
+    ],
+)
+def test_a_rendered_gate_that_cannot_be_read_is_refused(require: object, problem: str) -> None:
+    with pytest.raises(InvalidValueError, match=problem):
+        gate("require", require)
+
+
+@pytest.mark.parametrize(
+    "require",
+    [
+        pytest.param({"f": {"in": "torch"}}, id="in-needs-list"),
+        pytest.param({"f": {"in": "[]"}}, id="in-empty"),
+        pytest.param({"f": {"in": "__import__('os')"}}, id="in-code-is-text"),
+        pytest.param({"f": {"==": "None"}}, id="rendered-none-equals"),
+        pytest.param({"f": {"!=": "null"}}, id="rendered-null-differs"),
+    ],
+)
+def test_what_the_gate_reader_leaves_the_client_refuses(require: object) -> None:
+    from wandb_provider.client.conditions import validate_gate
+    from wandb_provider.client.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError):
+        validate_gate(gate("require", require))
+
+
+def test_gate_empty_means_no_gate() -> None:
+    assert gate("require", None) is None and gate("require", "None") is None and gate("require", "") is None
 
 
 def test_is_plain_tells_written_values_from_templates() -> None:

@@ -106,14 +106,14 @@ def test_arguments_are_checked_at_parse_time(build, problem: str) -> None:
 @pytest.mark.parametrize(("value", "seconds"), [("P30D", 30 * 86400), ("3600", 3600), (dt.timedelta(hours=2), 7200),
                                                 ("inherit", "inherit"), (None, None)])
 def test_ttl_values_as_users_write_them(value, seconds) -> None:
-    from wandb_provider.operators.lifecycle import _ttl
+    from wandb_provider._values import ttl as _ttl
 
     assert _ttl("ttl", value) == seconds
 
 
 def test_rendered_empty_ttl_is_refused_not_taken_as_clear() -> None:
     from wandb_provider._values import InvalidValueError
-    from wandb_provider.operators.lifecycle import _ttl
+    from wandb_provider._values import ttl as _ttl  # the reader moved from operators.lifecycle
 
     with pytest.raises(InvalidValueError, match="does not remove a TTL"):
         _ttl("ttl", "None")

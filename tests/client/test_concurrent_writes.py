@@ -217,11 +217,15 @@ def test_alias_names_follow_wandb_rules_before_any_request(wandb_server, client:
     assert wandb_server.stats()["graphql"]["total"] == 0
 
 
-def test_rendered_list_literal_is_a_list_of_aliases(wandb_server, client: WandbClient) -> None:
-    change = client.update_aliases("churn-model:v2", add="['qa', 'eu']")
-    assert change.added == ("qa", "eu")
-    aliases = sdk(wandb_server).artifact("acme/churn/churn-model:v2").aliases
-    assert {"qa", "eu"} <= set(aliases) and "['qa', 'eu']" not in aliases
+def test_one_text_is_one_alias_never_a_list_literal(wandb_server, client: WandbClient) -> None:
+    """The client takes typed values; a rendered list literal is read by the Airflow layer
+    (tests/airflow/test_operator_values.py)."""
+    wandb_server.reset_stats()
+    with pytest.raises(InvalidArtifactPathError):
+        client.update_aliases("churn-model:v2", add="['qa', 'eu']")
+    assert wandb_server.stats()["graphql"]["total"] == 0
+    change = client.update_aliases("churn-model:v2", add="qa")
+    assert change.added == ("qa",)
 
 
 def test_latest_cannot_be_moved_by_link(wandb_server, client: WandbClient) -> None:
@@ -323,12 +327,12 @@ def test_a_merge_that_keeps_being_undone_gives_up(wandb_server, client: WandbCli
 @pytest.mark.parametrize(
     "options",
     [
-        pytest.param({"metadata": "{'eval': {'f1': 0.5}}"}, id="rendered-dict"),
+        pytest.param({"metadata": {"eval": {"f1": 0.5}}}, id="nested-dict"),
         pytest.param({"tags_add": "reviewed"}, id="one-tag-as-text"),
-        pytest.param({"tags_add": "['reviewed', 'eu']"}, id="rendered-tag-list"),
+        pytest.param({"tags_add": ("reviewed", "eu")}, id="tag-tuple"),
     ],
 )
-def test_values_as_templates_render_them(wandb_server, client: WandbClient, options) -> None:
+def test_typed_values(wandb_server, client: WandbClient, options) -> None:
     updated = client.update("churn-model:v2", **options)
     seen = sdk(wandb_server).artifact("acme/churn/churn-model:v2")
     if "metadata" in options:
@@ -342,6 +346,8 @@ def test_values_as_templates_render_them(wandb_server, client: WandbClient, opti
     [
         pytest.param({"metadata": "[1, 2]"}, id="rendered-list-is-not-metadata"),
         pytest.param({"metadata": "not a dict"}, id="rendered-text"),
+        pytest.param({"metadata": "{'eval': {'f1': 0.5}}"}, id="dict-literal-text-is-not-metadata"),
+        pytest.param({"tags_add": "['reviewed', 'eu']"}, id="list-literal-text-is-one-bad-tag"),
         pytest.param({"description": 3}, id="description-not-text"),
         pytest.param({"metadata_mode": "deep"}, id="unknown-mode"),
         pytest.param({"tags_add": ["a b", "bad!tag"]}, id="bad-tag"),

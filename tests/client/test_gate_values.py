@@ -34,7 +34,7 @@ def test_numbers_stored_as_text_are_gated_as_numbers(wandb_server, client: Wandb
     ],
 )
 def test_sensor_and_trigger_share_the_gate(wandb_server, client: WandbClient, require, status: str) -> None:
-    outcome = check(client, WaitSpec("acme/churn/churn-model:candidate", require=require))
+    outcome = check(client, WaitSpec.of("acme/churn/churn-model:candidate", require=require))
     assert outcome.status == status, outcome.message
     if status == FAILED:
         assert "cannot compare" in outcome.message

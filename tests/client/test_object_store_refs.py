@@ -215,7 +215,7 @@ def test_log_one_object_a_prefix_and_uri_only(wandb_env, store: MemoryStore, tmp
 
     again = client.log_artifact("s3refs", "dataset", references=[
         "s3://bkt/data/train.csv", {"uri": "s3://bkt/data", "name": "all"}, {"uri": "s3://bkt/data/sub"},
-        {"uri": "s3://bkt/data/sub/val.csv", "name": "loose/val.csv", "checksum": "false"},
+        {"uri": "s3://bkt/data/sub/val.csv", "name": "loose/val.csv", "checksum": False},
     ])
     assert again.version == version.version  # same objects: the same version, no duplicate
 
@@ -230,11 +230,15 @@ def test_log_refuses_too_many_objects_missing_ones_and_no_store(wandb_env, store
         store.put("bkt", f"p/{i}.bin", b"x")
     client = make_client(wandb_env, tmp_path, s3=store)
     with pytest.raises(InvalidValueError, match="more than 2 objects"):
-        client.log_artifact("many", "dataset", references={"p": {"uri": "s3://bkt/p/", "max_objects": "2"}})
+        client.log_artifact("many", "dataset", references={"p": {"uri": "s3://bkt/p/", "max_objects": 2}})
     with pytest.raises(NotFoundError, match="no object"):
         client.log_artifact("none", "dataset", references="s3://bkt/q")
     with pytest.raises(InvalidValueError, match="max_objects"):
         client.log_artifact("bad", "dataset", references=[{"uri": "s3://bkt/p", "max_objects": 0}])
+    with pytest.raises(InvalidValueError, match="max_objects"):  # typed values: text is not a number here
+        client.log_artifact("bad", "dataset", references=[{"uri": "s3://bkt/p", "max_objects": "2"}])
+    with pytest.raises(InvalidValueError, match="checksum"):
+        client.log_artifact("bad", "dataset", references=[{"uri": "s3://bkt/p", "checksum": "false"}])
     with pytest.raises(InvalidValueError, match="s3:// and gs://"):
         client.log_artifact("bad", "dataset", references=[{"uri": "https://example.com/x", "checksum": False}])
     with pytest.raises(UnsupportedReferenceError, match="object store for gs://"):

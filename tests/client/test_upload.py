@@ -387,10 +387,17 @@ def test_cancelled_before_upload_sends_nothing(client: WandbClient, wandb_env: A
     assert wandb_env.stats()["graphql"]["total"] == 0
 
 
-def test_templated_values_arrive_as_text(client: WandbClient, wandb_env: Any, folder: Path) -> None:
-    version = client.log_artifact("ds", "dataset", f"['{folder / 'a.txt'}', '{folder / 'sub'}']",
-                                  aliases="['candidate', 'latest']", tags="nightly", metadata='{"rows": 2}',
-                                  multipart_threshold="5242880")
+def test_values_are_typed_text_is_one_value(client: WandbClient, wandb_env: Any, folder: Path) -> None:
+    """One ``str`` is one path, alias or tag; rendered list literals are read by the Airflow layer
+    (tests/airflow/test_log_artifact_operator.py)."""
+    wandb_env.reset_stats()
+    with pytest.raises(LocalFileError):
+        client.log_artifact("ds", "dataset", f"['{folder / 'a.txt'}', '{folder / 'sub'}']")
+    with pytest.raises(InvalidArtifactPathError):
+        client.log_artifact("ds", "dataset", folder / "a.txt", aliases="['candidate', 'latest']")
+    assert wandb_env.stats()["graphql"]["total"] == 0
+    version = client.log_artifact("ds", "dataset", [str(folder / "a.txt"), folder / "sub"],
+                                  aliases="candidate", tags="nightly", metadata={"rows": 2})
     assert set(version.aliases) == {"candidate", "latest"} and version.metadata == {"rows": 2}
     assert sorted(e.path for e in client.manifest(version)) == ["a.txt", "b.bin"]
 

@@ -141,16 +141,10 @@ def cmd_versions(client: WandbClient, args: argparse.Namespace) -> int:
 
 
 def _column(version: ArtifactVersion, key: str) -> Any:
-    from ..client.conditions import lookup
+    from ..client.conditions import MISSING, lookup
 
     value = lookup(version.metadata, key)
-    return None if value is _missing() else value
-
-
-def _missing() -> Any:
-    from ..client import conditions
-
-    return conditions._MISSING
+    return None if value is MISSING else value
 
 
 def _cell(value: Any) -> str:
@@ -182,23 +176,32 @@ def cmd_log(client: WandbClient, args: argparse.Namespace) -> int:
     return _exit.OK
 
 
-def _metadata(value: str | None) -> str | None:
-    """``--metadata`` as JSON text (``@FILE`` reads it from a file); the client checks it."""
-    if value is None or not value.startswith("@"):
-        return value
+def _metadata(value: str | None) -> dict[str, Any] | None:
+    """``--metadata`` read as the JSON object it holds (``@FILE`` reads it from a file); the client
+    checks the dict (``client.rules.check_metadata``). Errors say where, never what: a mistaken
+    ``@.env`` or a secret pasted inline must not be printed."""
+    if value is None:
+        return None
+    text, where = value, "--metadata"
+    if value.startswith("@"):
+        where = f"--metadata {value}: the file"
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--metadata {value}: cannot read the file ({exc.__class__.__name__}: "
+                             f"{exc.strerror or 'error'}).") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--metadata {value}: the file is not UTF-8 text.") from None
+    if not text.strip():
+        return None
     try:
-        text = Path(value[1:]).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--metadata {value}: cannot read the file ({exc.__class__.__name__}: "
-                         f"{exc.strerror or 'error'}).") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--metadata {value}: the file is not UTF-8 text.") from None
-    try:  # errors say where, never what: a mistaken @.env must not print its secrets
-        json.loads(text)
+        parsed = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"--metadata {value}: the file is not JSON ({exc.msg} at line {exc.lineno} column "
-                         f"{exc.colno}); its contents are not shown.") from None
-    return text
+        raise UsageError(f"{where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                         "its contents are not shown.") from None
+    if not isinstance(parsed, dict):
+        raise UsageError(f"{where} must be a JSON object (e.g. '{{\"rows\": 2}}'), not {type(parsed).__name__}.")
+    return parsed
 
 
 # --- alias --------------------------------------------------------------------------------------
@@ -259,8 +262,8 @@ def _gate(items: list[str]) -> dict[str, Any]:
             if match is None or not match.group(3):
                 raise UsageError(f"--require {item!r}: write KEY>=VALUE (operators > >= < <= == !=) or a JSON "
                                  "gate like '{\"eval.acc\": {\">=\": 0.9}}'.")
-            value: Any = match.group(3)
-            relative = _RELATIVE.match(value)
+            value: Any = _scalar(match.group(3))
+            relative = _RELATIVE.match(value) if isinstance(value, str) else None
             if relative is not None and match.group(2) in ("<", "<=", ">", ">="):  # accuracy>=production+0.01
                 value = {relative.group(1): f"{relative.group(2)}{relative.group(3)}"}
             parts = [(match.group(1), {match.group(2): value})]
@@ -273,6 +276,16 @@ def _gate(items: list[str]) -> dict[str, Any]:
                     raise UsageError(f"--require gives {key} {op} twice.")
                 gate[key][op] = value
     return gate
+
+
+def _scalar(text: str) -> Any:
+    """A condition's value as typed: a JSON number, ``true``/``false`` or ``null`` (refused by the
+    gate's rules as no value); any other text stays text (``test``, ``007``, ``production+0.01``)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if value is None or isinstance(value, (bool, int, float)) else text
 
 
 # --- link and lineage ---------------------------------------------------------------------------

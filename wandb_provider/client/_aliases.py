@@ -8,53 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conditions import check_on_missing, evaluate_gate, validate_gate
-from .errors import AliasConflictError, ConditionNotMetError, InvalidArtifactPathError, InvalidValueError, WandbError
+from .errors import AliasConflictError, ConditionNotMetError, InvalidValueError, WandbError
 from .models import AliasChange, ArtifactVersion
-from .paths import check_alias, is_version
-from .values import as_str_list, parse_literal
+from .rules import NO_HOLDER, RESERVED_ALIASES, check_alias_names, check_holder
 
-# W&B moves `latest` itself (onto the newest version of each collection); a client that sets or
-# removes it fights W&B and can point `latest` at an old version.
-RESERVED_ALIASES = ("latest",)
-NO_HOLDER = "none"  # a guard's explicit "held by no version" as text (the CLI's ALIAS=none); None in Python
-_NO_VERSION_TEXT = ("", "None", "null", "NULL", "NONE")  # what templates render for a missing value
-
-
-def check_alias_names(aliases: str | Iterable[str] | None, what: str) -> tuple[str, ...]:
-    """Aliases a caller asks to set or remove: W&B's naming rules, no ``vN``, never ``latest``."""
-    names = as_str_list(aliases, what)
-    for alias in names:
-        if "," in alias:  # a naming rule of ours: W&B allows it, but it is almost always "a,b" meant as two
-            raise InvalidArtifactPathError(
-                f"{what}: {alias!r} holds a comma; W&B would take it as one alias. Pass several aliases as a list.",
-                hint=f"Write {[a.strip() for a in alias.split(',') if a.strip()]!r}.")
-        if alias in RESERVED_ALIASES:
-            raise InvalidValueError(
-                f"{what}: {alias!r} is managed by W&B (it always marks the newest version) and cannot be "
-                "set or removed.", hint="Use an alias of your own, e.g. 'production'.",
-            )
-        check_alias(alias, allow_version=False)
-    return tuple(names)
-
-
-def _expected_holder(alias: str, value: Any) -> str | None:
-    """A guard value: ``vN``, or ``None`` (or the text ``"none"``) for "held by no version". Empty
-    text (``""``, ``"None"``: what a template renders for a missing value) is refused: the guard
-    would otherwise expect no holder and blame a race for the template (README, "Safety")."""
-    if value is None or (isinstance(value, str) and value.strip() == NO_HOLDER):
-        return None
-    if isinstance(value, str) and value.strip() in _NO_VERSION_TEXT:
-        raise InvalidValueError(
-            f"only_if_current[{alias!r}]: your expected value is empty ({value!r}); did a template render "
-            "None (e.g. an xcom_pull of a task id that does not exist)?",
-            hint=f"Give the version you expect ('v3'); pass None (or the text {NO_HOLDER!r}) for 'held by no "
-                 "version'.",
-        )
-    if isinstance(value, str) and is_version(value.strip()):
-        return value.strip()
-    raise InvalidValueError(
-        f"only_if_current[{alias!r}] must be a version like 'v3' or None (on no version), not {value!r}."
-    )
+__all__ = ["NO_HOLDER", "RESERVED_ALIASES", "AliasRequest", "check_alias_names", "check_gate", "plan", "races"]
 
 
 @dataclass(frozen=True)
@@ -72,23 +30,19 @@ class AliasRequest:
         cls,
         add: str | Iterable[str] | None,
         remove: str | Iterable[str] | None,
-        guard: Mapping[str, Any] | str | None,
-        require: Mapping[str, Any] | str | None = None,
+        guard: Mapping[str, Any] | None,
+        require: Mapping[str, Any] | None = None,
         on_missing: str = "fail",
     ) -> AliasRequest:
         """Validate before any request: alias names, guard values, the gate's shape, no alias both
         added and removed. ``on_missing``: what a gate key the metadata lacks does (see ``conditions``)."""
-        if isinstance(guard, str):  # a whole guard rendered by a template; never let it vanish silently
-            if guard.strip() in _NO_VERSION_TEXT:
-                raise InvalidValueError(f"only_if_current rendered empty ({guard!r}); pass None for no guard.")
-            guard = parse_literal(guard, "only_if_current")
         if guard is not None and not isinstance(guard, Mapping):
             raise InvalidValueError(f"only_if_current must be a dict like {{'production': 'v3'}}, not {guard!r}.")
         guard_aliases = check_alias_names(list((guard or {}).keys()), "only_if_current")
         request = cls(
             add=check_alias_names(add, "add"),
             remove=check_alias_names(remove, "remove"),
-            guard={alias: _expected_holder(alias, (guard or {})[alias]) for alias in guard_aliases},
+            guard={alias: check_holder(alias, (guard or {})[alias]) for alias in guard_aliases},
             gate=validate_gate(require),
             on_missing=check_on_missing(on_missing),
         )

@@ -44,7 +44,7 @@ def gate_subject(reads: Reads, artifact: ArtifactRef, *, with_run: bool) -> Subj
 def evaluate_gate(
     reads: Reads,
     artifact: ArtifactRef,
-    require: Mapping[str, Any] | str | None,
+    require: Mapping[str, Any] | None,
     *,
     if_no_holder: str = "pass",
     holders: Mapping[str, ArtifactVersion | None] | None = None,

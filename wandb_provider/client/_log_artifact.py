@@ -143,7 +143,7 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
 
     from ._metadata import check_metadata, check_tags
     from .paths import REGISTRY_PREFIX, check_alias, check_entity, check_name, check_project
-    from .values import as_str_list
+    from .rules import name_list
 
     for kind, value in (("artifact", name), ("artifact type", type)):
         if not isinstance(value, str):
@@ -162,7 +162,7 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
     if run is not None and (run.project != project or (entity is not None and run.entity != entity)):
         raise InvalidValueError(f"run {run.path} logs into its own project, not {entity}/{project}.",
                                 hint="Leave project/entity unset, or use a run of that project.")
-    names = [a for a in as_str_list(aliases, "aliases") if a != "latest"]
+    names = [a for a in name_list(aliases, "aliases") if a != "latest"]
     for alias in names:
         check_alias(alias, allow_version=False)
     tag_names = check_tags(tags, "tags")

@@ -36,7 +36,7 @@ from .errors import (
 from .manifest import ManifestEntry
 from .object_stores import SCHEMES as OBJECT_SCHEMES
 from .object_stores import ObjectInfo, ObjectLocation, ObjectStore, ObjectStores, store_for
-from .values import as_str_list, looks_like_list, parse_literal
+from .rules import name_list
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -84,8 +84,6 @@ def _spec(item: Any, name: str | None) -> tuple[str | None, Any, dict[str, Any]]
 
 
 def _checksum(value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
     if not isinstance(value, bool):
         raise InvalidValueError(f"references: checksum must be True or False, not {value!r}.")
     return value
@@ -94,8 +92,6 @@ def _checksum(value: Any) -> bool:
 def _max_objects(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidValueError(f"references: max_objects must be a whole number >= 1, not {value!r}.")
     return value
@@ -107,21 +103,18 @@ def parse_references(references: Any, config: ClientConfig, object_stores: Objec
 
     ``references`` is a URI, a list of URIs or specs, or a mapping ``{name: URI or spec}``; a spec is
     ``{"uri": ..., "name": ..., "checksum": ..., "max_objects": ...}`` (``add_reference``'s arguments).
+    Typed: one ``str`` is one URI, never a list or dict literal to parse.
     """
-    if isinstance(references, str) and references.strip().startswith(("{", "[")):
-        references = parse_literal(references, "references")
     pairs: list[tuple[str | None, Any]]
     if isinstance(references, Mapping):
         if set(references) <= SPEC_KEYS and "uri" in references:
             pairs = [(None, references)]
         else:
             pairs = [(str(k), v) for k, v in references.items()]
-    elif isinstance(references, str) and not looks_like_list(references):
-        pairs = [(None, references)] if references.strip() else []
     elif isinstance(references, (list, tuple)) and any(isinstance(item, Mapping) for item in references):
         pairs = [(None, item) for item in references]
     else:
-        pairs = [(None, u) for u in as_str_list(references, "references")]
+        pairs = [(None, u) for u in name_list(references, "references")]
     result = []
     for given_name, item in pairs:
         name, uri, options = _spec(item, given_name)

@@ -1,65 +1,17 @@
-"""The values ``update()`` sends: metadata and tags checked, metadata merged deeply, the read-back judged."""
+"""The values ``update()`` sends: metadata and tags checked (``rules``), metadata merged deeply, read back."""
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidValueError
 from .models import ArtifactVersion
-from .values import as_str_list, parse_literal
+from .rules import MAX_METADATA_KEYS, check_metadata, check_tags
 
-MAX_METADATA_KEYS = 100
-_TAG = re.compile(r"^[-\w]+( +[-\w]+)*$")
-
-
-def check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON object of at most 100 top-level keys with finite numbers only; returned as a plain dict."""
-    if not isinstance(metadata, Mapping):
-        raise InvalidValueError(f"metadata must be a dict, not {type(metadata).__name__}.")
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise InvalidValueError(
-            f"metadata has {len(metadata)} top-level keys; W&B allows at most {MAX_METADATA_KEYS}.",
-            hint="Nest related values under fewer keys.",
-        )
-    try:
-        text = json.dumps(dict(metadata), allow_nan=False)
-    except RecursionError:
-        raise InvalidValueError("metadata is nested too deeply to be stored as JSON.") from None
-    except ValueError as exc:
-        if "circular" in str(exc).lower():
-            raise InvalidValueError("metadata contains itself (a circular reference).") from None
-        raise InvalidValueError("metadata contains NaN or Infinity, which JSON (and W&B) cannot store.",
-                                hint="Replace them with None or a string.") from None
-    except TypeError as exc:
-        raise InvalidValueError(f"metadata is not JSON-serializable: {exc}.",
-                                hint="Convert values to str, int, float, bool, list or dict.") from None
-    value: dict[str, Any] = json.loads(text)
-    _reject_non_finite(value)
-    return value
-
-
-def _reject_non_finite(value: Any) -> None:  # pragma: no cover - json.dumps(allow_nan=False) catches these
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidValueError("metadata contains NaN or Infinity.")
-
-
-def check_tags(tags: str | Iterable[str] | None, what: str = "tags") -> list[str]:
-    """Tags by W&B's rule; one string is one tag (never its letters), a rendered list literal a list."""
-    result = []
-    for tag in as_str_list(tags, what):
-        if len(tag) > 128 or not _TAG.match(tag):
-            raise InvalidValueError(
-                f"invalid tag {tag!r}: tags are letters, digits, '-' and '_' words separated by single spaces "
-                "(at most 128 characters)."
-            )
-        result.append(tag)
-    return result
-
+__all__ = ["MAX_METADATA_KEYS", "UpdateRequest", "check_metadata", "check_tags", "deep_merge"]
 
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with ``patch`` merged in: nested dicts merge key by key, any other value replaces."""
@@ -107,14 +59,12 @@ class UpdateRequest:
     tags_remove: tuple[str, ...]
 
     @classmethod
-    def of(cls, description: str | None, metadata: Mapping[str, Any] | str | None, metadata_mode: str,
+    def of(cls, description: str | None, metadata: Mapping[str, Any] | None, metadata_mode: str,
            tags_add: str | Iterable[str] | None, tags_remove: str | Iterable[str] | None) -> UpdateRequest:
         if metadata_mode not in ("merge", "replace"):
             raise InvalidValueError(f"metadata_mode must be 'merge' or 'replace', not {metadata_mode!r}.")
         if description is not None and not isinstance(description, str):
             raise InvalidValueError(f"description must be text, not {type(description).__name__}.")
-        if isinstance(metadata, str):
-            metadata = parse_literal(metadata, "metadata") if metadata.strip() else None
         return cls(description, check_metadata(metadata) if metadata is not None else None, metadata_mode,
                    tuple(check_tags(tags_add, "tags_add")), tuple(check_tags(tags_remove, "tags_remove")))
 

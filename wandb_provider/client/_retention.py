@@ -182,10 +182,10 @@ def restore_dropped(reads: Reads, version: ArtifactVersion, dropped: list[str]) 
 def claim_rules(may_drop: str | Sequence[str], protected_aliases: str | Sequence[str]) -> tuple[set[str], set[str]]:
     """``(aliases the caller agrees to lose, protected aliases)``, checked before any request."""
     from ._aliases import check_alias_names
-    from .values import as_str_list
+    from .rules import name_list
 
-    droppable = set(as_str_list(may_drop, "may_drop"))
-    protected = set(check_alias_names([a for a in as_str_list(protected_aliases, "protected_aliases")
+    droppable = set(name_list(may_drop, "may_drop"))
+    protected = set(check_alias_names([a for a in name_list(protected_aliases, "protected_aliases")
                                        if a != "latest"], "protected_aliases"))
     return droppable, protected
 

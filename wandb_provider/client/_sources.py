@@ -32,7 +32,6 @@ from typing import Any
 
 from .errors import InvalidValueError, LocalFileError, UnsafePathError
 from .manifest import check_entry_path
-from .values import as_str_list, looks_like_list, parse_literal
 
 log = logging.getLogger("wandb_provider.client.upload")
 
@@ -91,9 +90,8 @@ def check_name(name: str) -> str:
 
 
 def _sources(files: Any) -> Iterator[tuple[str | None, str]]:
-    """``(name or None, source)`` pairs from every accepted shape of ``files``."""
-    if isinstance(files, str) and files.strip().startswith("{") and files.strip().endswith("}"):
-        files = parse_literal(files, "files")
+    """``(name or None, source)`` pairs from every accepted shape of ``files`` (typed: one ``str`` is
+    one path or glob, never a list literal to parse)."""
     if isinstance(files, Mapping):
         if not files:
             raise InvalidValueError("files is an empty mapping: nothing to log.")
@@ -103,10 +101,6 @@ def _sources(files: Any) -> Iterator[tuple[str | None, str]]:
             yield (name.rstrip("/") or None) if name != "/" else None, _source_text(source)
         return
     if isinstance(files, (str, os.PathLike)):
-        if isinstance(files, str) and looks_like_list(files):
-            for item in as_str_list(files, "files"):
-                yield None, item
-            return
         yield None, _source_text(files)
         return
     if isinstance(files, (list, tuple)):

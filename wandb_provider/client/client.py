@@ -489,7 +489,7 @@ class WandbClient:
         and config, in one request (``ArtifactProducerValues``)."""
         return _gate_reads.gate_subject(self._reads, artifact, with_run=with_run)
 
-    def evaluate_gate(self, artifact: ArtifactRef, require: Mapping[str, Any] | str | None, *,
+    def evaluate_gate(self, artifact: ArtifactRef, require: Mapping[str, Any] | None, *,
                       if_no_holder: str = "pass", holders: Mapping[str, ArtifactVersion | None] | None = None,
                       on_missing: str = "fail") -> GateReport:
         """Decide a gate on a version term by term, reading what its terms need: the producing run

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidValueError, MissingMetadataKeyError
-from .values import as_number, looks_like_list, parse_literal
+from .rules import as_number, is_no_value
 
 if TYPE_CHECKING:
     from .gates import GateReport
     from .models import ArtifactVersion
 
-_MISSING = object()
+MISSING: Any = object()  # what ``lookup`` returns for a key the metadata lacks
 OPERATORS = (">", ">=", "<", "<=", "==", "!=", "in")
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
@@ -44,7 +44,6 @@ _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le,
 }
 _BOOL_TEXT = {"true": True, "false": False}
-_EMPTY_TEXTS = ("", "None", "null")
 ON_MISSING = ("fail", "skip")
 
 
@@ -163,25 +162,10 @@ def _holds(key: str, op: str, value: Any, expected: Any) -> bool:
     raise _mixed(key, op, value, expected)
 
 
-def is_empty_value(value: Any) -> bool:
-    """``None``, blank text or the text ``"None"``/``"null"``: what a template renders for a missing value."""
-    return value is None or (isinstance(value, str) and value.strip() in _EMPTY_TEXTS)
-
-
-def _literal(value: Any, what: str) -> Any:
-    """A rendered template (text) read back as the dict or list it stands for."""
-    if isinstance(value, str):
-        if is_empty_value(value):
-            raise InvalidValueError(f"{what} rendered empty ({value!r}); a gate must say what it requires.",
-                                    hint="Pass None (not a template that renders empty) for no gate.")
-        return parse_literal(value, what)
-    return value
-
-
 def _check_expected(key: str, op: str, expected: Any) -> Any:
-    """The gate's own value for one operator, checked and normalised (list literals parsed)."""
+    """The gate's own value for one operator, checked and normalised (an ``in`` list as a list)."""
     where = f"require[{key!r}][{op!r}]"
-    if is_empty_value(expected):
+    if is_no_value(expected):
         raise InvalidValueError(
             f"{where}: your expected value is empty ({expected!r}); a gate term must say what it requires "
             "(did a template render None, e.g. an xcom_pull of a task id that does not exist?).",
@@ -190,10 +174,8 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
         )
     if op == "in":
         if isinstance(expected, str):
-            if not looks_like_list(expected):
-                raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not {expected!r}.",
-                                        hint="Write it as a list, e.g. ['torch', 'jax'].")
-            expected = parse_literal(expected, where)
+            raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not the text {expected!r}.",
+                                  hint="Pass a list, e.g. ['torch', 'jax'].")
         if not isinstance(expected, (list, tuple, set, frozenset)):
             raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not {type(expected).__name__}.")
         if not expected:
@@ -216,23 +198,21 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
     return expected
 
 
-def validate_gate(require: Mapping[str, Any] | str | None) -> dict[str, dict[str, Any]]:
+def validate_gate(require: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """Check a gate's shape before anything is asked of W&B; return it normalised.
 
-    A gate rendered as text (``"{'accuracy': {'>=': 0.9}}"``) is read as the dict it stands for;
-    list literals of ``in`` likewise. ``None`` is no gate; text that renders empty is an error, and
-    so is a term whose value is empty (``None``, ``""``, ``"None"``).
+    A gate is a dict (text a template rendered is read by the Airflow layer, ``wandb_provider._values.gate``);
+    ``None`` is no gate. A term whose value is no value (``None``, ``""``, ``"None"``) is an error.
     """
     if require is None:
         return {}
-    require = _literal(require, "require")
     if not isinstance(require, Mapping):
-        raise InvalidValueError(f"require must be a dict of key -> {{operator: value}}, not {type(require).__name__}.")
+        shown = f"the text {require[:100]!r}" if isinstance(require, str) else type(require).__name__
+        raise InvalidValueError(f"require must be a dict of key -> {{operator: value}}, not {shown}.")
     gate: dict[str, dict[str, Any]] = {}
     for key, conditions in require.items():
         if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
             raise InvalidValueError(f"require: {key!r} is not a metadata key (use dotted keys like 'eval.acc').")
-        conditions = _literal(conditions, f"require[{key!r}]")
         if not isinstance(conditions, Mapping) or not conditions:
             raise InvalidValueError(
                 f"require[{key!r}] must be a dict like {{'>=': 0.9}}; operators: {sorted(OPERATORS)}."
@@ -253,7 +233,7 @@ def lookup(metadata: Mapping[str, Any], dotted: str) -> Any:
     value: Any = metadata
     for part in dotted.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
+            return MISSING
         value = value[part]
     return value
 
@@ -293,7 +273,7 @@ def missing_key_error(terms: tuple[TermResult, ...], metadata: Mapping[str, Any]
     )
 
 
-def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str | None, *,
+def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | None, *,
                   on_missing: str = "fail", subject: str = "the version") -> GateResult:
     """Check every condition of ``require`` against ``metadata``; name each one that fails.
 
@@ -315,7 +295,7 @@ def evaluate_gate(metadata: Mapping[str, Any], require: Mapping[str, Any] | str 
     for key, conditions in gate.items():
         value = lookup(metadata, key)
         for op, expected in conditions.items():
-            found = value is not _MISSING
+            found = value is not MISSING
             passed = found and _holds(key, op, value, expected)
             terms.append(TermResult(key, op, expected, value if found else None, found, passed))
     result = tuple(terms)

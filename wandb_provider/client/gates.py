@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import InvalidValueError
-from .values import as_number
+from .rules import as_number, check_alias_names
 
 RUN_SCOPES = ("summary", "config")
 IF_NO_HOLDER = ("pass", "fail")
@@ -64,8 +64,6 @@ def relative(key: str, op: str, expected: Any) -> tuple[str, Decimal] | None:
             f"{where}: a relative threshold names one alias and an offset, e.g. {{'production': '+0.01'}}, "
             f"not {dict(expected)!r}.")
     alias, offset = next(iter(expected.items()))
-    from ._aliases import check_alias_names
-
     if not isinstance(alias, str) or not alias.strip():
         raise InvalidValueError(f"{where}: {alias!r} is not an alias name.")
     check_alias_names([alias], where)
@@ -101,7 +99,7 @@ class GateReads:
         return self.run or bool(self.aliases)
 
 
-def reads(require: Mapping[str, Any] | str) -> GateReads:
+def reads(require: Mapping[str, Any]) -> GateReads:
     """What a gate (as written, or validated) reads beyond the version's metadata."""
     from .conditions import validate_gate
 
@@ -125,12 +123,12 @@ class Subject:
     def value(self, key: str) -> Any:
         """The value a term reads, or the missing marker; ``InvalidValueError`` for a run term on a
         version no run logged (such a gate can never be decided for it)."""
-        from .conditions import lookup
+        from .conditions import MISSING, lookup
 
         scope = run_term(key)
         if scope is None:
             found = lookup(self.metadata, key)
-            return _MISSING if found is _conditions_missing() else found
+            return _MISSING if found is MISSING else found
         if not self.run_read:
             raise InvalidValueError(f"require[{key!r}] reads the run of {self.qualified_name}, which was not read.")
         if self.run_path is None:
@@ -139,13 +137,7 @@ class Subject:
                 f"{scope[0]} to read {scope[1]!r} from.",
                 hint="Log the version from a run (wandb.init() ... run.log_artifact), or gate on its metadata.")
         found = lookup(self.summary if scope[0] == "summary" else self.config, scope[1])
-        return _MISSING if found is _conditions_missing() else found
-
-
-def _conditions_missing() -> Any:
-    from . import conditions
-
-    return conditions._MISSING
+        return _MISSING if found is MISSING else found
 
 
 def run_config_values(config: Mapping[str, Any]) -> dict[str, Any]:

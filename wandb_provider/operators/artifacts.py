@@ -14,18 +14,15 @@ from .._airflow import default_download_root, version_xcom
 from .._values import (
     InvalidValueError,
     alias_list,
-    check_alias_value,
     collection_target,
-    is_empty,
-    is_template,
+    gate,
     mapping,
     metadata_mapping,
+    optional_update,
     required_text,
     text_list,
     typed_from_template,
 )
-from ..client.paths import is_version
-from ..client.rules import NO_HOLDER
 from ._base import ArgumentCheck, WandbBaseOperator
 
 MODES = ("merge", "checkout")
@@ -171,38 +168,24 @@ class UseArtifactOperator(WandbBaseOperator):
 
 
 def _guard(name: str, value: Any) -> dict[str, str | None] | None:
-    """``only_if_current``: alias -> ``"vN"``, or None (written in the DAG file) for "held by no version".
-    Empty text is refused: it is what a template renders for a missing value, not a choice."""
+    """``only_if_current``, read as written or rendered (a dict literal): alias -> ``"vN"``, or None
+    (or the text ``"none"``) for "held by no version"; checked by the client's rules, which refuse
+    an empty expected value (what a template renders for a missing one, not a choice)."""
+    from ..client.rules import check_alias_names, check_holder
+
     guard = mapping(name, value)
     if guard is None:
         return None
-    result: dict[str, str | None] = {}
-    for alias, expected in guard.items():
-        if not isinstance(alias, str):
-            raise InvalidValueError(f"{name}: key {alias!r} is not an alias name.")
-        check_alias_value(name, alias, managed_ok=True)
-        if expected is None or (isinstance(expected, str) and expected.strip() == NO_HOLDER):
-            result[alias] = None
-            continue
-        if is_empty(expected):
-            raise InvalidValueError(
-                f"{name}[{alias!r}]: your expected value is empty ({expected!r}); did a template render None?",
-                hint=f"Give the version you expect ('v3'); for 'held by no version' write None in the DAG file, "
-                     f"or have the template render {NO_HOLDER!r}.")
-        text = expected.strip() if isinstance(expected, str) else expected
-        if not isinstance(text, str) or not is_version(text):
-            raise InvalidValueError(
-                f"{name}[{alias!r}] must be a version such as 'v3', or None for 'held by no version', "
-                f"not {expected!r}.")
-        result[alias] = text
-    return result
+    check_alias_names(list(guard), name)
+    return {alias: check_holder(alias, expected) for alias, expected in guard.items()}
 
 
 def _gate(name: str, value: Any) -> dict[str, Any] | None:
+    """``require``: read as written or rendered (``_values.gate``), checked by the client's gate rules."""
     from ..client.conditions import validate_gate
 
-    gate = mapping(name, value)
-    return validate_gate(gate) if gate is not None else None
+    require = gate(name, value)
+    return validate_gate(require) if require is not None else None
 
 
 class UpdateArtifactAliasesOperator(WandbBaseOperator):
@@ -314,16 +297,6 @@ class UpdateArtifactAliasesOperator(WandbBaseOperator):
         return result
 
 
-def _description(operator: UpdateArtifactOperator) -> str | None:
-    """None leaves the description alone; so does a template that rendered ``None``."""
-    value = operator.description
-    if value is None or (is_template(operator.unrendered("description")) and is_empty(value)):
-        return None
-    if not isinstance(value, str):
-        raise InvalidValueError(f"description must be a string, not {type(value).__name__}.")
-    return value
-
-
 class UpdateArtifactOperator(WandbBaseOperator):
     """
     Update a version's description, metadata and tags.
@@ -379,7 +352,7 @@ class UpdateArtifactOperator(WandbBaseOperator):
         metadata = args["metadata"]
         if metadata is not None:
             metadata = typed_from_template(self.unrendered("metadata"), metadata)
-        description = _description(self)
+        description = optional_update("description", self.unrendered("description"), self.description)
         with self.wandb_client() as client:
             before = client.artifact(args["artifact"])
             self.push_link(context, before)

@@ -10,8 +10,7 @@ from .._values import (
     InvalidValueError,
     alias_list,
     collection_target,
-    is_empty,
-    is_template,
+    optional_update,
     required_text,
     text_list,
 )
@@ -85,14 +84,6 @@ def _member(client: WandbClient, version: ArtifactVersion, target: str) -> Artif
     return next((seen for seen in client.versions(target) if seen.id == version.id), None)
 
 
-def _optional_description(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidValueError(f"{name} must be a string, not {type(value).__name__}.")
-    return value
-
-
 class UpdateCollectionOperator(WandbBaseOperator):
     """
     Update a collection's description and tags (an artifact collection, a portfolio or a registry collection).
@@ -108,7 +99,7 @@ class UpdateCollectionOperator(WandbBaseOperator):
     template_fields: Sequence[str] = ("collection", "description", "tags_add", "tags_remove")
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "collection": collection_target,
-        "description": _optional_description,
+        "description": lambda name, value: optional_update(name, None, value),
         "tags_add": text_list,
         "tags_remove": text_list,
     }
@@ -131,9 +122,7 @@ class UpdateCollectionOperator(WandbBaseOperator):
         self.check_plain_arguments()
 
     def run_checked(self, context: Any, args: dict[str, Any]) -> dict[str, Any]:
-        description = args["description"]
-        if is_template(self.unrendered("description")) and is_empty(description):
-            description = None
+        description = optional_update("description", self.unrendered("description"), args["description"])
         if description is None and not args["tags_add"] and not args["tags_remove"]:
             raise InvalidValueError(
                 f"description, tags_add and tags_remove are all empty (description={self.description!r}, "

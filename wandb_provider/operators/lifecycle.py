@@ -6,47 +6,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._airflow import version_xcom
-from .._values import InvalidValueError, alias_list, is_empty, required_text
+from .._values import InvalidValueError, alias_list, required_text, ttl
 from ._base import ArgumentCheck, WandbBaseOperator
 from .artifacts import _flag
-from .retention import DEFAULT_PROTECTED_ALIASES, _age_limit
-
-TTL_INHERIT = "inherit"
+from .retention import DEFAULT_PROTECTED_ALIASES
 
 
-def _ttl(name: str, value: Any) -> int | str | None:
-    """Seconds (> 0) from a number, a timedelta or ISO 8601 text (``"P30D"``); ``None`` written in the
-    DAG file for no TTL; ``"inherit"`` for the team's default. A template that renders empty is refused."""
-    from ..client.rules import check_ttl
-
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lower() == TTL_INHERIT:
-        return TTL_INHERIT
-    if is_empty(value):
-        raise InvalidValueError(
-            f"{name} is empty (it is {value!r}); a template that renders nothing does not remove a TTL.",
-            hint=f"Give a duration (seconds, 'P30D'), None in the DAG file for no TTL, or {TTL_INHERIT!r}.")
-    try:
-        limit = _age_limit(value, name)
-        if limit is None or limit.total_seconds() < 1:
-            raise InvalidValueError(f"{name}={value!r} is not a positive duration of at least one second.",
-                                    hint="E.g. 'P30D' or 86400; None in the DAG file removes the TTL.")
-        return check_ttl(int(limit.total_seconds()))
-    except InvalidValueError as exc:
-        raise InvalidValueError(exc.message, hint=exc.hint) from None
-
-
-def _pinned_version(name: str, value: Any) -> str:
-    """A version named by its index (``...:vN``): an alias could point at another version on a retry."""
-    from ..client.errors import InvalidArtifactPathError
+def _version_by_index(name: str, value: Any) -> str:
+    """A version named by its index (``...:vN``): an alias could point at another version on a retry.
+    A path that breaks W&B's rules is the client's ``InvalidArtifactPathError`` (naming the path)."""
     from ..client.paths import ArtifactPath
 
     text = required_text(name, value)
-    try:
-        path = ArtifactPath.parse(text, default_entity="entity", default_project="project")
-    except InvalidArtifactPathError as exc:
-        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
+    path = ArtifactPath.parse(text, default_entity="entity", default_project="project")
     if not path.is_version:
         raise InvalidValueError(
             f"{name} {text!r} does not name a version index; deleting through an alias could delete another "
@@ -85,7 +57,7 @@ class SetArtifactTTLOperator(WandbBaseOperator):
     """
 
     template_fields: Sequence[str] = ("artifact", "ttl", "drop_aliases")
-    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {"artifact": required_text, "ttl": _ttl,
+    argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {"artifact": required_text, "ttl": ttl,
                                                               "drop_aliases": alias_list}
 
     def __init__(self, *, artifact: str, ttl: Any, drop_aliases: Sequence[str] | str = (),
@@ -140,7 +112,7 @@ class DeleteArtifactVersionOperator(WandbBaseOperator):
 
     template_fields: Sequence[str] = ("artifact", "drop_aliases")
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
-        "artifact": _pinned_version,
+        "artifact": _version_by_index,
         "drop_aliases": alias_list,
     }
 

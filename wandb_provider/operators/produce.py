@@ -7,7 +7,6 @@ rendering, before any request.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,13 +16,14 @@ from .._values import (
     InvalidValueError,
     alias_list,
     is_empty,
+    items,
     mapping,
     optional_text,
     required_text,
+    sources,
     text_list,
     typed_from_template,
 )
-from ..client.errors import WandbError
 from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
@@ -31,17 +31,10 @@ if TYPE_CHECKING:
     from ..client.models import WandbRun
 
 
-def _typed(name: str, check: Any) -> Any:
-    """Run a client check as an argument check: its typed error, reworded as this argument's."""
-    try:
-        return check()
-    except WandbError as exc:
-        raise InvalidValueError(f"{name}: {exc.message}", hint=exc.hint) from None
-
-
 def artifact_name(name: str, value: Any) -> str:
-    """``[entity/][project/]collection``: no alias, no registry (versions are logged into a project)."""
-    from ..client.paths import REGISTRY_PREFIX, check_entity, check_name, check_project
+    """``[entity/][project/]collection``: no alias, no registry (versions are logged into a project).
+    Each part is checked by W&B's naming rules (``client.rules``), whose errors name the value."""
+    from ..client.rules import REGISTRY_PREFIX, check_entity, check_name, check_project
 
     text = required_text(name, value)
     if ":" in text:
@@ -53,53 +46,18 @@ def artifact_name(name: str, value: Any) -> str:
     if len(parts) > 1 and parts[-2].startswith(REGISTRY_PREFIX):
         raise InvalidValueError(f"{name} {text!r} is a registry: versions are logged into a project, then linked.",
                                 hint="Log into a project and link the version with LinkArtifactOperator.")
-    _typed(name, lambda: check_name("artifact", parts[-1], text))
+    check_name("artifact", parts[-1], text)
     if len(parts) > 1:
-        _typed(name, lambda: check_project(parts[-2], text))
+        check_project(parts[-2], text)
     if len(parts) == 3:
-        _typed(name, lambda: check_entity(parts[0], text))
+        check_entity(parts[0], text)
     return text
 
 
 def artifact_type(name: str, value: Any) -> str:
-    from ..client.paths import check_name
+    from ..client.rules import check_artifact_type
 
-    text = required_text(name, value)
-    _typed(name, lambda: check_name("artifact type", text))
-    if text.startswith("wandb-") or text == "job":
-        raise InvalidValueError(f"{name} {text!r} is reserved by W&B.", hint="Choose another type name.")
-    return text
-
-
-def _sources(name: str, value: Any) -> Any:
-    """Files or references in one of their shapes (path, glob, list, list literal, mapping or its literal);
-    empty means none. Whether the files exist is checked after rendering."""
-    if is_empty(value) or value in ((), [], {}):
-        return None
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if isinstance(value, Mapping):
-        value = {key: os.fspath(item) if isinstance(item, os.PathLike) else item for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        value = [os.fspath(item) if isinstance(item, os.PathLike) else item for item in value]
-    if isinstance(value, str):
-        text = value.strip()
-        if text[0] + text[-1] == "{}":
-            return _sources(name, mapping(name, text))
-        if text[0] + text[-1] in ("[]", "()"):
-            return _sources(name, text_list(name, text))
-        return text
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str) or not isinstance(item, str) or not item.strip():
-                raise InvalidValueError(f"{name}: {key!r}: {item!r} is not 'name in the artifact': 'local path'.")
-        return dict(value)
-    if isinstance(value, (list, tuple)):
-        for position, item in enumerate(value, start=1):
-            if not isinstance(item, str) or not item.strip():
-                raise InvalidValueError(f"{name}: item {position} ({item!r}) is not a path or URL.")
-        return list(value)
-    raise InvalidValueError(f"{name} must be a path, a glob, a list of them or a mapping, not {type(value).__name__}.")
+    return check_artifact_type(required_text(name, value))
 
 
 def _metadata(name: str, value: Any) -> dict[str, Any] | None:
@@ -112,36 +70,24 @@ def _metadata(name: str, value: Any) -> dict[str, Any] | None:
         raise InvalidValueError(
             f"{name}: the key {PROVENANCE_KEY!r} is where the operator records the Airflow task that logged "
             "the version.", hint=f"Rename your key {PROVENANCE_KEY!r}.")
-    checked: dict[str, Any] = _typed(name, lambda: check_metadata(meta))
-    return checked
+    return check_metadata(meta)
 
 
 def _tags(name: str, value: Any) -> list[str]:
     from ..client.rules import check_tags
 
-    items = text_list(name, value)
-    tags: list[str] = _typed(name, lambda: check_tags(items, name))
-    return tags
+    return check_tags(text_list(name, value), name)
 
 
 def _inputs(name: str, value: Any) -> list[dict[str, Any] | str]:
     """``inputs``: versions the new one is made from: pins (the XCom of an upstream W&B task: its
-    ``id`` and ``digest``) or artifact paths; one or a list, or a rendered literal of either."""
-    from collections.abc import Mapping as _Mapping
-
-    from .._values import literal_from_text, mapping, required_text
+    ``id`` and ``digest``, read by ``pins.pin_of``) or artifact paths; one or a list, or a rendered
+    literal of either (``_values.items``)."""
     from ..pins import pin_of
 
-    if is_empty(value) or value in ((), [], {}):
-        return []
-    if isinstance(value, str) and value.strip().startswith(("[", "(")):
-        value = literal_from_text(value.strip())
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
     result: list[dict[str, Any] | str] = []
-    for item in items:
-        if isinstance(item, str) and item.strip().startswith("{"):
-            item = mapping(name, item)
-        if isinstance(item, _Mapping):
+    for item in items(name, value):
+        if isinstance(item, Mapping):
             pin_of(item)
             result.append(dict(item))
         else:
@@ -191,8 +137,8 @@ class LogArtifactOperator(WandbBaseOperator):
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "name": artifact_name,
         "type": artifact_type,
-        "files": _sources,
-        "references": _sources,
+        "files": sources,
+        "references": sources,
         "metadata": _metadata,
         "description": optional_text,
         "aliases": alias_list,

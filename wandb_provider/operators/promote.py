@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._compat import require_airflow
-from .._values import InvalidValueError, is_empty, is_template, mapping, optional_text, required_text
+from .._values import (
+    InvalidValueError,
+    approver,
+    expected_holder,
+    is_empty,
+    is_template,
+    optional_text,
+    required_text,
+)
 from ._base import ArgumentCheck, WandbBaseOperator
 from .artifacts import _choice, _flag, _gate
 from .verify import _folder, _pin, folder_problems, stop_naming, version_problems
@@ -30,33 +38,6 @@ def _alias(name: str, value: Any) -> str:
     text = required_text(name, value)
     check_alias_names([text], name)
     return text
-
-
-def _approver(name: str, value: Any) -> dict[str, Any] | None:
-    """Who approved: the ``responded_by_user`` of Airflow's approval (``{"id": ..., "name": ...}``),
-    or a name. Empty: nobody."""
-    if is_empty(value):
-        return None
-    if isinstance(value, str) and not value.strip().startswith("{"):
-        return {"id": None, "name": value.strip()}
-    given = mapping(name, value) or {}
-    if isinstance(given.get("responded_by_user"), Mapping):
-        given = dict(given["responded_by_user"])
-    if not given.get("id") and not given.get("name"):
-        raise InvalidValueError(f"{name} {value!r} names no user (no 'id' or 'name').")
-    return {"id": given.get("id"), "name": given.get("name")}
-
-
-def _version(name: str, value: Any) -> str | None:
-    """``expect_holder``: ``"vN"``; ``"none"`` for "held by no version"; empty for no check."""
-    from ..client.paths import is_version
-
-    if is_empty(value):
-        return None
-    text = str(value).strip()
-    if text.lower() == "none" or is_version(text):
-        return text.lower() if text.lower() == "none" else text
-    raise InvalidValueError(f"{name} must be a version such as 'v3' (or 'none'), not {value!r}.")
 
 
 def actor(context: Mapping[str, Any], approver: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -132,8 +113,8 @@ class PromoteArtifactOperator(WandbBaseOperator):
         "path": _folder,
         "expected_type": optional_text,
         "link_to": optional_text,
-        "approved_by": _approver,
-        "expect_holder": _version,
+        "approved_by": approver,
+        "expect_holder": expected_holder,
     }
 
     def __init__(

@@ -6,46 +6,13 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._values import duration
 from ._base import ArgumentCheck, WandbBaseOperator
 
 if TYPE_CHECKING:
     from ..client import ArtifactVersion
 
 DEFAULT_PROTECTED_ALIASES = ("production",)
-_NO_LIMIT_TEXT = ("", "None", "none", "null")
-
-
-def _age_limit(older_than: Any, name: str = "older_than") -> dt.timedelta | None:
-    """``older_than`` (or the argument ``name``) as a duration: seconds (a number, or text that reads
-    as one), a timedelta, or an ISO 8601 duration such as ``"P30D"``; None/empty for none.
-    ``InvalidValueError`` else."""
-    from ..client.errors import InvalidValueError
-    from ..client.values import as_number
-
-    if older_than is None or (isinstance(older_than, str) and older_than.strip() in _NO_LIMIT_TEXT):
-        return None
-    problem = "it is not a duration (seconds, a timedelta or ISO 8601 such as 'P30D')"
-    limit: dt.timedelta | None = None
-    if isinstance(older_than, dt.timedelta):
-        limit = older_than
-    elif not isinstance(older_than, bool) and (seconds := as_number(older_than)) is not None:
-        if seconds.is_finite() and abs(seconds) < 10**12:
-            limit = dt.timedelta(seconds=float(seconds))
-        else:
-            problem = "it is not a finite number of seconds"
-    elif isinstance(older_than, str):
-        import pendulum
-
-        try:
-            parsed = pendulum.parse(older_than.strip())
-        except Exception:  # pendulum raises its own ParserError (and ValueError) for any bad text
-            parsed = None
-        limit = parsed if isinstance(parsed, dt.timedelta) else None
-    if limit is None:
-        raise InvalidValueError(f"{name}={older_than!r}: {problem}.", hint="E.g. 'P30D', 86400 or None.")
-    if limit < dt.timedelta(0):
-        raise InvalidValueError(f"{name}={older_than!r} is negative; give a length of time, e.g. 'P30D'.")
-    return limit
 
 
 def _collection(name: str, value: Any) -> str:
@@ -92,7 +59,7 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
     template_fields: Sequence[str] = ("collection", "older_than")
     argument_checks: ClassVar[Mapping[str, ArgumentCheck]] = {
         "collection": _collection,
-        "older_than": lambda name, value: _age_limit(value, name),
+        "older_than": duration,
     }
 
     def __init__(
@@ -147,7 +114,7 @@ class DeleteArtifactVersionsOperator(WandbBaseOperator):
             )
         if not isinstance(self.older_than, str):
             try:
-                _age_limit(self.older_than)
+                duration("older_than", self.older_than)
             except InvalidValueError as exc:
                 raise InvalidValueError(f"{where}: {exc.message}", hint=exc.hint) from None
 

@@ -9,14 +9,12 @@ in one message; a failed verification fails the task without retries, or skips i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from .._airflow import version_xcom
 from .._values import InvalidValueError, is_empty, is_template, mapping, optional_text, required_text
-from ..client.paths import is_version
 from ._base import ArgumentCheck, WandbBaseOperator
 from .artifacts import _choice, _flag, _gate
 
@@ -27,42 +25,22 @@ FAILURE_OUTCOMES = ("fail", "skip")
 REPORT_XCOM_KEY = "verify_report"
 LISTED_FILES = 100  # per kind in the report; the counts are always complete
 NAMED_IN_MESSAGE = 10
-_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 REFERENCES_NOT_CHECKED = (
     "not checked: no checksum was recorded when they were placed (their size alone proves nothing)"
 )
 
 
 def _pin(name: str, value: Any) -> dict[str, str] | None:
-    """What the version must be: an upstream version XCom (its ``digest`` and ``id``), or text: a
+    """What the version must be, read as written or rendered (a dict literal) and parsed by the one
+    pin reader (``pins.pin_of``): an upstream version XCom (its ``digest`` and ``id``), or text: a
     digest (32 hex digits), ``vN``, or ``entity/project/collection:vN``. Empty: no pin."""
+    from ..pins import pin_of
+
     if is_empty(value):
         return None
-    if isinstance(value, Mapping) or (isinstance(value, str) and value.strip().startswith("{")):
-        given = mapping(name, value) or {}
-        if isinstance(given.get("artifact"), Mapping) and "digest" not in given:
-            given = dict(given["artifact"])  # the XCom of an alias update or a TTL change
-        pin = {key: given[key].strip() for key in ("digest", "id", "qualified_name")
-               if isinstance(given.get(key), str) and given[key].strip()}
-        if "digest" not in pin and "id" not in pin:
-            raise InvalidValueError(
-                f"{name} is a dict without 'digest' or 'id' (keys: {sorted(map(str, given))[:10]}).",
-                hint="Pass the XCom of an upstream W&B task (e.g. UseArtifactOperator), a digest or a version.")
-        if "digest" in pin and not _DIGEST.match(pin["digest"]):
-            raise InvalidValueError(f"{name}['digest'] {pin['digest']!r} is not a W&B digest (32 hex digits).")
-        return pin
-    text = required_text(name, value)
-    if _DIGEST.match(text.lower()):
-        return {"digest": text.lower()}
-    if is_version(text):
-        return {"version": text}
-    collection, _, version = text.rpartition(":")
-    if len(collection.split("/")) == 3 and all(collection.split("/")) and is_version(version):
-        return {"qualified_name": text}
-    raise InvalidValueError(
-        f"{name} {text!r} is neither a digest (32 hex digits), a version ('v3'), "
-        "'entity/project/collection:v3', nor the XCom of an upstream W&B task.",
-        hint="An alias such as 'production' can move; pin what an upstream task resolved instead.")
+    if isinstance(value, str):
+        value = mapping(name, value) if value.strip().startswith("{") else required_text(name, value)
+    return pin_of(value, whole=False, what=name).fields()
 
 
 def _folder(name: str, value: Any) -> str | None:

@@ -85,17 +85,17 @@ class ArtifactEventTrigger(BaseEventTrigger):
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         from .._airflow import translate_errors
-        from .._values import InvalidValueError, is_empty, mapping, required_text
+        from .._values import InvalidValueError, gate, is_empty, required_text
         from ..client.conditions import validate_gate
 
         with translate_errors(f"{type(self).__name__} for {collection!r}"):
             required_text("wandb_conn_id", wandb_conn_id)
             alias = None if is_empty(alias) else alias
             CollectionWatch.of(required_text("collection", collection), [alias] if alias else [])
-            gate = mapping("require", require)
+            checked = validate_gate(gate("require", require))
             from ..client.gates import reads
 
-            if reads(validate_gate(gate)).any:
+            if reads(checked).any:
                 raise InvalidValueError(
                     "require: run.* and relative terms read more than the shared poll of the collection, so the "
                     "event trigger cannot decide them.",
@@ -108,7 +108,7 @@ class ArtifactEventTrigger(BaseEventTrigger):
                     f"poll_interval must be a number of seconds >= {MIN_POLL_INTERVAL}, not {poll_interval!r}.")
         self.collection = collection.strip()
         self.alias = alias
-        self.require = gate or None
+        self.require = checked or None
         self.last_seen = last_seen
         self.wandb_conn_id = wandb_conn_id
         self.poll_interval = float(poll_interval)
