@@ -191,15 +191,7 @@ class Reads:
         return artifact if isinstance(artifact, ArtifactVersion) else self.artifact(artifact)
 
     def manifest(self, artifact: ArtifactRef) -> Manifest:
-        """Fetch, check and parse a version's manifest.
-
-        The manifest must be a version-1 W&B manifest whose entries hash to the version's digest;
-        a damaged one is fetched once more, then refused.
-
-        :raises ArtifactIntegrityError: Not JSON, a field of the wrong type (the entry is named), or
-            entries that do not hash to the version's digest.
-        :raises UnsafePathError: An entry path that is not a plain relative path.
-        """
+        """The version's manifest, checked and parsed (``WandbClient.manifest`` says what is refused)."""
         from ._transport import raise_for_status
         from .errors import ArtifactIntegrityError
 
