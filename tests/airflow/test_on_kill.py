@@ -19,6 +19,16 @@ pytestmark = pytest.mark.wandb_server(seed="demo")
 HELD_FOR = 120  # seconds the server holds each file body: far beyond any bound below
 
 
+def _seed_big_and_a_user_root(server, tmp_path: Path) -> tuple[Path, dict[str, str | bytes]]:
+    """A 24-file version to download, and a root holding one file of the user's: (root, its view)."""
+    server.seed_artifact("big", {f"part-{i:03d}.bin": os.urandom(64 * 1024) for i in range(24)},
+                         project="churn", entity="acme")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "mine.txt").write_text("the user's own file\n")
+    return root, user_view(root)
+
+
 def _wait_for_file_requests(server, process: subprocess.Popen, count: int = 3, timeout: float = 300.0) -> None:
     """Until the download has asked for files (it is then held by the fault hook)."""
     deadline = time.monotonic() + timeout
@@ -34,12 +44,7 @@ def _wait_for_file_requests(server, process: subprocess.Popen, count: int = 3, t
 @pytest.mark.slow
 def test_sigterm_cancels_a_held_download_within_seconds_and_leaves_root_as_it_was(
         wandb_env, airflow_db: None, tmp_path: Path) -> None:
-    wandb_env.seed_artifact("big", {f"part-{i:03d}.bin": os.urandom(64 * 1024) for i in range(24)},
-                            project="churn", entity="acme")
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "mine.txt").write_text("the user's own file\n")
-    before = user_view(root)
+    root, before = _seed_big_and_a_user_root(wandb_env, tmp_path)
     wandb_env.set_faults([{"route": "files", "kind": "delay", "seconds": HELD_FOR, "path": ".bin"}])
     wandb_env.reset_stats()
     airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
@@ -73,12 +78,7 @@ def test_on_kill_cancels_a_held_download_and_leaves_root_as_it_was(wandb_env, tm
     from wandb_provider.client.errors import CancelledError
     from wandb_provider.operators.artifacts import UseArtifactOperator
 
-    wandb_env.seed_artifact("big", {f"part-{i:03d}.bin": os.urandom(64 * 1024) for i in range(24)},
-                            project="churn", entity="acme")
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "mine.txt").write_text("the user's own file\n")
-    before = user_view(root)
+    root, before = _seed_big_and_a_user_root(wandb_env, tmp_path)
     wandb_env.set_faults([{"route": "files", "kind": "hold", "seconds": HELD_FOR, "path": ".bin"}])
     operator = UseArtifactOperator(task_id="download", artifact="acme/churn/big:v0", max_workers=4, use_cache=False,
                                    root=str(root))
