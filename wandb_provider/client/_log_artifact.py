@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _queries as q
+from . import rules
 from ._alias_moves import update_aliases
 from ._hashing_files import DEFAULT_MULTIPART_THRESHOLD
 from ._metadata_writes import update
@@ -35,7 +36,7 @@ def log_artifact(
     project: str | None = None,
     entity: str | None = None,
     references: Any = (),
-    metadata: Mapping[str, Any] | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
     description: str | None = None,
     aliases: str | Sequence[str] = (),
     tags: str | Sequence[str] = (),
@@ -54,7 +55,7 @@ def log_artifact(
 
     plan = log_plan(reads, name, type, files, project, entity, references, metadata, description, aliases,
                     tags, run, multipart_threshold, max_workers)
-    plan.algorithm = digest_algorithm_of(digest_algorithm)
+    plan.algorithm = rules.digest_algorithm(digest_algorithm)
     cancel = cancel if cancel is not None else threading.Event()
     with cancellable(cancel):
         dest_entity = plan.entity or reads.default_entity()
@@ -135,22 +136,16 @@ def apply_to_existing(reads: Reads, version: ArtifactVersion, plan: LogPlan, log
 
 
 def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None, entity: str | None,
-             references: Any, metadata: Mapping[str, Any] | str | None, description: str | None,
+             references: Any, metadata: Mapping[str, Any] | None, description: str | None,
              aliases: str | Sequence[str], tags: str | Sequence[str], run: Any,
              multipart_threshold: int, max_workers: int | None) -> LogPlan:
-    """Check every argument of ``log_artifact`` (no request)."""
-    import json as jsonlib
+    """Check every argument of ``log_artifact`` (no request): typed values, by ``rules``."""
+    from .paths import REGISTRY_PREFIX, check_entity, check_project
+    from .rules import check_alias_names, check_artifact_type, check_metadata, check_tags, name_list
 
-    from ._metadata import check_metadata, check_tags
-    from .paths import REGISTRY_PREFIX, check_alias, check_entity, check_name, check_project
-    from .rules import name_list
-
-    for kind, value in (("artifact", name), ("artifact type", type)):
-        if not isinstance(value, str):
-            raise InvalidValueError(f"the {kind} name must be text, not {value!r}.")
-    check_name("artifact type", type)
-    if type.startswith("wandb-") or type == "job":
-        raise InvalidValueError(f"artifact type {type!r} is reserved by W&B.", hint="Choose another type name.")
+    if not isinstance(name, str):
+        raise InvalidValueError(f"the artifact name must be text, not {name!r}.")
+    check_artifact_type(type)
     run = as_run(run) if run is not None else None
     name, project, entity = destination(name, project, entity, run, reads.config)
     check_project(project)
@@ -162,22 +157,13 @@ def log_plan(reads: Reads, name: str, type: str, files: Any, project: str | None
     if run is not None and (run.project != project or (entity is not None and run.entity != entity)):
         raise InvalidValueError(f"run {run.path} logs into its own project, not {entity}/{project}.",
                                 hint="Leave project/entity unset, or use a run of that project.")
-    names = [a for a in name_list(aliases, "aliases") if a != "latest"]
-    for alias in names:
-        check_alias(alias, allow_version=False)
+    names = list(check_alias_names([a for a in name_list(aliases, "aliases") if a != "latest"], "aliases"))
     tag_names = check_tags(tags, "tags")
-    if isinstance(metadata, str):
-        text = metadata
-        try:
-            metadata = jsonlib.loads(text) if text.strip() else None
-        except ValueError as exc:  # says where, never what: the text may hold secrets (a mistaken .env)
-            raise InvalidValueError(f"metadata is not JSON ({json_problem(exc)}).",
-                                    hint="Pass a JSON object, e.g. '{\"rows\": 2}'.") from None
     meta = check_metadata(metadata) if metadata is not None else {}
     if description is not None and not isinstance(description, str):
         raise InvalidValueError(f"description must be text, not {description.__class__.__name__}.")
-    threshold = positive_int(multipart_threshold, "multipart_threshold")
-    workers = positive_int(max_workers, "max_workers") if max_workers is not None else reads.config.max_workers
+    threshold = rules.positive_int(multipart_threshold, "multipart_threshold")
+    workers = rules.positive_int(max_workers, "max_workers") if max_workers is not None else reads.config.max_workers
     local, refs = check_sources(reads, files, references)
     if clash := sorted({f.name for f in local} & {r.name for r in refs}):
         raise InvalidValueError(f"{clash[0]!r} is both a file and a reference of the artifact.")
@@ -311,30 +297,3 @@ class LogPlan:
         if self.tags:
             spec["tags"] = [{"tagName": t} for t in self.tags]
         return spec
-
-
-def digest_algorithm_of(value: Any) -> str:
-    """``"MD5"`` or ``"XXH128"`` (any case, templated text too) as ``"md5"``/``"xxh128"``."""
-    text = value.strip().upper() if isinstance(value, str) else None
-    if text not in ("MD5", "XXH128"):
-        raise InvalidValueError(f"digest_algorithm must be 'MD5' or 'XXH128', not {value!r}.",
-                                hint="Leave it unset for MD5, W&B's default.")
-    return text.lower()
-
-
-def positive_int(value: Any, what: str) -> int:
-    """A whole number >= 1 (text such as ``"5242880"`` from a template included)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidValueError(f"{what} must be a whole number >= 1, not {value!r}.")
-    return value
-
-
-def json_problem(exc: ValueError) -> str:
-    """Where JSON text fails to parse, without quoting the text."""
-    import json
-
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    return type(exc).__name__

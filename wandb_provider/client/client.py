@@ -396,7 +396,7 @@ class WandbClient:
     # --- logging ---------------------------------------------------------------------------------
 
     def log_artifact(self, name: str, type: str, files: Any = None, *, project: str | None = None,
-                     entity: str | None = None, references: Any = (), metadata: Mapping[str, Any] | str | None = None,
+                     entity: str | None = None, references: Any = (), metadata: Mapping[str, Any] | None = None,
                      description: str | None = None, aliases: str | Sequence[str] = (), tags: str | Sequence[str] = (),
                      run: WandbRun | Mapping[str, Any] | None = None,
                      multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD, max_workers: int | None = None,

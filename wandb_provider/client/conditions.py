@@ -175,7 +175,7 @@ def _check_expected(key: str, op: str, expected: Any) -> Any:
     if op == "in":
         if isinstance(expected, str):
             raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not the text {expected!r}.",
-                                  hint="Pass a list, e.g. ['torch', 'jax'].")
+                                    hint="Pass a list, e.g. ['torch', 'jax'].")
         if not isinstance(expected, (list, tuple, set, frozenset)):
             raise InvalidValueError(f"{where}: 'in' needs a list of allowed values, not {type(expected).__name__}.")
         if not expected:

@@ -30,7 +30,7 @@ __all__ = [
     "MAX_METADATA_KEYS", "MAX_TTL_SECONDS", "NO_HOLDER", "NO_VALUE_TEXTS", "REGISTRY_PREFIX", "RESERVED_ALIASES",
     "as_number", "check_alias", "check_alias_names", "check_artifact_type", "check_entity", "check_holder",
     "check_link_target", "check_metadata", "check_name", "check_project", "check_tags", "check_ttl",
-    "is_no_value", "is_version", "name_list",
+    "digest_algorithm", "is_no_value", "is_version", "name_list", "positive_int",
 ]
 
 # W&B moves `latest` itself (onto the newest version of each collection); a client that sets or
@@ -140,7 +140,7 @@ def check_link_target(target: str, what: str = "target") -> str:
     in the connection's default project, so it is refused, and so is an alias (``:production``)."""
     if ":" in target:
         raise InvalidValueError(f"{what} {target!r} names an alias; a target is a collection.",
-                              hint="Pass aliases with aliases=[...].")
+                                hint="Pass aliases with aliases=[...].")
     if len(target.split("/")) < 2:
         raise InvalidValueError(
             f"{what} {target!r} names no project or registry.",
@@ -181,10 +181,10 @@ def check_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
         if "circular" in str(exc).lower():
             raise InvalidValueError("metadata contains itself (a circular reference).") from None
         raise InvalidValueError("metadata contains NaN or Infinity, which JSON (and W&B) cannot store.",
-                              hint="Replace them with None or a string.") from None
+                                hint="Replace them with None or a string.") from None
     except TypeError as exc:
         raise InvalidValueError(f"metadata is not JSON-serializable: {exc}.",
-                              hint="Convert values to str, int, float, bool, list or dict.") from None
+                                hint="Convert values to str, int, float, bool, list or dict.") from None
     value: dict[str, Any] = json.loads(text)
     return value
 
@@ -200,3 +200,20 @@ def check_tags(tags: str | Iterable[str] | None, what: str = "tags") -> list[str
             )
         result.append(tag)
     return result
+
+
+def digest_algorithm(value: Any) -> str:
+    """W&B's per-file digest for a new version, ``"MD5"`` or ``"XXH128"`` (any case), as
+    ``"md5"``/``"xxh128"``."""
+    text = value.strip().upper() if isinstance(value, str) else None
+    if text not in ("MD5", "XXH128"):
+        raise InvalidValueError(f"digest_algorithm must be 'MD5' or 'XXH128', not {value!r}.",
+                                hint="Leave it unset for MD5, W&B's default.")
+    return text.lower()
+
+
+def positive_int(value: Any, what: str) -> int:
+    """A whole number >= 1 (an ``int``, not text: reading text is the caller's layer)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidValueError(f"{what} must be a whole number >= 1, not {value!r}.")
+    return value

@@ -178,11 +178,12 @@ class LogArtifactOperator(WandbBaseOperator):
         self.max_workers = max_workers
         self.digest_algorithm = digest_algorithm
         with self.checking():
-            if not isinstance(digest_algorithm, str) or digest_algorithm.strip().upper() not in ("MD5", "XXH128"):
-                raise InvalidValueError(f"digest_algorithm must be 'MD5' or 'XXH128', not {digest_algorithm!r}.")
+            from ..client import rules
+
+            rules.digest_algorithm(digest_algorithm)
             for label, number in (("multipart_threshold", multipart_threshold), ("max_workers", max_workers)):
-                if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
-                    raise InvalidValueError(f"{label} must be a whole number >= 1, not {number!r}.")
+                if number is not None:
+                    rules.positive_int(number, label)
             if all(is_empty(v) or v in ((), [], {}) for v in (files, references)):
                 raise InvalidValueError("files and references are both empty: nothing to log.",
                                         hint="Give files=... (a path, folder, glob, list or mapping) or references.")
