@@ -79,7 +79,7 @@ report(time.perf_counter() - t)
 """
 
 
-def seed(data_dir: Path, small: int, big_mib: int) -> None:
+def seed(data_dir: Path, small: int, big_mib: int, big_files: int = 2) -> None:
     from wandb_provider.testing.config import DEFAULT_USER
     from wandb_provider.testing.store import SeedFile, Store
 
@@ -89,8 +89,8 @@ def seed(data_dir: Path, small: int, big_mib: int) -> None:
     block = os.urandom(1 << 20)
     small_files = [SeedFile(f"shard-{i // 500:02d}/item-{i:05d}.bin", os.urandom(16 * 1024)) for i in range(small)]
     store.seeder.seed_artifact(user, ENTITY, PROJECT, "small-files", "dataset", small_files)
-    big_files = [SeedFile(f"big-{n}.bin", bytes([n]) + block * big_mib) for n in range(2)]
-    store.seeder.seed_artifact(user, ENTITY, PROJECT, "big-files", "model", big_files)
+    bigs = [SeedFile(f"big-{n}.bin", bytes([n]) + block * big_mib) for n in range(big_files)]
+    store.seeder.seed_artifact(user, ENTITY, PROJECT, "big-files", "model", bigs)
     store.close()
 
 
@@ -99,6 +99,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="500 small files and 2 x 32 MiB")
     parser.add_argument("--small-files", type=int, help="override the number of small files")
     parser.add_argument("--big-mib", type=int, help="override the size of each big file (MiB)")
+    parser.add_argument("--big-files", type=int, default=2, help="how many big files (b) has")
     parser.add_argument("--cases", default="abc", help="which library cases to run (a, b, c; c needs a)")
     parser.add_argument("--workers", type=int, default=0, help="0: the client's default (2 per CPU)")
     parser.add_argument("--python-ceiling", action="store_true",
@@ -112,9 +113,10 @@ def main() -> int:
     small, big_mib = (500, 32) if args.quick else (5000, 256)
     small, big_mib = args.small_files or small, args.big_mib or big_mib
     work = Path(tempfile.mkdtemp(prefix="bench-download-"))
-    results: dict[str, Any] = {"environment": environment(), "small_files": small, "big_mib": big_mib}
+    results: dict[str, Any] = {"environment": environment(), "small_files": small, "big_mib": big_mib,
+                               "big_files": args.big_files}
     try:
-        seed(work / "data", small, big_mib)
+        seed(work / "data", small, big_mib, args.big_files)
         with server_process(work / "data") as base_url:
             small_path, big_path = f"{ENTITY}/{PROJECT}/small-files:v0", f"{ENTITY}/{PROJECT}/big-files:v0"
             w = str(args.workers)
@@ -123,7 +125,7 @@ def main() -> int:
             lister = WandbClient(base_url, API_KEY)
             workers = args.workers or lister.config.max_workers
             results["workers"] = workers
-            sizes = {small_path: (small, small * 16 * 1024), big_path: (2, 2 * ((big_mib << 20) + 1))}
+            sizes = {small_path: (small, small * 16 * 1024), big_path: (args.big_files, args.big_files * ((big_mib << 20) + 1))}
 
             def serving(path: str, run: Any) -> dict[str, Any]:
                 before = server_cpu_seconds(base_url)
@@ -308,7 +310,7 @@ def run_child_args(code: str, argv: list[str], env: dict[str, str] | None = None
 
 def print_table(results: dict[str, Any]) -> None:
     print(f"environment: {results['environment']}")
-    print(f"files: (a)/(c) {results['small_files']} x 16 KiB, (b) 2 x {results['big_mib']} MiB; "
+    print(f"files: (a)/(c) {results['small_files']} x 16 KiB, (b) {results.get('big_files', 2)} x {results['big_mib']} MiB; "
           f"{results.get('workers')} transfers in flight")
     print_library_table(results)
     cli = results.get("cli")

@@ -131,7 +131,7 @@ def cmd_versions(client: WandbClient, args: argparse.Namespace) -> int:
         return _exit.OK
     table = [("VERSION", "ALIASES", "DIGEST", "CREATED", "SIZE", "FILES", *(c.upper() for c in columns))]
     table += [(v.version, ",".join(v.aliases) or "-", v.digest,
-               v.created_at.to_iso8601_string() if v.created_at else "-", _size(v.size), str(v.file_count),
+               v.created_at.isoformat() if v.created_at else "-", _size(v.size), str(v.file_count),
                *(_cell(_column(v, c)) for c in columns))
               for v in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
