@@ -167,6 +167,31 @@ def test_corrupt_and_cut_bodies_are_retried_with_logged_backoff_and_bounded(wand
     assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 4  # bounded: 5 attempts
 
 
+def test_a_big_file_is_verified_and_cached_only_when_whole(wandb_server, tmp_path: Path) -> None:
+    """A file of 9 MiB is hashed on a helper thread and copied into the cache as it arrives: a corrupt
+    or cut attempt leaves nothing in the cache, the retry's verified bytes land in both."""
+    big = os.urandom(9 << 20)
+    wandb_server.seed_artifact("big", {"model.bin": big}, project="p")
+    wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "model.bin", "times": 1},
+                             {"route": "files", "kind": "truncate", "path": "model.bin", "times": 1}])
+    client = _client(wandb_server, tmp_path, max_retries=4)
+    result = client.download("big", tmp_path / "out")
+    assert (tmp_path / "out" / "model.bin").read_bytes() == big and result.bytes_downloaded == len(big)
+    blobs = [p for p in (tmp_path / "cache" / "obj").rglob("*") if p.is_file()]
+    assert len(blobs) == 1 and blobs[0].name.endswith(hashlib.md5(big).hexdigest())
+    _cache_is_sound(tmp_path / "cache")
+    again = client.download("big", tmp_path / "again")
+    assert again.bytes_from_cache == len(big) and (tmp_path / "again" / "model.bin").read_bytes() == big
+
+    other = os.urandom(9 << 20)
+    wandb_server.seed_artifact("bad", {"model.bin": other}, project="p")
+    wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "model.bin"}])
+    with pytest.raises(ArtifactIntegrityError, match="model.bin"):
+        client.download("bad", tmp_path / "bad")
+    assert [p for p in (tmp_path / "cache" / "obj").rglob("*") if p.is_file()] == blobs
+    assert not (tmp_path / "bad" / "model.bin").exists()
+
+
 NO_CACHE_CHILD = """
 import sys
 from wandb_provider.client import WandbClient
@@ -189,7 +214,7 @@ def test_a_rerun_after_sigkill_reuses_the_files_already_fetched_and_removes_the_
     ledger = root / ".wandb-provider"
 
     def complete() -> int:
-        return sum(1 for p in ledger.glob("staging-*/*") if p.stat().st_size == 128 * 1024)
+        return sum(1 for p in ledger.glob("staging-*/*/*") if p.stat().st_size == 128 * 1024)
 
     deadline = time.monotonic() + 30  # a bound for a failing run only; the files come in about a second
     while complete() < 4 and time.monotonic() < deadline:

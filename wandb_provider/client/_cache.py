@@ -6,8 +6,9 @@ deployment's colliding bytes to another, which W&B itself never would (README, "
 
 Layout ``<root>/obj/v2/<key[:2]>/<key[2:]>``, the key being ``<sha256 of scope and MD5>.<MD5>``
 (for an XXH128 entry's bytes ``xxh128-<hex>`` stands in for the MD5, so they never meet MD5 blobs).
-Every write is a temporary file in the cache plus an atomic rename, so a reader never sees a partial
-blob. The cache holds its own copies: roots never share an inode with it unless the caller asked for
+Every write is a temporary (or, on Linux, unnamed) file in the cache given its name only when
+complete, so a reader never sees a partial blob; a download writes its blob beside the root's file as
+the bytes arrive, named only once they are verified (``writer``). The cache holds its own copies: roots never share an inode with it unless the caller asked for
 hard links (``link_from_cache``), and every blob is hashed again as it is copied out, so a damaged
 blob is replaced, never published. ``max_bytes`` bounds the cache: least recently used blobs are
 evicted first. A cache that cannot be written (read only, full) only costs speed: the download goes
@@ -123,6 +124,21 @@ class BlobCache:
                 log.warning("The download cache %s cannot be written (%s); going on without it.", self.root, exc)
         return False
 
+    def writer(self, key: str) -> BlobWriter | None:
+        """An unnamed file in the cache to write a blob into while it downloads (Linux ``O_TMPFILE``),
+        named ``key`` by ``BlobWriter.commit`` once its bytes are verified: the cache gets its copy
+        without reading the download again. None where unsupported or unwritable (then ``put``)."""
+        flag = getattr(os, "O_TMPFILE", 0)
+        if not flag or not _PROC_FD:
+            return None
+        target = self.path(key)
+        try:
+            folder_fd = self._folder(target.parent)
+            fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
+        except OSError:
+            return None  # put() says why, once, if it cannot write either
+        return BlobWriter(fd, target.name, folder_fd)
+
     def _put_unnamed(self, source: str | Path, target: Path, folder_fd: int) -> bool:
         """Copy ``source`` into an unnamed file in the cache and give it its name only when complete
         (Linux ``O_TMPFILE``): a writer killed midway leaves nothing behind. False where unsupported."""
@@ -175,6 +191,46 @@ class BlobCache:
                 path.unlink()
                 freed += size
         return freed
+
+
+class BlobWriter:
+    """One blob being written beside its download (see ``BlobCache.writer``). A write that fails
+    (cache full, read only) only stops the copy: the download goes on and ``commit`` says False.
+    ``close`` without ``commit`` leaves nothing behind."""
+
+    def __init__(self, fd: int, name: str, folder_fd: int) -> None:
+        self.fd, self._name, self._folder_fd = fd, name, folder_fd
+        self._failed = False
+
+    def write(self, data: bytes) -> None:
+        if self._failed:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError as exc:
+            self._failed = True
+            log.warning("The download cache cannot be written (%s); going on without it.", exc)
+
+    def commit(self) -> bool:
+        """Give the blob its name; whether the cache now holds it (another process may have cached
+        the same bytes meanwhile: fine)."""
+        if self._failed:
+            return False
+        try:
+            os.link(f"/proc/self/fd/{self.fd}", self._name, dst_dir_fd=self._folder_fd, follow_symlinks=True)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            log.warning("The download cache cannot be written (%s); going on without it.", exc)
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 _PROC_FD = os.path.isdir("/proc/self/fd")

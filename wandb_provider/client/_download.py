@@ -11,6 +11,7 @@ when the caller's thread is interrupted (SIGTERM, a timeout, Ctrl-C) the downloa
 from __future__ import annotations
 
 import base64
+import contextlib
 import fnmatch
 import hashlib
 import logging
@@ -23,9 +24,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._cache import BlobCache, blob_key
-from ._hashing import CHUNK, b64, file_digest, new_hasher
-from ._localfs import copy_fd, local_file_error, try_clone
+from ._cache import BlobCache, BlobWriter, blob_key
+from ._hashing import CHUNK, HASH_BEHIND_FROM, HashBehind, b64, file_digest, new_hasher
+from ._localfs import copy_fd, local_errors, local_file_error, try_clone
 from ._references import (
     REDIRECT_STATUSES,
     ReferencePolicy,
@@ -300,9 +301,10 @@ class Downloader:
                         self._record(entry, entry.algorithm, entry.digest, size)
                         return
                     self.cache.discard(key)  # damaged: replaced by the download below
-            size = self._download_stored(entry, dest, progress)
+            tee = key if self.cache is not None and not self.link_from_cache else None
+            size, cached = self._download_stored(entry, dest, progress, tee)
             self._record(entry, entry.algorithm, entry.digest, size)
-            if self.cache is not None and key is not None:
+            if self.cache is not None and key is not None and not cached:
                 self._check_cancel()
                 if self.cache.put(key, dest, link=self.link_from_cache):
                     _make_read_only(dest)
@@ -362,19 +364,26 @@ class Downloader:
         os.unlink(dest)
         return False
 
-    def _download_stored(self, entry: ManifestEntry, dest: str, progress: _Progress) -> int:
+    def _download_stored(self, entry: ManifestEntry, dest: str, progress: _Progress, cache_key: str | None
+                         ) -> tuple[int, bool]:
+        """Download ``entry`` into ``dest``; return its size and whether the cache got its copy on the
+        way (written beside ``dest`` under ``cache_key``, named only once the bytes are verified)."""
         refreshed = False
 
-        def attempt() -> int:
+        def attempt() -> tuple[int, bool]:
             nonlocal refreshed
+            cached = False
             url, generation = self._url(entry.path)
+            tee = self.cache.writer(cache_key) if self.cache is not None and cache_key is not None else None
             try:
                 with self.transport.request("GET", url, operation="DownloadFile", authenticated=False, stream=True,
                                             cancel=self.cancel, expected_size=entry.size) as response:
                     if response.status in (401, 403):
                         raise _Denied(response.status)
                     raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
-                    size, digest = self._stream(response, dest, entry.algorithm, progress)
+                    size, digest = self._stream(response, dest, entry.algorithm, progress, entry.size, tee)
+                if tee is not None and digest == entry.digest and (entry.size is None or size == entry.size):
+                    cached = tee.commit()
             except _Denied as denied:
                 if refreshed or self._renewed_recently(generation):
                     raise PermissionDeniedError(
@@ -386,6 +395,9 @@ class Downloader:
                 self._refresh_urls(generation)
                 refreshed = True
                 raise _Again(None) from None  # at once: the URLs had expired, nothing failed
+            finally:
+                if tee is not None:
+                    tee.close()  # unnamed unless committed above: a failed attempt leaves nothing
             if digest != entry.digest or (entry.size is not None and size != entry.size):
                 raise _Again(ArtifactIntegrityError(
                     f"file {entry.path!r}: downloaded {size} bytes with digest {digest}, but the manifest says "
@@ -394,7 +406,7 @@ class Downloader:
                 ))
             self._count(downloaded=size)
             progress.advance(1)
-            return size
+            return size, cached
 
         return self._attempts("file", "download", entry, attempt, _transport_failure)
 
@@ -429,24 +441,28 @@ class Downloader:
         error.__cause__ = last_error
         return error
 
-    def _stream(self, response: Response, dest: str, algorithm: str, progress: _Progress | None
-                ) -> tuple[int, str]:
-        """Write the body into ``dest``, hashing as it goes; return (size, digest)."""
-        return self._write_chunks(response.chunks(CHUNK), dest, algorithm, progress)
+    def _stream(self, response: Response, dest: str, algorithm: str, progress: _Progress | None,
+                expected_size: int | None = None, tee: BlobWriter | None = None) -> tuple[int, str]:
+        """Write the body into ``dest`` (and ``tee``), hashing as it goes; return (size, digest)."""
+        return self._write_chunks(response.chunks(CHUNK), dest, algorithm, progress, expected_size, tee)
 
-    def _write_chunks(self, chunks: Iterable[bytes], dest: str, algorithm: str, progress: _Progress | None
-                      ) -> tuple[int, str]:
-        hasher = new_hasher(algorithm)
-        size = 0
-        with open(dest, "wb") as out:
-            for chunk in chunks:
-                self._check_cancel()
-                hasher.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-                if progress is not None:
-                    progress.advance(0, len(chunk))
-        return size, b64(hasher.digest())
+    def _write_chunks(self, chunks: Iterable[bytes], dest: str, algorithm: str, progress: _Progress | None,
+                      expected_size: int | None = None, tee: BlobWriter | None = None) -> tuple[int, str]:
+        behind = expected_size is not None and expected_size >= HASH_BEHIND_FROM and algorithm == "md5"
+        with HashBehind(algorithm) if behind else contextlib.nullcontext() as pipe:
+            hasher = pipe if pipe is not None else new_hasher(algorithm)
+            size = 0
+            with open(dest, "wb") as out:
+                for chunk in chunks:
+                    self._check_cancel()
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    if tee is not None:
+                        tee.write(chunk)
+                    size += len(chunk)
+                    if progress is not None:
+                        progress.advance(0, len(chunk))
+            return size, b64(hasher.digest())
 
     def _fetch_reference(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:
         assert entry.ref is not None
@@ -585,6 +601,9 @@ class Downloader:
             if plan.fetch:
                 staging = str(session.make_staging())
                 staged = {e.path: f"{staging}/{staged_name(e.path)}" for e in plan.fetch}
+                with local_errors("create a staging folder in the root", staging):
+                    for shard in {name.rsplit("/", 1)[0] for name in staged.values()}:
+                        os.mkdir(shard)
                 todo = self._salvage(plan.fetch, staged, session.stale, progress)
                 session.drop_stale()
                 self._fetch_all(todo, staged, progress)
@@ -648,8 +667,12 @@ class Downloader:
 
 
 def staged_name(path: str) -> str:
-    """The staging file of an entry: the same in every run, so a re-run can find a killed run's."""
-    return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    """The staging file of an entry, inside the staging folder: the same in every run, so a re-run
+    can find a killed run's. Files go into 16 subfolders: creating a file locks its folder, and on
+    ext4 creating an inode costs ~0.3 ms of CPU, so workers creating files in one folder queue
+    behind each other (bench/README.md, "Honest limits")."""
+    name = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{name[0]}/{name}"
 
 
 def _about(error: WandbError, subject: str) -> WandbError:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
 CHUNK = 1 << 20
+HASH_BEHIND_FROM = 8 << 20  # bytes: below this a helper thread costs more than it saves
 
 
 def b64(digest: bytes) -> str:
@@ -35,3 +38,42 @@ def file_digest(path: str | Path, algorithm: str) -> str:
         while chunk := fh.read(CHUNK):
             hasher.update(chunk)
     return b64(hasher.digest())
+
+
+class HashBehind:
+    """MD5 on a helper thread, a few chunks behind the thread that receives and writes them.
+
+    MD5 runs at ~600 MB/s on one core, about the speed of receiving and writing the same bytes, so
+    one big download on one thread is bound by their sum; with the hash behind it uses two cores.
+    ``hashlib`` drops the GIL while it hashes a chunk. At most ``depth`` chunks wait (bounded
+    memory). Use it as a context manager: leaving stops the thread whether or not the stream ended.
+    """
+
+    def __init__(self, algorithm: str, depth: int = 8) -> None:
+        self._hasher = new_hasher(algorithm)
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="wandb-hash-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self._hasher.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._chunks.put(chunk)
+
+    def digest(self) -> bytes:
+        """The digest of every chunk given (waits for the thread to hash the last ones)."""
+        self.close()
+        return bytes(self._hasher.digest())
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+    def __enter__(self) -> HashBehind:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
