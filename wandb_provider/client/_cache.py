@@ -7,12 +7,12 @@ deployment's colliding bytes to another, which W&B itself never would (README, "
 Layout ``<root>/obj/v2/<key[:2]>/<key[2:]>``, the key being ``<sha256 of scope and MD5>.<MD5>``
 (for an XXH128 entry's bytes ``xxh128-<hex>`` stands in for the MD5, so they never meet MD5 blobs).
 Every write is a temporary (or, on Linux, unnamed) file in the cache given its name only when
-complete, so a reader never sees a partial blob; a download writes its blob beside the root's file as
-the bytes arrive, named only once they are verified (``writer``). The cache holds its own copies: roots never share an inode with it unless the caller asked for
-hard links (``link_from_cache``), and every blob is hashed again as it is copied out, so a damaged
-blob is replaced, never published. ``max_bytes`` bounds the cache: least recently used blobs are
-evicted first. A cache that cannot be written (read only, full) only costs speed: the download goes
-on without it.
+complete, so a reader never sees a partial blob; a download writes its blob beside the root's file
+as the bytes arrive, named only once they are verified (``writer``). The cache holds its own copies:
+roots never share an inode with it unless the caller asked for hard links (``link_from_cache``),
+and every blob is hashed again as it is copied out, so a damaged blob is replaced, never published.
+``max_bytes`` bounds the cache: least recently used blobs are evicted first. A cache that cannot be
+written (read only, full) only costs speed: the download goes on without it.
 """
 
 from __future__ import annotations
