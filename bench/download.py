@@ -125,7 +125,8 @@ def main() -> int:
             lister = WandbClient(base_url, API_KEY)
             workers = args.workers or lister.config.max_workers
             results["workers"] = workers
-            sizes = {small_path: (small, small * 16 * 1024), big_path: (args.big_files, args.big_files * ((big_mib << 20) + 1))}
+            big_bytes = args.big_files * ((big_mib << 20) + 1)
+            sizes = {small_path: (small, small * 16 * 1024), big_path: (args.big_files, big_bytes)}
 
             def serving(path: str, run: Any) -> dict[str, Any]:
                 before = server_cpu_seconds(base_url)
@@ -310,7 +311,8 @@ def run_child_args(code: str, argv: list[str], env: dict[str, str] | None = None
 
 def print_table(results: dict[str, Any]) -> None:
     print(f"environment: {results['environment']}")
-    print(f"files: (a)/(c) {results['small_files']} x 16 KiB, (b) {results.get('big_files', 2)} x {results['big_mib']} MiB; "
+    print(f"files: (a)/(c) {results['small_files']} x 16 KiB, (b) {results.get('big_files', 2)} x "
+          f"{results['big_mib']} MiB; "
           f"{results.get('workers')} transfers in flight")
     print_library_table(results)
     cli = results.get("cli")

@@ -109,11 +109,13 @@ base_url, key, root, name = sys.argv[1:5]
 settings = wandb.Settings(base_url=base_url, api_key=key, x_disable_stats=True, x_disable_machine_info=True)
 t = time.perf_counter()
 run = wandb.init(entity="demo", project="bench-upload", settings=settings)
+started = time.perf_counter()
 artifact = wandb.Artifact(name, type="dataset")
 artifact.add_dir(root)
 run.log_artifact(artifact).wait()
+logged = time.perf_counter() - started
 run.finish()
-report(time.perf_counter() - t)
+report(time.perf_counter() - t, log_only_s=logged)
 """
 
 
@@ -138,15 +140,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="0: the client's default (2 per CPU)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per client and case (median reported)")
     parser.add_argument("--only-small", action="store_true", help="run cases (a) and (c) only (for iterating)")
+    parser.add_argument("--only-big", action="store_true", help="run case (b) only (for iterating)")
     parser.add_argument("--small-files", type=int, help="override the number of small files")
     parser.add_argument("--big-mib", type=int, help="override the size of each big file (MiB)")
+    parser.add_argument("--big-files", type=int, default=2, help="how many big files (b) has")
     parser.add_argument("--no-cli", action="store_true", help="skip the command line against the library")
     parser.add_argument("--json")
     args = parser.parse_args()
     small, big_mib = (500, 32) if args.quick else (5000, 256)
     small, big_mib = args.small_files or small, args.big_mib or big_mib
     work = Path(tempfile.mkdtemp(prefix="bench-upload-"))
-    results: dict[str, Any] = {"environment": environment(), "small_files": small, "big_mib": big_mib}
+    results: dict[str, Any] = {"environment": environment(), "small_files": small, "big_mib": big_mib,
+                               "big_files": args.big_files}
     sdk_env = {"WANDB_DIR": str(work / "sdk-dir"), "WANDB_CACHE_DIR": str(work / "sdk-cache"),
                "WANDB_DATA_DIR": str(work / "sdk-data"), "WANDB_ARTIFACT_DIR": str(work / "sdk-artifacts"),
                "WANDB_CONFIG_DIR": str(work / "sdk-config"), "WANDB_SILENT": "true", "WANDB_CONSOLE": "off",
@@ -193,16 +198,18 @@ def main() -> int:
             }
             case("ceiling", min(small, 200), 16 * 1024, "warm-up", "warm-up")  # untimed: the server's first writes
             for i in range(args.repeat):  # interleaved, so drifts in machine speed hit every client alike
-                runs["a_small_new"]["ceiling"] += case("ceiling", small, 16 * 1024, "small-ceiling", f"a-raw-{i}")
-                first, unchanged = case("ours", small, 16 * 1024, "small-ours", f"a-ours-{i}", again=True)
-                runs["a_small_new"]["ours"].append(first)
-                runs["c_small_unchanged"]["ours"].append(unchanged)
-                runs["a_small_new"]["sdk"] += case("sdk", small, 16 * 1024, "small-sdk", f"a-sdk-{i}")
+                if not args.only_big:
+                    runs["a_small_new"]["ceiling"] += case("ceiling", small, 16 * 1024, "small-ceiling", f"a-raw-{i}")
+                    first, unchanged = case("ours", small, 16 * 1024, "small-ours", f"a-ours-{i}", again=True)
+                    runs["a_small_new"]["ours"].append(first)
+                    runs["c_small_unchanged"]["ours"].append(unchanged)
+                    runs["a_small_new"]["sdk"] += case("sdk", small, 16 * 1024, "small-sdk", f"a-sdk-{i}")
                 if args.only_small:
                     continue
-                runs["b_big_new"]["ceiling"] += case("ceiling", 2, big_mib << 20, "big-ceiling", f"b-raw-{i}")
-                runs["b_big_new"]["ours"] += case("ours", 2, big_mib << 20, "big-ours", f"b-ours-{i}")
-                runs["b_big_new"]["sdk"] += case("sdk", 2, big_mib << 20, "big-sdk", f"b-sdk-{i}")
+                big = args.big_files
+                runs["b_big_new"]["ceiling"] += case("ceiling", big, big_mib << 20, "big-ceiling", f"b-raw-{i}")
+                runs["b_big_new"]["ours"] += case("ours", big, big_mib << 20, "big-ours", f"b-ours-{i}")
+                runs["b_big_new"]["sdk"] += case("sdk", big, big_mib << 20, "big-sdk", f"b-sdk-{i}")
             for name, clients in runs.items():
                 if all(clients.values()):
                     results[name] = {client: median_run(samples) for client, samples in clients.items()}
@@ -213,9 +220,12 @@ def main() -> int:
                             o["seconds"] / u["seconds"]
                             for o, u in zip(runs[name][other], runs[name]["ours"], strict=True))
                         for other in ("sdk", "ceiling")}
+                    results[name + "_ratios"]["sdk_log_only_over_ours"] = statistics.median(
+                        o["log_only_s"] / u["seconds"]
+                        for o, u in zip(runs[name]["sdk"], runs[name]["ours"], strict=True))
             if not args.no_cli:
                 results["cli"] = compare_command_line(base_url, work, small, big_mib, args.repeat, args.workers,
-                                                      args.only_small)
+                                                      args.only_small, args.big_files)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)
@@ -225,12 +235,12 @@ def main() -> int:
 
 
 def compare_command_line(base_url: str, work: Path, small: int, big_mib: int, repeat: int, workers: int,
-                         only_small: bool) -> dict[str, Any]:
+                         only_small: bool, big_files: int = 2) -> dict[str, Any]:
     """``wandb-artifacts log`` against the same ``log_artifact`` as a ``python -c`` process (start to exit)."""
     env = {"WANDB_BASE_URL": base_url, "WANDB_API_KEY": API_KEY}
     extra = ["--workers", str(workers)] if workers else []
     out: dict[str, Any] = {}
-    cases = [("a_small_new", small, 16 * 1024)] + ([] if only_small else [("b_big_new", 2, big_mib << 20)])
+    cases = [("a_small_new", small, 16 * 1024)] + ([] if only_small else [("b_big_new", big_files, big_mib << 20)])
     for case, count, size in cases:
         runs: dict[str, list[dict[str, Any]]] = {"cli": [], "library": []}
         for i in range(repeat):
@@ -273,8 +283,8 @@ def run_child_args(code: str, argv: list[str], env: dict[str, str] | None = None
 
 def print_table(results: dict[str, Any]) -> None:
     print(f"environment: {results['environment']}")
-    print(f"files: (a)/(c) {results['small_files']} x 16 KiB, (b) 2 x {results['big_mib']} MiB; "
-          f"{results.get('workers')} transfers in flight")
+    print(f"files: (a)/(c) {results['small_files']} x 16 KiB, (b) {results.get('big_files', 2)} x "
+          f"{results['big_mib']} MiB; {results.get('workers')} transfers in flight")
     print(f"{'case':18} {'client':8} {'wall s':>7} {'CPU s':>7} {'server CPU s':>12} {'CPU ms/file':>11} "
           f"{'server ms/file':>14} {'MB/s/core':>9} {'RSS MiB':>8} {'uploaded MiB':>12}  wall s of every run")
     for case in ("a_small_new", "b_big_new", "c_small_unchanged"):
@@ -289,12 +299,14 @@ def print_table(results: dict[str, Any]) -> None:
     a, b, c = results.get("a_small_new", {}), results.get("b_big_new", {}), results.get("c_small_unchanged", {})
     if a:
         r = results["a_small_new_ratios"]
-        print(f"(a) SDK / ours = {r['sdk_over_ours']:.2f}x (goal >= 2.5); ours = {r['ceiling_over_ours']:.0%} of "
-              "the ceiling (goal >= 80%)")
+        print(f"(a) SDK / ours = {r['sdk_over_ours']:.2f}x (goal >= 2.5; {r['sdk_log_only_over_ours']:.2f}x counting "
+              f"only the SDK's add_dir + log_artifact().wait()); ours = {r['ceiling_over_ours']:.0%} of the ceiling "
+              "(goal >= 80%)")
     if b:
         r = results["b_big_new_ratios"]
-        print(f"(b) SDK / ours = {r['sdk_over_ours']:.2f}x (goal >= 1.5); ours = {r['ceiling_over_ours']:.0%} of "
-              f"the ceiling; our peak RSS {b['ours']['peak_rss_mib']:.0f} MiB (goal <= 150)")
+        print(f"(b) SDK / ours = {r['sdk_over_ours']:.2f}x (goal >= 1.5; {r['sdk_log_only_over_ours']:.2f}x counting "
+              f"only the SDK's add_dir + log_artifact().wait()); ours = {r['ceiling_over_ours']:.0%} of the ceiling; "
+              f"our peak RSS {b['ours']['peak_rss_mib']:.0f} MiB (goal <= 150)")
     if a and c:
         print(f"(c) unchanged / new = {c['ours']['seconds'] / a['ours']['seconds']:.0%} (goal <= 10%); "
               f"file bytes uploaded {c['ours']['upload_bytes']} (goal 0)")
