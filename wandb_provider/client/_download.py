@@ -452,16 +452,19 @@ class Downloader:
         with HashBehind(algorithm) if behind else contextlib.nullcontext() as pipe:
             hasher = pipe if pipe is not None else new_hasher(algorithm)
             size = 0
-            with open(dest, "wb") as out:
+            out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # unbuffered
+            try:
                 for chunk in chunks:
                     self._check_cancel()
                     hasher.update(chunk)
-                    out.write(chunk)
+                    _write_all(out, chunk)
                     if tee is not None:
                         tee.write(chunk)
                     size += len(chunk)
                     if progress is not None:
                         progress.advance(0, len(chunk))
+            finally:
+                os.close(out)
             return size, b64(hasher.digest())
 
     def _fetch_reference(self, entry: ManifestEntry, dest: str, progress: _Progress) -> None:

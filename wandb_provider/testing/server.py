@@ -273,7 +273,7 @@ class LocalWandbServer:
             state.reset = self.reset
         self._state = state
         uv_config = uvicorn.Config(
-            create_app(state), log_level="warning", lifespan="off", access_log=False,
+            create_app(state), log_level="warning", lifespan="off", access_log=False, proxy_headers=False,
             timeout_keep_alive=30, backlog=2048, timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(uv_config)
