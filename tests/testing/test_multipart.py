@@ -105,3 +105,17 @@ def test_declared_parts_must_be_numbered_from_one(wandb_server: Any) -> None:
         {"artifactID": artifact_id, "name": "big.bin", "md5": "", "uploadPartsInput": [
             {"partNumber": 2, "hexMD5": "0" * 32}]}]}}, operation_name="CreateArtifactFiles")
     assert any("numbered" in m for m in error_messages(reply))
+
+
+def test_big_parts_are_hashed_apart_and_still_checked(wandb_server: Any) -> None:
+    """Bodies of 8 MiB and more are hashed on a helper thread as they arrive: the same answers."""
+    big = [bytes([n]) * (9 << 20) for n in (1, 2)] + [b"tail"]
+    artifact_id, node = start(wandb_server, big)
+    url = node["uploadMultipartUrls"]["uploadUrlParts"][0]["uploadUrl"]
+    reply = requests.put(url, data=big[0], headers={"Content-MD5": b64(big[1])}, timeout=TIMEOUT)
+    assert reply.status_code == 400 and wandb_server.stats()["upload_bytes"] == 0
+    etags = put_parts(node, big)
+    assert etags[1] == f'"{hashlib.md5(big[0]).hexdigest()}"'
+    listed = [{"partNumber": n, "hexMD5": etags[n]} for n in sorted(etags)]
+    done = data(complete(wandb_server, artifact_id, node, listed))
+    assert done["completeMultipartUploadArtifact"]["digest"] == b64(b"".join(big))

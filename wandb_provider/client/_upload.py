@@ -397,16 +397,18 @@ class Uploader:
         ``Content-Length``, the body's framing), re-hashed as they are read; returns the raw ETag.
 
         Up to 1 MiB is read whole and checked before it is sent; more is streamed in 1 MiB chunks and
-        checked once sent. Either way the file's size, mtime and inode are compared afterwards.
+        checked once sent (hashed again only when no ``Content-MD5`` lets storage check the bytes).
+        Either way the file's size, mtime and inode are compared afterwards.
         """
         headers = {k: v for k, v in given.items() if k.lower() != "content-length"}
         headers["Content-Length"] = str(length)
         readers: list[SliceReader] = []
+        storage_checks = any(name.lower() == "content-md5" for name in headers)  # see check_stored
 
         def opener() -> bytes | SliceReader:
             if length <= CHUNK:
                 return read_checked(hashed, offset, length, md5)
-            readers.append(SliceReader(hashed, offset, length, md5))
+            readers.append(SliceReader(hashed, offset, length, md5, rehash=not storage_checks))
             return readers[-1]
 
         response = self.transport.request("PUT", url, operation="upload file", what=what, authenticated=False,

@@ -323,7 +323,8 @@ async def _receive_upload(request: Request) -> BlobWriter:
     """
     _state(request).faults.record_upload_headers(
         request.url.path, {k: v for k, v in request.headers.items() if k not in ("authorization", "cookie")})
-    writer = _state(request).store.blobs.writer()
+    declared_size = request.headers.get("content-length", "")
+    writer = _state(request).store.blobs.writer(int(declared_size) if declared_size.isdigit() else None)
     try:
         async for chunk in request.stream():
             writer.write(chunk)
