@@ -52,15 +52,22 @@ class HashBehind:
     def __init__(self, algorithm: str, depth: int = 8) -> None:
         self._hasher = new_hasher(algorithm)
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self._thread = threading.Thread(target=self._run, name="wandb-hash-behind", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="wandb-hash-behind",
+                                                                 daemon=True)
+        try:
+            self._thread.start()
+        except RuntimeError:  # no thread to be had (a process at its limit): hash inline instead
+            self._thread = None
 
     def _run(self) -> None:
         while (chunk := self._chunks.get()) is not None:
             self._hasher.update(chunk)
 
     def update(self, chunk: bytes) -> None:
-        self._chunks.put(chunk)
+        if self._thread is None:
+            self._hasher.update(chunk)
+        else:
+            self._chunks.put(chunk)
 
     def digest(self) -> bytes:
         """The digest of every chunk given (waits for the thread to hash the last ones)."""
@@ -68,9 +75,10 @@ class HashBehind:
         return bytes(self._hasher.digest())
 
     def close(self) -> None:
-        if self._thread.is_alive():
+        if self._thread is not None:
             self._chunks.put(None)
             self._thread.join()
+            self._thread = None
 
     def __enter__(self) -> HashBehind:
         return self

@@ -128,20 +128,30 @@ class _HashApart:
     the GIL while it hashes): a 128 MiB PUT costs the server's loop a third of what it did."""
 
     def __init__(self, md5: hashlib._Hash) -> None:
+        self._md5 = md5
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
-        self._thread = threading.Thread(target=self._run, args=(md5,), name="wandb-local-md5", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="wandb-local-md5",
+                                                                 daemon=True)
+        try:
+            self._thread.start()
+        except RuntimeError:  # no thread to be had: hash inline
+            self._thread = None
 
-    def _run(self, md5: hashlib._Hash) -> None:
+    def _run(self) -> None:
         while (chunk := self._chunks.get()) is not None:
-            md5.update(chunk)
+            self._md5.update(chunk)
 
     def put(self, chunk: bytes) -> None:
-        self._chunks.put(bytes(chunk))
+        if self._thread is None:
+            self._md5.update(chunk)
+        else:
+            self._chunks.put(bytes(chunk))
 
     def join(self) -> None:
-        self._chunks.put(None)
-        self._thread.join()
+        if self._thread is not None:
+            self._chunks.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 class BlobWriter:
