@@ -167,10 +167,13 @@ def test_corrupt_and_cut_bodies_are_retried_with_logged_backoff_and_bounded(wand
     assert len([r for r in caplog.records if "retrying in" in r.getMessage()]) == 4  # bounded: 5 attempts
 
 
-def test_a_big_file_is_verified_and_cached_only_when_whole(wandb_server, tmp_path: Path) -> None:
-    """A file of 9 MiB is hashed on a helper thread and copied into the cache as it arrives: a corrupt
-    or cut attempt leaves nothing in the cache, the retry's verified bytes land in both."""
-    big = os.urandom(9 << 20)
+@pytest.mark.parametrize("size", [pytest.param(64 << 10, id="small-cached-as-it-arrives"),
+                                  pytest.param(9 << 20, id="big-hashed-behind")])
+def test_a_file_is_verified_and_cached_only_when_whole(wandb_server, tmp_path: Path, size: int) -> None:
+    """A small file's cache copy is written as it arrives, a big file (9 MiB) is hashed on a helper
+    thread: either way a corrupt or cut attempt leaves nothing in the cache, and the retry's
+    verified bytes land in the root and the cache."""
+    big = os.urandom(size)
     wandb_server.seed_artifact("big", {"model.bin": big}, project="p")
     wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "model.bin", "times": 1},
                              {"route": "files", "kind": "truncate", "path": "model.bin", "times": 1}])
@@ -183,7 +186,7 @@ def test_a_big_file_is_verified_and_cached_only_when_whole(wandb_server, tmp_pat
     again = client.download("big", tmp_path / "again")
     assert again.bytes_from_cache == len(big) and (tmp_path / "again" / "model.bin").read_bytes() == big
 
-    other = os.urandom(9 << 20)
+    other = os.urandom(size)
     wandb_server.seed_artifact("bad", {"model.bin": other}, project="p")
     wandb_server.set_faults([{"route": "files", "kind": "corrupt", "path": "model.bin"}])
     with pytest.raises(ArtifactIntegrityError, match="model.bin"):

@@ -301,7 +301,11 @@ class Downloader:
                         self._record(entry, entry.algorithm, entry.digest, size)
                         return
                     self.cache.discard(key)  # damaged: replaced by the download below
-            tee = key if self.cache is not None and not self.link_from_cache else None
+            # A small file's cache copy is written as it arrives (no second open and read); a big
+            # one is copied in the kernel once verified: writing both copies of two 256 MiB files
+            # at once cost four times the system time here (bench/README.md, "Honest limits").
+            small = entry.size is not None and entry.size < HASH_BEHIND_FROM
+            tee = key if self.cache is not None and not self.link_from_cache and small else None
             size, cached = self._download_stored(entry, dest, progress, tee)
             self._record(entry, entry.algorithm, entry.digest, size)
             if self.cache is not None and key is not None and not cached:
