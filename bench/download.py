@@ -24,8 +24,9 @@ The command lines are compared on the same cases: ``wandb-artifacts get`` (run a
 ``python -m wandb_provider.cli get``, what the console script runs) against the library (the same
 call in a fresh process, timed from start to exit the same way) and the SDK's ``wandb artifact get``.
 
-Usage: python bench/download.py [--quick] [--small-files N] [--big-mib M] [--repeat 3] [--workers N]
-                                [--cases abc] [--cli-only | --no-cli] [--json out.json]
+Usage: python bench/download.py [--quick] [--small-files N] [--big-mib M] [--big-files K] [--repeat 3]
+                                [--workers N] [--cases abc] [--cli-only | --no-cli] [--json out.json]
+(the hidden benchmark's sizes: --small-files 2000 --big-mib 128 --big-files 1)
 """
 
 from __future__ import annotations

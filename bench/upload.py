@@ -8,7 +8,8 @@ One local W&B server (its own process, data on disk) receives, each client in a 
 Every measured run of (a) and (b) logs content the server has never seen (a unique header per file),
 so no client profits from the other's uploads. Wall times cover hashing, the upload sequence and the
 commit (for the SDK: ``wandb.init`` to ``run.finish()``, its run bookkeeping included, since that is
-what logging an artifact costs with it), not interpreter start-up. Uploaded file bytes are counted by
+what logging an artifact costs with it; the ratio counting only its ``add_dir`` and
+``log_artifact().wait()`` is printed beside), not interpreter start-up. Uploaded file bytes are counted by
 the server (``/_admin/stats``). The SDK's uploads run in its ``wandb-core`` sidecar, whose memory is
 not in the SDK's RSS column.
 
@@ -27,8 +28,9 @@ are the median of each round's ratio. Unless --no-cli, ``wandb-artifacts log`` (
 ``python -m wandb_provider.cli log``) is timed against the same ``log_artifact`` call run as a
 ``python -c`` process, both from start to exit, on cases (a) and (b).
 
-Usage: python bench/upload.py [--quick] [--small-files N] [--big-mib M] [--repeat 3] [--workers N]
-                              [--only-small] [--no-cli] [--json out.json]
+Usage: python bench/upload.py [--quick] [--small-files N] [--big-mib M] [--big-files K] [--repeat 3]
+                              [--workers N] [--only-small | --only-big] [--no-cli] [--json out.json]
+(the hidden benchmark's sizes: --small-files 1000 --big-mib 128 --big-files 1)
 """
 
 from __future__ import annotations
