@@ -13,6 +13,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,28 @@ def run_child(code: str, env: dict[str, str] | None = None, timeout: float = 180
         if line.startswith("RESULT "):
             return {**json.loads(line[7:]), "tree_cpu_s": _children_cpu() - before}
     raise RuntimeError(f"child failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
+
+
+def wall_seconds(argv: list[str], env: dict[str, str], timeout: float = 1800) -> float:
+    """Run a command to its end; return its wall time from start to exit, in seconds.
+
+    The wait blocks in ``waitpid`` (a timer kills a command that overruns ``timeout``): with a
+    timeout, ``subprocess.run`` polls the child with sleeps of up to 50 ms, which rounded every time
+    it measured up to the next ~50 ms."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        assert proc.stderr is not None
+        errors = proc.stderr.read()  # to its end: the command has closed its standard error
+        proc.wait()
+    finally:
+        killer.cancel()
+    seconds = time.perf_counter() - began
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[0]} {argv[1]} failed (exit {proc.returncode}):\n{errors[-3000:].decode()}")
+    return seconds
 
 
 def stats(base_url: str) -> dict[str, Any]:

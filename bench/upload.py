@@ -40,10 +40,8 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +57,7 @@ from _harness import (
     server_cpu_seconds,
     server_process,
     stats,
+    wall_seconds,
 )
 
 ENTITY, PROJECT = "demo", "bench-upload"
@@ -253,9 +252,7 @@ def compare_command_line(base_url: str, work: Path, small: int, big_mib: int, re
                 argv = ([sys.executable, "-m", "wandb_provider.cli", "log", name, str(root), "--type", "dataset",
                          "--entity", "demo", "--project", "bench-upload", "-q", *extra] if client == "cli"
                         else [sys.executable, "-c", LIBRARY_COMMAND, name, str(root), str(workers)])
-                began = time.perf_counter()
-                subprocess.run(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, check=True, timeout=1800)
-                runs[client].append({"seconds": time.perf_counter() - began, "peak_rss_mib": 0.0})
+                runs[client].append({"seconds": wall_seconds(argv, env), "peak_rss_mib": 0.0})
                 shutil.rmtree(root, ignore_errors=True)
         out[case] = {client: median_run_wall(samples) for client, samples in runs.items()}
         out[case]["cli_over_library"] = statistics.median(
