@@ -305,8 +305,8 @@ class Downloader:
             # one is copied in the kernel once verified: writing both copies of two 256 MiB files
             # at once cost four times the system time here (bench/README.md, "Honest limits").
             small = entry.size is not None and entry.size < HASH_BEHIND_FROM
-            tee = key if self.cache is not None and not self.link_from_cache and small else None
-            size, cached = self._download_stored(entry, dest, progress, tee)
+            on_the_way = key if self.cache is not None and not self.link_from_cache and small else None
+            size, cached = self._download_stored(entry, dest, progress, on_the_way)
             self._record(entry, entry.algorithm, entry.digest, size)
             if self.cache is not None and key is not None and not cached:
                 self._check_cancel()
@@ -386,7 +386,8 @@ class Downloader:
                         raise _Denied(response.status)
                     raise_for_storage_status(response, "DownloadFile", f"download {entry.path!r}")
                     size, digest = self._stream(response, dest, entry.algorithm, progress, entry.size, tee)
-                if tee is not None and digest == entry.digest and (entry.size is None or size == entry.size):
+                whole = digest == entry.digest and (entry.size is None or size == entry.size)
+                if tee is not None and whole:
                     cached = tee.commit()
             except _Denied as denied:
                 if refreshed or self._renewed_recently(generation):
@@ -402,7 +403,7 @@ class Downloader:
             finally:
                 if tee is not None:
                     tee.close()  # unnamed unless committed above: a failed attempt leaves nothing
-            if digest != entry.digest or (entry.size is not None and size != entry.size):
+            if not whole:
                 raise _Again(ArtifactIntegrityError(
                     f"file {entry.path!r}: downloaded {size} bytes with digest {digest}, but the manifest says "
                     f"{entry.size} bytes with digest {entry.digest}.",
