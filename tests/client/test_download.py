@@ -260,3 +260,38 @@ def test_from_env(wandb_server, monkeypatch: pytest.MonkeyPatch) -> None:
     client = WandbClient.from_env()
     assert client.config.base_url == wandb_server.base_url
     assert client.artifact("ds").qualified_name == "demo/p/ds:v0"
+
+
+def test_a_cache_that_cannot_be_written_costs_only_speed(wandb_server, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """The cache folder cannot be made (a file stands in its way): every file still downloads, and
+    the cache says so once, not once per file."""
+    import logging
+
+    wandb_server.seed_artifact("ds", FILES, project="p")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file, not a folder")
+    client = WandbClient(wandb_server.base_url, wandb_server.api_key, entity="demo", project="p",
+                         cache_dir=str(blocker / "cache"))
+    with caplog.at_level(logging.WARNING, logger="wandb_provider.client.cache"):
+        result = client.download("ds", tmp_path / "out")
+    assert _tree(tmp_path / "out") == _expected(FILES) and result.bytes_from_cache == 0
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and messages[0].startswith(f"The download cache {blocker / 'cache'} cannot be written")
+
+
+def test_a_cache_write_that_fails_midway_is_said_once_and_names_nothing(tmp_path: Path) -> None:
+    from wandb_provider.client._cache import BlobWriter
+
+    reasons: list[OSError] = []
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    unwritable = os.open(tmp_path / "opened-read-only", os.O_RDONLY | os.O_CREAT)  # every write fails (EBADF)
+    writer = BlobWriter(unwritable, "blob", folder, reasons.append)
+    try:
+        writer.write(b"bytes")
+        writer.write(b"more bytes")
+        assert not writer.commit() and len(reasons) == 1
+    finally:
+        writer.close()
+        os.close(folder)
+    assert not (tmp_path / "blob").exists()

@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ._localfs import clone_or_copy, copy_fd, try_clone
@@ -101,7 +102,7 @@ class BlobCache:
         """
         target = self.path(key)
         try:
-            folder_fd = self._folder(target.parent)
+            self._folder(target.parent)
             if link:
                 try:
                     os.link(source, target)
@@ -110,7 +111,8 @@ class BlobCache:
                     return False
                 except OSError:
                     pass  # another filesystem, or no hard links here: keep a copy instead
-            if not self._put_unnamed(source, target, folder_fd):
+            writer = self.writer(key)
+            if writer is None:  # no unnamed files here: a named temporary file, renamed when complete
                 tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
                 try:
                     clone_or_copy(source, tmp)
@@ -118,16 +120,27 @@ class BlobCache:
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         tmp.unlink()
+                return False
+            try:
+                src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    if not (self._can_clone and try_clone(src, writer.fd)):
+                        self._can_clone = False  # not on this filesystem: stop asking
+                        copy_fd(src, writer.fd)
+                finally:
+                    os.close(src)
+                writer.commit()
+            finally:
+                writer.close()
         except OSError as exc:
-            if not self._warned:
-                self._warned = True
-                log.warning("The download cache %s cannot be written (%s); going on without it.", self.root, exc)
+            self.cannot_write(exc)
         return False
 
     def writer(self, key: str) -> BlobWriter | None:
-        """An unnamed file in the cache to write a blob into while it downloads (Linux ``O_TMPFILE``),
-        named ``key`` by ``BlobWriter.commit`` once its bytes are verified: the cache gets its copy
-        without reading the download again. None where unsupported or unwritable (then ``put``)."""
+        """An unnamed file in the cache (Linux ``O_TMPFILE``) to write a blob into, named ``key`` by
+        ``BlobWriter.commit`` only when complete and verified, so a writer killed midway leaves
+        nothing behind; a download writes into it as the bytes arrive, without reading them again.
+        None where unsupported or unwritable (then ``put`` falls back to a named temporary file)."""
         flag = getattr(os, "O_TMPFILE", 0)
         if not flag or not _PROC_FD:
             return None
@@ -136,33 +149,14 @@ class BlobCache:
             folder_fd = self._folder(target.parent)
             fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
         except OSError:
-            return None  # put() says why, once, if it cannot write either
-        return BlobWriter(fd, target.name, folder_fd)
+            return None
+        return BlobWriter(fd, target.name, folder_fd, self.cannot_write)
 
-    def _put_unnamed(self, source: str | Path, target: Path, folder_fd: int) -> bool:
-        """Copy ``source`` into an unnamed file in the cache and give it its name only when complete
-        (Linux ``O_TMPFILE``): a writer killed midway leaves nothing behind. False where unsupported."""
-        flag = getattr(os, "O_TMPFILE", 0)
-        if not flag or not _PROC_FD:
-            return False
-        try:
-            fd = os.open(".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o644, dir_fd=folder_fd)
-        except OSError:
-            return False
-        try:
-            src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if not (self._can_clone and try_clone(src, fd)):
-                    self._can_clone = False  # not on this filesystem: stop asking
-                    copy_fd(src, fd)
-            finally:
-                os.close(src)
-            # linkat(AT_SYMLINK_FOLLOW), which os.link only uses when given a folder descriptor
-            with contextlib.suppress(FileExistsError):  # another process cached the same bytes meanwhile
-                os.link(f"/proc/self/fd/{fd}", target.name, dst_dir_fd=folder_fd, follow_symlinks=True)
-        finally:
-            os.close(fd)
-        return True
+    def cannot_write(self, exc: OSError) -> None:
+        """Say once that the cache cannot be written: the download goes on without it."""
+        if not self._warned:
+            self._warned = True
+            log.warning("The download cache %s cannot be written (%s); going on without it.", self.root, exc)
 
     def evict(self) -> int:
         """Remove least recently used blobs until the cache fits ``max_bytes``; return bytes freed."""
@@ -194,12 +188,12 @@ class BlobCache:
 
 
 class BlobWriter:
-    """One blob being written beside its download (see ``BlobCache.writer``). A write that fails
-    (cache full, read only) only stops the copy: the download goes on and ``commit`` says False.
-    ``close`` without ``commit`` leaves nothing behind."""
+    """One blob being written into the cache (see ``BlobCache.writer``). A write that fails (cache
+    full, read only) only stops the copy, reported through ``cannot_write``: the download goes on and
+    ``commit`` says False. ``close`` without ``commit`` leaves nothing behind."""
 
-    def __init__(self, fd: int, name: str, folder_fd: int) -> None:
-        self.fd, self._name, self._folder_fd = fd, name, folder_fd
+    def __init__(self, fd: int, name: str, folder_fd: int, cannot_write: Callable[[OSError], None]) -> None:
+        self.fd, self._name, self._folder_fd, self._cannot_write = fd, name, folder_fd, cannot_write
         self._failed = False
 
     def write(self, data: bytes) -> None:
@@ -211,11 +205,12 @@ class BlobWriter:
                 view = view[os.write(self.fd, view):]
         except OSError as exc:
             self._failed = True
-            log.warning("The download cache cannot be written (%s); going on without it.", exc)
+            self._cannot_write(exc)
 
     def commit(self) -> bool:
         """Give the blob its name; whether the cache now holds it (another process may have cached
-        the same bytes meanwhile: fine)."""
+        the same bytes meanwhile: fine). ``linkat(AT_SYMLINK_FOLLOW)``, which ``os.link`` only uses
+        when given a folder descriptor."""
         if self._failed:
             return False
         try:
@@ -223,7 +218,7 @@ class BlobWriter:
         except FileExistsError:
             pass
         except OSError as exc:
-            log.warning("The download cache cannot be written (%s); going on without it.", exc)
+            self._cannot_write(exc)
             return False
         return True
 
