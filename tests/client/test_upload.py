@@ -280,6 +280,40 @@ def test_a_file_changing_during_the_upload_commits_nothing(client: WandbClient, 
     assert committed(client, wandb_env, "changing") == []
 
 
+def test_a_rewrite_that_keeps_size_and_mtime_during_the_upload_is_named_as_such(client: WandbClient, wandb_env: Any,
+                                                                                tmp_path: Path) -> None:
+    """The file is rewritten in place after it was hashed, before its PUT (while W&B is asked for the
+    upload URLs), its size kept and its mtime put back: its signature is the same. Storage refuses
+    the PUT (the bytes do not match the Content-MD5), and the client reads the file again to say
+    what happened."""
+    target = tmp_path / "model.bin"
+    target.write_bytes(b"a" * (3 * MIB))
+    wandb_env.set_faults({"rules": [{"route": "graphql", "operation": "CreateArtifactFiles", "kind": "hold",
+                                     "seconds": 120, "times": 1}]})
+
+    def rewrite_in_place_while_the_urls_are_held() -> None:
+        try:
+            if wandb_env.faults.wait_held(timeout=120):
+                info = target.stat()
+                with open(target, "r+b") as fh:
+                    fh.write(b"b" * (3 * MIB))
+                os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
+        finally:
+            wandb_env.faults.release()
+
+    writer = threading.Thread(target=rewrite_in_place_while_the_urls_are_held)
+    writer.start()
+    try:
+        with pytest.raises(LocalFileError, match="its bytes differ from the bytes hashed") as raised:
+            client.log_artifact("rewritten", "model", target)
+    finally:
+        wandb_env.faults.release()
+        writer.join()
+    assert raised.value.transient
+    assert "CommitArtifact" not in wandb_env.stats()["graphql"]["operations"]
+    assert committed(client, wandb_env, "rewritten") == []
+
+
 def test_a_file_changed_after_hashing_is_detected(client: WandbClient, wandb_env: Any, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from wandb_provider.client import _upload

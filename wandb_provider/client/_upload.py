@@ -415,6 +415,8 @@ class Uploader:
                                           body=opener, headers=headers, cancel=self.stop, expected_size=length)
         if readers:
             readers[-1].check()  # before the status: a file that changed explains a refused Content-MD5
+            if response.status == 400 and storage_checks:
+                readers[-1].check_bytes()  # storage refused the bytes: were they the file's hashed ones?
         hashed.check_unchanged()
         raise_for_status(response, "upload file", what)
         return response.header("ETag")
