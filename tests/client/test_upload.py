@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import os
@@ -12,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -253,28 +255,36 @@ def test_server_refuses_a_completion_whose_parts_do_not_match(wandb_env: Any, tm
     assert committed(client, wandb_env, "big") == []
 
 
-def test_a_file_changing_during_the_upload_commits_nothing(client: WandbClient, wandb_env: Any,
-                                                           tmp_path: Path) -> None:
-    target = tmp_path / "growing.bin"
-    target.write_bytes(b"a" * (3 * MIB))
-    # The storage holds the file's PUT; the file is rewritten meanwhile, then the PUT goes on.
-    wandb_env.set_faults({"rules": [{"route": "uploads", "kind": "hold", "seconds": 120}]})
+@contextlib.contextmanager
+def _while_held(wandb_env: Any, rule: dict[str, Any], action: Callable[[], None]) -> Iterator[None]:
+    """Hold the first request ``rule`` names, run ``action`` while it is held, then let it go on
+    (the server's event, no timer); the block runs the call that makes the request."""
+    wandb_env.set_faults({"rules": [{"kind": "hold", "seconds": 120, **rule}]})
 
-    def rewrite_while_the_put_is_held() -> None:
+    def act_while_held() -> None:
         try:
             if wandb_env.faults.wait_held(timeout=120):
-                target.write_bytes(b"b" * (3 * MIB))
+                action()
         finally:
             wandb_env.faults.release()
 
-    writer = threading.Thread(target=rewrite_while_the_put_is_held)
-    writer.start()
+    actor = threading.Thread(target=act_while_held)
+    actor.start()
     try:
-        with pytest.raises(LocalFileError, match="changed while it was being logged") as raised:
-            client.log_artifact("changing", "dataset", target)
+        yield
     finally:
         wandb_env.faults.release()
-        writer.join()
+        actor.join()
+
+
+def test_a_file_changing_during_the_upload_commits_nothing(client: WandbClient, wandb_env: Any,
+                                                           tmp_path: Path) -> None:
+    """The storage holds the file's PUT; the file is rewritten meanwhile, then the PUT goes on."""
+    target = tmp_path / "growing.bin"
+    target.write_bytes(b"a" * (3 * MIB))
+    with _while_held(wandb_env, {"route": "uploads"}, lambda: target.write_bytes(b"b" * (3 * MIB))), \
+            pytest.raises(LocalFileError, match="changed while it was being logged") as raised:
+        client.log_artifact("changing", "dataset", target)
     assert raised.value.transient and wandb_env.stats()["uploads"] == 1
     assert "CommitArtifact" not in wandb_env.stats()["graphql"]["operations"]
     assert committed(client, wandb_env, "changing") == []
@@ -288,27 +298,17 @@ def test_a_rewrite_that_keeps_size_and_mtime_during_the_upload_is_named_as_such(
     what happened."""
     target = tmp_path / "model.bin"
     target.write_bytes(b"a" * (3 * MIB))
-    wandb_env.set_faults({"rules": [{"route": "graphql", "operation": "CreateArtifactFiles", "kind": "hold",
-                                     "seconds": 120, "times": 1}]})
 
-    def rewrite_in_place_while_the_urls_are_held() -> None:
-        try:
-            if wandb_env.faults.wait_held(timeout=120):
-                info = target.stat()
-                with open(target, "r+b") as fh:
-                    fh.write(b"b" * (3 * MIB))
-                os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
-        finally:
-            wandb_env.faults.release()
+    def rewrite_in_place() -> None:
+        info = target.stat()
+        with open(target, "r+b") as fh:
+            fh.write(b"b" * (3 * MIB))
+        os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
 
-    writer = threading.Thread(target=rewrite_in_place_while_the_urls_are_held)
-    writer.start()
-    try:
-        with pytest.raises(LocalFileError, match="its bytes differ from the bytes hashed") as raised:
-            client.log_artifact("rewritten", "model", target)
-    finally:
-        wandb_env.faults.release()
-        writer.join()
+    with _while_held(wandb_env, {"route": "graphql", "operation": "CreateArtifactFiles", "times": 1},
+                     rewrite_in_place), \
+            pytest.raises(LocalFileError, match="its bytes differ from the bytes hashed") as raised:
+        client.log_artifact("rewritten", "model", target)
     assert raised.value.transient
     assert "CommitArtifact" not in wandb_env.stats()["graphql"]["operations"]
     assert committed(client, wandb_env, "rewritten") == []
