@@ -200,7 +200,7 @@ def read_checked(hashed: HashedFile, offset: int, length: int, expected: bytes) 
 
 
 class SliceReader:
-    """The bytes ``[offset, offset + length)`` of a file as 1 MiB chunks, hashed as they are sent.
+    """The bytes ``[offset, offset + length)`` of a file as 1 MiB chunks, checked once they are sent.
 
     A file cut short while it is sent raises ``FileChangedError`` (the request is abandoned, not
     padded); ``check()`` afterwards compares what was sent with the MD5 hashed before. With

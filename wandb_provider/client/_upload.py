@@ -394,11 +394,12 @@ class Uploader:
     def _put_range(self, url: str, hashed: HashedFile, offset: int, length: int, md5: bytes,
                    given: dict[str, str], what: str) -> str | None:
         """PUT ``length`` bytes of the file from ``offset`` with the ``given`` headers (and
-        ``Content-Length``, the body's framing), re-hashed as they are read; returns the raw ETag.
+        ``Content-Length``, the body's framing), checked against ``md5``; returns the raw ETag.
 
         Up to 1 MiB is read whole and checked before it is sent; more is streamed in 1 MiB chunks and
-        checked once sent (hashed again only when no ``Content-MD5`` lets storage check the bytes).
-        Either way the file's size, mtime and inode are compared afterwards.
+        checked once sent (hashed again only when no ``Content-MD5`` lets storage check the bytes; if
+        storage refuses them, the slice is read again to tell a changed file from a refusal). Either
+        way the file's size, mtime and inode are compared afterwards.
         """
         headers = {k: v for k, v in given.items() if k.lower() != "content-length"}
         headers["Content-Length"] = str(length)
