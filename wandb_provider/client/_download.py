@@ -11,7 +11,6 @@ when the caller's thread is interrupted (SIGTERM, a timeout, Ctrl-C) the downloa
 from __future__ import annotations
 
 import base64
-import contextlib
 import fnmatch
 import hashlib
 import logging
@@ -453,9 +452,7 @@ class Downloader:
 
     def _write_chunks(self, chunks: Iterable[bytes], dest: str, algorithm: str, progress: _Progress | None,
                       expected_size: int | None = None, tee: BlobWriter | None = None) -> tuple[int, str]:
-        behind = expected_size is not None and expected_size >= HASH_BEHIND_FROM and algorithm == "md5"
-        with HashBehind(algorithm) if behind else contextlib.nullcontext() as pipe:
-            hasher = pipe if pipe is not None else new_hasher(algorithm)
+        with HashBehind(algorithm, expected_size) as hasher:
             size = 0
             out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # unbuffered
             try:

@@ -41,23 +41,27 @@ def file_digest(path: str | Path, algorithm: str) -> str:
 
 
 class HashBehind:
-    """MD5 on a helper thread, a few chunks behind the thread that receives and writes them.
+    """A stream's digest, for a big MD5 stream on a helper thread a few chunks behind the thread that
+    receives and writes it.
 
     MD5 runs at ~600 MB/s on one core, about the speed of receiving and writing the same bytes, so
     one big download on one thread is bound by their sum; with the hash behind it uses two cores.
-    ``hashlib`` drops the GIL while it hashes a chunk. At most ``depth`` chunks wait (bounded
-    memory). Use it as a context manager: leaving stops the thread whether or not the stream ended.
+    ``hashlib`` drops the GIL while it hashes a chunk. A stream of unknown size, under
+    ``HASH_BEHIND_FROM`` or of XXH128 (fast anyway) is hashed inline, as it is when no thread can be
+    started. At most ``depth`` chunks wait (bounded memory). Use it as a context manager: leaving
+    stops the thread whether or not the stream ended.
     """
 
-    def __init__(self, algorithm: str, depth: int = 8) -> None:
+    def __init__(self, algorithm: str, expected_size: int | None, depth: int = 8) -> None:
         self._hasher = new_hasher(algorithm)
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
-        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="wandb-hash-behind",
-                                                                 daemon=True)
-        try:
-            self._thread.start()
-        except RuntimeError:  # no thread to be had (a process at its limit): hash inline instead
-            self._thread = None
+        self._thread: threading.Thread | None = None
+        if algorithm == "md5" and expected_size is not None and expected_size >= HASH_BEHIND_FROM:
+            self._thread = threading.Thread(target=self._run, name="wandb-hash-behind", daemon=True)
+            try:
+                self._thread.start()
+            except RuntimeError:  # no thread to be had (a process at its limit): hash inline instead
+                self._thread = None
 
     def _run(self) -> None:
         while (chunk := self._chunks.get()) is not None:

@@ -244,8 +244,6 @@ class SliceReader:
         """Read the slice again and compare its MD5 (after storage refused the bytes sent without
         them being hashed again): a file rewritten in place within one tick of the clock keeps its
         signature, but not its bytes."""
-        if self._md5 is not None:
-            return  # hashed as they were sent: check() compared them already
         md5 = hashlib.md5()
         remaining = self.length
         with open(self.hashed.open(), "rb") as fh:

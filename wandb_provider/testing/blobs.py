@@ -125,7 +125,9 @@ class BlobStore:
 
 class _HashApart:
     """MD5 on a helper thread, so the event loop only receives and writes a big upload (hashlib drops
-    the GIL while it hashes): a 128 MiB PUT costs the server's loop a third of what it did."""
+    the GIL while it hashes): a 128 MiB PUT costs the server's loop a third of what it did. Not the
+    client's ``HashBehind`` on purpose: the server checks the bytes our client sends, so it shares
+    none of the client's hashing code."""
 
     def __init__(self, md5: hashlib._Hash) -> None:
         self._md5 = md5
